@@ -1,0 +1,19 @@
+"""Estimator kernels and their registry.
+
+Every module in this package that defines ``ESTIMATORS`` (a tuple of
+`estimators.spec.Estimator`) is registered under each estimator's name, so
+adding an estimator is one new file.  This package sees arrays only: it
+never imports from ``sims``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .spec import Estimator, discover
+
+
+@cache
+def registry() -> dict[str, Estimator]:
+    """All estimators, by name."""
+    return discover(__name__, __path__, "ESTIMATORS")

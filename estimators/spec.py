@@ -1,0 +1,169 @@
+"""Declarations shared by estimators and data-generating processes.
+
+`Setting` declares one user-facing value (an estimator option such as
+``se = "hc1"`` or a DGP parameter such as ``n = 1000``): its type, default,
+allowed range and meaning.  `Estimator` ties a numba kernel to its plain
+reference twin, the batch arrays it reads and the diagnostics it writes.
+
+Kernels write one row per replication into a float64 ``out`` array whose
+first five columns are fixed (`ESTIMATE` … `REJECT`), followed by the
+estimator's diagnostic columns in declared order, and one status code per
+replication into an int8 ``status`` array (see `estimators.status`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ESTIMATE, SE, CI_LOW, CI_HIGH, REJECT = range(5)
+CORE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "reject")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A named, typed, range-checked value with a one-line meaning.
+
+    The type is `kind`, or the type of `default` when `kind` is not given
+    (int, float or str); an int is accepted where a float is declared, never
+    the reverse.  A str setting must be one of `choices`.  A setting whose
+    default is None is optional: absent unless the scenario sets it.
+    """
+
+    def __post_init__(self):
+        if self.kind is None:
+            object.__setattr__(self, "kind", type(self.default))
+
+    name: str
+    default: int | float | str | None
+    doc: str
+    kind: type | None = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+
+    def allowed(self) -> str:
+        """Describe the allowed values, for error messages and listings."""
+        if self.kind is str:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        noun = "an integer" if self.kind is int else "a number"
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and hi is not None:
+            left = "(" if self.min_exclusive else "["
+            right = ")" if self.max_exclusive else "]"
+            return f"{noun} in {left}{_fmt(lo)}, {_fmt(hi)}{right}"
+        if lo is not None:
+            return f"{noun} {'>' if self.min_exclusive else '≥'} {_fmt(lo)}"
+        if hi is not None:
+            return f"{noun} {'<' if self.max_exclusive else '≤'} {_fmt(hi)}"
+        return noun
+
+    def validate(self, value):
+        """Return `value` cast to this setting's type, or raise ValueError."""
+        if self.kind is str:
+            if not isinstance(value, str) or value not in self.choices:
+                raise ValueError(f"{value!r} is not allowed; allowed: {self.allowed()}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{value!r} has the wrong type; allowed: {self.allowed()}")
+        if self.kind is int and not isinstance(value, int):
+            raise ValueError(f"{value!r} is not an integer; allowed: {self.allowed()}")
+        value = self.kind(value)
+        if not math.isfinite(value) or not self._in_range(value):
+            raise ValueError(f"{_fmt(value)} is out of range; allowed: {self.allowed()}")
+        return value
+
+    def _in_range(self, value) -> bool:
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and (value < lo or (self.min_exclusive and value == lo)):
+            return False
+        if hi is not None and (value > hi or (self.max_exclusive and value == hi)):
+            return False
+        return True
+
+
+def discover(package: str, path, attribute: str) -> dict:
+    """Collect the objects listed in `attribute` by every module of a package.
+
+    Registries (estimators, DGPs) use this so that adding one is adding a
+    file.  Objects are keyed by their ``name``; a name defined twice is an
+    error.
+    """
+    found = {}
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        module = importlib.import_module(f"{package}.{info.name}")
+        for obj in getattr(module, attribute, ()):
+            if obj.name in found:
+                raise RuntimeError(f"{package}: {obj.name!r} is defined twice")
+            found[obj.name] = obj
+    return found
+
+
+def _fmt(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+# run(batch, truth, options, level, out, status) -> None
+KernelRunner = Callable[[Mapping[str, np.ndarray], np.ndarray, Mapping, float, np.ndarray, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """One estimator: a batched numba kernel and its reference twin.
+
+    Parameters
+    ----------
+    name : str
+        Registry name used in scenario files.
+    summary : str
+        One line for ``run_bench.py list``.
+    needs : tuple of str
+        Batch arrays the estimator reads (a DGP must provide all of them).
+    run : callable
+        ``run(batch, truth, options, level, out, status)``: fills ``out``
+        (shape ``(R, 5 + len(diagnostics))``) and ``status`` (shape ``(R,)``)
+        for the ``R`` replications of ``batch``.  Calls the numba kernel.
+    reference : callable
+        Same signature as `run`, written as plain per-replication numpy
+        code; the tests hold `run` to it and both to an outside library.
+    options : tuple of Setting
+        Options a scenario may set (e.g. ``se``).
+    diagnostics : tuple of str
+        Extra record columns, in the order of ``out[:, 5:]``.
+    applies : callable, optional
+        ``applies(shapes, options) -> str | None``: given the shapes of one
+        replication's arrays, the reason the estimator does not apply to a
+        cell (it is then skipped with a note), or None.
+    check : callable, optional
+        ``check(options, level) -> str | None``: a reason the combination of
+        options and confidence level is not supported (a scenario error).
+    """
+
+    name: str
+    summary: str
+    needs: tuple[str, ...]
+    run: KernelRunner
+    reference: KernelRunner
+    options: tuple[Setting, ...] = ()
+    diagnostics: tuple[str, ...] = ()
+    applies: Callable[[Mapping[str, tuple], Mapping], str | None] | None = None
+    check: Callable[[Mapping, float], str | None] | None = None
+    option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "option_map", {o.name: o for o in self.options})
+
+    @property
+    def width(self) -> int:
+        """Number of float columns the kernel writes per replication."""
+        return len(CORE_COLUMNS) + len(self.diagnostics)
+
+    def default_options(self) -> dict:
+        return {o.name: o.default for o in self.options}

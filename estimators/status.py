@@ -1,0 +1,16 @@
+"""Per-replication status codes shared by every kernel.
+
+A kernel never raises for a numerical reason: it writes one of these codes
+and NaN numbers for the replication, and the summary counts the failures.
+The codes are plain module-level integers so numba freezes them as
+compile-time constants.
+"""
+
+OK = 0
+SINGULAR = 1  # a cross-product matrix is not positive definite
+NO_VARIATION = 2  # the regressor of interest, a group or a period is empty or constant
+SCREENED_OUT = 3  # a pre-test (e.g. first-stage F <= 10) declined to report
+TOO_FEW_CLUSTERS = 4  # cluster-robust inference needs at least two clusters
+NO_RESIDUAL_DF = 5  # the fit leaves no degrees of freedom for a variance
+
+NAMES = ("ok", "singular", "no_variation", "screened_out", "too_few_clusters", "no_residual_df")

@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""causalmc command line; see ``python run_bench.py --help``."""
+
+import sys
+
+from sims.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Data-generating processes and their registry.
+
+A DGP is one module here defining ``DGPS = (Dgp(...),)``.  Its generator
+fills a *batch*: a dict of arrays whose leading axis is the replication,
+plus ``"truth"`` (shape ``(R,)``), the estimand of each replication.
+
+Every generator draws replication after replication from the one
+``numpy.random.Generator`` it is given, all of a replication's draws before
+the next one's, so generating R replications at once or in several
+sub-batches from the same generator gives identical arrays.  The runner
+relies on this to split a chunk into cache-sized pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+
+from estimators.spec import Setting, discover
+
+Batch = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Dgp:
+    """A data-generating process.
+
+    Parameters
+    ----------
+    name : str
+        Registry name used in scenario files.
+    summary : str
+        One line for ``run_bench.py list``; the module docstring has the
+        equations.
+    params : tuple of Setting
+        Declared parameters with defaults, ranges and meanings.
+    provides : tuple of str
+        Names of the batch arrays (besides ``truth``) the generator fills.
+    generate : callable
+        ``generate(rng, n_reps, params) -> Batch``.
+    check : callable, optional
+        ``check(params) -> list of (param names, message)``: constraints
+        that involve several parameters (each range is checked already).
+    example : mapping
+        Parameter values (over the defaults) for a small valid instance,
+        used by the generic tests.
+    """
+
+    name: str
+    summary: str
+    params: tuple[Setting, ...]
+    provides: tuple[str, ...]
+    generate: Callable[[np.random.Generator, int, Mapping], Batch]
+    check: Callable[[Mapping], list[tuple[tuple[str, ...], str]]] | None = None
+    example: Mapping = field(default_factory=dict)
+
+    @property
+    def param_map(self) -> dict[str, Setting]:
+        return {p.name: p for p in self.params}
+
+    def example_params(self) -> dict:
+        """Defaults overridden by `example`: a small valid instance."""
+        return {p.name: p.default for p in self.params} | dict(self.example)
+
+
+@cache
+def registry() -> dict[str, Dgp]:
+    """All DGPs, by name."""
+    return discover(__name__, __path__, "DGPS")

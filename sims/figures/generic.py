@@ -1,0 +1,143 @@
+"""Measure-against-parameter figures for any scenario.
+
+Each figure puts one grid parameter on the x axis and draws one line per
+estimator with a ±1.96·MCSE band; other grid parameters with several values
+become facet columns (and rows).  The x axis is logarithmic when the grid
+is positive and spans at least a factor of 50.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+Z_BAND = 1.96
+
+
+def numeric_grid_params(scenario) -> list[str]:
+    """Grid parameters with at least two numeric values."""
+    return [p for p, values in scenario.grid.items() if len(values) >= 2 and all(isinstance(v, int | float) for v in values)]
+
+
+def is_geometric(values) -> bool:
+    values = np.asarray(values, dtype=float)
+    return bool(np.all(values > 0) and values.max() / values.min() >= 50)
+
+
+def line_with_band(data, x, y, err, color=None, label=None, linestyle="-", **_):
+    """One estimator's line with its ±1.96·MCSE band (a FacetGrid mapper)."""
+    data = data[np.isfinite(data[y])].sort_values(x)
+    if data.empty:
+        return
+    ax = plt.gca()
+    ax.plot(data[x], data[y], marker="o", markersize=4, color=color, label=label, linestyle=linestyle)
+    band = Z_BAND * data[err].fillna(0.0)
+    ax.fill_between(data[x], data[y] - band, data[y] + band, color=color, alpha=0.2, linewidth=0)
+
+
+def facet_grid(data, scenario, x_param, **kwargs) -> sns.FacetGrid:
+    """A FacetGrid with the other varying grid parameters as columns/rows."""
+    others = [p for p, v in scenario.grid.items() if p != x_param and len(v) >= 2]
+    if len(others) > 2:  # fold the rest into one facet label
+        data = data.assign(facet=data[others[1:]].astype(str).agg(", ".join, axis=1))
+        others = [others[0], "facet"]
+    col = others[0] if others else None
+    row = others[1] if len(others) > 1 else None
+    sns.set_theme(style="whitegrid", context="notebook")
+    return sns.FacetGrid(data, col=col, row=row, hue="estimator", height=3.4, aspect=1.25, sharey=False,
+                         margin_titles=True, **kwargs)
+
+
+def finish(grid: sns.FacetGrid, scenario, x_param, ylabel, path, reference=None, reference_label=None,
+           title=None):
+    """Axis scales, reference line, legend, title; save and close."""
+    for ax in grid.axes.flat:
+        if reference is not None:
+            ax.axhline(reference, color="0.3", linestyle="--", linewidth=1, label=reference_label)
+        if is_geometric(scenario.grid[x_param]):
+            ax.set_xscale("log")
+    grid.set_axis_labels(x_param, ylabel)
+    grid.add_legend(title="estimator")
+    title = title or f"{ylabel} (bands: ±1.96 MCSE)"
+    grid.figure.suptitle(f"{scenario.name}: {title}", y=1.02, fontsize=11)
+    grid.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(grid.figure)
+    return path
+
+
+def measure_vs_param(context, measure, ylabel, reference=None, reference_label=None, name=None):
+    """`measure` against each numeric grid parameter; one file per parameter."""
+    paths = []
+    for param in numeric_grid_params(context.scenario):
+        grid = facet_grid(context.summary, context.scenario, param)
+        grid.map_dataframe(line_with_band, x=param, y=measure, err=f"{measure}_mcse")
+        path = context.folder / f"{name or measure}_vs_{param}.png"
+        paths.append(finish(grid, context.scenario, param, ylabel, path, reference, reference_label))
+    return paths
+
+
+def bias_vs_param(context):
+    return measure_vs_param(context, "bias", "bias (mean estimate − truth)", reference=0.0)
+
+
+def coverage_vs_param(context):
+    level = context.scenario.level
+    return measure_vs_param(context, "coverage", "coverage of the true value", reference=level,
+                            reference_label=f"nominal {level:g}")
+
+
+def rejection_vs_param(context):
+    alpha = 1 - context.scenario.level
+    return measure_vs_param(context, "rejection", "rejection rate of the true null", reference=alpha,
+                            reference_label=f"nominal {alpha:.2g}")
+
+
+def power_vs_param(context):
+    return measure_vs_param(context, "power", "rejection rate of H0: effect = 0")
+
+
+def median_bias_vs_param(context):
+    return measure_vs_param(context, "median_bias", "median bias", reference=0.0)
+
+
+def se_ratio_vs_param(context):
+    return measure_vs_param(context, "se_ratio", "mean SE / empirical SE", reference=1.0)
+
+
+def rmse_vs_param(context):
+    return measure_vs_param(context, "rmse", "RMSE")
+
+
+def _estimate_with_interval(data, x, color=None, label=None, **_):
+    data = data.sort_values(x)
+    ax = plt.gca()
+    ax.plot(data[x], data["mean_estimate"], marker="o", markersize=4, color=color, label=label)
+    ax.fill_between(data[x], data["mean_ci_low"], data["mean_ci_high"], color=color, alpha=0.15, linewidth=0)
+
+
+def estimate_vs_param(context):
+    """Mean estimate with the average confidence interval, against the truth.
+
+    Shows what a larger sample does to a biased estimator: the interval
+    shrinks around the wrong value.
+    """
+    records = context.records
+    ok = records[records["status"] == "ok"]
+    intervals = ok.groupby(["cell", "estimator"], sort=False)[["ci_low", "ci_high"]].mean()
+    intervals.columns = ["mean_ci_low", "mean_ci_high"]
+    data = context.summary.join(intervals, on=["cell", "estimator"])
+    paths = []
+    for param in numeric_grid_params(context.scenario):
+        grid = facet_grid(data, context.scenario, param)
+        grid.map_dataframe(_estimate_with_interval, x=param)
+        truth = context.summary["truth"]
+        reference = float(truth.iloc[0]) if truth.nunique() == 1 else None
+        path = context.folder / f"estimate_vs_{param}.png"
+        paths.append(finish(grid, context.scenario, param, "mean estimate", path, reference, "truth",
+                            title="mean estimate (band: average confidence interval)"))
+    return paths

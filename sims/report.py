@@ -1,0 +1,63 @@
+"""Printing summaries and expectation checks for people and for scripts."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from . import summary as summary_module
+
+BASE_COLUMNS = ("bias", "emp_se", "rmse", "se_ratio", "coverage", "rejection", "power")
+ROBUST_COLUMNS = ("median_bias", "iqr", "mean_first_stage_f")
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+def with_mcse(value: float, mcse: float) -> str:
+    """'0.5002 ± 0.0002': the value rounded to the precision its MCSE supports."""
+    if not math.isfinite(value):
+        return str(value)
+    if not math.isfinite(mcse) or mcse <= 0:
+        return f"{value:.4g}"
+    decimals = min(max(0, 1 - math.floor(math.log10(mcse))), 8)
+    return f"{value:.{decimals}f} ± {mcse:.{decimals}f}"
+
+
+def display_columns(summary: pd.DataFrame) -> list[str]:
+    """The measures worth a glance: IV summaries add the robust ones."""
+    columns = list(BASE_COLUMNS)
+    if summary["mean_first_stage_f"].notna().any():
+        columns += ROBUST_COLUMNS
+    return columns
+
+
+def format_summary(summary: pd.DataFrame, grid_params, fmt: str = "table") -> str:
+    """Render a summary: a readable table (``table``/``markdown``) or the full data (``csv``/``json``)."""
+    if fmt == "csv":
+        return summary.to_csv(index=False)
+    if fmt == "json":
+        return summary.to_json(orient="records", indent=1)
+    shown = pd.DataFrame({p: summary[p] for p in grid_params} if grid_params else {"cell": summary["cell"]})
+    shown["estimator"] = summary["estimator"]
+    shown["ok/reps"] = [f"{a}/{b}" for a, b in zip(summary["n_ok"], summary["reps"])]
+    for m in display_columns(summary):
+        shown[m] = [with_mcse(v, e) for v, e in zip(summary[m], summary[f"{m}_mcse"])]
+    if fmt == "markdown":
+        return shown.to_markdown(index=False)
+    return shown.to_string(index=False)
+
+
+def check_expectations(scenario, summary: pd.DataFrame) -> tuple[list[str], int]:
+    """Lines describing each expectation's outcome, and the number that failed."""
+    lines, failed = [], 0
+    for expectation in scenario.expectations:
+        results = summary_module.check(expectation, summary)
+        if not results:
+            failed += 1
+            lines.append(f"  FAIL {expectation.describe()}: selects no summary row")
+            continue
+        for r in results:
+            failed += not r["holds"]
+            mark = "ok  " if r["holds"] else "FAIL"
+            lines.append(f"  {mark} {expectation.describe()} [{r['cell']}]: {with_mcse(r['value'], r['mcse'])}")
+    return lines, failed

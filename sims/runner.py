@@ -1,0 +1,410 @@
+"""Running scenarios: plan → tasks on a worker pool → records → summary.
+
+Data flow, one direction::
+
+    scenario → cells → tasks (cell, chunk) → [worker: stream → DGP batch →
+    each estimator kernel → arrays] → client writes one records file per
+    task → summary → figures
+
+Randomness.  Task (cell, chunk) draws from
+``SeedSequence(seed, spawn_key=(cell.key, chunk))``: addressed by what is
+computed, never by which worker computes it, so any number of workers, any
+task order, more replications or another grid value leave existing numbers
+unchanged.  Chunk c holds replications [c·chunk_size, (c+1)·chunk_size).
+
+Resume.  Each task's file name encodes (cell key, chunk, replications), and
+files are renamed into place only when complete.  A rerun skips the files
+that exist, deletes those the plan no longer needs, and computes the rest.
+A run directory written with another fingerprint is refused unless
+``fresh``.
+
+Only the client process writes files; workers return arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import estimators
+
+from . import NUMBERS_VERSION, __version__, dgps, records
+from .records import EstimatorOutput, RecordLayout
+from .scenario import Cell, EstimatorConfig, Scenario
+
+# Each sub-batch's arrays stay within about this many bytes so they are
+# still in the core's L2 cache when the estimators read them.
+SUB_BATCH_BYTES = 1 << 20
+RECORD_FILE = re.compile(r"^[0-9a-f]{16}-\d{5}-\d+\.parquet$")
+MANIFEST = "manifest.json"
+
+
+class RunDirError(RuntimeError):
+    """A run directory that cannot be resumed for this scenario."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (cell, chunk): everything a worker needs, and nothing else."""
+
+    seed: int
+    dgp: str
+    params: Mapping
+    cell_key: int
+    chunk: int
+    rep_start: int
+    n_reps: int
+    sub_batch: int
+    level: float
+    estimators: tuple[EstimatorConfig, ...]
+    bytes_per_rep: int  # size of one replication's data: a cost hint for scheduling
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.cell_key:016x}-{self.chunk:05d}-{self.n_reps}.parquet"
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task: Task
+    truth: np.ndarray
+    outputs: tuple[EstimatorOutput, ...]
+    seconds: float
+
+
+def stream(seed: int, cell_key: int, chunk: int) -> np.random.Generator:
+    """The random stream of one (cell, chunk)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(cell_key, chunk))))
+
+
+def compute(task: Task) -> TaskResult:
+    """Draw a task's replications and run every estimator on them (worker side)."""
+    start = time.perf_counter()
+    dgp = dgps.registry()[task.dgp]
+    specs = [estimators.registry()[e.name] for e in task.estimators]
+    rng = stream(task.seed, task.cell_key, task.chunk)
+    truth = np.empty(task.n_reps)
+    values = [np.empty((task.n_reps, spec.width)) for spec in specs]
+    codes = [np.empty(task.n_reps, dtype=np.int8) for _ in specs]
+    for lo in range(0, task.n_reps, task.sub_batch):
+        hi = min(lo + task.sub_batch, task.n_reps)
+        batch = dgp.generate(rng, hi - lo, task.params)
+        truth[lo:hi] = batch.pop("truth")
+        for spec, config, out, status in zip(specs, task.estimators, values, codes):
+            spec.run(batch, truth[lo:hi], config.options, task.level, out[lo:hi], status[lo:hi])
+    outputs = tuple(
+        EstimatorOutput(config.label, out, status, spec.diagnostics)
+        for spec, config, out, status in zip(specs, task.estimators, values, codes)
+    )
+    return TaskResult(task, truth, outputs, time.perf_counter() - start)
+
+
+@dataclass
+class Plan:
+    """A scenario resolved into tasks, with the estimators each cell skips."""
+
+    scenario: Scenario
+    cells: list[Cell]
+    tasks: list[Task]
+    layout: RecordLayout
+    skipped: list[dict] = field(default_factory=list)
+
+    @property
+    def total_reps(self) -> int:
+        return sum(t.n_reps for t in self.tasks)
+
+
+def make_plan(scenario: Scenario) -> Plan:
+    """Resolve cells, estimator applicability and tasks; compile every kernel.
+
+    A one-replication probe batch per cell gives the array shapes that
+    decide applicability (e.g. the tF procedure needs one instrument) and
+    the bytes per replication that size the sub-batches.  Running every
+    kernel on it compiles them (or loads numba's cache) in this process
+    before any worker starts, so workers load compiled code from the cache.
+    """
+    dgp = dgps.registry()[scenario.dgp]
+    registry = estimators.registry()
+    cells = scenario.cells()
+    tasks, skipped, used = [], [], set()
+    for cell in cells:
+        probe = dgp.generate(np.random.default_rng(0), 1, cell.params)
+        probe_truth = probe.pop("truth")
+        shapes = {name: array.shape[1:] for name, array in probe.items()}
+        applicable = []
+        for config in scenario.estimators:
+            spec = registry[config.name]
+            reason = spec.applies(shapes, config.options) if spec.applies else None
+            if reason:
+                skipped.append({"cell": cell.label, "estimator": config.label, "reason": reason})
+                continue
+            applicable.append(config)
+            used.add(config.label)
+            spec.run(probe, probe_truth, config.options, scenario.level, np.empty((1, spec.width)), np.empty(1, np.int8))
+        bytes_per_rep = sum(a.nbytes for a in probe.values())
+        sub_batch = max(1, SUB_BATCH_BYTES // max(bytes_per_rep, 1))
+        n_chunks = math.ceil(scenario.reps / scenario.chunk_size)
+        for chunk in range(n_chunks if applicable else 0):
+            rep_start = chunk * scenario.chunk_size
+            n_reps = min(scenario.chunk_size, scenario.reps - rep_start)
+            tasks.append(
+                Task(scenario.seed, scenario.dgp, dict(cell.params), cell.key, chunk, rep_start, n_reps,
+                     min(sub_batch, n_reps), scenario.level, tuple(applicable), bytes_per_rep)
+            )
+    unused = [e.label for e in scenario.estimators if e.label not in used]
+    if unused:
+        reasons = {s["reason"] for s in skipped if s["estimator"] in unused}
+        raise RunDirError(f"{scenario.path}: estimators {', '.join(unused)} apply to no cell: {'; '.join(sorted(reasons))}")
+    diagnostics = []
+    for config in scenario.estimators:
+        diagnostics += [d for d in registry[config.name].diagnostics if d not in diagnostics]
+    grid_params = tuple((name, dgp.param_map[name].kind) for name in scenario.grid)
+    return Plan(scenario, cells, tasks, RecordLayout(grid_params, tuple(diagnostics)), skipped)
+
+
+# -- run directory -------------------------------------------------------------
+
+
+def run_dir_for(scenario: Scenario, out: Path) -> Path:
+    return Path(out) / scenario.name
+
+
+def check_run_dir(run_dir: Path, scenario: Scenario, fresh: bool) -> None:
+    """Refuse a run directory holding results of another fingerprint."""
+    if fresh or not run_dir.exists():
+        return
+    manifest = run_dir / MANIFEST
+    if manifest.exists():
+        try:
+            previous = json.loads(manifest.read_text())["fingerprint"]
+        except (json.JSONDecodeError, KeyError):
+            raise RunDirError(f"{manifest}: unreadable manifest; rerun with --fresh to start over") from None
+        if previous != scenario.fingerprint():
+            raise RunDirError(
+                f"{run_dir} holds results of another version of scenario {scenario.name!r} "
+                f"(fingerprint {previous}, now {scenario.fingerprint()}: the seed, level, chunk size, fixed "
+                "parameters, estimators or engine version differ); rerun with --fresh to discard them, "
+                "or choose another --out"
+            )
+    elif any(RECORD_FILE.match(p.name) for p in (run_dir / "records").glob("*.parquet")):
+        raise RunDirError(f"{run_dir} holds records but no manifest; rerun with --fresh to discard them")
+
+
+def _clear(run_dir: Path) -> None:
+    """Remove what a previous run wrote (only causalmc's own files)."""
+    for name in (MANIFEST, "summary.parquet", "summary.csv"):
+        (run_dir / name).unlink(missing_ok=True)
+    for folder in ("records", "figures"):
+        shutil.rmtree(run_dir / folder, ignore_errors=True)
+
+
+def _git_revision() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _versions() -> dict:
+    import joblib
+    import numba
+    import pandas
+    import pyarrow
+    import scipy
+
+    return {
+        "causalmc": __version__,
+        "numbers_version": NUMBERS_VERSION,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pandas.__version__,
+        "pyarrow": pyarrow.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def _write_manifest(run_dir: Path, plan: Plan, state: str, timings: dict, jobs: int) -> None:
+    complete = completed_files(run_dir)
+    manifest = {
+        "state": state,
+        "fingerprint": plan.scenario.fingerprint(),
+        "scenario": plan.scenario.as_dict(),
+        "scenario_source": plan.scenario.source,
+        "versions": _versions(),
+        "git_revision": _git_revision(),
+        "platform": platform.platform(),
+        "jobs": jobs,
+        "timings": timings,
+        "chunks": {"planned": len(plan.tasks), "complete": len(complete), "files": complete},
+        "skipped": plan.skipped,
+    }
+    tmp = run_dir / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, allow_nan=False))
+    os.replace(tmp, run_dir / MANIFEST)
+
+
+# -- execution -----------------------------------------------------------------
+
+
+def _execute(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
+    if jobs == 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield compute(task)
+        return
+    from joblib import Parallel, delayed
+
+    yield from Parallel(n_jobs=jobs, return_as="generator_unordered", pre_dispatch="2*n_jobs")(
+        delayed(compute)(task) for task in tasks
+    )
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    plan: Plan
+    computed_tasks: int
+    skipped_tasks: int
+    seconds: float
+
+
+def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: bool = False) -> RunResult:
+    """Compute a planned scenario's missing tasks and write its records.
+
+    The summary and figures are separate steps (`sims.summary`,
+    `sims.figures`) so they can be redone from the records alone.
+    """
+    started = time.perf_counter()
+    scenario = plan.scenario
+    run_dir = run_dir_for(scenario, out)
+    check_run_dir(run_dir, scenario, fresh)
+    if fresh:
+        _clear(run_dir)
+    records_dir = run_dir / "records"
+    records_dir.mkdir(parents=True, exist_ok=True)
+    for stale in records_dir.glob(".*.tmp"):
+        stale.unlink()
+    planned = {t.file_name for t in plan.tasks}
+    for path in records_dir.glob("*.parquet"):
+        if RECORD_FILE.match(path.name) and path.name not in planned:
+            path.unlink()  # a chunk of a cell or replication count this run no longer has
+    pending = [t for t in plan.tasks if not (records_dir / t.file_name).exists()]
+    # Largest tasks first, so no worker is left with a big one at the end.
+    pending.sort(key=lambda t: -t.n_reps * t.bytes_per_rep)
+    timings = {"started": datetime.now(UTC).isoformat(timespec="seconds")}
+    _write_manifest(run_dir, plan, "running", timings, jobs)
+    cells = {c.key: c for c in plan.cells}
+    compute_seconds = 0.0
+    bar = _progress(plan, plan.total_reps - sum(t.n_reps for t in pending), enabled=progress)
+    try:
+        for result in _execute(pending, jobs):
+            task = result.task
+            cell = cells[task.cell_key]
+            table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.truth, result.outputs)
+            records.write_atomic(table, records_dir / task.file_name)
+            compute_seconds += result.seconds
+            bar.update(task.n_reps)
+    except KeyboardInterrupt:
+        bar.close()
+        timings["interrupted"] = datetime.now(UTC).isoformat(timespec="seconds")
+        _write_manifest(run_dir, plan, "interrupted", timings, jobs)
+        raise
+    bar.close()
+    seconds = time.perf_counter() - started
+    timings.update(
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        wall_seconds=round(seconds, 3),
+        task_seconds=round(compute_seconds, 3),
+        tasks_computed=len(pending),
+        tasks_reused=len(plan.tasks) - len(pending),
+    )
+    _write_manifest(run_dir, plan, "complete", timings, jobs)
+    return RunResult(run_dir, plan, len(pending), len(plan.tasks) - len(pending), seconds)
+
+
+class _NoProgress:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(plan: Plan, done_reps: int, enabled: bool):
+    if not enabled:
+        return _NoProgress()
+    from tqdm import tqdm
+
+    bar = tqdm(total=plan.total_reps, unit="rep", unit_scale=True, desc=plan.scenario.name, file=sys.stderr,
+               dynamic_ncols=True, leave=False)
+    bar.update(done_reps)
+    return bar
+
+
+def completed_files(run_dir: Path) -> list[str]:
+    """Names of the complete records files of a run directory."""
+    return sorted(p.name for p in (run_dir / "records").glob("*.parquet") if RECORD_FILE.match(p.name))
+
+
+# -- the whole pipeline ----------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """A finished scenario: where it is, what was computed, its summary and figures."""
+
+    run: RunResult
+    summary: pd.DataFrame
+    figures: list[Path]
+
+
+def write_summary(run_dir: Path, scenario: Scenario) -> pd.DataFrame:
+    """Recompute the summary from the records; write summary.parquet and .csv."""
+    from . import summary as summary_module
+
+    table = summary_module.summarize(
+        records.read(run_dir / "records"),
+        grid_params=list(scenario.grid),
+        estimator_order=[e.label for e in scenario.estimators],
+        cell_order=[c.label for c in scenario.cells()],
+    )
+    for name, writer in (("summary.parquet", table.to_parquet), ("summary.csv", table.to_csv)):
+        tmp = run_dir / f".{name}.tmp"
+        writer(tmp, index=False)
+        os.replace(tmp, run_dir / name)
+    return table
+
+
+def run_scenario(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: bool = False,
+                 figures: bool = True) -> Outcome:
+    """Run a planned scenario, then write its summary and draw its figures."""
+    result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress)
+    table = write_summary(result.run_dir, plan.scenario)
+    paths = []
+    if figures:
+        from .figures import FigureContext, draw
+
+        context = FigureContext(plan.scenario, table, result.run_dir, lambda: records.read(result.run_dir / "records"))
+        paths = draw(context)
+    return Outcome(result, table, paths)

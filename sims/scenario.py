@@ -1,0 +1,481 @@
+"""Scenario files: parsing, validation and expansion into cells.
+
+A scenario is a TOML file (data, never code)::
+
+    name = "confounding"              # output folder name
+    description = "..."
+    dgp = "confounding"
+    reps = 2000                       # replications per grid cell
+    seed = 20261127
+    level = 0.95                      # confidence level (default 0.95)
+    chunk_size = 500                  # replications per task (default 500)
+    estimators = ["ols", { name = "ols", se = "hc1", label = "ols_hc1" }]
+    figures = ["estimate_vs_param"]   # extra figures (the standard ones are always drawn)
+    [params]                          # fixed DGP parameters
+    beta = 0.0
+    [grid]                            # full factorial sweep
+    n = [100, 1000, 10000]
+    [suite]                           # membership of the default suite
+    reps = 500                        # replications there (default: reps)
+    [[expect]]                        # checked claims, see `Expectation`
+    where = { n = 10000 }
+    estimator = "ols"
+    measure = "bias"
+    equals = 0.5
+
+Everything is validated before any work starts; a mistake raises
+`ScenarioError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import estimators
+
+from . import NUMBERS_VERSION, dgps
+
+DEFAULT_LEVEL = 0.95
+DEFAULT_CHUNK_SIZE = 500
+TOP_LEVEL_KEYS = (
+    "name description dgp reps seed level chunk_size estimators params grid suite figures expect".split()
+)
+EXPECT_KEYS = ("where", "estimator", "measure", "equals", "above", "below", "mcse_multiple")
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ScenarioError(ValueError):
+    """A mistake in a scenario file: which file, which key, what is allowed."""
+
+    def __init__(self, path, key: str, message: str):
+        self.path, self.key, self.message = str(path), key, message
+        super().__init__(f"{self.path}: key '{key}': {message}")
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """One estimator entry of a scenario: registry name, label, options."""
+
+    name: str
+    label: str
+    options: Mapping
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "label": self.label, "options": dict(self.options)}
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A claim about the summary, checked within its Monte Carlo error.
+
+    ``equals = v``: |measure − v| ≤ m · MCSE; ``above = v``: measure − m · MCSE
+    > v; ``below = v``: measure + m · MCSE < v; m = `mcse_multiple` (4).
+    ``where`` selects cells by grid values (all cells when empty).
+    """
+
+    estimator: str
+    measure: str
+    relation: str  # "equals", "above" or "below"
+    value: float
+    where: Mapping = field(default_factory=dict)
+    mcse_multiple: float = 4.0
+
+    def describe(self) -> str:
+        where = ", ".join(f"{k}={v}" for k, v in self.where.items()) or "every cell"
+        return f"{self.estimator} {self.measure} {self.relation} {self.value:g} ({where}; ±{self.mcse_multiple:g} MCSE)"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One grid point: every DGP parameter's value, and a stable identity.
+
+    `key` hashes the DGP name and the parameters after defaults and type
+    casting, so a cell keeps its random stream when grid values are added
+    or reordered.
+    """
+
+    label: str
+    params: Mapping
+    grid_values: Mapping
+    key: int
+
+    @property
+    def key_hex(self) -> str:
+        return f"{self.key:016x}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: str
+    name: str
+    description: str
+    dgp: str
+    reps: int
+    seed: int
+    level: float
+    chunk_size: int
+    estimators: tuple[EstimatorConfig, ...]
+    params: Mapping  # fixed parameters, defaults filled in (grid parameters excluded)
+    grid: Mapping  # parameter -> tuple of values, in file order
+    suite_reps: int | None  # None: not in the default suite
+    figures: tuple[str, ...]
+    expectations: tuple[Expectation, ...]
+    source: Mapping = field(default_factory=dict, repr=False, compare=False)  # the TOML as read
+
+    def cells(self) -> list[Cell]:
+        """The full factorial grid, in file order."""
+        names = list(self.grid)
+        cells = []
+        for values in itertools.product(*(self.grid[n] for n in names)):
+            grid_values = dict(zip(names, values))
+            params = {**self.params, **grid_values}
+            label = ",".join(f"{k}={_fmt(v)}" for k, v in grid_values.items()) or "all"
+            cells.append(Cell(label, params, grid_values, cell_key(self.dgp, params)))
+        return cells
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides the numbers of a replication.
+
+        Excludes the number of replications and the grid values: raising
+        `reps` or adding a grid value extends a run without changing what is
+        already there.
+        """
+        identity = {
+            "numbers_version": NUMBERS_VERSION,
+            "dgp": self.dgp,
+            "params": dict(self.params),
+            "grid_parameters": list(self.grid),
+            "seed": self.seed,
+            "level": self.level,
+            "chunk_size": self.chunk_size,
+            "estimators": [e.as_dict() for e in self.estimators],
+        }
+        return hashlib.sha256(_canonical(identity).encode()).hexdigest()[:16]
+
+    def with_overrides(self, reps: int | None = None, seed: int | None = None) -> Scenario:
+        """A copy with the command line's --reps/--seed applied (validated)."""
+        if reps is not None:
+            if reps < 2:
+                raise ScenarioError(self.path, "reps", f"--reps {reps} is out of range; allowed: an integer ≥ 2")
+            self = replace(self, reps=reps)
+        if seed is not None:
+            if seed < 0:
+                raise ScenarioError(self.path, "seed", f"--seed {seed} is out of range; allowed: an integer ≥ 0")
+            self = replace(self, seed=seed)
+        return self
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "name": self.name,
+            "description": self.description,
+            "dgp": self.dgp,
+            "reps": self.reps,
+            "seed": self.seed,
+            "level": self.level,
+            "chunk_size": self.chunk_size,
+            "estimators": [e.as_dict() for e in self.estimators],
+            "params": dict(self.params),
+            "grid": {k: list(v) for k, v in self.grid.items()},
+            "suite_reps": self.suite_reps,
+            "figures": list(self.figures),
+            "expectations": [e.__dict__ | {"where": dict(e.where)} for e in self.expectations],
+        }
+
+
+def cell_key(dgp: str, params: Mapping) -> int:
+    """Stable 64-bit identity of (DGP, parameters after defaults and casting)."""
+    digest = hashlib.sha256(_canonical({"dgp": dgp, "params": dict(params)}).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def load(path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError on any mistake."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(path, "-", "file not found") from None
+    except OSError as exc:
+        raise ScenarioError(path, "-", f"cannot read the file ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, "-", f"not valid TOML: {exc}") from None
+    return parse(raw, path)
+
+
+def parse(raw: Mapping, path="<scenario>") -> Scenario:
+    """Validate a scenario already read into a dict (see `load`)."""
+    p = _Parser(raw, path)
+    return p.scenario()
+
+
+class _Parser:
+    def __init__(self, raw: Mapping, path):
+        self.raw, self.path = raw, path
+
+    def error(self, key: str, message: str) -> ScenarioError:
+        return ScenarioError(self.path, key, message)
+
+    def scenario(self) -> Scenario:
+        for key in self.raw:
+            if key not in TOP_LEVEL_KEYS:
+                raise self.error(key, f"unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+        name = self.string("name", required=True)
+        if not _NAME_PATTERN.match(name):
+            raise self.error("name", f"{name!r} cannot be a folder name; allowed: letters, digits, '_', '-', '.'")
+        dgp = self.dgp()
+        reps = self.integer("reps", minimum=2, required=True)
+        seed = self.integer("seed", minimum=0, required=True)
+        level = self.number("level", DEFAULT_LEVEL)
+        if not 0.0 < level < 1.0:
+            raise self.error("level", f"{level!r} is out of range; allowed: a number in (0, 1)")
+        chunk_size = self.integer("chunk_size", minimum=1, default=DEFAULT_CHUNK_SIZE)
+        params, grid = self.parameters(dgp)
+        configs = self.estimator_configs(dgp, level)
+        scenario = Scenario(
+            path=str(self.path),
+            name=name,
+            description=self.string("description", default=""),
+            dgp=dgp.name,
+            reps=reps,
+            seed=seed,
+            level=level,
+            chunk_size=chunk_size,
+            estimators=configs,
+            params=params,
+            grid=grid,
+            suite_reps=self.suite(),
+            figures=self.figures(),
+            expectations=(),
+            source=dict(self.raw),
+        )
+        self.check_cells(dgp, scenario)
+        return replace(scenario, expectations=self.expectations(scenario))
+
+    # -- scalar keys -----------------------------------------------------
+    def string(self, key, default=None, required=False) -> str:
+        if key not in self.raw:
+            if required:
+                raise self.error(key, "missing; allowed: a string")
+            return default
+        value = self.raw[key]
+        if not isinstance(value, str) or not value:
+            raise self.error(key, f"{value!r} has the wrong type; allowed: a non-empty string")
+        return value
+
+    def integer(self, key, minimum, default=None, required=False) -> int:
+        if key not in self.raw:
+            if required:
+                raise self.error(key, f"missing; allowed: an integer ≥ {minimum}")
+            return default
+        value = self.raw[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"{value!r} has the wrong type; allowed: an integer ≥ {minimum}")
+        if value < minimum:
+            raise self.error(key, f"{value} is out of range; allowed: an integer ≥ {minimum}")
+        return value
+
+    def number(self, key, default) -> float:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"{value!r} has the wrong type; allowed: a number")
+        return float(value)
+
+    def dgp(self) -> dgps.Dgp:
+        name = self.string("dgp", required=True)
+        known = dgps.registry()
+        if name not in known:
+            raise self.error("dgp", f"unknown DGP {name!r}; allowed: {', '.join(known)}")
+        return known[name]
+
+    # -- parameters and grid ---------------------------------------------
+    def table(self, key) -> Mapping:
+        value = self.raw.get(key, {})
+        if not isinstance(value, Mapping):
+            raise self.error(key, f"must be a table ([{key}]), not {type(value).__name__}")
+        return value
+
+    def parameters(self, dgp) -> tuple[dict, dict]:
+        declared = dgp.param_map
+        fixed_raw, grid_raw = self.table("params"), self.table("grid")
+        for section, entries in (("params", fixed_raw), ("grid", grid_raw)):
+            for name in entries:
+                if name not in declared:
+                    raise self.error(
+                        f"{section}.{name}",
+                        f"unknown parameter of DGP {dgp.name!r}; allowed: {', '.join(declared)}",
+                    )
+        for name in grid_raw:
+            if name in fixed_raw:
+                raise self.error(f"grid.{name}", "set in both [params] and [grid]; keep one")
+        params = {}
+        for setting in dgp.params:
+            if setting.name in grid_raw:
+                continue
+            value = fixed_raw.get(setting.name, setting.default)
+            params[setting.name] = self.setting(f"params.{setting.name}", setting, value)
+        grid = {}
+        for name, values in grid_raw.items():
+            key = f"grid.{name}"
+            if not isinstance(values, list):
+                raise self.error(key, f"{values!r} must be a list of values, e.g. {name} = [{values!r}]")
+            if not values:
+                raise self.error(key, "empty list; a grid parameter needs at least one value")
+            cast = [self.setting(key, declared[name], v) for v in values]
+            if len(set(cast)) != len(cast):
+                raise self.error(key, f"{values!r} repeats a value")
+            grid[name] = tuple(cast)
+        return params, grid
+
+    def setting(self, key, setting, value):
+        if value is None:
+            return None
+        try:
+            return setting.validate(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def check_cells(self, dgp, scenario: Scenario):
+        """Cross-parameter constraints of the DGP, on every cell."""
+        if dgp.check is None:
+            return
+        for cell in scenario.cells():
+            for names, message in dgp.check(cell.params):
+                keys = " and ".join(self.param_key(n, scenario) for n in names)
+                where = f" (cell {cell.label})" if scenario.grid else ""
+                raise self.error(keys, message + where)
+
+    def param_key(self, name, scenario) -> str:
+        return f"grid.{name}" if name in scenario.grid else f"params.{name}"
+
+    # -- estimators --------------------------------------------------------
+    def estimator_configs(self, dgp, level) -> tuple[EstimatorConfig, ...]:
+        entries = self.raw.get("estimators")
+        if not isinstance(entries, list) or not entries:
+            raise self.error("estimators", "missing or empty; allowed: a list of estimator names or tables")
+        known = estimators.registry()
+        configs, labels = [], set()
+        for i, entry in enumerate(entries):
+            key = f"estimators[{i}]"
+            if isinstance(entry, str):
+                entry = {"name": entry}
+            if not isinstance(entry, Mapping):
+                raise self.error(key, f"{entry!r} must be a name or a table with 'name'")
+            name = entry.get("name")
+            if name not in known:
+                raise self.error(f"{key}.name", f"unknown estimator {name!r}; allowed: {', '.join(known)}")
+            spec = known[name]
+            missing = [a for a in spec.needs if a not in dgp.provides]
+            if missing:
+                raise self.error(
+                    f"{key}.name",
+                    f"estimator {name!r} needs data {', '.join(missing)} that DGP {dgp.name!r} does not provide "
+                    f"(it provides {', '.join(dgp.provides)})",
+                )
+            options = spec.default_options()
+            for opt, value in entry.items():
+                if opt in ("name", "label"):
+                    continue
+                if opt not in spec.option_map:
+                    allowed = ", ".join(["name", "label", *spec.option_map])
+                    raise self.error(f"{key}.{opt}", f"unknown option of {name!r}; allowed: {allowed}")
+                options[opt] = self.setting(f"{key}.{opt}", spec.option_map[opt], value)
+            if spec.check is not None and (reason := spec.check(options, level)):
+                raise self.error(key, reason)
+            label = entry.get("label", _default_label(spec, options))
+            if not isinstance(label, str) or not _NAME_PATTERN.match(label):
+                raise self.error(f"{key}.label", f"{label!r} is not a valid label; allowed: letters, digits, '_', '-', '.'")
+            if label in labels:
+                raise self.error(f"{key}.label", f"label {label!r} is used twice; give each entry its own label")
+            labels.add(label)
+            configs.append(EstimatorConfig(name, label, options))
+        return tuple(configs)
+
+    # -- suite, figures, expectations ------------------------------------
+    def suite(self) -> int | None:
+        if "suite" not in self.raw:
+            return None
+        table = self.table("suite")
+        for key in table:
+            if key != "reps":
+                raise self.error(f"suite.{key}", "unknown key; allowed: reps")
+        reps = table.get("reps", self.raw["reps"])
+        if isinstance(reps, bool) or not isinstance(reps, int) or reps < 2:
+            raise self.error("suite.reps", f"{reps!r} is not allowed; allowed: an integer ≥ 2")
+        return reps
+
+    def figures(self) -> tuple[str, ...]:
+        from .figures import EXTRA_FIGURES  # noqa: PLC0415 (plotting stack loads only when needed)
+
+        names = self.raw.get("figures", [])
+        if not isinstance(names, list):
+            raise self.error("figures", "must be a list of figure names")
+        for i, name in enumerate(names):
+            if name not in EXTRA_FIGURES:
+                raise self.error(f"figures[{i}]", f"unknown figure {name!r}; allowed: {', '.join(EXTRA_FIGURES)}")
+        return tuple(names)
+
+    def expectations(self, scenario: Scenario) -> tuple[Expectation, ...]:
+        from .summary import MEASURES  # noqa: PLC0415
+
+        entries = self.raw.get("expect", [])
+        if not isinstance(entries, list):
+            raise self.error("expect", "must be an array of tables ([[expect]])")
+        labels = [e.label for e in scenario.estimators]
+        out = []
+        for i, entry in enumerate(entries):
+            key = f"expect[{i}]"
+            if not isinstance(entry, Mapping):
+                raise self.error(key, "must be a table")
+            for k in entry:
+                if k not in EXPECT_KEYS:
+                    raise self.error(f"{key}.{k}", f"unknown key; allowed: {', '.join(EXPECT_KEYS)}")
+            if entry.get("estimator") not in labels:
+                raise self.error(f"{key}.estimator", f"{entry.get('estimator')!r} is not one of {', '.join(labels)}")
+            if entry.get("measure") not in MEASURES:
+                raise self.error(f"{key}.measure", f"{entry.get('measure')!r} is not a measure; allowed: {', '.join(MEASURES)}")
+            relations = [r for r in ("equals", "above", "below") if r in entry]
+            if len(relations) != 1:
+                raise self.error(key, "give exactly one of equals, above, below")
+            value = entry[relations[0]]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.error(f"{key}.{relations[0]}", f"{value!r} has the wrong type; allowed: a number")
+            where = entry.get("where", {})
+            if not isinstance(where, Mapping):
+                raise self.error(f"{key}.where", "must be a table of grid values, e.g. { n = 1000 }")
+            for name, v in where.items():
+                if name not in scenario.grid or v not in scenario.grid[name]:
+                    raise self.error(f"{key}.where.{name}", f"{name} = {v!r} is not a grid value of this scenario")
+            multiple = entry.get("mcse_multiple", 4.0)
+            if isinstance(multiple, bool) or not isinstance(multiple, int | float) or not multiple > 0:
+                raise self.error(f"{key}.mcse_multiple", f"{multiple!r} is not allowed; allowed: a number > 0")
+            out.append(
+                Expectation(entry["estimator"], entry["measure"], relations[0], float(value), dict(where), float(multiple))
+            )
+        return tuple(out)
+
+
+def _default_label(spec, options) -> str:
+    changed = [str(v) for k, v in options.items() if v != spec.option_map[k].default]
+    return "_".join([spec.name, *changed])
+
+
+def scenario_files(folder) -> list[Path]:
+    """The scenario files shipped in a folder, sorted by name."""
+    return sorted(Path(folder).glob("*.toml"))
+

@@ -1,0 +1,236 @@
+"""Performance measures with Monte Carlo standard errors.
+
+One summary row per (cell, estimator), computed from the records alone.
+Following Morris, White & Crowther (2019, Statistics in Medicine 38,
+Table 6), over the R replications with status ``ok`` (failures are counted
+in ``n_failed``, never used): estimates θ̂ᵢ, standard errors sᵢ, truths θᵢ,
+errors eᵢ = θ̂ᵢ − θᵢ.
+
+==================  =========================================  ==========================================
+measure             value                                      MCSE
+==================  =========================================  ==========================================
+mean_estimate       mean θ̂                                     sd(θ̂)/√R
+bias                mean e                                     sd(e)/√R (= emp_se/√R for a fixed truth)
+emp_se              sd(θ̂), divisor R − 1                      emp_se/√(2(R−1))
+mse                 mean e²                                    √(Σ(eᵢ² − mse)²/(R(R−1)))
+rmse                √mse                                       MCSE(mse)/(2·rmse)
+mean_se             √mean(s²)                                  √(Var(s²)/(4R·mean_se²))
+se_ratio            mean_se/emp_se                             ratio·√(Var(s²)/(4R·mean_se⁴) + 1/(2(R−1)))
+coverage            share of confidence sets containing θᵢ     √(p(1−p)/R)
+ci_width            mean(ci_high − ci_low)                     sd(width)/√R
+rejection           share rejecting H0: θ = θᵢ                 √(p(1−p)/R)
+power               share of sets excluding 0                  √(p(1−p)/R)
+unbounded_ci        share of unbounded confidence sets         √(p(1−p)/R)
+median_bias         median e                                   quantile MCSE (below)
+iqr                 Q₀.₇₅(θ̂) − Q₀.₂₅(θ̂)                       quantile MCSE (below)
+mad                 median |e|                                 quantile MCSE (below)
+fail_rate           n_failed/(n_ok + n_failed)                 √(p(1−p)/(n_ok + n_failed))
+mean_first_stage_f  mean first-stage F (every replication      sd(F)/√n_F
+                    with a finite F, screened or not)
+share_f_gt_10       share of those with F > 10                 √(p(1−p)/n_F)
+==================  =========================================  ==========================================
+
+Quantile MCSEs.  Just-identified 2SLS has no mean and LIML no moments, so
+an MCSE built on emp_se is meaningless there.  The MCSE of a sample
+p-quantile is ŝ(p)·√(p(1−p)/R), with the sparsity ŝ(p) = 1/f(Q(p))
+estimated from order statistics as (Q̂(p+h) − Q̂(p−h))/(2h) with the
+Hall–Sheather bandwidth h (Koenker 2005, *Quantile Regression*, §3.4.4).
+It needs no moments.  For the IQR the two quartiles' asymptotic covariance
+p₁(1−p₂)ŝ₁ŝ₂/R enters.  For near-normal estimates it reduces to
+√(π/2)·emp_se/√R for the median.
+
+``power`` is read from the confidence set (0 outside it), which is the
+estimator's own test of H0: θ = 0 because every interval here is the
+inversion of its test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from estimators.inference import covers, set_width
+
+MEASURES = (
+    "mean_estimate",
+    "bias",
+    "median_bias",
+    "emp_se",
+    "mse",
+    "rmse",
+    "mean_se",
+    "se_ratio",
+    "coverage",
+    "ci_width",
+    "rejection",
+    "power",
+    "unbounded_ci",
+    "iqr",
+    "mad",
+    "fail_rate",
+    "mean_first_stage_f",
+    "share_f_gt_10",
+)
+ID_COLUMNS = ("cell", "estimator")
+
+
+def quantile_sparsity(sorted_x: np.ndarray, p: float) -> float:
+    """Order-statistic estimate of 1/f(Q(p)) with the Hall–Sheather bandwidth."""
+    r = len(sorted_x)
+    z = stats.norm.ppf(p)
+    h = r ** (-1 / 3) * stats.norm.ppf(0.975) ** (2 / 3) * (1.5 * stats.norm.pdf(z) ** 2 / (2 * z**2 + 1)) ** (1 / 3)
+    lo, hi = max(p - h, 0.0), min(p + h, 1.0)
+    q_lo, q_hi = np.quantile(sorted_x, [lo, hi], method="linear")
+    return (q_hi - q_lo) / (hi - lo)
+
+
+def quantile_mcse(sorted_x: np.ndarray, p: float) -> float:
+    """MCSE of the sample p-quantile: ŝ(p)·√(p(1−p)/R)."""
+    return quantile_sparsity(sorted_x, p) * math.sqrt(p * (1 - p) / len(sorted_x))
+
+
+def _proportion(hits: np.ndarray) -> tuple[float, float]:
+    r = len(hits)
+    if r == 0:
+        return math.nan, math.nan
+    p = float(np.mean(hits))
+    return p, math.sqrt(p * (1 - p) / r)
+
+
+def _mean_and_mcse(x: np.ndarray) -> tuple[float, float]:
+    r = len(x)
+    if r == 0:
+        return math.nan, math.nan
+    mean = float(np.mean(x))
+    if r < 2 or not math.isfinite(mean):
+        return mean, math.nan
+    return mean, float(np.std(x, ddof=1) / math.sqrt(r))
+
+
+def measures(group: pd.DataFrame) -> dict:
+    """Every measure and its MCSE for one (cell, estimator) group of records."""
+    ok = (group["status"] == "ok").to_numpy()
+    n_total = len(group)
+    n_ok = int(ok.sum())
+    g = group[ok]
+    est = g["estimate"].to_numpy()
+    truth = g["truth"].to_numpy()
+    se = g["se"].to_numpy()
+    lo, hi = g["ci_low"].to_numpy(), g["ci_high"].to_numpy()
+    e = est - truth
+    out: dict[str, float] = {}
+
+    def put(name, value, mcse):
+        out[name], out[f"{name}_mcse"] = value, mcse
+
+    put("fail_rate", *_proportion(~ok))
+    r = n_ok
+    if r >= 2:
+        emp_se = float(np.std(est, ddof=1))
+        put("mean_estimate", *_mean_and_mcse(est))
+        put("bias", *_mean_and_mcse(e))
+        put("emp_se", emp_se, emp_se / math.sqrt(2 * (r - 1)))
+        e2 = e**2
+        mse = float(np.mean(e2))
+        mse_mcse = math.sqrt(np.sum((e2 - mse) ** 2) / (r * (r - 1)))
+        put("mse", mse, mse_mcse)
+        rmse = math.sqrt(mse)
+        put("rmse", rmse, mse_mcse / (2 * rmse) if rmse > 0 else math.nan)
+        s2 = se**2
+        mean_se = math.sqrt(np.mean(s2))
+        var_s2 = float(np.var(s2, ddof=1))
+        put("mean_se", mean_se, math.sqrt(var_s2 / (4 * r * mean_se**2)) if mean_se > 0 else math.nan)
+        ratio = mean_se / emp_se if emp_se > 0 else math.nan
+        put("se_ratio", ratio, ratio * math.sqrt(var_s2 / (4 * r * mean_se**4) + 1 / (2 * (r - 1))) if mean_se > 0 else math.nan)
+        width = set_width(lo, hi)
+        put("ci_width", *_mean_and_mcse(width))
+        put("unbounded_ci", *_proportion(~np.isfinite(width)))
+        put("median_bias", float(np.median(e)), quantile_mcse(np.sort(e), 0.5))
+        put("iqr", *_iqr(np.sort(est)))
+        abs_sorted = np.sort(np.abs(e))
+        put("mad", float(np.median(abs_sorted)), quantile_mcse(abs_sorted, 0.5))
+    else:
+        for name in ("mean_estimate", "bias", "emp_se", "mse", "rmse", "mean_se", "se_ratio", "ci_width",
+                     "unbounded_ci", "median_bias", "iqr", "mad"):
+            put(name, math.nan, math.nan)
+    put("coverage", *_proportion(covers(lo, hi, truth)))
+    put("rejection", *_proportion(g["reject"].to_numpy(dtype=bool, na_value=False)))
+    put("power", *_proportion(~covers(lo, hi, 0.0)))
+    if "first_stage_f" in group:
+        f = group["first_stage_f"].to_numpy()
+        f = f[np.isfinite(f)]
+        put("mean_first_stage_f", *_mean_and_mcse(f))
+        put("share_f_gt_10", *_proportion(f > 10))
+    else:
+        put("mean_first_stage_f", math.nan, math.nan)
+        put("share_f_gt_10", math.nan, math.nan)
+    failures = group.loc[~ok, "status"].value_counts()
+    return {
+        "truth": float(group["truth"].mean()),
+        "reps": n_total,
+        "n_ok": n_ok,
+        "n_failed": n_total - n_ok,
+        "failures": ";".join(f"{k}={v}" for k, v in failures.items()),
+        **{k: out[k] for m in MEASURES for k in (m, f"{m}_mcse")},
+    }
+
+
+def _iqr(sorted_x: np.ndarray) -> tuple[float, float]:
+    r = len(sorted_x)
+    q1, q3 = np.quantile(sorted_x, [0.25, 0.75])
+    s1, s3 = quantile_sparsity(sorted_x, 0.25), quantile_sparsity(sorted_x, 0.75)
+    var = (0.25 * 0.75 * s1**2 + 0.75 * 0.25 * s3**2 - 2 * 0.25 * 0.25 * s1 * s3) / r
+    return float(q3 - q1), math.sqrt(max(var, 0.0))
+
+
+def summarize(records: pd.DataFrame, grid_params=(), estimator_order=None, cell_order=None) -> pd.DataFrame:
+    """One row per (cell, estimator) with every measure and its MCSE.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Records of a run (see `sims.records`).
+    grid_params : sequence of str
+        Grid parameter columns to carry into the summary.
+    estimator_order, cell_order : sequence of str, optional
+        Row order (default: order of first appearance).
+    """
+    rows = []
+    for (cell, label), group in records.groupby(list(ID_COLUMNS), sort=False):
+        first = group.iloc[0]
+        rows.append({"cell": cell, **{p: first[p] for p in grid_params}, "estimator": label, **measures(group)})
+    summary = pd.DataFrame(rows)
+    if summary.empty:
+        return summary
+    cell_rank = {c: i for i, c in enumerate(cell_order or dict.fromkeys(summary["cell"]))}
+    est_rank = {e: i for i, e in enumerate(estimator_order or dict.fromkeys(summary["estimator"]))}
+    order = sorted(range(len(summary)), key=lambda i: (cell_rank[summary["cell"][i]], est_rank[summary["estimator"][i]]))
+    return summary.iloc[order].reset_index(drop=True)
+
+
+def check(expectation, summary: pd.DataFrame) -> list[dict]:
+    """Evaluate one `sims.scenario.Expectation` on every cell it selects.
+
+    Returns one dict per selected (cell, estimator) row with the measure,
+    its MCSE, the allowed band and whether the claim holds.
+    """
+    rows = summary[summary["estimator"] == expectation.estimator]
+    for name, value in expectation.where.items():
+        rows = rows[rows[name] == value]
+    results = []
+    for _, row in rows.iterrows():
+        value, mcse = row[expectation.measure], row[f"{expectation.measure}_mcse"]
+        margin = expectation.mcse_multiple * mcse
+        if not (np.isfinite(value) and np.isfinite(mcse)):
+            holds = False  # a claim that cannot be measured does not hold
+        elif expectation.relation == "equals":
+            holds = abs(value - expectation.value) <= margin
+        elif expectation.relation == "above":
+            holds = value - margin > expectation.value
+        else:
+            holds = value + margin < expectation.value
+        results.append({"cell": row["cell"], "value": value, "mcse": mcse, "holds": bool(holds)})
+    return results

@@ -1,0 +1,75 @@
+"""Properties every DGP and every estimator must have (picked up automatically).
+
+- A DGP draws replication after replication: generating R at once or in
+  pieces from one generator gives identical arrays (the runner splits
+  chunks into cache-sized sub-batches and relies on this).
+- Batch arrays have the replication as leading axis and the declared names.
+- Every estimator's kernel equals its reference twin on the data of every
+  DGP that provides what it needs.
+"""
+
+import numpy as np
+import pytest
+from conftest import assert_close, run_estimator
+
+import estimators
+from sims import dgps
+
+DGPS = list(dgps.registry().values())
+PAIRS = [(d, e) for d in DGPS for e in estimators.registry().values() if set(e.needs) <= set(d.provides)]
+
+
+@pytest.mark.parametrize("dgp", DGPS, ids=lambda d: d.name)
+def test_dgp_batches_are_replication_major(dgp):
+    params = dgp.example_params()
+    whole = dgp.generate(np.random.default_rng(7), 7, params)
+    rng = np.random.default_rng(7)
+    parts = [dgp.generate(rng, m, params) for m in (3, 1, 3)]
+    assert set(whole) == {*dgp.provides, "truth"}
+    for name, array in whole.items():
+        assert array.shape[0] == 7, name
+        np.testing.assert_array_equal(array, np.concatenate([p[name] for p in parts]), err_msg=name)
+
+
+@pytest.mark.parametrize("dgp", DGPS, ids=lambda d: d.name)
+def test_dgp_is_deterministic_and_seed_sensitive(dgp):
+    params = dgp.example_params()
+    a = dgp.generate(np.random.default_rng(3), 4, params)
+    b = dgp.generate(np.random.default_rng(3), 4, params)
+    c = dgp.generate(np.random.default_rng(4), 4, params)
+    for name in dgp.provides:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert any(not np.array_equal(a[name], c[name]) for name in dgp.provides)
+
+
+def test_dgp_parameters_are_documented():
+    for dgp in DGPS:
+        assert dgp.generate.__module__ and dgps.registry()[dgp.name] is dgp
+        for p in dgp.params:
+            assert p.doc, f"{dgp.name}.{p.name} has no meaning"
+            if p.default is not None:
+                assert p.validate(p.default) == p.default
+
+
+@pytest.mark.parametrize("dgp, spec", PAIRS, ids=lambda x: x.name)
+def test_kernel_equals_twin_on_every_dgp(dgp, spec):
+    params = dgp.example_params()
+    batch = dgp.generate(np.random.default_rng(11), 6, params)
+    truth = batch.pop("truth")
+    shapes = {k: v.shape[1:] for k, v in batch.items()}
+    for options in _option_combinations(spec):
+        if spec.applies and spec.applies(shapes, options):
+            continue
+        out, status = run_estimator(spec.name, batch, options, truth=truth)
+        ref, ref_status = run_estimator(spec.name, batch, options, truth=truth, reference=True)
+        np.testing.assert_array_equal(status, ref_status)
+        assert_close(out, ref, what=f"{spec.name} {options} on {dgp.name}")
+
+
+def _option_combinations(spec):
+    """Each choice of each string option, others at their defaults."""
+    combos = [spec.default_options()]
+    for option in spec.options:
+        for choice in option.choices:
+            combos.append(spec.default_options() | {option.name: choice})
+    return combos

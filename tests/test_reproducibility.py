@@ -1,0 +1,121 @@
+"""Reproducibility and resume contracts of the runner.
+
+- records are bit-identical for --jobs 1 and --jobs 2;
+- raising reps keeps the earlier replications; lowering drops the surplus;
+- adding a grid value leaves the other cells unchanged;
+- a run killed mid-way and rerun ends with the same records as an
+  uninterrupted run;
+- a run folder of another fingerprint is refused unless --fresh.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+from pandas.testing import assert_frame_equal
+
+from sims import records
+from sims.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scenario(tmp_path, reps=600, grid="n = [50, 100]", seed=5, chunk=250, name="rep"):
+    path = tmp_path / f"{name}-{reps}-{len(grid)}-{seed}.toml"
+    path.write_text(textwrap.dedent(f"""\
+        name = "{name}"
+        dgp = "rct"
+        reps = {reps}
+        seed = {seed}
+        chunk_size = {chunk}
+        estimators = ["ols", "ols_adjusted", "diff_means", {{ name = "ols", se = "hc1" }}]
+        [params]
+        selection = 0.5
+        [grid]
+        {grid}
+        """))
+    return path
+
+
+def run(path, out, *extra):
+    return main(["run", str(path), "--out", str(out), "--quiet", "--no-figures", *extra])
+
+
+def read(out, name="rep"):
+    df = records.read(Path(out) / name / "records")
+    return df.sort_values(["cell", "rep", "estimator"]).reset_index(drop=True)
+
+
+def test_jobs_1_and_2_are_bit_identical(tmp_path):
+    path = scenario(tmp_path)
+    assert run(path, tmp_path / "a", "--jobs", "1") == 0
+    assert run(path, tmp_path / "b", "--jobs", "2") == 0
+    a, b = read(tmp_path / "a"), read(tmp_path / "b")
+    assert len(a) == 2 * 600 * 4
+    assert_frame_equal(a, b, check_exact=True)
+    sa = pd.read_parquet(tmp_path / "a" / "rep" / "summary.parquet")
+    sb = pd.read_parquet(tmp_path / "b" / "rep" / "summary.parquet")
+    assert_frame_equal(sa, sb, check_exact=True)
+
+
+def test_more_reps_keep_earlier_ones_and_fewer_drop_the_rest(tmp_path):
+    out = tmp_path / "out"
+    assert run(scenario(tmp_path, reps=600), out, "--jobs", "1") == 0
+    before = read(out)
+    assert run(scenario(tmp_path, reps=900), out, "--jobs", "1") == 0
+    after = read(out)
+    assert after["rep"].max() == 899
+    assert_frame_equal(after[after["rep"] < 600].reset_index(drop=True), before, check_exact=True)
+    manifest = (out / "rep" / "manifest.json").read_text()
+    assert '"tasks_reused": 4' in manifest  # two full chunks per cell were kept
+    assert run(scenario(tmp_path, reps=600), out, "--jobs", "1") == 0
+    assert_frame_equal(read(out), before, check_exact=True)
+
+
+def test_adding_a_grid_value_leaves_other_cells_unchanged(tmp_path):
+    assert run(scenario(tmp_path, grid="n = [50, 100]"), tmp_path / "a", "--jobs", "1") == 0
+    assert run(scenario(tmp_path, grid="n = [200, 100, 50]"), tmp_path / "b", "--jobs", "1") == 0
+    a, b = read(tmp_path / "a"), read(tmp_path / "b")
+    assert_frame_equal(b[b["n"] != 200].reset_index(drop=True), a, check_exact=True)
+
+
+def test_other_fingerprint_is_refused_unless_fresh(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(scenario(tmp_path, seed=5), out, "--jobs", "1") == 0
+    before = read(out)
+    assert run(scenario(tmp_path, seed=6), out, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "another version of scenario 'rep'" in err and "--fresh" in err
+    assert_frame_equal(read(out), before, check_exact=True)  # untouched
+    assert run(scenario(tmp_path, seed=6), out, "--jobs", "1", "--fresh") == 0
+    assert not read(out).equals(before)
+
+
+def test_killed_run_resumes_to_identical_records(tmp_path):
+    path = scenario(tmp_path, reps=4000, grid="n = [4000]", chunk=100, name="kill")
+    out = tmp_path / "killed"
+    cmd = [sys.executable, str(ROOT / "run_bench.py"), "run", str(path), "--out", str(out), "--quiet",
+           "--no-figures", "--jobs", "1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    folder = out / "kill" / "records"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if folder.exists() and len(list(folder.glob("*.parquet"))) >= 5:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    done = len(list(folder.glob("*.parquet")))
+    assert 5 <= done < 40
+    assert subprocess.run(cmd, cwd=ROOT).returncode == 0
+    assert run(path, tmp_path / "clean", "--jobs", "2") == 0
+    resumed, clean = read(out, "kill"), read(tmp_path / "clean", "kill")
+    assert len(resumed) == 4000 * 4 and resumed[["cell", "rep", "estimator"]].duplicated().sum() == 0
+    assert_frame_equal(resumed, clean, check_exact=True)
+    assert not list(folder.glob(".*"))  # no temporary files left
