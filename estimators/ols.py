@@ -24,6 +24,7 @@ from numba import njit
 
 from . import status as st
 from .inference import spd_inverse, t_critical, write_failure, write_wald
+from .moments import FAST, centred_cross_products
 from .spec import Estimator, Setting
 
 SE_TYPES = ("classical", "hc1")
@@ -34,7 +35,7 @@ SE_OPTION = Setting(
 )
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def ols_kernel(y, x, w, se_code, crit, truth, out, status):
     """Batched OLS of y on [1, x, w], reporting the coefficient on x.
 
@@ -42,8 +43,8 @@ def ols_kernel(y, x, w, se_code, crit, truth, out, status):
     ----------
     y, x : float64 arrays, shape (R, n)
         Outcome and regressor of interest, one row per replication.
-    w : float64 array, shape (R, n, p)
-        Controls (p may be 0).
+    w : float64 array, shape (R, p, n)
+        Controls, one row per variable (p may be 0).
     se_code : int
         CLASSICAL or HC1.
     crit : float
@@ -56,80 +57,57 @@ def ols_kernel(y, x, w, se_code, crit, truth, out, status):
 
     Notes
     -----
-    The intercept is partialled out by centring (Frisch–Waugh–Lovell), so the
-    normal equations are solved for the k − 1 slopes with a Cholesky
-    factorisation of the centred cross-product matrix S = X̃'X̃.  Coefficient
-    rows of (X'X)⁻¹X' equal those of S⁻¹X̃', so the HC sandwich for x is
+    The intercept is partialled out by centring (Frisch–Waugh–Lovell): with
+    S the centred cross-products of [x, w] and s those with y, the slopes
+    are b = S⁻¹s (Cholesky), SSR = s_yy − b's.  Coefficient rows of
+    (X'X)⁻¹X' equal those of S⁻¹X̃', so the HC sandwich for x is
     Σᵢ (aᵢ êᵢ)² with aᵢ = [S⁻¹]ₓ· x̃ᵢ.  Statuses: ``no_residual_df`` when
     n ≤ k, ``no_variation`` when x is constant, ``singular`` when x is
     collinear with the controls.
     """
     n_reps, n = y.shape
-    p = w.shape[2]
+    p = w.shape[1]
     k = p + 1  # slopes after centring
     df = n - (k + 1)
-    mean = np.empty(k)
-    v = np.empty(k)
+    work = np.empty((k + 1, n))  # variables x, w_1..w_p, y, shifted
+    cp = np.empty((k + 1, k + 1))
+    means = np.empty(k + 1)
     sxx = np.empty((k, k))
     inv = np.empty((k, k))
-    sxy = np.empty(k)
     b = np.empty(k)
     for r in range(n_reps):
         if df <= 0:
             write_failure(out, status, r, st.NO_RESIDUAL_DF)
             continue
-        mean[:] = 0.0
-        my = 0.0
-        for i in range(n):
-            mean[0] += x[r, i]
-            for j in range(p):
-                mean[1 + j] += w[r, i, j]
-            my += y[r, i]
-        mean /= n
-        my /= n
-        sxx[:, :] = 0.0
-        sxy[:] = 0.0
-        syy = 0.0
-        for i in range(n):
-            v[0] = x[r, i] - mean[0]
-            for j in range(p):
-                v[1 + j] = w[r, i, j] - mean[1 + j]
-            vy = y[r, i] - my
-            syy += vy * vy
-            for a in range(k):
-                sxy[a] += v[a] * vy
-                for c in range(a + 1):
-                    sxx[a, c] += v[a] * v[c]
-        if not (sxx[0, 0] > 0.0):
+        centred_cross_products(x[r], w[r], y[r], work, cp, means)
+        if not (cp[0, 0] > 0.0):
             write_failure(out, status, r, st.NO_VARIATION)
             continue
-        for a in range(k):
-            for c in range(a + 1, k):
-                sxx[a, c] = sxx[c, a]
+        sxx[:, :] = cp[:k, :k]
         if not spd_inverse(sxx, k, inv):
             write_failure(out, status, r, st.SINGULAR)
             continue
         for a in range(k):
             s = 0.0
             for c in range(k):
-                s += inv[a, c] * sxy[c]
+                s += inv[a, c] * cp[c, k]
             b[a] = s
         if se_code == CLASSICAL:
-            ssr = syy
+            ssr = cp[k, k]
             for a in range(k):
-                ssr -= b[a] * sxy[a]
+                ssr -= b[a] * cp[a, k]
             var = max(ssr, 0.0) / df * inv[0, 0]
         else:
             meat = 0.0
             for i in range(n):
-                v[0] = x[r, i] - mean[0]
+                e = y[r, i] - y[r, 0] - means[k]
+                v = x[r, i] - x[r, 0] - means[0]
+                e -= b[0] * v
+                a_i = inv[0, 0] * v
                 for j in range(p):
-                    v[1 + j] = w[r, i, j] - mean[1 + j]
-                e = y[r, i] - my
-                a_i = 0.0
-                for a in range(k):
-                    e -= b[a] * v[a]
-                    a_i += inv[0, a] * v[a]
+                    v = w[r, j, i] - w[r, j, 0] - means[1 + j]
+                    e -= b[1 + j] * v
+                    a_i += inv[0, 1 + j] * v
                 meat += (a_i * e) ** 2
             var = meat * n / df
         write_wald(out, status, r, b[0], np.sqrt(var), crit, truth[r])
@@ -139,12 +117,12 @@ def _controls(batch, adjusted: bool) -> np.ndarray:
     if adjusted:
         return batch["controls"]
     y = batch["y"]
-    return np.empty((y.shape[0], y.shape[1], 0))
+    return np.empty((y.shape[0], 0, y.shape[1]))
 
 
 def _run(batch, truth, options, level, out, status, adjusted):
     y, x, w = batch["y"], batch["x"], _controls(batch, adjusted)
-    crit = t_critical(level, y.shape[1] - (w.shape[2] + 2))
+    crit = t_critical(level, y.shape[1] - (w.shape[1] + 2))
     ols_kernel(y, x, w, SE_TYPES.index(options["se"]), crit, truth, out, status)
 
 
@@ -153,7 +131,7 @@ def _reference(batch, truth, options, level, out, status, adjusted):
     y_all, x_all, w_all = batch["y"], batch["x"], _controls(batch, adjusted)
     for r in range(y_all.shape[0]):
         y = y_all[r]
-        X = np.column_stack([np.ones_like(y), x_all[r], w_all[r]])
+        X = np.column_stack([np.ones_like(y), x_all[r], w_all[r].T])
         n, k = X.shape
         if n <= k:
             write_failure(out, status, r, st.NO_RESIDUAL_DF)

@@ -13,6 +13,8 @@ Columns, in order: ``cell``, every grid parameter, ``rep``, ``estimator``
 H0: θ = truth; missing where status is not ``ok``), ``status``, then the
 diagnostic columns of all the scenario's estimators (NaN where an
 estimator has no such diagnostic).  Every file of a run has this schema.
+``cell``, ``estimator`` and ``status`` are dictionary-encoded strings
+(pandas reads them as categoricals).
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from estimators import status as st
 from estimators.spec import CORE_COLUMNS, REJECT
 
 FLOAT_COLUMNS = ("truth", "estimate", "se", "ci_low", "ci_high")
-_STATUS_NAMES = np.array(st.NAMES, dtype=object)
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+_STATUS_NAMES = pa.array(st.NAMES, pa.string())
+# Only the string columns profit from Parquet's dictionary pages; the float
+# columns are unique values, and statistics are never used to skip pages.
+_PARQUET_OPTIONS = {"use_dictionary": ["cell", "estimator", "status"], "write_statistics": False}
 
 
 @dataclass(frozen=True)
@@ -53,16 +59,18 @@ class RecordLayout:
 
     @cached_property
     def schema(self) -> pa.Schema:
-        fields = [pa.field("cell", pa.string())]
+        fields = [pa.field("cell", _DICTIONARY)]
         fields += [pa.field(name, pa.int64() if kind is int else pa.float64()) for name, kind in self.grid_params]
-        fields += [pa.field("rep", pa.int64()), pa.field("estimator", pa.string())]
+        fields += [pa.field("rep", pa.int64()), pa.field("estimator", _DICTIONARY)]
         fields += [pa.field(c, pa.float64()) for c in FLOAT_COLUMNS]
-        fields += [pa.field("reject", pa.bool_()), pa.field("status", pa.string())]
+        fields += [pa.field("reject", pa.bool_()), pa.field("status", _DICTIONARY)]
         fields += [pa.field(d, pa.float64()) for d in self.diagnostics]
+        schema = pa.schema(fields)
         # Pandas metadata makes read_parquet restore `reject` as the nullable
         # "boolean" dtype instead of an object column.
-        template = pa.schema(fields).empty_table().to_pandas().astype({"reject": "boolean"})
-        return pa.Schema.from_pandas(template, preserve_index=False)
+        template = pd.DataFrame({f.name: pd.Series([], dtype="float64") for f in fields})
+        template["reject"] = template["reject"].astype("boolean")
+        return schema.with_metadata(pa.Schema.from_pandas(template, preserve_index=False).metadata)
 
     def table(self, cell_label: str, grid_values, rep_start: int, truth, outputs) -> pa.Table:
         """Rows of one task, replication-major (each rep's estimators together)."""
@@ -80,12 +88,14 @@ class RecordLayout:
         diag = diag.reshape(n_rows, -1)
         codes = codes.reshape(n_rows)
         failed = codes != st.OK
-        columns = [pa.array(np.full(n_rows, cell_label, dtype=object), pa.string())]
+        labels = pa.array([o.label for o in outputs], pa.string())
+        columns = [pa.DictionaryArray.from_arrays(np.zeros(n_rows, np.int32), pa.array([cell_label], pa.string()))]
         columns += [np.full(n_rows, grid_values[name]) for name, _ in self.grid_params]
         columns += [np.repeat(np.arange(rep_start, rep_start + n_reps, dtype=np.int64), n_est)]
-        columns += [pa.array(np.tile(np.array([o.label for o in outputs], dtype=object), n_reps), pa.string())]
+        columns += [pa.DictionaryArray.from_arrays(np.tile(np.arange(n_est, dtype=np.int32), n_reps), labels)]
         columns += [np.repeat(truth, n_est), *(core[:, j] for j in range(REJECT))]
-        columns += [pa.array(core[:, REJECT] == 1.0, mask=failed), pa.array(_STATUS_NAMES[codes], pa.string())]
+        columns += [pa.array(core[:, REJECT] == 1.0, mask=failed),
+                    pa.DictionaryArray.from_arrays(codes.astype(np.int32), _STATUS_NAMES)]
         columns += [diag[:, j] for j in range(len(self.diagnostics))]
         return pa.Table.from_arrays(columns, schema=self.schema)
 
@@ -93,10 +103,18 @@ class RecordLayout:
 def write_atomic(table: pa.Table, path: Path) -> None:
     """Write a Parquet file under a hidden temporary name, then rename it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, **_PARQUET_OPTIONS)
     os.replace(tmp, path)
 
 
-def read(records_dir) -> pd.DataFrame:
-    """All records of a run as a DataFrame."""
-    return pd.read_parquet(records_dir)
+def read(records_dir, in_memory: dict | None = None) -> pd.DataFrame:
+    """All records of a run as a DataFrame (as ``pandas.read_parquet(records_dir)`` gives them).
+
+    `in_memory` maps file names to tables already in hand, read instead of
+    their files.
+    """
+    if not in_memory:
+        return pd.read_parquet(records_dir)
+    paths = sorted(p for p in Path(records_dir).glob("*.parquet"))
+    tables = [in_memory[p.name] if p.name in in_memory else pq.read_table(p) for p in paths]
+    return pa.concat_tables(tables).to_pandas()

@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,9 @@ def compute(task: Task) -> TaskResult:
         truth[lo:hi] = batch.pop("truth")
         for spec, config, out, status in zip(specs, task.estimators, values, codes):
             spec.run(batch, truth[lo:hi], config.options, task.level, out[lo:hi], status[lo:hi])
+        # Free the sub-batch before drawing the next, so the allocator hands
+        # back the same, still-cached memory instead of fresh lines.
+        del batch
     outputs = tuple(
         EstimatorOutput(config.label, out, status, spec.diagnostics)
         for spec, config, out, status in zip(specs, task.estimators, values, codes)
@@ -212,7 +216,9 @@ def _clear(run_dir: Path) -> None:
         shutil.rmtree(run_dir / folder, ignore_errors=True)
 
 
+@cache
 def _git_revision() -> str | None:
+    """The source checkout's commit (with "-dirty" for local changes), once per process."""
     here = Path(__file__).resolve().parent
     try:
         rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
@@ -225,6 +231,7 @@ def _git_revision() -> str | None:
         return None
 
 
+@cache
 def _versions() -> dict:
     import joblib
     import numba
@@ -287,6 +294,7 @@ class RunResult:
     computed_tasks: int
     skipped_tasks: int
     seconds: float
+    written: dict = field(default_factory=dict, repr=False)  # file name -> the table just written
 
 
 def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: bool = False) -> RunResult:
@@ -316,6 +324,7 @@ def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: boo
     _write_manifest(run_dir, plan, "running", timings, jobs)
     cells = {c.key: c for c in plan.cells}
     compute_seconds = 0.0
+    written = {}
     bar = _progress(plan, plan.total_reps - sum(t.n_reps for t in pending), enabled=progress)
     try:
         for result in _execute(pending, jobs):
@@ -323,6 +332,7 @@ def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: boo
             cell = cells[task.cell_key]
             table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.truth, result.outputs)
             records.write_atomic(table, records_dir / task.file_name)
+            written[task.file_name] = table
             compute_seconds += result.seconds
             bar.update(task.n_reps)
     except KeyboardInterrupt:
@@ -340,7 +350,7 @@ def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: boo
         tasks_reused=len(plan.tasks) - len(pending),
     )
     _write_manifest(run_dir, plan, "complete", timings, jobs)
-    return RunResult(run_dir, plan, len(pending), len(plan.tasks) - len(pending), seconds)
+    return RunResult(run_dir, plan, len(pending), len(plan.tasks) - len(pending), seconds, written)
 
 
 class _NoProgress:
@@ -379,12 +389,16 @@ class Outcome:
     figures: list[Path]
 
 
-def write_summary(run_dir: Path, scenario: Scenario) -> pd.DataFrame:
-    """Recompute the summary from the records; write summary.parquet and .csv."""
+def write_summary(run_dir: Path, scenario: Scenario, in_memory: dict | None = None) -> pd.DataFrame:
+    """Compute the summary from the records; write summary.parquet and .csv.
+
+    `in_memory` maps records file names to tables this process just wrote,
+    which saves reading them back; every other file is read from disk.
+    """
     from . import summary as summary_module
 
     table = summary_module.summarize(
-        records.read(run_dir / "records"),
+        records.read(run_dir / "records", in_memory),
         grid_params=list(scenario.grid),
         estimator_order=[e.label for e in scenario.estimators],
         cell_order=[c.label for c in scenario.cells()],
@@ -400,7 +414,7 @@ def run_scenario(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, prog
                  figures: bool = True) -> Outcome:
     """Run a planned scenario, then write its summary and draw its figures."""
     result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress)
-    table = write_summary(result.run_dir, plan.scenario)
+    table = write_summary(result.run_dir, plan.scenario, result.written)
     paths = []
     if figures:
         from .figures import FigureContext, draw

@@ -48,6 +48,7 @@ def run(path, out, *extra):
 
 def read(out, name="rep"):
     df = records.read(Path(out) / name / "records")
+    df = df.astype({c: str for c in ("cell", "estimator", "status")})  # categories differ with the grid
     return df.sort_values(["cell", "rep", "estimator"]).reset_index(drop=True)
 
 

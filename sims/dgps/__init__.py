@@ -3,6 +3,9 @@
 A DGP is one module here defining ``DGPS = (Dgp(...),)``.  Its generator
 fills a *batch*: a dict of arrays whose leading axis is the replication,
 plus ``"truth"`` (shape ``(R,)``), the estimand of each replication.
+Blocks of several variables (``controls``, instruments ``z``) are stored
+variable-major, shape ``(R, p, n)``, so each variable is one contiguous
+row for the kernels.
 
 Every generator draws replication after replication from the one
 ``numpy.random.Generator`` it is given, all of a replication's draws before

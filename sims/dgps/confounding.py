@@ -12,7 +12,7 @@ beta + gamma_x · gamma_y / (gamma_x² + 1) (0.5 at the defaults); adding Z
 closes the backdoor path X ← Z → Y.  With hetero > 0 the outcome error
 grows with |X|, so classical standard errors are wrong and HC1 matters.
 
-Batch arrays: ``y`` (R, n), ``x`` (R, n), ``controls`` (R, n, 1) = Z.
+Batch arrays: ``y`` (R, n), ``x`` (R, n), ``controls`` (R, 1, n) = Z.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ def _draw(rng, beta, gamma_x, gamma_y, hetero, y, x, controls):
             xi = gamma_x * z + rng.standard_normal()
             e2 = rng.standard_normal() * (1.0 + hetero * abs(xi))
             x[r, i] = xi
-            controls[r, i, 0] = z
+            controls[r, 0, i] = z
             y[r, i] = beta * xi + gamma_y * z + e2
 
 
 def generate(rng, n_reps, p):
     n = p["n"]
-    batch = {"y": np.empty((n_reps, n)), "x": np.empty((n_reps, n)), "controls": np.empty((n_reps, n, 1))}
+    batch = {"y": np.empty((n_reps, n)), "x": np.empty((n_reps, n)), "controls": np.empty((n_reps, 1, n))}
     _draw(rng, p["beta"], p["gamma_x"], p["gamma_y"], p["hetero"], batch["y"], batch["x"], batch["controls"])
     batch["truth"] = np.full(n_reps, p["beta"])
     return batch

@@ -16,7 +16,7 @@ controlling for it sharpens a randomised comparison and, under selection,
 removes only the part of the bias that runs through W.
 
 Batch arrays: ``y`` (R, n); ``x`` and ``treatment`` (R, n), the same 0/1
-array; ``controls`` (R, n, 1) = W.  Draw order per unit: W, U, then a
+array; ``controls`` (R, 1, n) = W.  Draw order per unit: W, U, then a
 uniform for T.
 """
 
@@ -43,7 +43,7 @@ def _draw(rng, mu0, sd0, tau, logit_p, selection, r2, y, treatment, controls):
             std_y0 = a * w + b * rng.standard_normal()
             p = 1.0 / (1.0 + math.exp(-(logit_p + selection * std_y0)))
             t = 1.0 if rng.random() < p else 0.0
-            controls[r, i, 0] = w
+            controls[r, 0, i] = w
             treatment[r, i] = t
             y[r, i] = mu0 + sd0 * std_y0 + tau * t
 
@@ -58,7 +58,7 @@ def _logit(p: float) -> float:
 
 def generate(rng, n_reps, p):
     n = p["n"]
-    y, t, w = np.empty((n_reps, n)), np.empty((n_reps, n)), np.empty((n_reps, n, 1))
+    y, t, w = np.empty((n_reps, n)), np.empty((n_reps, n)), np.empty((n_reps, 1, n))
     _draw(rng, p["mu0"], p["sd0"], p["tau"], _logit(p["p_treat"]), p["selection"], p["r2"], y, t, w)
     return {"y": y, "x": t, "treatment": t, "controls": w, "truth": np.full(n_reps, p["tau"])}
 
