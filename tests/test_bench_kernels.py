@@ -1,0 +1,43 @@
+"""Kernel micro-benchmarks (pytest-benchmark).
+
+In the normal suite these run once, untimed (``--benchmark-disable`` in the
+pytest configuration), which also checks they work.  Time them with
+``pytest tests/test_bench_kernels.py --benchmark-only`` and compare commits
+with ``--benchmark-autosave`` / ``--benchmark-compare``.  Timings are never
+asserted: the machine is shared and noisy.
+"""
+
+import numpy as np
+import pytest
+
+import estimators
+from sims import dgps
+
+CASES = [(d, e) for d in dgps.registry().values() for e in estimators.registry().values()
+         if set(e.needs) <= set(d.provides)]
+
+
+@pytest.mark.parametrize("dgp, spec", CASES, ids=lambda x: x.name)
+def test_kernel_speed(benchmark, dgp, spec):
+    batch = dgp.generate(np.random.default_rng(0), 32, dgp.example_params() | _bench_size(dgp))
+    truth = batch.pop("truth")
+    shapes = {k: v.shape[1:] for k, v in batch.items()}
+    options = spec.default_options()
+    if spec.applies and spec.applies(shapes, options):
+        pytest.skip(f"{spec.name} does not apply to {dgp.name}: {spec.applies(shapes, options)}")
+    out = np.empty((32, spec.width))
+    status = np.empty(32, dtype=np.int8)
+    benchmark(spec.run, batch, truth, options, 0.95, out, status)
+    assert np.isin(status, range(6)).all()
+
+
+@pytest.mark.parametrize("dgp", list(dgps.registry().values()), ids=lambda d: d.name)
+def test_dgp_speed(benchmark, dgp):
+    rng = np.random.default_rng(0)
+    params = dgp.example_params() | _bench_size(dgp)
+    batch = benchmark(dgp.generate, rng, 32, params)
+    assert batch["truth"].shape == (32,)
+
+
+def _bench_size(dgp):
+    return {"n": 1000} if "n" in dgp.param_map else {}

@@ -1,0 +1,112 @@
+"""The command line: help, list, summary formats, check, figures."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sims.cli import COMMANDS, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    path = folder / "small.toml"
+    path.write_text(textwrap.dedent("""\
+        name = "small"
+        description = "a small run for CLI tests"
+        dgp = "confounding"
+        reps = 200
+        seed = 3
+        estimators = ["ols", "ols_adjusted"]
+        figures = ["estimate_vs_param", "rejection_vs_param"]
+        [grid]
+        n = [50, 500]
+        [[expect]]
+        estimator = "ols_adjusted"
+        measure = "bias"
+        equals = 0.0
+        [[expect]]
+        estimator = "ols"
+        measure = "bias"
+        equals = 0.0
+        """))
+    code = main(["run", str(path), "--out", str(folder / "out"), "--jobs", "1"])
+    return folder / "out" / "small", code
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS])
+def test_every_command_has_help_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "example" in capsys.readouterr().out
+
+
+def test_top_level_help_runs_as_a_script():
+    done = subprocess.run([sys.executable, str(ROOT / "run_bench.py"), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "default suite" in done.stdout
+
+
+def test_list_shows_dgps_estimators_and_scenarios(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for text in ("confounding", "gamma_x", "diff_means", "needs: y, treatment", "rct.toml", "default suite"):
+        assert text in out
+
+
+def test_failed_expectation_sets_exit_code(finished_run, capsys):
+    run_dir, code = finished_run
+    assert code == 1  # the second expectation (ols unbiased) is false: OLS is confounded
+    assert main(["check", str(run_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "small: 2/4 expectations hold" in out  # two cells per expectation
+    assert out.count("FAIL ols bias equals 0") == 2
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
+def test_summary_formats(finished_run, fmt, capsys):
+    run_dir, _ = finished_run
+    assert main(["summary", str(run_dir), "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "csv":
+        assert "bias_mcse" in out.splitlines()[0]
+    elif fmt == "json":
+        assert {row["estimator"] for row in json.loads(out)} == {"ols", "ols_adjusted"}
+    else:
+        assert "ols_adjusted" in out and "±" in out
+
+
+def test_run_writes_the_documented_layout(finished_run):
+    run_dir, _ = finished_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["state"] == "complete" and manifest["chunks"]["complete"] == manifest["chunks"]["planned"]
+    assert {"fingerprint", "scenario", "versions", "git_revision", "timings"} <= set(manifest)
+    records = pd.read_parquet(run_dir / "records")
+    expected = ["cell", "n", "rep", "estimator", "truth", "estimate", "se", "ci_low", "ci_high", "reject", "status"]
+    assert list(records.columns) == expected
+    assert len(records) == 2 * 200 * 2
+    summary = pd.read_parquet(run_dir / "summary.parquet")
+    for measure in ("mean_estimate", "bias", "median_bias", "emp_se", "rmse", "mean_se", "se_ratio", "coverage",
+                    "ci_width", "rejection", "power"):
+        assert measure in summary and f"{measure}_mcse" in summary
+    assert {"cell", "n", "estimator", "truth", "reps", "n_ok", "n_failed"} <= set(summary.columns)
+    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "summary.csv")[["n", "bias"]], summary[["n", "bias"]])
+
+
+def test_figures_are_drawn(finished_run):
+    run_dir, _ = finished_run
+    names = {p.name for p in (run_dir / "figures").glob("*.png")}
+    assert {"bias_vs_n.png", "coverage_vs_n.png", "estimate_vs_n.png", "rejection_vs_n.png"} <= names
+    assert all(p.stat().st_size > 10_000 for p in (run_dir / "figures").glob("*.png"))
+
+
+def test_summary_of_a_non_run_folder_is_a_clear_error(tmp_path, capsys):
+    assert main(["summary", str(tmp_path)]) == 2
+    assert "not a causalmc run folder" in capsys.readouterr().err

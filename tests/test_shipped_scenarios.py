@@ -1,0 +1,40 @@
+"""The shipped scenarios: valid, and their [[expect]] claims hold.
+
+Each scenario of the default suite is run with its suite replications; its
+expectations are the issue's "done when" claims, each asserted within its
+Monte Carlo error (4 MCSE unless the file says otherwise).
+"""
+
+import pytest
+
+from sims import report, runner
+from sims.cli import scenarios_folder
+from sims.scenario import load, scenario_files
+
+FILES = scenario_files(scenarios_folder())
+SUITE = [f for f in FILES if load(f).suite_reps is not None]
+
+
+def test_scenarios_are_shipped():
+    names = {f.stem for f in FILES}
+    assert {"confounding", "rct"} <= names
+    assert SUITE, "no scenario is in the default suite"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_scenario_file_is_valid(path):
+    scenario = load(path)
+    assert scenario.name == path.stem
+    assert scenario.description
+    runner.make_plan(scenario)
+
+
+@pytest.mark.parametrize("path", SUITE, ids=lambda p: p.stem)
+def test_suite_scenario_meets_its_expectations(path, tmp_path):
+    scenario = load(path)
+    scenario = scenario.with_overrides(reps=scenario.suite_reps)
+    outcome = runner.run_scenario(runner.make_plan(scenario), tmp_path, jobs=2, figures=False)
+    lines, failed = report.check_expectations(scenario, outcome.summary)
+    assert scenario.expectations, "a suite scenario states what it shows"
+    assert failed == 0, "\n".join(lines)
+    assert (outcome.summary["n_failed"] == 0).all() or "failures" in outcome.summary
