@@ -187,6 +187,8 @@ def _report(scenario: Scenario, outcome: runner.Outcome, quiet: bool) -> int:
     for note in run.plan.skipped:
         print(f"   note: {note['estimator']} skipped in cell {note['cell']}: {note['reason']}")
     print(report.format_summary(outcome.summary, list(scenario.grid)))
+    for line in report.stock_yogo_note(outcome.summary, scenario):
+        print(line)
     if lines:
         print(f"expectations ({failed} failed):")
         print("\n".join(lines))
@@ -213,7 +215,10 @@ def _summary_of(run_dir: Path, scenario: Scenario) -> pd.DataFrame:
 
 def _summary(args) -> int:
     scenario = _scenario_of(args.run_dir)
-    print(report.format_summary(_summary_of(args.run_dir, scenario), list(scenario.grid), args.format))
+    table = _summary_of(args.run_dir, scenario)
+    print(report.format_summary(table, list(scenario.grid), args.format))
+    if args.format in ("table", "markdown"):
+        print("\n".join(report.stock_yogo_note(table, scenario)))
     return 0
 
 

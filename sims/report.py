@@ -47,6 +47,28 @@ def format_summary(summary: pd.DataFrame, grid_params, fmt: str = "table") -> st
     return shown.to_string(index=False)
 
 
+def stock_yogo_note(summary: pd.DataFrame, scenario) -> list[str]:
+    """Stock–Yogo (2005) thresholds for the instrument counts of an IV summary."""
+    if not summary["mean_first_stage_f"].notna().any():
+        return []
+    from estimators.iv import stock_yogo
+
+    if "k_instruments" in summary:
+        counts = sorted(set(summary["k_instruments"]))
+    else:
+        counts = [scenario.params.get("k_instruments", 1)]
+    table = stock_yogo()
+    lines = ["Stock-Yogo (2005) critical values of the first-stage F (one endogenous regressor):"]
+    for k in counts:
+        size = ", ".join(f"{t:.0%}: {table[('size', k, t)]:g}" for t in (0.10, 0.15, 0.20, 0.25)
+                         if ("size", k, t) in table)
+        bias = ", ".join(f"{t:.0%}: {table[('relative_bias', k, t)]:g}" for t in (0.05, 0.10, 0.20, 0.30)
+                         if ("relative_bias", k, t) in table)
+        lines.append(f"  K = {k}: maximal Wald size {size or 'not tabulated'}; "
+                     f"maximal relative bias {bias or 'not tabulated (needs K ≥ 3)'}")
+    return lines
+
+
 def check_expectations(scenario, summary: pd.DataFrame) -> tuple[list[str], int]:
     """Lines describing each expectation's outcome, and the number that failed."""
     lines, failed = [], 0

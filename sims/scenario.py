@@ -47,7 +47,8 @@ DEFAULT_CHUNK_SIZE = 2000
 TOP_LEVEL_KEYS = (
     "name description dgp reps seed level chunk_size estimators params grid suite figures expect".split()
 )
-EXPECT_KEYS = ("where", "estimator", "measure", "equals", "above", "below", "mcse_multiple")
+RELATIONS = ("equals", "above", "below", "at_most", "at_least")
+EXPECT_KEYS = ("where", "estimator", "measure", *RELATIONS, "mcse_multiple")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -75,14 +76,20 @@ class EstimatorConfig:
 class Expectation:
     """A claim about the summary, checked within its Monte Carlo error.
 
-    ``equals = v``: |measure − v| ≤ m · MCSE; ``above = v``: measure − m · MCSE
-    > v; ``below = v``: measure + m · MCSE < v; m = `mcse_multiple` (4).
+    With m = `mcse_multiple` (default 4):
+
+    - ``equals = v``: |measure − v| ≤ m·MCSE (indistinguishable from v);
+    - ``above = v`` / ``below = v``: measure − m·MCSE > v / measure + m·MCSE < v
+      (significantly above / below v);
+    - ``at_most = v`` / ``at_least = v``: measure − m·MCSE ≤ v / measure + m·MCSE ≥ v
+      (not significantly above / below v, e.g. a test's size at most 5 %).
+
     ``where`` selects cells by grid values (all cells when empty).
     """
 
     estimator: str
     measure: str
-    relation: str  # "equals", "above" or "below"
+    relation: str  # one of RELATIONS
     value: float
     where: Mapping = field(default_factory=dict)
     mcse_multiple: float = 4.0
@@ -449,9 +456,9 @@ class _Parser:
                 raise self.error(f"{key}.estimator", f"{entry.get('estimator')!r} is not one of {', '.join(labels)}")
             if entry.get("measure") not in MEASURES:
                 raise self.error(f"{key}.measure", f"{entry.get('measure')!r} is not a measure; allowed: {', '.join(MEASURES)}")
-            relations = [r for r in ("equals", "above", "below") if r in entry]
+            relations = [r for r in RELATIONS if r in entry]
             if len(relations) != 1:
-                raise self.error(key, "give exactly one of equals, above, below")
+                raise self.error(key, f"give exactly one of {', '.join(RELATIONS)}")
             value = entry[relations[0]]
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(f"{key}.{relations[0]}", f"{value!r} has the wrong type; allowed: a number")

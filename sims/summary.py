@@ -239,11 +239,13 @@ def check(expectation, summary: pd.DataFrame) -> list[dict]:
         margin = expectation.mcse_multiple * mcse
         if not (np.isfinite(value) and np.isfinite(mcse)):
             holds = False  # a claim that cannot be measured does not hold
-        elif expectation.relation == "equals":
-            holds = abs(value - expectation.value) <= margin
-        elif expectation.relation == "above":
-            holds = value - margin > expectation.value
         else:
-            holds = value + margin < expectation.value
+            holds = {
+                "equals": abs(value - expectation.value) <= margin,
+                "above": value - margin > expectation.value,
+                "below": value + margin < expectation.value,
+                "at_most": value - margin <= expectation.value,
+                "at_least": value + margin >= expectation.value,
+            }[expectation.relation]
         results.append({"cell": row["cell"], "value": value, "mcse": mcse, "holds": bool(holds)})
     return results

@@ -46,9 +46,35 @@ def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=F
 def assert_close(actual, expected, rtol=RTOL, what=""):
     """|actual − expected| ≤ rtol·|expected| (+1e-12 for values at zero); NaN matches NaN."""
     actual, expected = np.asarray(actual, float), np.asarray(expected, float)
-    bad = ~((np.abs(actual - expected) <= rtol * np.abs(expected) + 1e-12) | (np.isnan(actual) & np.isnan(expected))
-            | (actual == expected))
+    with np.errstate(invalid="ignore"):  # inf − inf where both are infinite
+        bad = ~((np.abs(actual - expected) <= rtol * np.abs(expected) + 1e-12)
+                | (np.isnan(actual) & np.isnan(expected)) | (actual == expected))
     assert not bad.any(), f"{what}: {actual[bad][:5]} != {expected[bad][:5]}"
 
 
 __all__ = ["CI_HIGH", "CI_LOW", "ESTIMATE", "REJECT", "SE", "assert_close", "run_estimator", "seed_for", "st"]
+
+
+@pytest.fixture(scope="session")
+def suite_outcome(tmp_path_factory):
+    """Run a shipped scenario once per session with its suite replications (cached by name).
+
+    The seed is the scenario's own, shifted by CAUSALMC_TEST_SEED when set, so
+    the Monte Carlo claims can be rechecked on fresh draws.
+    """
+    from sims import runner
+    from sims.cli import scenarios_folder
+    from sims.scenario import load
+
+    folder = tmp_path_factory.mktemp("suite")
+    cache = {}
+    shift = int(os.environ.get("CAUSALMC_TEST_SEED", "0"))
+
+    def get(name):
+        if name not in cache:
+            scenario = load(scenarios_folder() / f"{name}.toml")
+            scenario = scenario.with_overrides(reps=scenario.suite_reps, seed=scenario.seed + shift)
+            cache[name] = (scenario, runner.run_scenario(runner.make_plan(scenario), folder, jobs=2, figures=False))
+        return cache[name]
+
+    return get

@@ -16,12 +16,13 @@ import estimators
 from sims import dgps
 
 DGPS = list(dgps.registry().values())
+EXAMPLES = [(d, i) for d in DGPS for i in range(len(d.examples))]
 PAIRS = [(d, e) for d in DGPS for e in estimators.registry().values() if set(e.needs) <= set(d.provides)]
 
 
-@pytest.mark.parametrize("dgp", DGPS, ids=lambda d: d.name)
-def test_dgp_batches_are_replication_major(dgp):
-    params = dgp.example_params()
+@pytest.mark.parametrize("dgp, example", EXAMPLES, ids=lambda x: x.name if hasattr(x, "name") else str(x))
+def test_dgp_batches_are_replication_major(dgp, example):
+    params = dgp.example_params()[example]
     whole = dgp.generate(np.random.default_rng(7), 7, params)
     rng = np.random.default_rng(7)
     parts = [dgp.generate(rng, m, params) for m in (3, 1, 3)]
@@ -31,9 +32,9 @@ def test_dgp_batches_are_replication_major(dgp):
         np.testing.assert_array_equal(array, np.concatenate([p[name] for p in parts]), err_msg=name)
 
 
-@pytest.mark.parametrize("dgp", DGPS, ids=lambda d: d.name)
-def test_dgp_is_deterministic_and_seed_sensitive(dgp):
-    params = dgp.example_params()
+@pytest.mark.parametrize("dgp, example", EXAMPLES, ids=lambda x: x.name if hasattr(x, "name") else str(x))
+def test_dgp_is_deterministic_and_seed_sensitive(dgp, example):
+    params = dgp.example_params()[example]
     a = dgp.generate(np.random.default_rng(3), 4, params)
     b = dgp.generate(np.random.default_rng(3), 4, params)
     c = dgp.generate(np.random.default_rng(4), 4, params)
@@ -53,17 +54,21 @@ def test_dgp_parameters_are_documented():
 
 @pytest.mark.parametrize("dgp, spec", PAIRS, ids=lambda x: x.name)
 def test_kernel_equals_twin_on_every_dgp(dgp, spec):
-    params = dgp.example_params()
-    batch = dgp.generate(np.random.default_rng(11), 6, params)
-    truth = batch.pop("truth")
-    shapes = {k: v.shape[1:] for k, v in batch.items()}
-    for options in _option_combinations(spec):
-        if spec.applies and spec.applies(shapes, options):
-            continue
-        out, status = run_estimator(spec.name, batch, options, truth=truth)
-        ref, ref_status = run_estimator(spec.name, batch, options, truth=truth, reference=True)
-        np.testing.assert_array_equal(status, ref_status)
-        assert_close(out, ref, what=f"{spec.name} {options} on {dgp.name}")
+    """On every example of the DGP the estimator applies to (and it applies to at least one)."""
+    compared = 0
+    for params in dgp.example_params():
+        batch = dgp.generate(np.random.default_rng(11), 6, params)
+        truth = batch.pop("truth")
+        shapes = {k: v.shape[1:] for k, v in batch.items()}
+        for options in _option_combinations(spec):
+            if spec.applies and spec.applies(shapes, options):
+                continue
+            out, status = run_estimator(spec.name, batch, options, truth=truth)
+            ref, ref_status = run_estimator(spec.name, batch, options, truth=truth, reference=True)
+            np.testing.assert_array_equal(status, ref_status)
+            assert_close(out, ref, what=f"{spec.name} {options} on {dgp.name} {params}")
+            compared += 1
+    assert compared, f"no example of {dgp.name} exercises {spec.name}"
 
 
 def _option_combinations(spec):

@@ -118,7 +118,8 @@ def test_confidence_set_encoding():
 
 @pytest.mark.parametrize("relation, value, holds", [
     ("equals", 0.30, True), ("equals", 0.40, False), ("above", 0.25, True), ("above", 0.30, False),
-    ("below", 0.35, True), ("below", 0.30, False)])
+    ("below", 0.35, True), ("below", 0.30, False), ("at_most", 0.27, True), ("at_most", 0.25, False),
+    ("at_least", 0.33, True), ("at_least", 0.35, False)])
 def test_expectation_relations(relation, value, holds):
     table = pd.DataFrame({"cell": ["c"], "estimator": ["e"], "bias": [0.30], "bias_mcse": [0.01]})
     assert summary.check(Expectation("e", "bias", relation, value), table)[0]["holds"] is holds

@@ -17,7 +17,7 @@ relies on this to split a chunk into cache-sized pieces.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -47,9 +47,9 @@ class Dgp:
     check : callable, optional
         ``check(params) -> list of (param names, message)``: constraints
         that involve several parameters (each range is checked already).
-    example : mapping
-        Parameter values (over the defaults) for a small valid instance,
-        used by the generic tests.
+    examples : tuple of mapping
+        Parameter values (over the defaults) for small valid instances that
+        exercise different code paths; the generic tests run every one.
     """
 
     name: str
@@ -58,15 +58,16 @@ class Dgp:
     provides: tuple[str, ...]
     generate: Callable[[np.random.Generator, int, Mapping], Batch]
     check: Callable[[Mapping], list[tuple[tuple[str, ...], str]]] | None = None
-    example: Mapping = field(default_factory=dict)
+    examples: tuple[Mapping, ...] = ({},)
 
     @property
     def param_map(self) -> dict[str, Setting]:
         return {p.name: p for p in self.params}
 
-    def example_params(self) -> dict:
-        """Defaults overridden by `example`: a small valid instance."""
-        return {p.name: p.default for p in self.params} | dict(self.example)
+    def example_params(self) -> list[dict]:
+        """Each example: the defaults overridden by its values."""
+        defaults = {p.name: p.default for p in self.params}
+        return [defaults | dict(example) for example in self.examples]
 
 
 @cache

@@ -59,6 +59,6 @@ DGPS = (
         ),
         provides=("y", "x", "controls"),
         generate=generate,
-        example={"n": 40, "hetero": 0.5},
+        examples=({"n": 40, "hetero": 0.5}, {"n": 5}),
     ),
 )

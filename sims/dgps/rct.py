@@ -78,6 +78,6 @@ DGPS = (
         ),
         provides=("y", "x", "treatment", "controls"),
         generate=generate,
-        example={"n": 40, "selection": 1.0},
+        examples=({"n": 40, "selection": 1.0}, {"n": 12, "p_treat": 0.2}),
     ),
 )

@@ -54,14 +54,22 @@ def facet_grid(data, scenario, x_param, **kwargs) -> sns.FacetGrid:
 
 
 def finish(grid: sns.FacetGrid, scenario, x_param, ylabel, path, reference=None, reference_label=None,
-           title=None):
-    """Axis scales, reference line, legend, title; save and close."""
+           title=None, xlabel=None, log_x=None):
+    """Axis scales, reference line, legend, title; save and close.
+
+    The x axis is logarithmic when `log_x`, or (when None) when the grid of
+    `x_param` is geometric.
+    """
+    log_x = is_geometric(scenario.grid[x_param]) if log_x is None else log_x
     for ax in grid.axes.flat:
         if reference is not None:
             ax.axhline(reference, color="0.3", linestyle="--", linewidth=1, label=reference_label)
-        if is_geometric(scenario.grid[x_param]):
+            if reference_label:
+                ax.annotate(reference_label, (1.0, reference), xycoords=("axes fraction", "data"), ha="right",
+                            va="bottom", fontsize=8, color="0.3")
+        if log_x:
             ax.set_xscale("log")
-    grid.set_axis_labels(x_param, ylabel)
+    grid.set_axis_labels(xlabel or x_param, ylabel)
     grid.add_legend(title="estimator")
     title = title or f"{ylabel} (bands: ±1.96 MCSE)"
     grid.figure.suptitle(f"{scenario.name}: {title}", y=1.02, fontsize=11)
