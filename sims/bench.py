@@ -34,12 +34,16 @@ from .scenario import parse
 
 
 @njit(cache=True)
-def draw_normals(rng, n_reps, per_rep, buffer):
-    """The floor: n_reps × per_rep standard normals into a reused buffer."""
+def draw_normals(rng, n_reps, per_rep, buffer, integers_per_rep=0):
+    """The floor: per replication, `per_rep` standard normals into a reused
+    buffer (and `integers_per_rep` bounded integers, e.g. a start period)."""
+    total = 0
     for _ in range(n_reps):
+        for _ in range(integers_per_rep):
+            total += rng.integers(0, 10)
         for i in range(per_rep):
             buffer[i] = rng.standard_normal()
-    return buffer[0]
+    return buffer[0] + total
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Workload:
     reference: Callable[[np.random.Generator, int], None]  # runs n replications
     normals_per_rep: int
     targets: dict = field(default_factory=dict)  # ratio name -> minimum
+    integers_per_rep: int = 0
 
 
 def _confounding_reference(rng: np.random.Generator, n_reps: int, n: int = 1000) -> None:
@@ -81,13 +86,45 @@ def _iv_reference(rng: np.random.Generator, n_reps: int, n: int = 1000, pi: floa
         fit.params["endog"], fit.std_errors["endog"], fit.first_stage.diagnostics
 
 
+def _did_reference(rng: np.random.Generator, n_reps: int, g: int = 50, t: int = 20, rho: float = 0.8) -> None:
+    """A placebo law as a user would run it: draw the panel, then pyfixest (statsmodels with dummies if absent)."""
+    import pandas as pd
+
+    unit, period = np.repeat(np.arange(g), t), np.tile(np.arange(1, t + 1), g)
+    try:
+        import pyfixest as pf
+    except ImportError:
+        pf = None
+        import statsmodels.api as sm
+
+        dummies = pd.get_dummies(pd.DataFrame({"u": unit, "p": period}).astype(str), drop_first=True, dtype=float)
+    for _ in range(n_reps):
+        t0 = rng.integers(6, 16)
+        lam = rng.standard_normal(t)
+        alpha = rng.standard_normal(g)
+        eps = np.empty((g, t))
+        eps[:, 0] = rng.standard_normal(g)
+        for s in range(1, t):
+            eps[:, s] = rho * eps[:, s - 1] + np.sqrt(1 - rho * rho) * rng.standard_normal(g)
+        y = (alpha[:, None] + lam[None, :] + eps).reshape(-1)
+        d = ((unit < g // 2) & (period >= t0)).astype(float)
+        frame = pd.DataFrame({"y": y, "D": d, "unit": unit, "period": period})
+        if pf is not None:
+            fit = pf.feols("y ~ D | unit + period", data=frame, vcov={"CRV1": "unit"})
+            fit.coef(), fit.se(), fit.confint()
+        else:
+            fit = sm.OLS(y, sm.add_constant(pd.concat([frame[["D"]], dummies], axis=1))).fit(
+                cov_type="cluster", cov_kwds={"groups": unit}, use_t=True)
+            fit.params["D"], fit.bse["D"], fit.conf_int()
+
+
 WORKLOADS: dict[str, Workload] = {
     "confounding": Workload(
         name="confounding",
         description="confounding DGP, n = 1000, ols + ols_adjusted (classical SE)",
         scenario={"name": "bench_confounding", "dgp": "confounding", "seed": 1,
                   "estimators": ["ols", "ols_adjusted"], "params": {"n": 1000}},
-        reps=60_000,
+        reps=120_000,
         reference_reps=300,
         reference_name="statsmodels OLS loop",
         reference=_confounding_reference,
@@ -99,12 +136,25 @@ WORKLOADS: dict[str, Workload] = {
         description="iv DGP, n = 1000, K = 1, mu2 = 10: tsls (with first-stage F) + anderson_rubin",
         scenario={"name": "bench_iv", "dgp": "iv", "seed": 1, "estimators": ["tsls", "anderson_rubin"],
                   "params": {"n": 1000, "k_instruments": 1, "mu2_per_instrument": 10.0}},
-        reps=60_000,
+        reps=120_000,
         reference_reps=30,
         reference_name="linearmodels IV2SLS loop",
         reference=_iv_reference,
         normals_per_rep=4 * 1000,
         targets={"vs_reference": 1000.0, "vs_floor": 0.60},
+    ),
+    "did": Workload(
+        name="did",
+        description="did_panel 50 x 20, rho = 0.8 (placebo law): twfe with cluster errors",
+        scenario={"name": "bench_did", "dgp": "did_panel", "seed": 1,
+                  "estimators": [{"name": "twfe", "se": "cluster"}], "params": {"rho": 0.8}},
+        reps=200_000,
+        reference_reps=30,
+        reference_name="pyfixest feols loop",
+        reference=_did_reference,
+        normals_per_rep=20 + 50 * 21,
+        integers_per_rep=1,
+        targets={"vs_reference": 1000.0, "vs_floor": 0.50},
     ),
 }
 
@@ -127,13 +177,14 @@ def measure(workload: Workload, scale: float = 1.0, repeats: int = 3) -> dict:
     warm = parse({**workload.scenario, "reps": max(2, reps // 20)}, f"<bench:{workload.name}>")
     buffer = np.empty(workload.normals_per_rep)
     rng = np.random.default_rng(1)
-    draw_normals(rng, 1, workload.normals_per_rep, buffer)  # compile
+    draw_normals(rng, 1, workload.normals_per_rep, buffer, workload.integers_per_rep)  # compile
     rounds = []
     with tempfile.TemporaryDirectory(prefix="causalmc-bench-") as tmp:
         for jobs in (1, 2):  # warm-up: compile, start the worker processes
             runner.run_scenario(runner.make_plan(warm), Path(tmp), jobs=jobs, fresh=True, figures=False)
         for _ in range(repeats):
-            seconds = {"floor": _seconds(lambda: draw_normals(rng, reps, workload.normals_per_rep, buffer))}
+            seconds = {"floor": _seconds(lambda: draw_normals(rng, reps, workload.normals_per_rep, buffer,
+                                                              workload.integers_per_rep))}
             for jobs in (1, 2):
                 seconds[f"harness_jobs{jobs}"] = _seconds(lambda: runner.run_scenario(
                     runner.make_plan(scenario), Path(tmp), jobs=jobs, fresh=True, figures=False))

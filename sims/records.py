@@ -107,14 +107,20 @@ def write_atomic(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def read(records_dir, in_memory: dict | None = None) -> pd.DataFrame:
-    """All records of a run as a DataFrame (as ``pandas.read_parquet(records_dir)`` gives them).
+def read(records_dir, in_memory: dict | None = None, columns=None) -> pd.DataFrame:
+    """Records of a run as a DataFrame (as ``pandas.read_parquet(records_dir)`` gives them).
 
     `in_memory` maps file names to tables already in hand, read instead of
-    their files.
+    their files; `columns` restricts the result to those of its columns the
+    records have.
     """
+    paths = sorted(Path(records_dir).glob("*.parquet"))
+    if columns is not None and paths:
+        names = (in_memory or {}).get(paths[0].name)
+        names = set(names.schema.names if names is not None else pq.read_schema(paths[0]).names)
+        columns = [c for c in columns if c in names]
     if not in_memory:
-        return pd.read_parquet(records_dir)
-    paths = sorted(p for p in Path(records_dir).glob("*.parquet"))
-    tables = [in_memory[p.name] if p.name in in_memory else pq.read_table(p) for p in paths]
-    return pa.concat_tables(tables).to_pandas()
+        return pd.read_parquet(records_dir, columns=columns)
+    tables = [in_memory[p.name] if p.name in in_memory else pq.read_table(p, columns=columns) for p in paths]
+    table = pa.concat_tables([t.select(columns) if columns else t for t in tables])
+    return table.to_pandas()

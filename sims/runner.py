@@ -398,7 +398,7 @@ def write_summary(run_dir: Path, scenario: Scenario, in_memory: dict | None = No
     from . import summary as summary_module
 
     table = summary_module.summarize(
-        records.read(run_dir / "records", in_memory),
+        records.read(run_dir / "records", in_memory, columns=summary_module.needed_columns(scenario.grid)),
         grid_params=list(scenario.grid),
         estimator_order=[e.label for e in scenario.estimators],
         cell_order=[c.label for c in scenario.cells()],

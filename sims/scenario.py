@@ -8,7 +8,7 @@ A scenario is a TOML file (data, never code)::
     reps = 2000                       # replications per grid cell
     seed = 20261127
     level = 0.95                      # confidence level (default 0.95)
-    chunk_size = 2000                 # replications per task (default 2000)
+    chunk_size = 5000                 # replications per task (default 5000)
     estimators = ["ols", { name = "ols", se = "hc1", label = "ols_hc1" }]
     figures = ["estimate_vs_param"]   # extra figures (the standard ones are always drawn)
     [params]                          # fixed DGP parameters
@@ -43,7 +43,7 @@ import estimators
 from . import NUMBERS_VERSION, dgps
 
 DEFAULT_LEVEL = 0.95
-DEFAULT_CHUNK_SIZE = 2000
+DEFAULT_CHUNK_SIZE = 5000
 TOP_LEVEL_KEYS = (
     "name description dgp reps seed level chunk_size estimators params grid suite figures expect".split()
 )

@@ -76,6 +76,7 @@ MEASURES = (
     "share_f_gt_10",
 )
 ID_COLUMNS = ("cell", "estimator")
+DIAGNOSTIC_COLUMNS = ("first_stage_f",)  # diagnostics with measures of their own
 _NORMAL = NormalDist()
 
 
@@ -197,6 +198,12 @@ def measures(group: pd.DataFrame) -> dict:
         "failures": ";".join(f"{k}={v}" for k, v in failures.items()),
         **{k: out[k] for m in MEASURES for k in (m, f"{m}_mcse")},
     }
+
+
+def needed_columns(grid_params) -> list[str]:
+    """The record columns `summarize` reads (a run's diagnostics beyond these are skipped)."""
+    return ["cell", *grid_params, "estimator", "truth", "estimate", "se", "ci_low", "ci_high", "reject", "status",
+            *DIAGNOSTIC_COLUMNS]
 
 
 def summarize(records: pd.DataFrame, grid_params=(), estimator_order=None, cell_order=None) -> pd.DataFrame:

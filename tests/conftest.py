@@ -55,6 +55,25 @@ def assert_close(actual, expected, rtol=RTOL, what=""):
 __all__ = ["CI_HIGH", "CI_LOW", "ESTIMATE", "REJECT", "SE", "assert_close", "run_estimator", "seed_for", "st"]
 
 
+def applicable_pairs():
+    """(DGP, estimator) pairs where the DGP provides what the estimator needs
+    and the estimator applies to at least one of the DGP's examples."""
+    from sims import dgps
+
+    def applies(dgp, spec):
+        if not set(spec.needs) <= set(dgp.provides):
+            return False
+        if spec.applies is None:
+            return True
+        for params in dgp.example_params():
+            batch = dgp.generate(np.random.default_rng(0), 1, params)
+            if spec.applies({k: v.shape[1:] for k, v in batch.items()}, spec.default_options()) is None:
+                return True
+        return False
+
+    return [(d, e) for d in dgps.registry().values() for e in estimators.registry().values() if applies(d, e)]
+
+
 @pytest.fixture(scope="session")
 def suite_outcome(tmp_path_factory):
     """Run a shipped scenario once per session with its suite replications (cached by name).

@@ -9,12 +9,11 @@ asserted: the machine is shared and noisy.
 
 import numpy as np
 import pytest
+from conftest import applicable_pairs
 
-import estimators
 from sims import dgps
 
-CASES = [(d, e) for d in dgps.registry().values() for e in estimators.registry().values()
-         if set(e.needs) <= set(d.provides)]
+CASES = applicable_pairs()
 
 
 @pytest.mark.parametrize("dgp, spec", CASES, ids=lambda x: x.name)

@@ -10,14 +10,20 @@
 
 import numpy as np
 import pytest
-from conftest import assert_close, run_estimator
+from conftest import applicable_pairs, assert_close, run_estimator
 
 import estimators
 from sims import dgps
 
 DGPS = list(dgps.registry().values())
 EXAMPLES = [(d, i) for d in DGPS for i in range(len(d.examples))]
-PAIRS = [(d, e) for d in DGPS for e in estimators.registry().values() if set(e.needs) <= set(d.provides)]
+
+
+PAIRS = applicable_pairs()
+
+
+def test_every_estimator_is_exercised_by_some_dgp():
+    assert {e.name for _, e in PAIRS} == set(estimators.registry())
 
 
 @pytest.mark.parametrize("dgp, example", EXAMPLES, ids=lambda x: x.name if hasattr(x, "name") else str(x))

@@ -28,7 +28,6 @@ EXTRA_FIGURES = {
     "iv_median_bias_vs_f": "iv",
     "iv_rejection_vs_f": "iv",
     "iv_estimate_distribution": "iv",
-    "did_rejection_vs_rho": "did",
     "did_bias_and_pretrend_power": "did",
 }
 STANDARD_FIGURES = ("bias_vs_param", "coverage_vs_param")
