@@ -676,7 +676,7 @@ def _se(choices, doc):
 _POOLED_SE = _se(("classical", "hc1", "cluster"), "classical, hc1 or cluster (by unit, CR1, t(G−1))")
 _TWFE_SE = _se(("classical", "cluster", "cluster_nested"),
                "classical (df NT−G−T), cluster (K counts every fixed effect, as Stata's regress) or "
-               "cluster_nested (unit effects nested in clusters not counted, as reghdfe/pyfixest)")
+               "cluster_nested (the unit effects, nested in the clusters, count as one: reghdfe/pyfixest)")
 _PRETREND_SE = _se(("cluster", "cluster_nested"), "clustered by unit: cluster (Stata regress) or cluster_nested")
 _COLLAPSED_SE = _se(("classical", "hc1"), "classical (t(G−2)) or hc1 on the collapsed units")
 

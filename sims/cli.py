@@ -46,6 +46,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
     p.add_argument("--quiet", action="store_true", help="print no progress bar and no tables")
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
+    p.add_argument("--backend", choices=runner.BACKENDS, default="loky",
+                   help="loky: processes on this machine (default); dask: a dask.distributed cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --backend dask: the scheduler (e.g. tcp://10.0.0.5:8786); default a local cluster")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +147,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     raise AssertionError(command)
 
 
@@ -160,6 +167,15 @@ def _run(scenarios: list[Scenario], args) -> int:
         if names.count(s.name) > 1:
             raise ScenarioError(s.path, "name", f"{s.name!r} is the name of another scenario in this run; "
                                                 "each needs its own output folder")
+    if args.backend == "dask":
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            print("error: --backend dask needs dask.distributed: pip install -e '.[dask]'", file=sys.stderr)
+            return 2
+    elif args.scheduler:
+        print("error: --scheduler goes with --backend dask", file=sys.stderr)
+        return 2
     # Everything that can be refused is checked before anything is written.
     plans = [runner.make_plan(s) for s in scenarios]
     for s in scenarios:
@@ -168,7 +184,7 @@ def _run(scenarios: list[Scenario], args) -> int:
     failed = 0
     for plan in plans:
         outcome = runner.run_scenario(plan, args.out, jobs=args.jobs, fresh=args.fresh, progress=progress,
-                                      figures=not args.no_figures)
+                                      figures=not args.no_figures, backend=args.backend, scheduler=args.scheduler)
         failed += _report(plan.scenario, outcome, quiet=args.quiet)
     return 1 if failed else 0
 

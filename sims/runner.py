@@ -275,7 +275,41 @@ def _write_manifest(run_dir: Path, plan: Plan, state: str, timings: dict, jobs: 
 # -- execution -----------------------------------------------------------------
 
 
-def _execute(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
+BACKENDS = ("loky", "dask")
+
+
+@cache
+def _dask_client(jobs: int, scheduler: str | None):
+    """A dask.distributed client: the given scheduler, or a local cluster of `jobs` processes.
+
+    One per process (a local cluster takes seconds to start); closed at exit.
+    """
+    import atexit
+
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        client = Client(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None))
+    atexit.register(client.close)
+    return client
+
+
+def _execute(tasks: list[Task], jobs: int, backend: str = "loky", scheduler: str | None = None) -> Iterator[TaskResult]:
+    """Compute tasks, yielding results as they finish (in any order: each has its own file).
+
+    ``loky`` (joblib's process pool on this machine; in-process for one job)
+    or ``dask`` (a dask.distributed cluster, for many machines).  Results do
+    not depend on the backend or the number of workers.
+    """
+    if backend == "dask":
+        from dask.distributed import as_completed
+
+        futures = _dask_client(jobs, scheduler).map(compute, tasks, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+        return
     if jobs == 1 or len(tasks) <= 1:
         for task in tasks:
             yield compute(task)
@@ -297,7 +331,8 @@ class RunResult:
     written: dict = field(default_factory=dict, repr=False)  # file name -> the table just written
 
 
-def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: bool = False) -> RunResult:
+def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: bool = False, backend: str = "loky",
+        scheduler: str | None = None) -> RunResult:
     """Compute a planned scenario's missing tasks and write its records.
 
     The summary and figures are separate steps (`sims.summary`,
@@ -327,7 +362,7 @@ def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: boo
     written = {}
     bar = _progress(plan, plan.total_reps - sum(t.n_reps for t in pending), enabled=progress)
     try:
-        for result in _execute(pending, jobs):
+        for result in _execute(pending, jobs, backend, scheduler):
             task = result.task
             cell = cells[task.cell_key]
             table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.truth, result.outputs)
@@ -411,9 +446,9 @@ def write_summary(run_dir: Path, scenario: Scenario, in_memory: dict | None = No
 
 
 def run_scenario(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: bool = False,
-                 figures: bool = True) -> Outcome:
+                 figures: bool = True, backend: str = "loky", scheduler: str | None = None) -> Outcome:
     """Run a planned scenario, then write its summary and draw its figures."""
-    result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress)
+    result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress, backend=backend, scheduler=scheduler)
     table = write_summary(result.run_dir, plan.scenario, result.written)
     paths = []
     if figures:

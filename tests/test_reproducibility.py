@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from pandas.testing import assert_frame_equal
 
 from sims import records
@@ -62,6 +63,14 @@ def test_jobs_1_and_2_are_bit_identical(tmp_path):
     sa = pd.read_parquet(tmp_path / "a" / "rep" / "summary.parquet")
     sb = pd.read_parquet(tmp_path / "b" / "rep" / "summary.parquet")
     assert_frame_equal(sa, sb, check_exact=True)
+
+
+def test_dask_backend_gives_the_same_records(tmp_path):
+    pytest.importorskip("dask.distributed")
+    path = scenario(tmp_path)
+    assert run(path, tmp_path / "a", "--jobs", "1") == 0
+    assert run(path, tmp_path / "d", "--jobs", "2", "--backend", "dask") == 0
+    assert_frame_equal(read(tmp_path / "a"), read(tmp_path / "d"), check_exact=True)
 
 
 def test_more_reps_keep_earlier_ones_and_fewer_drop_the_rest(tmp_path):

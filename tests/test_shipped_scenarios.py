@@ -35,3 +35,21 @@ def test_suite_scenario_meets_its_expectations(path, suite_outcome):
     lines, failed = report.check_expectations(scenario, outcome.summary)
     assert scenario.expectations, "a suite scenario states what it shows"
     assert failed == 0, "\n".join(lines)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("weak_iv", {"iv_median_bias_vs_f.png", "iv_rejection_vs_f.png", "iv_estimate_distribution.png",
+                 "bias_vs_mu2_per_instrument.png", "coverage_vs_mu2_per_instrument.png"}),
+    ("did_parallel_trends_panel", {"did_bias_and_pretrend_power.png", "rejection_vs_trend_gap.png"}),
+    ("did_placebo_laws", {"rejection_vs_rho.png", "bias_vs_rho.png", "coverage_vs_rho.png"}),
+])
+def test_topic_figures_are_drawn(name, expected, suite_outcome):
+    from sims import records
+    from sims.figures import FigureContext, draw
+
+    scenario, outcome = suite_outcome(name)
+    run_dir = outcome.run.run_dir
+    paths = draw(FigureContext(scenario, outcome.summary, run_dir, lambda: records.read(run_dir / "records")))
+    names = {p.name for p in paths}
+    assert expected <= names, names
+    assert all(p.stat().st_size > 10_000 for p in paths)

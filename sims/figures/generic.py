@@ -24,9 +24,14 @@ def numeric_grid_params(scenario) -> list[str]:
     return [p for p, values in scenario.grid.items() if len(values) >= 2 and all(isinstance(v, int | float) for v in values)]
 
 
-def is_geometric(values) -> bool:
+def x_scale(values) -> str:
+    """'log' for a positive grid spanning a factor of 50 or more, 'symlog' for such a grid
+    that also has 0 (e.g. instrument strength 0, 1, 5, …, 100), else 'linear'."""
     values = np.asarray(values, dtype=float)
-    return bool(np.all(values > 0) and values.max() / values.min() >= 50)
+    positive = values[values > 0]
+    if len(positive) < 2 or positive.max() / positive.min() < 50 or np.any(values < 0):
+        return "linear"
+    return "log" if len(positive) == len(values) else "symlog"
 
 
 def line_with_band(data, x, y, err, color=None, label=None, linestyle="-", **_):
@@ -57,17 +62,21 @@ def finish(grid: sns.FacetGrid, scenario, x_param, ylabel, path, reference=None,
            title=None, xlabel=None, log_x=None):
     """Axis scales, reference line, legend, title; save and close.
 
-    The x axis is logarithmic when `log_x`, or (when None) when the grid of
-    `x_param` is geometric.
+    The x axis is logarithmic when `log_x`, or (when None) as `x_scale` says
+    for the grid of `x_param`.
     """
-    log_x = is_geometric(scenario.grid[x_param]) if log_x is None else log_x
+    scale = x_scale(scenario.grid[x_param]) if log_x is None else ("log" if log_x else "linear")
     for ax in grid.axes.flat:
         if reference is not None:
             ax.axhline(reference, color="0.3", linestyle="--", linewidth=1, label=reference_label)
             if reference_label:
                 ax.annotate(reference_label, (1.0, reference), xycoords=("axes fraction", "data"), ha="right",
                             va="bottom", fontsize=8, color="0.3")
-        if log_x:
+        if scale == "symlog":
+            positive = [v for v in scenario.grid[x_param] if v > 0]
+            ax.set_xscale("symlog", linthresh=min(positive))
+            ax.set_xlim(-0.2 * min(positive), 1.3 * max(positive))
+        elif scale == "log":
             ax.set_xscale("log")
     grid.set_axis_labels(xlabel or x_param, ylabel)
     grid.add_legend(title="estimator")
@@ -90,6 +99,9 @@ def measure_vs_param(context, measure, ylabel, reference=None, reference_label=N
 
 
 def bias_vs_param(context):
+    """Bias against each parameter; median bias for IV scenarios, where 2SLS may have no mean."""
+    if context.summary["mean_first_stage_f"].notna().any():
+        return measure_vs_param(context, "median_bias", "median bias", reference=0.0, name="bias")
     return measure_vs_param(context, "bias", "bias (mean estimate − truth)", reference=0.0)
 
 
