@@ -43,6 +43,15 @@ def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=F
     return out, status
 
 
+def kernel_and_twin(name, batch, options=None, level=0.95, truth=None, rtol=RTOL):
+    """Run the kernel and its twin; assert both succeed on every replication and agree; return the kernel's (out, status)."""
+    out, status = run_estimator(name, batch, options, level, truth)
+    ref, ref_status = run_estimator(name, batch, options, level, truth, reference=True)
+    assert (status == st.OK).all() and (ref_status == st.OK).all(), (status, ref_status)
+    assert_close(out, ref, rtol=rtol, what=f"{name} kernel vs twin")
+    return out, status
+
+
 def assert_close(actual, expected, rtol=RTOL, what=""):
     """|actual − expected| ≤ rtol·|expected| (+1e-12 for values at zero); NaN matches NaN."""
     actual, expected = np.asarray(actual, float), np.asarray(expected, float)
@@ -52,7 +61,8 @@ def assert_close(actual, expected, rtol=RTOL, what=""):
     assert not bad.any(), f"{what}: {actual[bad][:5]} != {expected[bad][:5]}"
 
 
-__all__ = ["CI_HIGH", "CI_LOW", "ESTIMATE", "REJECT", "SE", "assert_close", "run_estimator", "seed_for", "st"]
+__all__ = ["CI_HIGH", "CI_LOW", "ESTIMATE", "REJECT", "SE", "assert_close", "kernel_and_twin", "run_estimator",
+           "seed_for", "st"]
 
 
 def applicable_pairs():

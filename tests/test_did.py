@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, assert_close, run_estimator, st
+from conftest import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, assert_close, kernel_and_twin, run_estimator, st
 from linearmodels.panel import PanelOLS
 from scipy import stats
 
@@ -78,10 +78,7 @@ def statsmodels_fit(y, X, groups, se):
 def test_pooled_comparisons_match_statsmodels(rng, name, se, g, t, starts):
     batch = random_panel(rng, 8, g, t, starts)
     truth = np.full(8, 0.4)
-    out, status = run_estimator(name, batch, {"se": se}, level=0.9, truth=truth)
-    ref, ref_status = run_estimator(name, batch, {"se": se}, level=0.9, truth=truth, reference=True)
-    assert (status == st.OK).all() and (ref_status == st.OK).all()
-    assert_close(out, ref, what="kernel vs twin")
+    out, _ = kernel_and_twin(name, batch, {"se": se}, level=0.9, truth=truth)
     for r in range(8):
         f = long_frame(batch, r)
         if name == "did":
@@ -112,10 +109,7 @@ def test_did_pooled_estimate_is_the_difference_of_differences(rng):
 def test_twfe_matches_statsmodels_linearmodels_pyfixest(rng, se, g, t, starts, share):
     batch = random_panel(rng, 5, g, t, starts, share)
     truth = np.full(5, 0.4)
-    out, status = run_estimator("twfe", batch, {"se": se}, level=0.95, truth=truth)
-    ref, _ = run_estimator("twfe", batch, {"se": se}, level=0.95, truth=truth, reference=True)
-    assert (status == st.OK).all()
-    assert_close(out, ref, what="kernel vs twin")
+    out, _ = kernel_and_twin("twfe", batch, {"se": se}, level=0.95, truth=truth)
     for r in range(5):
         f = long_frame(batch, r)
         dummies = pd.get_dummies(f[["unit", "period"]].astype(str), drop_first=True, dtype=float)
@@ -144,10 +138,7 @@ def test_pretrend_event_study_matches_statsmodels_and_pyfixest(rng, se):
     g, t = 30, 10
     batch = random_panel(rng, 6, g, t, (4, 9))
     truth = np.full(6, 0.4)
-    out, status = run_estimator("pretrend", batch, {"se": se}, level=0.95, truth=truth)
-    ref, _ = run_estimator("pretrend", batch, {"se": se}, level=0.95, truth=truth, reference=True)
-    assert (status == st.OK).all()
-    assert_close(out, ref, what="kernel vs twin")
+    out, _ = kernel_and_twin("pretrend", batch, {"se": se}, level=0.95, truth=truth)
     for r in range(6):
         f = long_frame(batch, r)
         t0 = batch["start"][r]
@@ -179,10 +170,7 @@ def test_collapsed_is_bdm_done_literally(rng, se):
     g, t = 16, 8
     batch = random_panel(rng, 6, g, t, (3, 7), share=0.4)
     truth = np.full(6, 0.4)
-    out, status = run_estimator("twfe_collapsed", batch, {"se": se}, level=0.9, truth=truth)
-    ref, _ = run_estimator("twfe_collapsed", batch, {"se": se}, level=0.9, truth=truth, reference=True)
-    assert (status == st.OK).all()
-    assert_close(out, ref, what="kernel vs twin")
+    out, _ = kernel_and_twin("twfe_collapsed", batch, {"se": se}, level=0.9, truth=truth)
     twfe, _ = run_estimator("twfe", batch)
     assert_close(out[:, ESTIMATE], twfe[:, ESTIMATE], what="collapsing keeps the TWFE estimate")
     for r in range(6):

@@ -17,14 +17,17 @@ Conventions held (linearmodels 6+/7):
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from conftest import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, assert_close, run_estimator, st
+from conftest import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, assert_close, kernel_and_twin, run_estimator, st
 from linearmodels.iv import IV2SLS, IVLIML
 from scipy import stats
 
 from estimators.iv import TF_MAX_F, reference_ar_statistic, tf_critical, tf_table
 
 
-def random_batch(rng, n_reps, n, k, strength=0.4, hetero=0.5):
+def random_batch(rng, n_reps, n, k, strength=1.0, hetero=0.5):
+    """Random IV data; the default strength keeps the first stage far from degenerate, so the
+    estimates are well-conditioned and 1e-8 agreement is meaningful (weak instruments are
+    the Monte Carlo tests' business)."""
     z = rng.normal(size=(n_reps, k, n)) * rng.uniform(0.5, 2.0, size=(n_reps, k, 1)) + 1.0
     u = rng.normal(size=(n_reps, n))
     s = 1 + hetero * np.abs(z[:, 0])
@@ -47,10 +50,7 @@ def linearmodels_fit(batch, r, method, se, fuller=0.0):
 def test_kclass_matches_linearmodels(rng, name, method, fuller, se, n, k):
     batch = random_batch(rng, 12, n, k)
     truth = np.full(12, 2.0)
-    out, status = run_estimator(name, batch, {"se": se}, level=0.9, truth=truth)
-    ref, ref_status = run_estimator(name, batch, {"se": se}, level=0.9, truth=truth, reference=True)
-    assert (status == st.OK).all() and (ref_status == st.OK).all()
-    assert_close(out, ref, what="kernel vs twin")
+    out, _ = kernel_and_twin(name, batch, {"se": se}, level=0.9, truth=truth)
     z = stats.norm.ppf(0.95)
     for r in range(12):
         fit = linearmodels_fit(batch, r, method, se, fuller)
@@ -86,12 +86,24 @@ def test_first_stage_f_is_the_classical_f_test(rng):
 
 @pytest.mark.parametrize("n, k, strength", [(40, 1, 0.3), (200, 3, 0.05), (100, 5, 0.0), (500, 2, 1.0)])
 def test_anderson_rubin_statistic_and_set(rng, n, k, strength):
+    """Statistic, test and set against an outside F test and the twin.
+
+    A bound of the set can be ill-conditioned (a nearly flat quadratic puts
+    it far out), so bounds are compared where that is well posed: each
+    finite bound must be a root of AR(β0) = c, and kernel and twin must
+    agree on the set's shape.  The reported estimate is the 2SLS one, which
+    with irrelevant instruments is ill-conditioned too: it must equal the
+    tsls kernel's exactly (tsls is held to linearmodels above).  The test
+    itself is compared to 1e-8.
+    """
     batch = random_batch(rng, 25, n, k, strength=strength, hetero=0.0)
     truth = np.full(25, 2.0)
     out, status = run_estimator("anderson_rubin", batch, level=0.9, truth=truth)
-    ref, _ = run_estimator("anderson_rubin", batch, level=0.9, truth=truth, reference=True)
-    assert (status == st.OK).all()
-    assert_close(out, ref, rtol=1e-7, what="kernel vs twin")
+    ref, ref_status = run_estimator("anderson_rubin", batch, level=0.9, truth=truth, reference=True)
+    assert (status == st.OK).all() and (ref_status == st.OK).all()
+    assert_close(out[:, [SE, REJECT, 5, 6]], ref[:, [SE, REJECT, 5, 6]], what="kernel vs twin")
+    assert (shape_of(out) == shape_of(ref)).all()
+    np.testing.assert_array_equal(out[:, ESTIMATE], run_estimator("tsls", batch)[0][:, ESTIMATE])
     crit = stats.f.ppf(0.9, k, n - k - 1)
     for r in range(25):
         y, x = batch["y"][r], batch["x"][r]
@@ -102,11 +114,18 @@ def test_anderson_rubin_statistic_and_set(rng, n, k, strength):
         low, high = out[r, CI_LOW], out[r, CI_HIGH]
         for bound in (low, high):  # finite bounds are where AR crosses its critical value
             if np.isfinite(bound):
-                assert_close(reference_ar_statistic(y, x, Z, bound), crit, rtol=1e-6, what="AR at a bound")
-        finite = np.isfinite(low) and np.isfinite(high)
-        inside = ((low + high) / 2 if low <= high else low + 1.0) if finite else np.nan
-        if finite:
+                assert_close(reference_ar_statistic(y, x, Z, bound), crit, what="AR at a bound")
+        if np.isfinite(low) and np.isfinite(high):
+            inside = (low + high) / 2 if low <= high else low + 1.0
             assert reference_ar_statistic(y, x, Z, inside) <= crit
+
+
+def shape_of(out):
+    """0 interval, 1 two rays, 2 whole line, 3 empty, 4 half line (encoding of estimators.inference)."""
+    low, high = out[:, CI_LOW], out[:, CI_HIGH]
+    finite = np.isfinite(low) & np.isfinite(high)
+    return np.select([finite & (low <= high), finite & (low > high), (low == -np.inf) & (high == np.inf),
+                      (low == np.inf) & (high == -np.inf)], [0, 1, 2, 3], 4)
 
 
 def test_anderson_rubin_set_shapes_all_occur(rng):
