@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -222,7 +223,18 @@ def format_result(result: dict) -> str:
     return "\n".join(lines)
 
 
+REFERENCE_PACKAGES = {"confounding": "statsmodels", "iv": "linearmodels", "did": "pandas"}
+
+
 def main(args) -> int:
+    import importlib.util
+
+    missing = sorted({REFERENCE_PACKAGES[w] for w in args.workloads
+                      if importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None})
+    if missing:
+        print(f"error: the benchmark's reference loops need {', '.join(missing)}: pip install -e '.[bench]'",
+              file=sys.stderr)
+        return 2
     results = []
     for name in args.workloads:
         result = measure(WORKLOADS[name], scale=args.scale)

@@ -199,7 +199,7 @@ def _report(scenario: Scenario, outcome: runner.Outcome, quiet: bool) -> int:
     run = outcome.run
     print(f"\n== {scenario.name}: {scenario.description}")
     print(f"   {scenario.dgp}, {len(run.plan.cells)} cells x {scenario.reps} reps, seed {scenario.seed}; "
-          f"{run.computed_tasks} tasks computed, {run.skipped_tasks} reused, {run.seconds:.1f} s -> {run.run_dir}")
+          f"{run.computed_tasks} tasks computed, {run.reused_tasks} reused, {run.seconds:.1f} s -> {run.run_dir}")
     for note in run.plan.skipped:
         print(f"   note: {note['estimator']} skipped in cell {note['cell']}: {note['reason']}")
     print(report.format_summary(outcome.summary, list(scenario.grid)))

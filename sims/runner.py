@@ -45,12 +45,12 @@ import estimators
 
 from . import NUMBERS_VERSION, __version__, dgps, records
 from .records import EstimatorOutput, RecordLayout
-from .scenario import Cell, EstimatorConfig, Scenario
+from .scenario import Cell, EstimatorConfig, Scenario, ScenarioError
 
 # Each sub-batch's arrays stay within about this many bytes so they are
 # still in the core's L2 cache when the estimators read them.
 SUB_BATCH_BYTES = 1 << 20
-RECORD_FILE = re.compile(r"^[0-9a-f]{16}-\d{5}-\d+\.parquet$")
+RECORD_FILE = re.compile(r"^[0-9a-f]{16}-\d{5,}-\d+\.parquet$")
 MANIFEST = "manifest.json"
 
 
@@ -169,10 +169,11 @@ def make_plan(scenario: Scenario) -> Plan:
                 Task(scenario.seed, scenario.dgp, dict(cell.params), cell.key, chunk, rep_start, n_reps,
                      min(sub_batch, n_reps), scenario.level, tuple(applicable), bytes_per_rep)
             )
-    unused = [e.label for e in scenario.estimators if e.label not in used]
-    if unused:
-        reasons = {s["reason"] for s in skipped if s["estimator"] in unused}
-        raise RunDirError(f"{scenario.path}: estimators {', '.join(unused)} apply to no cell: {'; '.join(sorted(reasons))}")
+    for index, config in enumerate(scenario.estimators):
+        if config.label not in used:
+            reasons = sorted({s["reason"] for s in skipped if s["estimator"] == config.label})
+            raise ScenarioError(scenario.path, f"estimators[{index}]",
+                                f"{config.label!r} applies to no cell of this grid: {'; '.join(reasons)}")
     diagnostics = []
     for config in scenario.estimators:
         diagnostics += [d for d in registry[config.name].diagnostics if d not in diagnostics]
@@ -326,7 +327,7 @@ class RunResult:
     run_dir: Path
     plan: Plan
     computed_tasks: int
-    skipped_tasks: int
+    reused_tasks: int
     seconds: float
     written: dict = field(default_factory=dict, repr=False)  # file name -> the table just written
 

@@ -190,6 +190,7 @@ def measures(group: pd.DataFrame) -> dict:
         put("mean_first_stage_f", math.nan, math.nan)
         put("share_f_gt_10", math.nan, math.nan)
     failures = group.loc[~ok, "status"].value_counts()
+    failures = failures[failures > 0]  # a categorical status lists every category
     return {
         "truth": float(group["truth"].mean()),
         "reps": n_total,

@@ -79,6 +79,14 @@ def test_bad_scenario(tmp_path, capsys, kind, old, new, key, says):
     assert path in err and f"key {key}" in err and says in err, err
 
 
+def test_estimator_that_applies_to_no_cell(tmp_path, capsys):
+    text = VALID.replace('dgp = "confounding"', 'dgp = "iv"').replace('estimators = ["ols", "ols_adjusted"]',
+                                                                   'estimators = ["tsls", "tsls_tf"]')
+    text = text.replace("beta = 0.0", "mu2_per_instrument = 5.0\nk_instruments = 3")
+    code, err, path = run_file(tmp_path, capsys, text)
+    assert code == 2 and path in err and "key 'estimators[1]'" in err and "one instrument" in err, err
+
+
 def test_missing_file(tmp_path, capsys):
     code = main(["run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "out"), "--quiet"])
     assert code == 2 and "nope.toml" in capsys.readouterr().err
@@ -99,3 +107,29 @@ def test_code_in_a_scenario_is_never_evaluated(tmp_path, capsys):
     text = VALID.replace("beta = 0.0", f'beta = "__import__(\'pathlib\').Path(\'{marker}\').touch()"')
     code, err, _ = run_file(tmp_path, capsys, text)
     assert code == 2 and "'params.beta'" in err and not marker.exists()
+
+
+IV = VALID.replace('dgp = "confounding"', 'dgp = "iv"').replace('estimators = ["ols", "ols_adjusted"]',
+                                                             'estimators = ["tsls"]').replace("beta = 0.0", "beta = 2.0")
+
+
+@pytest.mark.parametrize("params, grid, key, says", [
+    ("pi = 0.5\nmu2_per_instrument = 5.0", "n = [50, 100]", "'params.pi and params.mu2_per_instrument'",
+     "set exactly one of pi and mu2_per_instrument"),
+    ("", "n = [50, 100]", "'params.pi and params.mu2_per_instrument'", "set exactly one"),
+    ("pi = 0.5\nk_instruments = 5", "n = [6, 100]", "'grid.n and params.k_instruments'",
+     "allowed: n ≥ k_instruments + 3 (cell n=6)"),
+    ("mu2_per_instrument = -1.0", "n = [50]", "'params.mu2_per_instrument'", "allowed: a number ≥ 0"),
+])
+def test_iv_parameter_constraints(tmp_path, capsys, params, grid, key, says):
+    text = IV.replace("beta = 2.0", f"beta = 2.0\n{params}").replace("n = [50, 100]", grid)
+    code, err, path = run_file(tmp_path, capsys, text)
+    assert code == 2 and path in err and f"key {key}" in err and says in err, err
+
+
+def test_panel_start_range(tmp_path, capsys):
+    text = VALID.replace('dgp = "confounding"', 'dgp = "did_panel"').replace(
+        'estimators = ["ols", "ols_adjusted"]', 'estimators = ["twfe"]').replace(
+        "beta = 0.0", "start_min = 9\nstart_max = 4").replace("n = [50, 100]", "n_units = [50]")
+    code, err, path = run_file(tmp_path, capsys, text)
+    assert code == 2 and "key 'params.start_min and params.start_max'" in err and "start_min ≤ start_max" in err, err

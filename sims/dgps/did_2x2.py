@@ -6,10 +6,10 @@ For units i = 1..G (the first ⌊G/2⌋ treated) and periods t ∈ {1, 2}:
            + (tau + trend_gap)·treated_i·post_t + eps_it
     alpha_i ~ N(0, sd_unit²),  eps_it ~ N(0, sd_eps²),  post_t = 1(t = 2)
 
-Truth: tau.  The defaults reproduce the user's example table (group means
-20/22 before, 18/25 after differ by 2, 2 and 5): DiD recovers tau = 5
-while the before–after comparison also picks up the common trend and the
-treated–control gap also picks up the fixed group difference.
+Truth: tau.  The default effect is the one of the user's example table
+(control 20 → 22, treated 18 → 25: (25 − 18) − (22 − 20) = 5).  DiD
+recovers tau, while the before–after comparison also picks up the common
+trend (2) and the treated–control gap the fixed group difference (2).
 trend_gap ≠ 0 breaks parallel trends: DiD is then biased by exactly
 trend_gap.
 
