@@ -97,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  python run_bench.py check results/confounding")
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
 
+    p = sub.add_parser("compare", help="compare two runs of a scenario, measure by measure",
+                       formatter_class=_Formatter,
+                       description="Differences of every measure between two run folders of the same design, each "
+                                   "with its Monte Carlo error; exit 1 when one differs by more than --mcse-multiple "
+                                   "MCSEs (a regression guard for CI: rerun a scenario with another seed after a "
+                                   "change and compare it with a baseline).",
+                       epilog="example:\n  python run_bench.py compare baseline/weak_iv results/weak_iv")
+    p.add_argument("base", type=Path, metavar="BASE_RUN_DIR")
+    p.add_argument("new", type=Path, metavar="NEW_RUN_DIR")
+    p.add_argument("--measures", nargs="+", default=list(report.COMPARED), metavar="MEASURE")
+    p.add_argument("--mcse-multiple", type=float, default=4.0)
+    p.add_argument("--all", action="store_true", help="list every comparison, not only the changed ones")
+
     p = sub.add_parser("list", help="list DGPs, estimators and scenarios", formatter_class=_Formatter,
                        description="Show the DGPs with their parameters, the estimators with the data they "
                                    "need, and the shipped scenarios.",
@@ -116,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("suite", "run", "summary", "check", "list", "bench")
+COMMANDS = ("suite", "run", "summary", "check", "compare", "list", "bench")
 
 
 def main(argv=None) -> int:
@@ -135,6 +148,8 @@ def main(argv=None) -> int:
             return _summary(args)
         if command == "check":
             return _check(args)
+        if command == "compare":
+            return _compare(args)
         if command == "list":
             return _list()
         if command == "bench":
@@ -247,6 +262,26 @@ def _check(args) -> int:
         print("\n".join(lines))
         failed += n
     return 1 if failed else 0
+
+
+def _compare(args) -> int:
+    from .summary import MEASURES
+
+    unknown = [m for m in args.measures if m not in MEASURES]
+    if unknown:
+        print(f"error: unknown measures {', '.join(unknown)}; allowed: {', '.join(MEASURES)}", file=sys.stderr)
+        return 2
+    base, new = (_summary_of(d, _scenario_of(d)) for d in (args.base, args.new))
+    table = report.compare(base, new, args.measures, args.mcse_multiple)
+    if table.empty:
+        print("error: the two runs share no (cell, estimator)", file=sys.stderr)
+        return 2
+    changed = table[table["changed"]]
+    shown = table if args.all else changed
+    if not shown.empty:
+        print(shown.to_string(index=False))
+    print(f"{len(changed)} of {len(table)} comparisons differ by more than {args.mcse_multiple:g} MCSE")
+    return 1 if len(changed) else 0
 
 
 def _list() -> int:

@@ -69,6 +69,34 @@ def stock_yogo_note(summary: pd.DataFrame, scenario) -> list[str]:
     return lines
 
 
+COMPARED = ("bias", "median_bias", "emp_se", "rmse", "se_ratio", "coverage", "rejection", "power")
+
+
+def compare(base: pd.DataFrame, new: pd.DataFrame, measures=COMPARED, mcse_multiple: float = 4.0) -> pd.DataFrame:
+    """Measure-by-measure differences between two summaries of the same design.
+
+    One row per (cell, estimator, measure) present in both: ``base``,
+    ``new``, ``difference`` and its MCSE √(MCSE_base² + MCSE_new²) (runs with
+    different seeds are independent), and ``changed`` when the difference
+    exceeds `mcse_multiple` MCSEs.  Runs with the same seed and design give
+    identical numbers, so there any difference at all shows a changed
+    computation.
+    """
+    keys = ["cell", "estimator"]
+    joined = base.merge(new, on=keys, suffixes=("_base", "_new"))
+    rows = []
+    for _, row in joined.iterrows():
+        for m in measures:
+            b, n = row[f"{m}_base"], row[f"{m}_new"]
+            error = math.hypot(row[f"{m}_mcse_base"], row[f"{m}_mcse_new"])
+            difference = n - b
+            changed = bool(math.isfinite(difference) and abs(difference) > mcse_multiple * error) or (
+                math.isfinite(b) != math.isfinite(n))
+            rows.append({"cell": row["cell"], "estimator": row["estimator"], "measure": m, "base": b, "new": n,
+                         "difference": difference, "difference_mcse": error, "changed": changed})
+    return pd.DataFrame(rows)
+
+
 def check_expectations(scenario, summary: pd.DataFrame) -> tuple[list[str], int]:
     """Lines describing each expectation's outcome, and the number that failed."""
     lines, failed = [], 0

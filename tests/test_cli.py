@@ -110,3 +110,26 @@ def test_figures_are_drawn(finished_run):
 def test_summary_of_a_non_run_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["summary", str(tmp_path)]) == 2
     assert "not a causalmc run folder" in capsys.readouterr().err
+
+
+def test_compare_flags_significant_changes(finished_run, tmp_path, capsys):
+    run_dir, _ = finished_run
+    assert main(["compare", str(run_dir), str(run_dir)]) == 0
+    assert "0 of 32 comparisons differ" in capsys.readouterr().out  # 2 cells x 2 estimators x 8 measures
+    other = tmp_path / "other.toml"
+    source = json.loads((run_dir / "manifest.json").read_text())["scenario_source"]
+    other.write_text(textwrap.dedent(f"""\
+        name = "small"
+        dgp = "confounding"
+        reps = 200
+        seed = 4
+        estimators = ["ols", "ols_adjusted"]
+        [params]
+        gamma_y = 2.0
+        [grid]
+        n = {source["grid"]["n"]}
+        """))
+    assert main(["run", str(other), "--out", str(tmp_path / "out"), "--quiet", "--no-figures"]) == 0
+    assert main(["compare", str(run_dir), str(tmp_path / "out" / "small")]) == 1
+    out = capsys.readouterr().out
+    assert "ols" in out and "bias" in out  # gamma_y = 2 doubles the omitted-variable bias
