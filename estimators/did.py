@@ -68,7 +68,7 @@ from scipy import stats
 from . import status as st
 from .inference import cholesky_inplace, cholesky_solve, spd_inverse, write_failure, write_wald
 from .moments import FAST
-from .spec import ESTIMATE, REJECT, Estimator, Setting
+from .spec import REJECT, Estimator, Setting
 
 CLASSICAL, HC1, CLUSTER, CLUSTER_NESTED = 0, 1, 2, 3
 SE_CODES = {"classical": CLASSICAL, "hc1": HC1, "cluster": CLUSTER, "cluster_nested": CLUSTER_NESTED}
@@ -201,8 +201,9 @@ def cell_contrast_kernel(y, treated, start, weights, se_code, t_table, truth, ou
 def _run_contrast(batch, truth, options, level, out, status, weights):
     y = batch["panel_y"]
     t_table = t_critical_table(level, y.shape[1] * y.shape[2])
-    cell_contrast_kernel(y, batch["treated"], batch["start"], weights, SE_CODES[options["se"]], t_table, truth,
-                         out, status)
+    cell_contrast_kernel(
+        y, batch["treated"], batch["start"], weights, SE_CODES[options["se"]], t_table, truth, out, status
+    )
 
 
 def _reference_contrast(batch, truth, options, level, out, status, weights):
@@ -538,8 +539,9 @@ def _run_twoway(batch, truth, options, level, out, status, with_leads):
         twfe_kernel(y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, truth, out, status)
         return
     f_table = f_critical_table(level, t, g - 1)
-    event_study_kernel(y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, f_table, truth, out,
-                       status)
+    event_study_kernel(
+        y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, f_table, truth, out, status
+    )
 
 
 def _reference_twoway(batch, truth, options, level, out, status, with_leads):
@@ -548,8 +550,9 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads):
     g, t = y_all.shape[1:]
     unit = np.repeat(np.arange(g), t)
     period = np.tile(np.arange(1, t + 1), g)
-    dummies = np.column_stack([(unit == i).astype(float) for i in range(g)]
-                              + [(period == s).astype(float) for s in range(2, t + 1)])
+    dummies = np.column_stack(
+        [(unit == i).astype(float) for i in range(g)] + [(period == s).astype(float) for s in range(2, t + 1)]
+    )
     for r in range(y_all.shape[0]):
         d = np.repeat(d_all[r], t)
         t0 = starts[r]
@@ -560,8 +563,9 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads):
             continue
         X = np.column_stack([*columns, dummies])
         k = len(columns)
-        fit = _reference_ols(X, y_all[r].reshape(-1), unit, options["se"], level, truth[r], out, status, r, 0,
-                             nested_k=k + t)
+        fit = _reference_ols(
+            X, y_all[r].reshape(-1), unit, options["se"], level, truth[r], out, status, r, 0, nested_k=k + t
+        )
         if fit is not None and with_leads and status[r] == st.OK:
             beta, cov = fit
             b = beta[1:k]
@@ -631,8 +635,16 @@ def collapsed_kernel(y, treated, start, se_code, t_table, truth, out, status):
 
 def _run_collapsed(batch, truth, options, level, out, status):
     y = batch["panel_y"]
-    collapsed_kernel(y, batch["treated"], batch["start"], SE_CODES[options["se"]],
-                     t_critical_table(level, max(y.shape[1], 1)), truth, out, status)
+    collapsed_kernel(
+        y,
+        batch["treated"],
+        batch["start"],
+        SE_CODES[options["se"]],
+        t_critical_table(level, max(y.shape[1], 1)),
+        truth,
+        out,
+        status,
+    )
 
 
 def _reference_collapsed(batch, truth, options, level, out, status):
@@ -641,8 +653,9 @@ def _reference_collapsed(batch, truth, options, level, out, status):
     g, t = y_all.shape[1:]
     unit = np.repeat(np.arange(g), t)
     period = np.tile(np.arange(1, t + 1), g)
-    fe = np.column_stack([(unit == i).astype(float) for i in range(g)]
-                         + [(period == s).astype(float) for s in range(2, t + 1)])
+    fe = np.column_stack(
+        [(unit == i).astype(float) for i in range(g)] + [(period == s).astype(float) for s in range(2, t + 1)]
+    )
     for r in range(y_all.shape[0]):
         y = y_all[r].reshape(-1)
         resid = (y - fe @ np.linalg.lstsq(fe, y, rcond=None)[0]).reshape(g, t)
@@ -674,9 +687,11 @@ def _se(choices, doc):
 
 
 _POOLED_SE = _se(("classical", "hc1", "cluster"), "classical, hc1 or cluster (by unit, CR1, t(G−1))")
-_TWFE_SE = _se(("classical", "cluster", "cluster_nested"),
-               "classical (df NT−G−T), cluster (K counts every fixed effect, as Stata's regress) or "
-               "cluster_nested (the unit effects, nested in the clusters, count as one: reghdfe/pyfixest)")
+_TWFE_SE = _se(
+    ("classical", "cluster", "cluster_nested"),
+    "classical (df NT−G−T), cluster (K counts every fixed effect, as Stata's regress) or "
+    "cluster_nested (the unit effects, nested in the clusters, count as one: reghdfe/pyfixest)",
+)
 _PRETREND_SE = _se(("cluster", "cluster_nested"), "clustered by unit: cluster (Stata regress) or cluster_nested")
 _COLLAPSED_SE = _se(("classical", "hc1"), "classical (t(G−2)) or hc1 on the collapsed units")
 

@@ -56,8 +56,9 @@ TSLS, LIML, FULLER = 0, 1, 2
 SXX, SXY, SYY, QXX, QXY, QYY, EXX, EXY, EYY, FSTAT = range(10)
 N_STATS = 10
 
-SE_OPTION = Setting("se", "classical", "standard errors: classical or hc1 (heteroskedasticity-robust)",
-                    choices=SE_TYPES)
+SE_OPTION = Setting(
+    "se", "classical", "standard errors: classical or hc1 (heteroskedasticity-robust)", choices=SE_TYPES
+)
 
 TF_MAX_F = 104.7  # above this first-stage F the tF critical value is 1.96 (LMMP 2022)
 TF_MIN_F = 4.0  # below it the tF procedure never rejects
@@ -254,9 +255,19 @@ KCLASS_DIAGNOSTICS = ("first_stage_f", "first_stage_f_robust", "kappa")
 
 
 def _run_kclass(batch, truth, options, level, out, status, method):
-    kclass_kernel(batch["y"], batch["x"], batch["z"], method, float(options.get("alpha", 0.0)),
-                  SE_TYPES.index(options["se"]), normal_critical(level), float(options.get("f_min", -np.inf)),
-                  truth, out, status)
+    kclass_kernel(
+        batch["y"],
+        batch["x"],
+        batch["z"],
+        method,
+        float(options.get("alpha", 0.0)),
+        SE_TYPES.index(options["se"]),
+        normal_critical(level),
+        float(options.get("f_min", -np.inf)),
+        truth,
+        out,
+        status,
+    )
 
 
 # -- reference twins: explicit matrices, one replication at a time ---------------

@@ -115,7 +115,8 @@ def _did_reference(rng: np.random.Generator, n_reps: int, g: int = 50, t: int = 
             fit.coef(), fit.se(), fit.confint()
         else:
             fit = sm.OLS(y, sm.add_constant(pd.concat([frame[["D"]], dummies], axis=1))).fit(
-                cov_type="cluster", cov_kwds={"groups": unit}, use_t=True)
+                cov_type="cluster", cov_kwds={"groups": unit}, use_t=True
+            )
             fit.params["D"], fit.bse["D"], fit.conf_int()
 
 
@@ -123,8 +124,13 @@ WORKLOADS: dict[str, Workload] = {
     "confounding": Workload(
         name="confounding",
         description="confounding DGP, n = 1000, ols + ols_adjusted (classical SE)",
-        scenario={"name": "bench_confounding", "dgp": "confounding", "seed": 1,
-                  "estimators": ["ols", "ols_adjusted"], "params": {"n": 1000}},
+        scenario={
+            "name": "bench_confounding",
+            "dgp": "confounding",
+            "seed": 1,
+            "estimators": ["ols", "ols_adjusted"],
+            "params": {"n": 1000},
+        },
         reps=120_000,
         reference_reps=300,
         reference_name="statsmodels OLS loop",
@@ -135,8 +141,13 @@ WORKLOADS: dict[str, Workload] = {
     "iv": Workload(
         name="iv",
         description="iv DGP, n = 1000, K = 1, mu2 = 10: tsls (with first-stage F) + anderson_rubin",
-        scenario={"name": "bench_iv", "dgp": "iv", "seed": 1, "estimators": ["tsls", "anderson_rubin"],
-                  "params": {"n": 1000, "k_instruments": 1, "mu2_per_instrument": 10.0}},
+        scenario={
+            "name": "bench_iv",
+            "dgp": "iv",
+            "seed": 1,
+            "estimators": ["tsls", "anderson_rubin"],
+            "params": {"n": 1000, "k_instruments": 1, "mu2_per_instrument": 10.0},
+        },
         reps=120_000,
         reference_reps=30,
         reference_name="linearmodels IV2SLS loop",
@@ -147,8 +158,13 @@ WORKLOADS: dict[str, Workload] = {
     "did": Workload(
         name="did",
         description="did_panel 50 x 20, rho = 0.8 (placebo law): twfe with cluster errors",
-        scenario={"name": "bench_did", "dgp": "did_panel", "seed": 1,
-                  "estimators": [{"name": "twfe", "se": "cluster"}], "params": {"rho": 0.8}},
+        scenario={
+            "name": "bench_did",
+            "dgp": "did_panel",
+            "seed": 1,
+            "estimators": [{"name": "twfe", "se": "cluster"}],
+            "params": {"rho": 0.8},
+        },
         reps=200_000,
         reference_reps=30,
         reference_name="pyfixest feols loop",
@@ -184,11 +200,17 @@ def measure(workload: Workload, scale: float = 1.0, repeats: int = 3) -> dict:
         for jobs in (1, 2):  # warm-up: compile, start the worker processes
             runner.run_scenario(runner.make_plan(warm), Path(tmp), jobs=jobs, fresh=True, figures=False)
         for _ in range(repeats):
-            seconds = {"floor": _seconds(lambda: draw_normals(rng, reps, workload.normals_per_rep, buffer,
-                                                              workload.integers_per_rep))}
+            seconds = {
+                "floor": _seconds(
+                    lambda: draw_normals(rng, reps, workload.normals_per_rep, buffer, workload.integers_per_rep)
+                )
+            }
             for jobs in (1, 2):
-                seconds[f"harness_jobs{jobs}"] = _seconds(lambda: runner.run_scenario(
-                    runner.make_plan(scenario), Path(tmp), jobs=jobs, fresh=True, figures=False))
+                seconds[f"harness_jobs{jobs}"] = _seconds(
+                    lambda jobs=jobs: runner.run_scenario(
+                        runner.make_plan(scenario), Path(tmp), jobs=jobs, fresh=True, figures=False
+                    )
+                )
             rounds.append({k: reps / v for k, v in seconds.items()})
     reference_reps = max(10, int(workload.reference_reps * scale))
     ref_rng = np.random.default_rng(2)
@@ -201,8 +223,15 @@ def measure(workload: Workload, scale: float = 1.0, repeats: int = 3) -> dict:
         "jobs2_vs_jobs1": statistics.median(r["harness_jobs2"] / r["harness_jobs1"] for r in rounds),
     }
     checks = {k: {"ratio": ratios[k], "target": t, "met": ratios[k] >= t} for k, t in workload.targets.items()}
-    return {"workload": workload.name, "description": workload.description, "reference": workload.reference_name,
-            "reps": reps, "rates_per_second": rates, "ratios": ratios, "targets": checks}
+    return {
+        "workload": workload.name,
+        "description": workload.description,
+        "reference": workload.reference_name,
+        "reps": reps,
+        "rates_per_second": rates,
+        "ratios": ratios,
+        "targets": checks,
+    }
 
 
 def format_result(result: dict) -> str:
@@ -214,8 +243,11 @@ def format_result(result: dict) -> str:
         f"  {result['reference']:<19} {r['reference']:>12,.0f} reps/s",
         f"  floor (draws only)  {r['floor']:>12,.0f} reps/s",
     ]
-    labels = {"vs_reference": f"harness / {result['reference']}", "vs_floor": "harness / floor",
-              "jobs2_vs_jobs1": "2 workers / 1 worker"}
+    labels = {
+        "vs_reference": f"harness / {result['reference']}",
+        "vs_floor": "harness / floor",
+        "jobs2_vs_jobs1": "2 workers / 1 worker",
+    }
     for key, value in q.items():
         target = result["targets"].get(key)
         verdict = "" if target is None else f"   target ≥ {target['target']:g}: {'met' if target['met'] else 'MISSED'}"
@@ -229,11 +261,14 @@ REFERENCE_PACKAGES = {"confounding": "statsmodels", "iv": "linearmodels", "did":
 def main(args) -> int:
     import importlib.util
 
-    missing = sorted({REFERENCE_PACKAGES[w] for w in args.workloads
-                      if importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None})
+    missing = sorted(
+        {REFERENCE_PACKAGES[w] for w in args.workloads if importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None}
+    )
     if missing:
-        print(f"error: the benchmark's reference loops need {', '.join(missing)}: pip install -e '.[bench]'",
-              file=sys.stderr)
+        print(
+            f"error: the benchmark's reference loops need {', '.join(missing)}: pip install -e '.[bench]'",
+            file=sys.stderr,
+        )
         return 2
     results = []
     for name in args.workloads:

@@ -41,15 +41,23 @@ def _positive_int(text: str) -> int:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: results)")
-    p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
-                   help="worker processes (default: all cores)")
+    p.add_argument(
+        "--jobs", type=_positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
+    )
     p.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
     p.add_argument("--quiet", action="store_true", help="print no progress bar and no tables")
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
-    p.add_argument("--backend", choices=runner.BACKENDS, default="loky",
-                   help="loky: processes on this machine (default); dask: a dask.distributed cluster")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="with --backend dask: the scheduler (e.g. tcp://10.0.0.5:8786); default a local cluster")
+    p.add_argument(
+        "--backend",
+        choices=runner.BACKENDS,
+        default="loky",
+        help="loky: processes on this machine (default); dask: a dask.distributed cluster",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --backend dask: the scheduler (e.g. tcp://10.0.0.5:8786); default a local cluster",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,57 +78,81 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"causalmc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command")
 
-    p = sub.add_parser("suite", help="run the default suite", formatter_class=_Formatter,
-                       description="Run every shipped scenario marked with a [suite] table, with its suite "
-                                   "replications.",
-                       epilog="example:\n  python run_bench.py suite --out results --jobs 2")
+    p = sub.add_parser(
+        "suite",
+        help="run the default suite",
+        formatter_class=_Formatter,
+        description="Run every shipped scenario marked with a [suite] table, with its suite replications.",
+        epilog="example:\n  python run_bench.py suite --out results --jobs 2",
+    )
     _add_run_options(p)
 
-    p = sub.add_parser("run", help="run scenario files", formatter_class=_Formatter,
-                       description="Run one or more scenario files. Finished tasks in the output folder are "
-                                   "reused, so an interrupted run resumes where it stopped.",
-                       epilog="example:\n  python run_bench.py run scenarios/confounding.toml --reps 500 --jobs 2")
+    p = sub.add_parser(
+        "run",
+        help="run scenario files",
+        formatter_class=_Formatter,
+        description="Run one or more scenario files. Finished tasks in the output folder are "
+        "reused, so an interrupted run resumes where it stopped.",
+        epilog="example:\n  python run_bench.py run scenarios/confounding.toml --reps 500 --jobs 2",
+    )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE.toml")
     _add_run_options(p)
     p.add_argument("--reps", type=int, help="replications per cell (overrides the file)")
     p.add_argument("--seed", type=int, help="seed (overrides the file)")
 
-    p = sub.add_parser("summary", help="reprint the summary of a finished run", formatter_class=_Formatter,
-                       description="Print the summary of a run folder (recomputed from the records if missing).",
-                       epilog="example:\n  python run_bench.py summary results/confounding --format markdown")
+    p = sub.add_parser(
+        "summary",
+        help="reprint the summary of a finished run",
+        formatter_class=_Formatter,
+        description="Print the summary of a run folder (recomputed from the records if missing).",
+        epilog="example:\n  python run_bench.py summary results/confounding --format markdown",
+    )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--format", choices=report.FORMATS, default="table")
 
-    p = sub.add_parser("check", help="check a finished run's expectations", formatter_class=_Formatter,
-                       description="Evaluate the [[expect]] claims of a run's scenario on its summary; exit 1 "
-                                   "if any does not hold.",
-                       epilog="example:\n  python run_bench.py check results/confounding")
+    p = sub.add_parser(
+        "check",
+        help="check a finished run's expectations",
+        formatter_class=_Formatter,
+        description="Evaluate the [[expect]] claims of a run's scenario on its summary; exit 1 if any does not hold.",
+        epilog="example:\n  python run_bench.py check results/confounding",
+    )
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
 
-    p = sub.add_parser("compare", help="compare two runs of a scenario, measure by measure",
-                       formatter_class=_Formatter,
-                       description="Differences of every measure between two run folders of the same design, each "
-                                   "with its Monte Carlo error; exit 1 when one differs by more than --mcse-multiple "
-                                   "MCSEs (a regression guard for CI: rerun a scenario with another seed after a "
-                                   "change and compare it with a baseline).",
-                       epilog="example:\n  python run_bench.py compare baseline/weak_iv results/weak_iv")
+    p = sub.add_parser(
+        "compare",
+        help="compare two runs of a scenario, measure by measure",
+        formatter_class=_Formatter,
+        description="Differences of every measure between two run folders of the same design, each "
+        "with its Monte Carlo error; exit 1 when one differs by more than --mcse-multiple "
+        "MCSEs (a regression guard for CI: rerun a scenario with another seed after a "
+        "change and compare it with a baseline).",
+        epilog="example:\n  python run_bench.py compare baseline/weak_iv results/weak_iv",
+    )
     p.add_argument("base", type=Path, metavar="BASE_RUN_DIR")
     p.add_argument("new", type=Path, metavar="NEW_RUN_DIR")
     p.add_argument("--measures", nargs="+", default=list(report.COMPARED), metavar="MEASURE")
     p.add_argument("--mcse-multiple", type=float, default=4.0)
     p.add_argument("--all", action="store_true", help="list every comparison, not only the changed ones")
 
-    p = sub.add_parser("list", help="list DGPs, estimators and scenarios", formatter_class=_Formatter,
-                       description="Show the DGPs with their parameters, the estimators with the data they "
-                                   "need, and the shipped scenarios.",
-                       epilog="example:\n  python run_bench.py list")
+    p = sub.add_parser(
+        "list",
+        help="list DGPs, estimators and scenarios",
+        formatter_class=_Formatter,
+        description="Show the DGPs with their parameters, the estimators with the data they "
+        "need, and the shipped scenarios.",
+        epilog="example:\n  python run_bench.py list",
+    )
 
-    p = sub.add_parser("bench", help="measure speed against the tools users would otherwise use",
-                       formatter_class=_Formatter,
-                       description="Replications per second of the harness end to end, of a loop over the "
-                                   "reference library, and of drawing the same random numbers (the floor), "
-                                   "measured in one run; prints the ratios and checks the targets.",
-                       epilog="example:\n  python run_bench.py bench --workloads confounding --json bench.json")
+    p = sub.add_parser(
+        "bench",
+        help="measure speed against the tools users would otherwise use",
+        formatter_class=_Formatter,
+        description="Replications per second of the harness end to end, of a loop over the "
+        "reference library, and of drawing the same random numbers (the floor), "
+        "measured in one run; prints the ratios and checks the targets.",
+        epilog="example:\n  python run_bench.py bench --workloads confounding --json bench.json",
+    )
     from .bench import WORKLOADS
 
     p.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
@@ -180,8 +212,11 @@ def _run(scenarios: list[Scenario], args) -> int:
     names = [s.name for s in scenarios]
     for s in scenarios:
         if names.count(s.name) > 1:
-            raise ScenarioError(s.path, "name", f"{s.name!r} is the name of another scenario in this run; "
-                                                "each needs its own output folder")
+            raise ScenarioError(
+                s.path,
+                "name",
+                f"{s.name!r} is the name of another scenario in this run; each needs its own output folder",
+            )
     if args.backend == "dask":
         try:
             import dask.distributed  # noqa: F401
@@ -198,8 +233,16 @@ def _run(scenarios: list[Scenario], args) -> int:
     progress = not args.quiet and sys.stderr.isatty()
     failed = 0
     for plan in plans:
-        outcome = runner.run_scenario(plan, args.out, jobs=args.jobs, fresh=args.fresh, progress=progress,
-                                      figures=not args.no_figures, backend=args.backend, scheduler=args.scheduler)
+        outcome = runner.run_scenario(
+            plan,
+            args.out,
+            jobs=args.jobs,
+            fresh=args.fresh,
+            progress=progress,
+            figures=not args.no_figures,
+            backend=args.backend,
+            scheduler=args.scheduler,
+        )
         failed += _report(plan.scenario, outcome, quiet=args.quiet)
     return 1 if failed else 0
 
@@ -213,8 +256,10 @@ def _report(scenario: Scenario, outcome: runner.Outcome, quiet: bool) -> int:
         return failed
     run = outcome.run
     print(f"\n== {scenario.name}: {scenario.description}")
-    print(f"   {scenario.dgp}, {len(run.plan.cells)} cells x {scenario.reps} reps, seed {scenario.seed}; "
-          f"{run.computed_tasks} tasks computed, {run.reused_tasks} reused, {run.seconds:.1f} s -> {run.run_dir}")
+    print(
+        f"   {scenario.dgp}, {len(run.plan.cells)} cells x {scenario.reps} reps, seed {scenario.seed}; "
+        f"{run.computed_tasks} tasks computed, {run.reused_tasks} reused, {run.seconds:.1f} s -> {run.run_dir}"
+    )
     for note in run.plan.skipped:
         print(f"   note: {note['estimator']} skipped in cell {note['cell']}: {note['reason']}")
     print(report.format_summary(outcome.summary, list(scenario.grid)))

@@ -94,8 +94,10 @@ class RecordLayout:
         columns += [np.repeat(np.arange(rep_start, rep_start + n_reps, dtype=np.int64), n_est)]
         columns += [pa.DictionaryArray.from_arrays(np.tile(np.arange(n_est, dtype=np.int32), n_reps), labels)]
         columns += [np.repeat(truth, n_est), *(core[:, j] for j in range(REJECT))]
-        columns += [pa.array(core[:, REJECT] == 1.0, mask=failed),
-                    pa.DictionaryArray.from_arrays(codes.astype(np.int32), _STATUS_NAMES)]
+        columns += [
+            pa.array(core[:, REJECT] == 1.0, mask=failed),
+            pa.DictionaryArray.from_arrays(codes.astype(np.int32), _STATUS_NAMES),
+        ]
         columns += [diag[:, j] for j in range(len(self.diagnostics))]
         return pa.Table.from_arrays(columns, schema=self.schema)
 

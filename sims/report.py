@@ -60,12 +60,18 @@ def stock_yogo_note(summary: pd.DataFrame, scenario) -> list[str]:
     table = stock_yogo()
     lines = ["Stock-Yogo (2005) critical values of the first-stage F (one endogenous regressor):"]
     for k in counts:
-        size = ", ".join(f"{t:.0%}: {table[('size', k, t)]:g}" for t in (0.10, 0.15, 0.20, 0.25)
-                         if ("size", k, t) in table)
-        bias = ", ".join(f"{t:.0%}: {table[('relative_bias', k, t)]:g}" for t in (0.05, 0.10, 0.20, 0.30)
-                         if ("relative_bias", k, t) in table)
-        lines.append(f"  K = {k}: maximal Wald size {size or 'not tabulated'}; "
-                     f"maximal relative bias {bias or 'not tabulated (needs K ≥ 3)'}")
+        size = ", ".join(
+            f"{t:.0%}: {table[('size', k, t)]:g}" for t in (0.10, 0.15, 0.20, 0.25) if ("size", k, t) in table
+        )
+        bias = ", ".join(
+            f"{t:.0%}: {table[('relative_bias', k, t)]:g}"
+            for t in (0.05, 0.10, 0.20, 0.30)
+            if ("relative_bias", k, t) in table
+        )
+        lines.append(
+            f"  K = {k}: maximal Wald size {size or 'not tabulated'}; "
+            f"maximal relative bias {bias or 'not tabulated (needs K ≥ 3)'}"
+        )
     return lines
 
 
@@ -91,9 +97,20 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, measures=COMPARED, mcse_multi
             error = math.hypot(row[f"{m}_mcse_base"], row[f"{m}_mcse_new"])
             difference = n - b
             changed = bool(math.isfinite(difference) and abs(difference) > mcse_multiple * error) or (
-                math.isfinite(b) != math.isfinite(n))
-            rows.append({"cell": row["cell"], "estimator": row["estimator"], "measure": m, "base": b, "new": n,
-                         "difference": difference, "difference_mcse": error, "changed": changed})
+                math.isfinite(b) != math.isfinite(n)
+            )
+            rows.append(
+                {
+                    "cell": row["cell"],
+                    "estimator": row["estimator"],
+                    "measure": m,
+                    "base": b,
+                    "new": n,
+                    "difference": difference,
+                    "difference_mcse": error,
+                    "changed": changed,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -158,7 +158,9 @@ def make_plan(scenario: Scenario) -> Plan:
                 continue
             applicable.append(config)
             used.add(config.label)
-            spec.run(probe, probe_truth, config.options, scenario.level, np.empty((1, spec.width)), np.empty(1, np.int8))
+            spec.run(
+                probe, probe_truth, config.options, scenario.level, np.empty((1, spec.width)), np.empty(1, np.int8)
+            )
         bytes_per_rep = sum(a.nbytes for a in probe.values())
         sub_batch = max(1, SUB_BATCH_BYTES // max(bytes_per_rep, 1))
         n_chunks = math.ceil(scenario.reps / scenario.chunk_size)
@@ -166,14 +168,28 @@ def make_plan(scenario: Scenario) -> Plan:
             rep_start = chunk * scenario.chunk_size
             n_reps = min(scenario.chunk_size, scenario.reps - rep_start)
             tasks.append(
-                Task(scenario.seed, scenario.dgp, dict(cell.params), cell.key, chunk, rep_start, n_reps,
-                     min(sub_batch, n_reps), scenario.level, tuple(applicable), bytes_per_rep)
+                Task(
+                    scenario.seed,
+                    scenario.dgp,
+                    dict(cell.params),
+                    cell.key,
+                    chunk,
+                    rep_start,
+                    n_reps,
+                    min(sub_batch, n_reps),
+                    scenario.level,
+                    tuple(applicable),
+                    bytes_per_rep,
+                )
             )
     for index, config in enumerate(scenario.estimators):
         if config.label not in used:
             reasons = sorted({s["reason"] for s in skipped if s["estimator"] == config.label})
-            raise ScenarioError(scenario.path, f"estimators[{index}]",
-                                f"{config.label!r} applies to no cell of this grid: {'; '.join(reasons)}")
+            raise ScenarioError(
+                scenario.path,
+                f"estimators[{index}]",
+                f"{config.label!r} applies to no cell of this grid: {'; '.join(reasons)}",
+            )
     diagnostics = []
     for config in scenario.estimators:
         diagnostics += [d for d in registry[config.name].diagnostics if d not in diagnostics]
@@ -225,8 +241,12 @@ def _git_revision() -> str | None:
         rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -332,8 +352,15 @@ class RunResult:
     written: dict = field(default_factory=dict, repr=False)  # file name -> the table just written
 
 
-def run(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: bool = False, backend: str = "loky",
-        scheduler: str | None = None) -> RunResult:
+def run(
+    plan: Plan,
+    out: Path,
+    jobs: int = 1,
+    fresh: bool = False,
+    progress: bool = False,
+    backend: str = "loky",
+    scheduler: str | None = None,
+) -> RunResult:
     """Compute a planned scenario's missing tasks and write its records.
 
     The summary and figures are separate steps (`sims.summary`,
@@ -402,8 +429,15 @@ def _progress(plan: Plan, done_reps: int, enabled: bool):
         return _NoProgress()
     from tqdm import tqdm
 
-    bar = tqdm(total=plan.total_reps, unit="rep", unit_scale=True, desc=plan.scenario.name, file=sys.stderr,
-               dynamic_ncols=True, leave=False)
+    bar = tqdm(
+        total=plan.total_reps,
+        unit="rep",
+        unit_scale=True,
+        desc=plan.scenario.name,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+    )
     bar.update(done_reps)
     return bar
 
@@ -446,8 +480,16 @@ def write_summary(run_dir: Path, scenario: Scenario, in_memory: dict | None = No
     return table
 
 
-def run_scenario(plan: Plan, out: Path, jobs: int = 1, fresh: bool = False, progress: bool = False,
-                 figures: bool = True, backend: str = "loky", scheduler: str | None = None) -> Outcome:
+def run_scenario(
+    plan: Plan,
+    out: Path,
+    jobs: int = 1,
+    fresh: bool = False,
+    progress: bool = False,
+    figures: bool = True,
+    backend: str = "loky",
+    scheduler: str | None = None,
+) -> Outcome:
     """Run a planned scenario, then write its summary and draw its figures."""
     result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress, backend=backend, scheduler=scheduler)
     table = write_summary(result.run_dir, plan.scenario, result.written)

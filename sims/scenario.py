@@ -44,9 +44,7 @@ from . import NUMBERS_VERSION, dgps
 
 DEFAULT_LEVEL = 0.95
 DEFAULT_CHUNK_SIZE = 5000
-TOP_LEVEL_KEYS = (
-    "name description dgp reps seed level chunk_size estimators params grid suite figures expect".split()
-)
+TOP_LEVEL_KEYS = "name description dgp reps seed level chunk_size estimators params grid suite figures expect".split()
 RELATIONS = ("equals", "above", "below", "at_most", "at_least")
 EXPECT_KEYS = ("where", "estimator", "measure", *RELATIONS, "mcse_multiple")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -406,7 +404,9 @@ class _Parser:
                 raise self.error(key, reason)
             label = entry.get("label", _default_label(spec, options))
             if not isinstance(label, str) or not _NAME_PATTERN.match(label):
-                raise self.error(f"{key}.label", f"{label!r} is not a valid label; allowed: letters, digits, '_', '-', '.'")
+                raise self.error(
+                    f"{key}.label", f"{label!r} is not a valid label; allowed: letters, digits, '_', '-', '.'"
+                )
             if label in labels:
                 raise self.error(f"{key}.label", f"label {label!r} is used twice; give each entry its own label")
             labels.add(label)
@@ -455,7 +455,9 @@ class _Parser:
             if entry.get("estimator") not in labels:
                 raise self.error(f"{key}.estimator", f"{entry.get('estimator')!r} is not one of {', '.join(labels)}")
             if entry.get("measure") not in MEASURES:
-                raise self.error(f"{key}.measure", f"{entry.get('measure')!r} is not a measure; allowed: {', '.join(MEASURES)}")
+                raise self.error(
+                    f"{key}.measure", f"{entry.get('measure')!r} is not a measure; allowed: {', '.join(MEASURES)}"
+                )
             relations = [r for r in RELATIONS if r in entry]
             if len(relations) != 1:
                 raise self.error(key, f"give exactly one of {', '.join(RELATIONS)}")
@@ -472,7 +474,9 @@ class _Parser:
             if isinstance(multiple, bool) or not isinstance(multiple, int | float) or not multiple > 0:
                 raise self.error(f"{key}.mcse_multiple", f"{multiple!r} is not allowed; allowed: a number > 0")
             out.append(
-                Expectation(entry["estimator"], entry["measure"], relations[0], float(value), dict(where), float(multiple))
+                Expectation(
+                    entry["estimator"], entry["measure"], relations[0], float(value), dict(where), float(multiple)
+                )
             )
         return tuple(out)
 
@@ -485,4 +489,3 @@ def _default_label(spec, options) -> str:
 def scenario_files(folder) -> list[Path]:
     """The scenario files shipped in a folder, sorted by name."""
     return sorted(Path(folder).glob("*.toml"))
-

@@ -167,7 +167,11 @@ def measures(group: pd.DataFrame) -> dict:
         var_s2 = float(np.var(s2, ddof=1))
         put("mean_se", mean_se, math.sqrt(var_s2 / (4 * r * mean_se**2)) if mean_se > 0 else math.nan)
         ratio = mean_se / emp_se if emp_se > 0 else math.nan
-        put("se_ratio", ratio, ratio * math.sqrt(var_s2 / (4 * r * mean_se**4) + 1 / (2 * (r - 1))) if mean_se > 0 else math.nan)
+        put(
+            "se_ratio",
+            ratio,
+            ratio * math.sqrt(var_s2 / (4 * r * mean_se**4) + 1 / (2 * (r - 1))) if mean_se > 0 else math.nan,
+        )
         width = set_width(lo, hi)
         put("ci_width", *_mean_and_mcse(width))
         put("unbounded_ci", *_proportion(~np.isfinite(width)))
@@ -175,8 +179,20 @@ def measures(group: pd.DataFrame) -> dict:
         put("iqr", *iqr_mcse(est))
         put("mad", *quantile_mcse(np.abs(e), 0.5))
     else:
-        for name in ("mean_estimate", "bias", "emp_se", "mse", "rmse", "mean_se", "se_ratio", "ci_width",
-                     "unbounded_ci", "median_bias", "iqr", "mad"):
+        for name in (
+            "mean_estimate",
+            "bias",
+            "emp_se",
+            "mse",
+            "rmse",
+            "mean_se",
+            "se_ratio",
+            "ci_width",
+            "unbounded_ci",
+            "median_bias",
+            "iqr",
+            "mad",
+        ):
             put(name, math.nan, math.nan)
     put("coverage", *_proportion(covers(lo, hi, truth)))
     put("rejection", *_proportion(g["reject"].to_numpy(dtype=bool, na_value=False)))
@@ -203,8 +219,19 @@ def measures(group: pd.DataFrame) -> dict:
 
 def needed_columns(grid_params) -> list[str]:
     """The record columns `summarize` reads (a run's diagnostics beyond these are skipped)."""
-    return ["cell", *grid_params, "estimator", "truth", "estimate", "se", "ci_low", "ci_high", "reject", "status",
-            *DIAGNOSTIC_COLUMNS]
+    return [
+        "cell",
+        *grid_params,
+        "estimator",
+        "truth",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "reject",
+        "status",
+        *DIAGNOSTIC_COLUMNS,
+    ]
 
 
 def summarize(records: pd.DataFrame, grid_params=(), estimator_order=None, cell_order=None) -> pd.DataFrame:
@@ -228,7 +255,9 @@ def summarize(records: pd.DataFrame, grid_params=(), estimator_order=None, cell_
         return summary
     cell_rank = {c: i for i, c in enumerate(cell_order or dict.fromkeys(summary["cell"]))}
     est_rank = {e: i for i, e in enumerate(estimator_order or dict.fromkeys(summary["estimator"]))}
-    order = sorted(range(len(summary)), key=lambda i: (cell_rank[summary["cell"][i]], est_rank[summary["estimator"][i]]))
+    order = sorted(
+        range(len(summary)), key=lambda i: (cell_rank[summary["cell"][i]], est_rank[summary["estimator"][i]])
+    )
     return summary.iloc[order].reset_index(drop=True)
 
 

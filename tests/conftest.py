@@ -56,13 +56,26 @@ def assert_close(actual, expected, rtol=RTOL, what=""):
     """|actual − expected| ≤ rtol·|expected| (+1e-12 for values at zero); NaN matches NaN."""
     actual, expected = np.asarray(actual, float), np.asarray(expected, float)
     with np.errstate(invalid="ignore"):  # inf − inf where both are infinite
-        bad = ~((np.abs(actual - expected) <= rtol * np.abs(expected) + 1e-12)
-                | (np.isnan(actual) & np.isnan(expected)) | (actual == expected))
+        bad = ~(
+            (np.abs(actual - expected) <= rtol * np.abs(expected) + 1e-12)
+            | (np.isnan(actual) & np.isnan(expected))
+            | (actual == expected)
+        )
     assert not bad.any(), f"{what}: {actual[bad][:5]} != {expected[bad][:5]}"
 
 
-__all__ = ["CI_HIGH", "CI_LOW", "ESTIMATE", "REJECT", "SE", "assert_close", "kernel_and_twin", "run_estimator",
-           "seed_for", "st"]
+__all__ = [
+    "CI_HIGH",
+    "CI_LOW",
+    "ESTIMATE",
+    "REJECT",
+    "SE",
+    "assert_close",
+    "kernel_and_twin",
+    "run_estimator",
+    "seed_for",
+    "st",
+]
 
 
 def applicable_pairs():

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def finished_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
     path = folder / "small.toml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         name = "small"
         description = "a small run for CLI tests"
         dgp = "confounding"
@@ -36,7 +37,8 @@ def finished_run(tmp_path_factory):
         estimator = "ols"
         measure = "bias"
         equals = 0.0
-        """))
+        """)
+    )
     code = main(["run", str(path), "--out", str(folder / "out"), "--jobs", "1"])
     return folder / "out" / "small", code
 
@@ -93,8 +95,19 @@ def test_run_writes_the_documented_layout(finished_run):
     assert list(records.columns) == expected
     assert len(records) == 2 * 200 * 2
     summary = pd.read_parquet(run_dir / "summary.parquet")
-    for measure in ("mean_estimate", "bias", "median_bias", "emp_se", "rmse", "mean_se", "se_ratio", "coverage",
-                    "ci_width", "rejection", "power"):
+    for measure in (
+        "mean_estimate",
+        "bias",
+        "median_bias",
+        "emp_se",
+        "rmse",
+        "mean_se",
+        "se_ratio",
+        "coverage",
+        "ci_width",
+        "rejection",
+        "power",
+    ):
         assert measure in summary and f"{measure}_mcse" in summary
     assert {"cell", "n", "estimator", "truth", "reps", "n_ok", "n_failed"} <= set(summary.columns)
     pd.testing.assert_frame_equal(pd.read_csv(run_dir / "summary.csv")[["n", "bias"]], summary[["n", "bias"]])
@@ -118,7 +131,8 @@ def test_compare_flags_significant_changes(finished_run, tmp_path, capsys):
     assert "0 of 32 comparisons differ" in capsys.readouterr().out  # 2 cells x 2 estimators x 8 measures
     other = tmp_path / "other.toml"
     source = json.loads((run_dir / "manifest.json").read_text())["scenario_source"]
-    other.write_text(textwrap.dedent(f"""\
+    other.write_text(
+        textwrap.dedent(f"""\
         name = "small"
         dgp = "confounding"
         reps = 200
@@ -128,7 +142,8 @@ def test_compare_flags_significant_changes(finished_run, tmp_path, capsys):
         gamma_y = 2.0
         [grid]
         n = {source["grid"]["n"]}
-        """))
+        """)
+    )
     assert main(["run", str(other), "--out", str(tmp_path / "out"), "--quiet", "--no-figures"]) == 0
     assert main(["compare", str(run_dir), str(tmp_path / "out" / "small")]) == 1
     out = capsys.readouterr().out

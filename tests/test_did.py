@@ -48,16 +48,23 @@ def random_panel(rng, n_reps, g, t, start_range, share=0.5, rho=0.5):
             eps[:, s] = (rho * eps[:, s - 1] if s else 0) + scale * rng.normal(size=g)
         post = np.arange(1, t + 1) >= start[r]
         trend = 0.1 * (np.arange(1, t + 1) - start[r])
-        y[r] = (rng.normal(size=(g, 1)) + rng.normal(size=(1, t)) + 0.4 * treated[r][:, None] * (post + trend)
-                + eps + 10.0)
+        y[r] = (
+            rng.normal(size=(g, 1)) + rng.normal(size=(1, t)) + 0.4 * treated[r][:, None] * (post + trend) + eps + 10.0
+        )
     return {"panel_y": y, "treated": treated, "start": start}
 
 
 def long_frame(batch, r):
     y = batch["panel_y"][r]
     g, t = y.shape
-    frame = pd.DataFrame({"unit": np.repeat(np.arange(g), t), "period": np.tile(np.arange(1, t + 1), g),
-                          "y": y.reshape(-1), "treated": np.repeat(batch["treated"][r], t)})
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(g), t),
+            "period": np.tile(np.arange(1, t + 1), g),
+            "y": y.reshape(-1),
+            "treated": np.repeat(batch["treated"][r], t),
+        }
+    )
     frame["post"] = (frame["period"] >= batch["start"][r]).astype(float)
     frame["D"] = frame["treated"] * frame["post"]
     return frame
@@ -91,8 +98,11 @@ def test_pooled_comparisons_match_statsmodels(rng, name, se, g, t, starts):
             X, column = sm.add_constant(rows[["treated"]]), "treated"
         fit = statsmodels_fit(rows["y"], X.loc[rows.index], rows["unit"], se)
         ci = fit.conf_int(alpha=0.1).loc[column]
-        assert_close(out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]], [fit.params[column], fit.bse[column], ci[0], ci[1]],
-                     what=f"{name} {se} rep {r}")
+        assert_close(
+            out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]],
+            [fit.params[column], fit.bse[column], ci[0], ci[1]],
+            what=f"{name} {se} rep {r}",
+        )
         assert out[r, REJECT] == float(not ci[0] <= 0.4 <= ci[1])
 
 
@@ -117,20 +127,27 @@ def test_twfe_matches_statsmodels_linearmodels_pyfixest(rng, se, g, t, starts, s
         if se in ("classical", "cluster"):
             fit = statsmodels_fit(f["y"], X, f["unit"], se)
             ci = fit.conf_int(alpha=0.05).loc["D"]
-            assert_close(out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]], [fit.params["D"], fit.bse["D"], ci[0], ci[1]],
-                         what=f"statsmodels {se}")
+            assert_close(
+                out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]],
+                [fit.params["D"], fit.bse["D"], ci[0], ci[1]],
+                what=f"statsmodels {se}",
+            )
         if se == "cluster":
             panel = f.set_index(["unit", "period"])
             lm = PanelOLS(panel["y"], panel[["D"]], entity_effects=True, time_effects=True).fit(
-                cov_type="clustered", cluster_entity=True, debiased=True, group_debias=True)
+                cov_type="clustered", cluster_entity=True, debiased=True, group_debias=True
+            )
             assert_close(out[r, [ESTIMATE, SE]], [lm.params["D"], lm.std_errors["D"]], what="PanelOLS")
         if se in ("classical", "cluster_nested"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fx = pf.feols("y ~ D | unit + period", data=f, vcov="iid" if se == "classical" else {"CRV1": "unit"})
             ci = fx.confint(alpha=0.05).loc["D"]
-            assert_close(out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]],
-                         [fx.coef()["D"], fx.se()["D"], ci.iloc[0], ci.iloc[1]], what=f"pyfixest {se}")
+            assert_close(
+                out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]],
+                [fx.coef()["D"], fx.se()["D"], ci.iloc[0], ci.iloc[1]],
+                what=f"pyfixest {se}",
+            )
 
 
 @pytest.mark.parametrize("se", ["cluster", "cluster_nested"])
@@ -179,16 +196,27 @@ def test_collapsed_is_bdm_done_literally(rng, se):
         f["resid"] = sm.OLS(f["y"], sm.add_constant(fe)).fit().resid
         two = f.groupby(["unit", "post"], as_index=False).agg(resid=("resid", "mean"), treated=("treated", "first"))
         two["D"] = two["treated"] * two["post"]
-        X = sm.add_constant(pd.concat([two[["D", "post"]],
-                                       pd.get_dummies(two["unit"].astype(str), drop_first=True, dtype=float)], axis=1))
+        X = sm.add_constant(
+            pd.concat(
+                [two[["D", "post"]], pd.get_dummies(two["unit"].astype(str), drop_first=True, dtype=float)], axis=1
+            )
+        )
         fit = statsmodels_fit(two["resid"], X, None, se)
         ci = fit.conf_int(alpha=0.1).loc["D"]
         assert_close(out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]], [fit.params["D"], fit.bse["D"], ci[0], ci[1]])
 
 
-@pytest.mark.parametrize("name, se", [("did", "cluster"), ("before_after", "classical"), ("post_gap", "hc1"),
-                                      ("twfe", "cluster"), ("twfe_collapsed", "classical"),
-                                      ("pretrend", "cluster")])
+@pytest.mark.parametrize(
+    "name, se",
+    [
+        ("did", "cluster"),
+        ("before_after", "classical"),
+        ("post_gap", "hc1"),
+        ("twfe", "cluster"),
+        ("twfe_collapsed", "classical"),
+        ("pretrend", "cluster"),
+    ],
+)
 def test_degenerate_panels_are_statuses(rng, name, se):
     batch = random_panel(rng, 5, 8, 6, (3, 5))
     batch["start"][:] = [7, 1, 4, 4, 2]  # after the panel; every period treated; fine; fine; no lead

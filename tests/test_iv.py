@@ -43,8 +43,9 @@ def linearmodels_fit(batch, r, method, se, fuller=0.0):
     return model.fit(cov_type="unadjusted" if se == "classical" else "robust", debiased=True)
 
 
-@pytest.mark.parametrize("name, method, fuller", [("tsls", "tsls", 0.0), ("liml", "liml", 0.0),
-                                                   ("fuller", "liml", 1.0)])
+@pytest.mark.parametrize(
+    "name, method, fuller", [("tsls", "tsls", 0.0), ("liml", "liml", 0.0), ("fuller", "liml", 1.0)]
+)
 @pytest.mark.parametrize("se", ["classical", "hc1"])
 @pytest.mark.parametrize("n, k", [(25, 1), (200, 1), (60, 3), (500, 5)])
 def test_kclass_matches_linearmodels(rng, name, method, fuller, se, n, k):
@@ -124,8 +125,16 @@ def shape_of(out):
     """0 interval, 1 two rays, 2 whole line, 3 empty, 4 half line (encoding of estimators.inference)."""
     low, high = out[:, CI_LOW], out[:, CI_HIGH]
     finite = np.isfinite(low) & np.isfinite(high)
-    return np.select([finite & (low <= high), finite & (low > high), (low == -np.inf) & (high == np.inf),
-                      (low == np.inf) & (high == -np.inf)], [0, 1, 2, 3], 4)
+    return np.select(
+        [
+            finite & (low <= high),
+            finite & (low > high),
+            (low == -np.inf) & (high == np.inf),
+            (low == np.inf) & (high == -np.inf),
+        ],
+        [0, 1, 2, 3],
+        4,
+    )
 
 
 def test_anderson_rubin_set_shapes_all_occur(rng):

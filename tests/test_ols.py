@@ -34,8 +34,11 @@ def test_kernel_twin_statsmodels(rng, name, se, n, p):
         X = np.column_stack([np.ones(n), batch["x"][r]] + ([batch["controls"][r].T] if name == "ols_adjusted" else []))
         fit = sm.OLS(batch["y"][r], X).fit(cov_type="nonrobust" if se == "classical" else "HC1", use_t=True)
         ci = fit.conf_int(alpha=1 - level)
-        assert_close(out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]], [fit.params[1], fit.bse[1], ci[1, 0], ci[1, 1]],
-                     what=f"rep {r} vs statsmodels")
+        assert_close(
+            out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]],
+            [fit.params[1], fit.bse[1], ci[1, 0], ci[1, 1]],
+            what=f"rep {r} vs statsmodels",
+        )
         assert out[r, REJECT] == float(not ci[1, 0] <= truth[r] <= ci[1, 1])
 
 
@@ -54,4 +57,3 @@ def test_no_residual_degrees_of_freedom(rng):
     for reference in (False, True):
         out, status = run_estimator("ols_adjusted", batch, reference=reference)
         assert (status == st.NO_RESIDUAL_DF).all() and np.isnan(out).all()
-

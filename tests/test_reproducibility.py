@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def scenario(tmp_path, reps=600, grid="n = [50, 100]", seed=5, chunk=250, name="rep"):
     path = tmp_path / f"{name}-{reps}-{len(grid)}-{seed}.toml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         name = "{name}"
         dgp = "rct"
         reps = {reps}
@@ -39,7 +40,8 @@ def scenario(tmp_path, reps=600, grid="n = [50, 100]", seed=5, chunk=250, name="
         selection = 0.5
         [grid]
         {grid}
-        """))
+        """)
+    )
     return path
 
 
@@ -109,8 +111,18 @@ def test_other_fingerprint_is_refused_unless_fresh(tmp_path, capsys):
 def test_killed_run_resumes_to_identical_records(tmp_path):
     path = scenario(tmp_path, reps=4000, grid="n = [4000]", chunk=100, name="kill")
     out = tmp_path / "killed"
-    cmd = [sys.executable, str(ROOT / "run_bench.py"), "run", str(path), "--out", str(out), "--quiet",
-           "--no-figures", "--jobs", "1"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "run_bench.py"),
+        "run",
+        str(path),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-figures",
+        "--jobs",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     folder = out / "kill" / "records"
     deadline = time.time() + 120

@@ -38,7 +38,7 @@ def test_valid_file_runs(tmp_path, capsys):
 @pytest.mark.parametrize(
     "kind, old, new, key, says",
     [
-        ("unknown top-level key", 'reps = 10', 'reps = 10\nrepz = 3', "'repz'", "unknown key"),
+        ("unknown top-level key", "reps = 10", "reps = 10\nrepz = 3", "'repz'", "unknown key"),
         ("unknown DGP", '"confounding"', '"confounder"', "'dgp'", "unknown DGP 'confounder'; allowed: "),
         ("unknown estimator", '"ols_adjusted"]', '"olsx"]', "'estimators[1].name'", "unknown estimator 'olsx'"),
         ("unknown DGP parameter in params", "beta = 0.0", "betta = 0.0", "'params.betta'", "unknown parameter"),
@@ -53,12 +53,27 @@ def test_valid_file_runs(tmp_path, capsys):
         ("level outside (0, 1)", "reps = 10", "reps = 10\nlevel = 95", "'level'", "allowed: a number in (0, 1)"),
         ("empty grid list", "n = [50, 100]", "n = []", "'grid.n'", "empty list"),
         ("repeated grid value", "n = [50, 100]", "n = [50, 50]", "'grid.n'", "repeats a value"),
-        ("unknown estimator option", '"ols_adjusted"]', '{ name = "ols", sd = "hc1" }]', "'estimators[1].sd'",
-         "unknown option"),
-        ("bad option value", '"ols_adjusted"]', '{ name = "ols", se = "hc9" }]', "'estimators[1].se'",
-         "allowed: one of 'classical', 'hc1'"),
-        ("estimator needs data the DGP lacks", '"ols_adjusted"]', '"diff_means"]', "'estimators[1].name'",
-         "needs data treatment"),
+        (
+            "unknown estimator option",
+            '"ols_adjusted"]',
+            '{ name = "ols", sd = "hc1" }]',
+            "'estimators[1].sd'",
+            "unknown option",
+        ),
+        (
+            "bad option value",
+            '"ols_adjusted"]',
+            '{ name = "ols", se = "hc9" }]',
+            "'estimators[1].se'",
+            "allowed: one of 'classical', 'hc1'",
+        ),
+        (
+            "estimator needs data the DGP lacks",
+            '"ols_adjusted"]',
+            '"diff_means"]',
+            "'estimators[1].name'",
+            "needs data treatment",
+        ),
         ("duplicate label", '"ols_adjusted"]', '"ols"]', "'estimators[1].label'", "used twice"),
         ("missing seed", "seed = 1\n", "", "'seed'", "missing"),
         ("parameter in params and grid", "beta = 0.0", "beta = 0.0\nn = 100", "'grid.n'", "both"),
@@ -80,8 +95,9 @@ def test_bad_scenario(tmp_path, capsys, kind, old, new, key, says):
 
 
 def test_estimator_that_applies_to_no_cell(tmp_path, capsys):
-    text = VALID.replace('dgp = "confounding"', 'dgp = "iv"').replace('estimators = ["ols", "ols_adjusted"]',
-                                                                   'estimators = ["tsls", "tsls_tf"]')
+    text = VALID.replace('dgp = "confounding"', 'dgp = "iv"').replace(
+        'estimators = ["ols", "ols_adjusted"]', 'estimators = ["tsls", "tsls_tf"]'
+    )
     text = text.replace("beta = 0.0", "mu2_per_instrument = 5.0\nk_instruments = 3")
     code, err, path = run_file(tmp_path, capsys, text)
     assert code == 2 and path in err and "key 'estimators[1]'" in err and "one instrument" in err, err
@@ -104,23 +120,37 @@ def test_one_bad_file_stops_all(tmp_path, capsys):
 
 def test_code_in_a_scenario_is_never_evaluated(tmp_path, capsys):
     marker = tmp_path / "pwned"
-    text = VALID.replace("beta = 0.0", f'beta = "__import__(\'pathlib\').Path(\'{marker}\').touch()"')
+    text = VALID.replace("beta = 0.0", f"beta = \"__import__('pathlib').Path('{marker}').touch()\"")
     code, err, _ = run_file(tmp_path, capsys, text)
     assert code == 2 and "'params.beta'" in err and not marker.exists()
 
 
-IV = VALID.replace('dgp = "confounding"', 'dgp = "iv"').replace('estimators = ["ols", "ols_adjusted"]',
-                                                             'estimators = ["tsls"]').replace("beta = 0.0", "beta = 2.0")
+IV = (
+    VALID.replace('dgp = "confounding"', 'dgp = "iv"')
+    .replace('estimators = ["ols", "ols_adjusted"]', 'estimators = ["tsls"]')
+    .replace("beta = 0.0", "beta = 2.0")
+)
 
 
-@pytest.mark.parametrize("params, grid, key, says", [
-    ("pi = 0.5\nmu2_per_instrument = 5.0", "n = [50, 100]", "'params.pi and params.mu2_per_instrument'",
-     "set exactly one of pi and mu2_per_instrument"),
-    ("", "n = [50, 100]", "'params.pi and params.mu2_per_instrument'", "set exactly one"),
-    ("pi = 0.5\nk_instruments = 5", "n = [6, 100]", "'grid.n and params.k_instruments'",
-     "allowed: n ≥ k_instruments + 3 (cell n=6)"),
-    ("mu2_per_instrument = -1.0", "n = [50]", "'params.mu2_per_instrument'", "allowed: a number ≥ 0"),
-])
+@pytest.mark.parametrize(
+    "params, grid, key, says",
+    [
+        (
+            "pi = 0.5\nmu2_per_instrument = 5.0",
+            "n = [50, 100]",
+            "'params.pi and params.mu2_per_instrument'",
+            "set exactly one of pi and mu2_per_instrument",
+        ),
+        ("", "n = [50, 100]", "'params.pi and params.mu2_per_instrument'", "set exactly one"),
+        (
+            "pi = 0.5\nk_instruments = 5",
+            "n = [6, 100]",
+            "'grid.n and params.k_instruments'",
+            "allowed: n ≥ k_instruments + 3 (cell n=6)",
+        ),
+        ("mu2_per_instrument = -1.0", "n = [50]", "'params.mu2_per_instrument'", "allowed: a number ≥ 0"),
+    ],
+)
 def test_iv_parameter_constraints(tmp_path, capsys, params, grid, key, says):
     text = IV.replace("beta = 2.0", f"beta = 2.0\n{params}").replace("n = [50, 100]", grid)
     code, err, path = run_file(tmp_path, capsys, text)
@@ -128,8 +158,11 @@ def test_iv_parameter_constraints(tmp_path, capsys, params, grid, key, says):
 
 
 def test_panel_start_range(tmp_path, capsys):
-    text = VALID.replace('dgp = "confounding"', 'dgp = "did_panel"').replace(
-        'estimators = ["ols", "ols_adjusted"]', 'estimators = ["twfe"]').replace(
-        "beta = 0.0", "start_min = 9\nstart_max = 4").replace("n = [50, 100]", "n_units = [50]")
+    text = (
+        VALID.replace('dgp = "confounding"', 'dgp = "did_panel"')
+        .replace('estimators = ["ols", "ols_adjusted"]', 'estimators = ["twfe"]')
+        .replace("beta = 0.0", "start_min = 9\nstart_max = 4")
+        .replace("n = [50, 100]", "n_units = [50]")
+    )
     code, err, path = run_file(tmp_path, capsys, text)
     assert code == 2 and "key 'params.start_min and params.start_max'" in err and "start_min ≤ start_max" in err, err

@@ -37,12 +37,23 @@ def test_suite_scenario_meets_its_expectations(path, suite_outcome):
     assert failed == 0, "\n".join(lines)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("weak_iv", {"iv_median_bias_vs_f.png", "iv_rejection_vs_f.png", "iv_estimate_distribution.png",
-                 "bias_vs_mu2_per_instrument.png", "coverage_vs_mu2_per_instrument.png"}),
-    ("did_parallel_trends_panel", {"did_bias_and_pretrend_power.png", "rejection_vs_trend_gap.png"}),
-    ("did_placebo_laws", {"rejection_vs_rho.png", "bias_vs_rho.png", "coverage_vs_rho.png"}),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (
+            "weak_iv",
+            {
+                "iv_median_bias_vs_f.png",
+                "iv_rejection_vs_f.png",
+                "iv_estimate_distribution.png",
+                "bias_vs_mu2_per_instrument.png",
+                "coverage_vs_mu2_per_instrument.png",
+            },
+        ),
+        ("did_parallel_trends_panel", {"did_bias_and_pretrend_power.png", "rejection_vs_trend_gap.png"}),
+        ("did_placebo_laws", {"rejection_vs_rho.png", "bias_vs_rho.png", "coverage_vs_rho.png"}),
+    ],
+)
 def test_topic_figures_are_drawn(name, expected, suite_outcome):
     from sims import records
     from sims.figures import FigureContext, draw

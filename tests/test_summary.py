@@ -22,13 +22,32 @@ def make_records(rng, n_ok=500, n_failed=7, truth=1.0):
     est = truth + 0.3 + rng.normal(size=n_ok) * 0.5
     se = 0.5 * np.sqrt(rng.chisquare(30, size=n_ok) / 30)
     lo, hi = est - 1.96 * se, est + 1.96 * se
-    frame = pd.DataFrame({
-        "cell": "c", "estimator": "e", "truth": truth, "estimate": est, "se": se, "ci_low": lo, "ci_high": hi,
-        "reject": pd.array(~((lo <= truth) & (truth <= hi)), dtype="boolean"), "status": "ok",
-    })
-    failed = pd.DataFrame({"cell": "c", "estimator": "e", "truth": [truth] * n_failed, "estimate": np.nan,
-                           "se": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                           "reject": pd.array([None] * n_failed, dtype="boolean"), "status": "singular"})
+    frame = pd.DataFrame(
+        {
+            "cell": "c",
+            "estimator": "e",
+            "truth": truth,
+            "estimate": est,
+            "se": se,
+            "ci_low": lo,
+            "ci_high": hi,
+            "reject": pd.array(~((lo <= truth) & (truth <= hi)), dtype="boolean"),
+            "status": "ok",
+        }
+    )
+    failed = pd.DataFrame(
+        {
+            "cell": "c",
+            "estimator": "e",
+            "truth": [truth] * n_failed,
+            "estimate": np.nan,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "reject": pd.array([None] * n_failed, dtype="boolean"),
+            "status": "singular",
+        }
+    )
     return pd.concat([frame, failed], ignore_index=True)
 
 
@@ -41,7 +60,9 @@ def test_measures_match_direct_formulas(rng):
     e = est - truth
     emp = est.std(ddof=1)
     assert (row["reps"], row["n_ok"], row["n_failed"], row["failures"]) == (r + 7, r, 7, "singular=7")
-    assert_close([row["fail_rate"], row["fail_rate_mcse"]], [7 / (r + 7), math.sqrt(7 / (r + 7) * r / (r + 7) / (r + 7))])
+    assert_close(
+        [row["fail_rate"], row["fail_rate_mcse"]], [7 / (r + 7), math.sqrt(7 / (r + 7) * r / (r + 7) / (r + 7))]
+    )
     assert_close([row["bias"], row["bias_mcse"]], [e.mean(), emp / math.sqrt(r)])
     assert_close([row["emp_se"], row["emp_se_mcse"]], [emp, emp / math.sqrt(2 * (r - 1))])
     mse = np.mean(e**2)
@@ -52,8 +73,10 @@ def test_measures_match_direct_formulas(rng):
     var_s2 = np.var(se**2, ddof=1)
     assert_close([row["mean_se"], row["mean_se_mcse"]], [mean_se, math.sqrt(var_s2 / (4 * r * mean_se**2))])
     ratio = mean_se / emp
-    assert_close([row["se_ratio"], row["se_ratio_mcse"]],
-                 [ratio, ratio * math.sqrt(var_s2 / (4 * r * mean_se**4) + 1 / (2 * (r - 1)))])
+    assert_close(
+        [row["se_ratio"], row["se_ratio_mcse"]],
+        [ratio, ratio * math.sqrt(var_s2 / (4 * r * mean_se**4) + 1 / (2 * (r - 1)))],
+    )
     cover = np.mean((ok["ci_low"] <= truth) & (truth <= ok["ci_high"]))
     assert_close([row["coverage"], row["coverage_mcse"]], [cover, math.sqrt(cover * (1 - cover) / r)])
     assert_close(row["rejection"], 1 - cover)
@@ -71,15 +94,23 @@ def test_too_few_successes_give_nan_not_errors(rng):
     assert row["n_ok"] == 1 and math.isnan(row["bias"]) and math.isnan(row["bias_mcse"])
     exp = Expectation("e", "bias", "equals", 0.3)
     assert summary.check(exp, summary.summarize(make_records(rng, n_ok=1))) == [
-        {"cell": "c", "value": pytest.approx(np.nan, nan_ok=True), "mcse": pytest.approx(np.nan, nan_ok=True),
-         "holds": False}]
+        {
+            "cell": "c",
+            "value": pytest.approx(np.nan, nan_ok=True),
+            "mcse": pytest.approx(np.nan, nan_ok=True),
+            "holds": False,
+        }
+    ]
 
 
-@pytest.mark.parametrize("dist, p, sparsity", [
-    ("normal", 0.5, math.sqrt(2 * math.pi)),          # 1/φ(0)
-    ("cauchy", 0.5, math.pi),                          # 1/f(0) for the standard Cauchy
-    ("normal", 0.25, 1 / 0.31777657),                  # 1/φ(Φ⁻¹(0.25))
-])
+@pytest.mark.parametrize(
+    "dist, p, sparsity",
+    [
+        ("normal", 0.5, math.sqrt(2 * math.pi)),  # 1/φ(0)
+        ("cauchy", 0.5, math.pi),  # 1/f(0) for the standard Cauchy
+        ("normal", 0.25, 1 / 0.31777657),  # 1/φ(Φ⁻¹(0.25))
+    ],
+)
 def test_quantile_mcse_is_calibrated(rng, dist, p, sparsity):
     """The MCSE of a sample quantile matches that quantile's actual spread over M samples.
 
@@ -116,10 +147,21 @@ def test_confidence_set_encoding():
     assert not covers(np.nan, np.nan, 0.0)
 
 
-@pytest.mark.parametrize("relation, value, holds", [
-    ("equals", 0.30, True), ("equals", 0.40, False), ("above", 0.25, True), ("above", 0.30, False),
-    ("below", 0.35, True), ("below", 0.30, False), ("at_most", 0.27, True), ("at_most", 0.25, False),
-    ("at_least", 0.33, True), ("at_least", 0.35, False)])
+@pytest.mark.parametrize(
+    "relation, value, holds",
+    [
+        ("equals", 0.30, True),
+        ("equals", 0.40, False),
+        ("above", 0.25, True),
+        ("above", 0.30, False),
+        ("below", 0.35, True),
+        ("below", 0.30, False),
+        ("at_most", 0.27, True),
+        ("at_most", 0.25, False),
+        ("at_least", 0.33, True),
+        ("at_least", 0.35, False),
+    ],
+)
 def test_expectation_relations(relation, value, holds):
     table = pd.DataFrame({"cell": ["c"], "estimator": ["e"], "bias": [0.30], "bias_mcse": [0.01]})
     assert summary.check(Expectation("e", "bias", relation, value), table)[0]["holds"] is holds

@@ -43,8 +43,9 @@ def test_tsls_is_centred_near_ols_with_irrelevant_instruments(suite_outcome):
 def test_conditioning_on_f_above_10_distorts_coverage(suite_outcome):
     """Pre-testing on F > 10 keeps bad draws: coverage of the screened 2SLS falls below nominal in weak cells."""
     _, outcome = suite_outcome("weak_iv")
-    rows = outcome.summary[(outcome.summary["estimator"] == "tsls_pretest")
-                           & (outcome.summary["mu2_per_instrument"] == 5.0)]
+    rows = outcome.summary[
+        (outcome.summary["estimator"] == "tsls_pretest") & (outcome.summary["mu2_per_instrument"] == 5.0)
+    ]
     assert (rows["fail_rate"] > 0).all()
     assert rows["failures"].str.fullmatch(r"screened_out=\d+").all(), rows["failures"]
     assert (rows["coverage"] + 4 * rows["coverage_mcse"] < 0.95).all()

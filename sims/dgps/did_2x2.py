@@ -45,8 +45,12 @@ def generate(rng, n_reps, p):
     _draw(rng, g // 2, p["group_gap"], p["trend"], p["tau"] + p["trend_gap"], p["sd_unit"], p["sd_eps"], y)
     treated = np.zeros((n_reps, g))
     treated[:, : g // 2] = 1.0
-    return {"panel_y": y, "treated": treated, "start": np.full(n_reps, 2, dtype=np.int64),
-            "truth": np.full(n_reps, p["tau"])}
+    return {
+        "panel_y": y,
+        "treated": treated,
+        "start": np.full(n_reps, 2, dtype=np.int64),
+        "truth": np.full(n_reps, p["tau"]),
+    }
 
 
 DGPS = (

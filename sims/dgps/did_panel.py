@@ -76,8 +76,12 @@ def generate(rng, n_reps, p):
 
 def check(p):
     if p["start_min"] > p["start_max"]:
-        return [(("start_min", "start_max"), f"start_min = {p['start_min']} exceeds start_max = {p['start_max']}; "
-                                             "allowed: start_min ≤ start_max")]
+        return [
+            (
+                ("start_min", "start_max"),
+                f"start_min = {p['start_min']} exceeds start_max = {p['start_max']}; allowed: start_min ≤ start_max",
+            )
+        ]
     return []
 
 
@@ -88,8 +92,15 @@ DGPS = (
         params=(
             Setting("n_units", 50, "number of units G", minimum=2),
             Setting("n_periods", 20, "number of periods T", minimum=2),
-            Setting("rho", 0.0, "AR(1) coefficient of the errors within a unit", minimum=-1.0, maximum=1.0,
-                    min_exclusive=True, max_exclusive=True),
+            Setting(
+                "rho",
+                0.0,
+                "AR(1) coefficient of the errors within a unit",
+                minimum=-1.0,
+                maximum=1.0,
+                min_exclusive=True,
+                max_exclusive=True,
+            ),
             Setting("tau", 0.0, "treatment effect (the truth; 0 = a placebo law)"),
             Setting("trend_gap", 0.0, "slope of the treated units' differential linear trend"),
             Setting("treated_share", 0.5, "share of units treated", minimum=0.0, maximum=1.0),
@@ -99,7 +110,9 @@ DGPS = (
         provides=("panel_y", "treated", "start"),
         generate=generate,
         check=check,
-        examples=({"n_units": 8, "n_periods": 7, "start_min": 3, "start_max": 6, "rho": 0.5, "trend_gap": 0.2},
-                  {"n_units": 6, "n_periods": 5, "start_min": 2, "start_max": 5, "treated_share": 0.3}),
+        examples=(
+            {"n_units": 8, "n_periods": 7, "start_min": 3, "start_max": 6, "rho": 0.5, "trend_gap": 0.2},
+            {"n_units": 6, "n_periods": 5, "start_min": 2, "start_max": 5, "treated_share": 0.3},
+        ),
     ),
 )

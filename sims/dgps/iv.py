@@ -75,8 +75,12 @@ def check(p):
     if (p["pi"] is None) == (p["mu2_per_instrument"] is None):
         problems.append((("pi", "mu2_per_instrument"), "set exactly one of pi and mu2_per_instrument"))
     if p["n"] < p["k_instruments"] + 3:
-        problems.append((("n", "k_instruments"), f"n = {p['n']} is too small for {p['k_instruments']} "
-                                                  "instruments; allowed: n ≥ k_instruments + 3"))
+        problems.append(
+            (
+                ("n", "k_instruments"),
+                f"n = {p['n']} is too small for {p['k_instruments']} instruments; allowed: n ≥ k_instruments + 3",
+            )
+        )
     return problems
 
 
@@ -89,16 +93,22 @@ DGPS = (
             Setting("k_instruments", 1, "number of instruments K", minimum=1, maximum=100),
             Setting("beta", 2.0, "true effect of X on Y (the truth)"),
             Setting("gamma", 3.0, "effect of the unobserved confounder U on Y"),
-            Setting("pi", None, "first-stage coefficient on each instrument (or set mu2_per_instrument)",
-                    kind=float),
-            Setting("mu2_per_instrument", None, "concentration parameter per instrument, n·pi²/2 (or set pi)",
-                    kind=float, minimum=0.0),
+            Setting("pi", None, "first-stage coefficient on each instrument (or set mu2_per_instrument)", kind=float),
+            Setting(
+                "mu2_per_instrument",
+                None,
+                "concentration parameter per instrument, n·pi²/2 (or set pi)",
+                kind=float,
+                minimum=0.0,
+            ),
             Setting("hetero", 0.0, "error scale is 1 + hetero·|Z_1| in both equations", minimum=0.0),
         ),
         provides=("y", "x", "z"),
         generate=generate,
         check=check,
-        examples=({"n": 60, "k_instruments": 2, "pi": 0.3, "hetero": 0.5},
-                  {"n": 40, "k_instruments": 1, "mu2_per_instrument": 2.0}),
+        examples=(
+            {"n": 60, "k_instruments": 2, "pi": 0.3, "hetero": 0.5},
+            {"n": 40, "k_instruments": 1, "mu2_per_instrument": 2.0},
+        ),
     ),
 )

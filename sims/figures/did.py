@@ -28,14 +28,28 @@ def did_bias_and_pretrend_power(context):
         if label in pretrend:
             _band(right, rows, "rejection", palette[label], label)
     left.axhline(0, color="0.3", linestyle="--", linewidth=1)
-    left.set(xlabel="trend_gap (differential trend of the treated)", ylabel="bias of the effect estimate",
-             title="DiD bias grows with the trend gap")
+    left.set(
+        xlabel="trend_gap (differential trend of the treated)",
+        ylabel="bias of the effect estimate",
+        title="DiD bias grows with the trend gap",
+    )
     alpha = 1 - scenario.level
     right.axhline(alpha, color="0.3", linestyle="--", linewidth=1)
-    right.annotate(f"nominal {alpha:.2g}", (1.0, alpha), xycoords=("axes fraction", "data"), ha="right", va="bottom",
-                   fontsize=8, color="0.3")
-    right.set(xlabel="trend_gap", ylabel="rejection rate of 'no pre-trend'", ylim=(0, 1.02),
-              title="pre-trend test: size at 0, power beyond")
+    right.annotate(
+        f"nominal {alpha:.2g}",
+        (1.0, alpha),
+        xycoords=("axes fraction", "data"),
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="0.3",
+    )
+    right.set(
+        xlabel="trend_gap",
+        ylabel="rejection rate of 'no pre-trend'",
+        ylim=(0, 1.02),
+        title="pre-trend test: size at 0, power beyond",
+    )
     left.legend(fontsize=8)
     if pretrend:
         right.legend(fontsize=8)

@@ -21,7 +21,9 @@ Z_BAND = 1.96
 
 def numeric_grid_params(scenario) -> list[str]:
     """Grid parameters with at least two numeric values."""
-    return [p for p, values in scenario.grid.items() if len(values) >= 2 and all(isinstance(v, int | float) for v in values)]
+    return [
+        p for p, values in scenario.grid.items() if len(values) >= 2 and all(isinstance(v, int | float) for v in values)
+    ]
 
 
 def x_scale(values) -> str:
@@ -54,12 +56,23 @@ def facet_grid(data, scenario, x_param, **kwargs) -> sns.FacetGrid:
     col = others[0] if others else None
     row = others[1] if len(others) > 1 else None
     sns.set_theme(style="whitegrid", context="notebook")
-    return sns.FacetGrid(data, col=col, row=row, hue="estimator", height=3.4, aspect=1.25, sharey=False,
-                         margin_titles=True, **kwargs)
+    return sns.FacetGrid(
+        data, col=col, row=row, hue="estimator", height=3.4, aspect=1.25, sharey=False, margin_titles=True, **kwargs
+    )
 
 
-def finish(grid: sns.FacetGrid, scenario, x_param, ylabel, path, reference=None, reference_label=None,
-           title=None, xlabel=None, log_x=None):
+def finish(
+    grid: sns.FacetGrid,
+    scenario,
+    x_param,
+    ylabel,
+    path,
+    reference=None,
+    reference_label=None,
+    title=None,
+    xlabel=None,
+    log_x=None,
+):
     """Axis scales, reference line, legend, title; save and close.
 
     The x axis is logarithmic when `log_x`, or (when None) as `x_scale` says
@@ -70,8 +83,15 @@ def finish(grid: sns.FacetGrid, scenario, x_param, ylabel, path, reference=None,
         if reference is not None:
             ax.axhline(reference, color="0.3", linestyle="--", linewidth=1, label=reference_label)
             if reference_label:
-                ax.annotate(reference_label, (1.0, reference), xycoords=("axes fraction", "data"), ha="right",
-                            va="bottom", fontsize=8, color="0.3")
+                ax.annotate(
+                    reference_label,
+                    (1.0, reference),
+                    xycoords=("axes fraction", "data"),
+                    ha="right",
+                    va="bottom",
+                    fontsize=8,
+                    color="0.3",
+                )
         if scale == "symlog":
             positive = [v for v in scenario.grid[x_param] if v > 0]
             ax.set_xscale("symlog", linthresh=min(positive))
@@ -107,14 +127,16 @@ def bias_vs_param(context):
 
 def coverage_vs_param(context):
     level = context.scenario.level
-    return measure_vs_param(context, "coverage", "coverage of the true value", reference=level,
-                            reference_label=f"nominal {level:g}")
+    return measure_vs_param(
+        context, "coverage", "coverage of the true value", reference=level, reference_label=f"nominal {level:g}"
+    )
 
 
 def rejection_vs_param(context):
     alpha = 1 - context.scenario.level
-    return measure_vs_param(context, "rejection", "rejection rate of the true null", reference=alpha,
-                            reference_label=f"nominal {alpha:.2g}")
+    return measure_vs_param(
+        context, "rejection", "rejection rate of the true null", reference=alpha, reference_label=f"nominal {alpha:.2g}"
+    )
 
 
 def power_vs_param(context):
@@ -158,6 +180,16 @@ def estimate_vs_param(context):
         truth = context.summary["truth"]
         reference = float(truth.iloc[0]) if truth.nunique() == 1 else None
         path = context.folder / f"estimate_vs_{param}.png"
-        paths.append(finish(grid, context.scenario, param, "mean estimate", path, reference, "truth",
-                            title="mean estimate (band: average confidence interval)"))
+        paths.append(
+            finish(
+                grid,
+                context.scenario,
+                param,
+                "mean estimate",
+                path,
+                reference,
+                "truth",
+                title="mean estimate (band: average confidence interval)",
+            )
+        )
     return paths

@@ -53,12 +53,23 @@ def iv_median_bias_vs_f(context):
     scenario = context.scenario
     data = _without_tsls_copies(_with_first_stage_f(context.summary), scenario)
     grid = facet_grid(data, scenario, _x_param(scenario))
-    grid.map_dataframe(_line_or_reference, x="first_stage_f", y="median_bias", err="median_bias_mcse",
-                       ols=_ols_labels(scenario))
+    grid.map_dataframe(
+        _line_or_reference, x="first_stage_f", y="median_bias", err="median_bias_mcse", ols=_ols_labels(scenario)
+    )
     path = context.folder / "iv_median_bias_vs_f.png"
-    return [finish(grid, scenario, _x_param(scenario), "median bias", path, reference=0.0,
-                   xlabel="mean first-stage F", log_x=True,
-                   title="median bias against instrument strength (OLS dashed; bands ±1.96 MCSE)")]
+    return [
+        finish(
+            grid,
+            scenario,
+            _x_param(scenario),
+            "median bias",
+            path,
+            reference=0.0,
+            xlabel="mean first-stage F",
+            log_x=True,
+            title="median bias against instrument strength (OLS dashed; bands ±1.96 MCSE)",
+        )
+    ]
 
 
 def iv_rejection_vs_f(context):
@@ -74,13 +85,31 @@ def iv_rejection_vs_f(context):
         threshold = table.get(("size", k, 0.1)) if k is not None else None
         if threshold is not None:
             ax.axvline(threshold, color="firebrick", linestyle=":", linewidth=1.2)
-            ax.annotate(f"Stock–Yogo 10% size: F = {threshold:g}", (threshold, 0.98),
-                        xycoords=("data", "axes fraction"), rotation=90, ha="right", va="top", fontsize=8,
-                        color="firebrick")
+            ax.annotate(
+                f"Stock–Yogo 10% size: F = {threshold:g}",
+                (threshold, 0.98),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                ha="right",
+                va="top",
+                fontsize=8,
+                color="firebrick",
+            )
     alpha = 1 - scenario.level
     path = context.folder / "iv_rejection_vs_f.png"
-    return [finish(grid, scenario, _x_param(scenario), "rejection rate of the true beta", path, reference=alpha,
-                   reference_label=f"nominal {alpha:.2g}", xlabel="mean first-stage F", log_x=True)]
+    return [
+        finish(
+            grid,
+            scenario,
+            _x_param(scenario),
+            "rejection rate of the true beta",
+            path,
+            reference=alpha,
+            reference_label=f"nominal {alpha:.2g}",
+            xlabel="mean first-stage F",
+            log_x=True,
+        )
+    ]
 
 
 def _facet_k(key, scenario):
@@ -103,21 +132,37 @@ def iv_estimate_distribution(context):
     shown = tsls[(tsls["estimate"] > lo) & (tsls["estimate"] < hi)]
     facet = "k_instruments" if "k_instruments" in scenario.grid else None
     sns.set_theme(style="whitegrid", context="notebook")
-    grid = sns.catplot(data=shown, x=STRENGTH, y="estimate", col=facet, kind="violin", cut=0, inner="quartile",
-                       density_norm="width", color="steelblue", height=3.6, aspect=1.3, linewidth=0.8)
-    for key, ax in (grid.axes_dict.items() if facet else [(None, grid.ax)]):
+    grid = sns.catplot(
+        data=shown,
+        x=STRENGTH,
+        y="estimate",
+        col=facet,
+        kind="violin",
+        cut=0,
+        inner="quartile",
+        density_norm="width",
+        color="steelblue",
+        height=3.6,
+        aspect=1.3,
+        linewidth=0.8,
+    )
+    for key, ax in grid.axes_dict.items() if facet else [(None, grid.ax)]:
         ax.axhline(truth, color="black", linewidth=1, label="truth")
         rows = ols if key is None else ols[ols[facet] == key]
         if not rows.empty:
             weakest = rows.sort_values(STRENGTH).iloc[0]
-            ax.axhline(weakest["mean_estimate"], color="firebrick", linestyle="--", linewidth=1,
-                       label="OLS, weakest cell")
+            ax.axhline(
+                weakest["mean_estimate"], color="firebrick", linestyle="--", linewidth=1, label="OLS, weakest cell"
+            )
         ax.set_ylim(lo, hi)
         ax.legend(loc="lower right", fontsize=8)
     share = 1 - len(shown) / max(len(tsls), 1)
     grid.set_axis_labels("concentration parameter per instrument (μ²/K)", "2SLS estimate")
-    grid.figure.suptitle(f"{scenario.name}: 2SLS sampling distribution ({share:.1%} of estimates lie outside "
-                         "the window shown)", y=1.03, fontsize=11)
+    grid.figure.suptitle(
+        f"{scenario.name}: 2SLS sampling distribution ({share:.1%} of estimates lie outside the window shown)",
+        y=1.03,
+        fontsize=11,
+    )
     path = context.folder / "iv_estimate_distribution.png"
     grid.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(grid.figure)
