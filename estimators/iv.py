@@ -286,7 +286,11 @@ def _projection(Z, A):
 
 
 def _reference_fit(batch, r, method, alpha):
-    """(status, beta, X, Xhat, resid, kappa, F, Z) from textbook matrix formulas."""
+    """(status, (beta, A, Xhat, resid, kappa, F, Z, n, K)) from textbook matrix formulas; (status, None) on failure.
+
+    A = X'(I − κM_Z)X and β = A⁻¹X'(I − κM_Z)y with X = [1, x], Z = [1, z];
+    κ from an explicit eigenvalue problem.
+    """
     y, X, Z = _design(batch, r)
     n, k = X.shape[0], Z.shape[1] - 1
     if n - k - 1 <= 1:
