@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from .generic import Z_BAND
+from .generic import line_with_band, reference_line
 
 
 def did_bias_and_pretrend_power(context):
@@ -23,27 +23,17 @@ def did_bias_and_pretrend_power(context):
     palette = dict(zip(summary["estimator"].unique(), sns.color_palette(n_colors=summary["estimator"].nunique())))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for label, rows in summary.groupby("estimator", sort=False, observed=True):
-        rows = rows.sort_values("trend_gap")
-        _band(left, rows, "bias", palette[label], label)
+        line_with_band(rows, "trend_gap", "bias", "bias_mcse", palette[label], label, ax=left)
         if label in pretrend:
-            _band(right, rows, "rejection", palette[label], label)
-    left.axhline(0, color="0.3", linestyle="--", linewidth=1)
+            line_with_band(rows, "trend_gap", "rejection", "rejection_mcse", palette[label], label, ax=right)
+    reference_line(left, 0.0)
     left.set(
         xlabel="trend_gap (differential trend of the treated)",
         ylabel="bias of the effect estimate",
         title="DiD bias grows with the trend gap",
     )
     alpha = 1 - scenario.level
-    right.axhline(alpha, color="0.3", linestyle="--", linewidth=1)
-    right.annotate(
-        f"nominal {alpha:.2g}",
-        (1.0, alpha),
-        xycoords=("axes fraction", "data"),
-        ha="right",
-        va="bottom",
-        fontsize=8,
-        color="0.3",
-    )
+    reference_line(right, alpha, f"nominal {alpha:.2g}")
     right.set(
         xlabel="trend_gap",
         ylabel="rejection rate of 'no pre-trend'",
@@ -59,9 +49,3 @@ def did_bias_and_pretrend_power(context):
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return [path]
-
-
-def _band(ax, rows, measure, color, label):
-    x, y, err = rows["trend_gap"], rows[measure], Z_BAND * rows[f"{measure}_mcse"].fillna(0.0)
-    ax.plot(x, y, marker="o", markersize=4, color=color, label=label)
-    ax.fill_between(x, y - err, y + err, color=color, alpha=0.2, linewidth=0)

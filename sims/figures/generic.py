@@ -36,15 +36,24 @@ def x_scale(values) -> str:
     return "log" if len(positive) == len(values) else "symlog"
 
 
-def line_with_band(data, x, y, err, color=None, label=None, linestyle="-", **_):
-    """One estimator's line with its ±1.96·MCSE band (a FacetGrid mapper)."""
+def line_with_band(data, x, y, err, color=None, label=None, linestyle="-", ax=None, **_):
+    """One estimator's line with its ±1.96·MCSE band (a FacetGrid mapper; on `ax` or the current axes)."""
     data = data[np.isfinite(data[y])].sort_values(x)
     if data.empty:
         return
-    ax = plt.gca()
+    ax = ax or plt.gca()
     ax.plot(data[x], data[y], marker="o", markersize=4, color=color, label=label, linestyle=linestyle)
     band = Z_BAND * data[err].fillna(0.0)
     ax.fill_between(data[x], data[y] - band, data[y] + band, color=color, alpha=0.2, linewidth=0)
+
+
+def reference_line(ax, value, label=None):
+    """A dashed horizontal line (truth, nominal level), labelled at the right edge."""
+    ax.axhline(value, color="0.3", linestyle="--", linewidth=1, label=label)
+    if label:
+        ax.annotate(
+            label, (1.0, value), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8, color="0.3"
+        )
 
 
 def facet_grid(data, scenario, x_param, **kwargs) -> sns.FacetGrid:
@@ -81,17 +90,7 @@ def finish(
     scale = x_scale(scenario.grid[x_param]) if log_x is None else ("log" if log_x else "linear")
     for ax in grid.axes.flat:
         if reference is not None:
-            ax.axhline(reference, color="0.3", linestyle="--", linewidth=1, label=reference_label)
-            if reference_label:
-                ax.annotate(
-                    reference_label,
-                    (1.0, reference),
-                    xycoords=("axes fraction", "data"),
-                    ha="right",
-                    va="bottom",
-                    fontsize=8,
-                    color="0.3",
-                )
+            reference_line(ax, reference, reference_label)
         if scale == "symlog":
             positive = [v for v in scenario.grid[x_param] if v > 0]
             ax.set_xscale("symlog", linthresh=min(positive))
