@@ -3,7 +3,7 @@
 
 import sys
 
-from sims.cli import main
+from causalmc.sims.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

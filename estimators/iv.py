@@ -494,7 +494,7 @@ def tf_table() -> tuple[np.ndarray, np.ndarray]:
     IV", American Economic Review 112(10): 3260–3290 (package data
     ``estimators/data/lmmp_tf_table.csv``).
     """
-    text = resources.files("estimators").joinpath("data/lmmp_tf_table.csv").read_text()
+    text = resources.files(__package__).joinpath("data/lmmp_tf_table.csv").read_text()
     rows = np.array([[float(v) for v in line.split(",")] for line in text.strip().splitlines()[1:]])
     return rows[:, 0].copy(), rows[:, 2].copy()
 
@@ -527,7 +527,7 @@ def stock_yogo() -> dict[tuple[str, int, float], float]:
     "Testing for Weak Instruments in Linear IV Regression" (2005), Tables
     5.1 and 5.2 (package data ``estimators/data/stock_yogo.csv``).
     """
-    text = resources.files("estimators").joinpath("data/stock_yogo.csv").read_text()
+    text = resources.files(__package__).joinpath("data/stock_yogo.csv").read_text()
     table = {}
     for line in text.strip().splitlines()[1:]:
         name, k, threshold, value = line.split(",")

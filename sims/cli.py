@@ -330,7 +330,7 @@ def _compare(args) -> int:
 
 
 def _list() -> int:
-    import estimators
+    from causalmc import estimators
 
     from . import dgps
 

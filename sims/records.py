@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from estimators import status as st
-from estimators.spec import CORE_COLUMNS, REJECT
+from causalmc.estimators import status as st
+from causalmc.estimators.spec import CORE_COLUMNS, REJECT
 
 FLOAT_COLUMNS = ("truth", "estimate", "se", "ci_low", "ci_high")
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())

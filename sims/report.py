@@ -51,7 +51,7 @@ def stock_yogo_note(summary: pd.DataFrame, scenario) -> list[str]:
     """Stock–Yogo (2005) thresholds for the instrument counts of an IV summary."""
     if not summary["mean_first_stage_f"].notna().any():
         return []
-    from estimators.iv import stock_yogo
+    from causalmc.estimators.iv import stock_yogo
 
     if "k_instruments" in summary:
         counts = sorted(set(summary["k_instruments"]))

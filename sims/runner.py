@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import estimators
+from causalmc import estimators
 
 from . import NUMBERS_VERSION, __version__, dgps, records
 from .records import EstimatorOutput, RecordLayout

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import estimators
+from causalmc import estimators
 
 from . import NUMBERS_VERSION, dgps
 

@@ -53,7 +53,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from estimators.inference import covers, set_width
+from causalmc.estimators.inference import covers, set_width
 
 MEASURES = (
     "mean_estimate",

@@ -14,9 +14,9 @@ import zlib
 import numpy as np
 import pytest
 
-import estimators
-from estimators import status as st
-from estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE
+from causalmc import estimators
+from causalmc.estimators import status as st
+from causalmc.estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE
 
 RTOL = 1e-8
 
@@ -81,7 +81,7 @@ __all__ = [
 def applicable_pairs():
     """(DGP, estimator) pairs where the DGP provides what the estimator needs
     and the estimator applies to at least one of the DGP's examples."""
-    from sims import dgps
+    from causalmc.sims import dgps
 
     def applies(dgp, spec):
         if not set(spec.needs) <= set(dgp.provides):
@@ -104,9 +104,9 @@ def suite_outcome(tmp_path_factory):
     The seed is the scenario's own, shifted by CAUSALMC_TEST_SEED when set, so
     the Monte Carlo claims can be rechecked on fresh draws.
     """
-    from sims import runner
-    from sims.cli import scenarios_folder
-    from sims.scenario import load
+    from causalmc.sims import runner
+    from causalmc.sims.cli import scenarios_folder
+    from causalmc.sims.scenario import load
 
     folder = tmp_path_factory.mktemp("suite")
     cache = {}

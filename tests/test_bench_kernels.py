@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import applicable_pairs
 
-from sims import dgps
+from causalmc.sims import dgps
 
 CASES = applicable_pairs()
 

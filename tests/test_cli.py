@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sims.cli import COMMANDS, main
+from causalmc.sims.cli import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 

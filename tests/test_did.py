@@ -234,7 +234,7 @@ def test_degenerate_panels_are_statuses(rng, name, se):
 
 
 def test_pretrend_does_not_apply_to_two_periods():
-    import estimators
+    from causalmc import estimators
 
     spec = estimators.registry()["pretrend"]
     assert "3 periods" in spec.applies({"panel_y": (100, 2)}, {})

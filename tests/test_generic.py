@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import applicable_pairs, assert_close, run_estimator
 
-import estimators
-from sims import dgps
+from causalmc import estimators
+from causalmc.sims import dgps
 
 DGPS = list(dgps.registry().values())
 EXAMPLES = [(d, i) for d in DGPS for i in range(len(d.examples))]

@@ -21,7 +21,7 @@ from conftest import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, assert_close, kernel
 from linearmodels.iv import IV2SLS, IVLIML
 from scipy import stats
 
-from estimators.iv import TF_MAX_F, reference_ar_statistic, tf_critical, tf_table
+from causalmc.estimators.iv import TF_MAX_F, reference_ar_statistic, tf_critical, tf_table
 
 
 def random_batch(rng, n_reps, n, k, strength=1.0, hetero=0.5):
@@ -178,7 +178,7 @@ def test_tf_uses_the_table_at_the_first_stage_f(rng):
 
 
 def test_tf_applies_only_to_one_instrument_and_level_95():
-    import estimators
+    from causalmc import estimators
 
     spec = estimators.registry()["tsls_tf"]
     assert spec.applies({"z": (1, 100)}, {}) is None

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from sims import records
-from sims.cli import main
+from causalmc.sims import records
+from causalmc.sims.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

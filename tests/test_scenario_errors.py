@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from sims.cli import main
+from causalmc.sims.cli import main
 
 VALID = textwrap.dedent("""\
     name = "t"

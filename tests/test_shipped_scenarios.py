@@ -7,9 +7,9 @@ Monte Carlo error (4 MCSE unless the file says otherwise).
 
 import pytest
 
-from sims import report, runner
-from sims.cli import scenarios_folder
-from sims.scenario import load, scenario_files
+from causalmc.sims import report, runner
+from causalmc.sims.cli import scenarios_folder
+from causalmc.sims.scenario import load, scenario_files
 
 FILES = scenario_files(scenarios_folder())
 SUITE = [f for f in FILES if load(f).suite_reps is not None]
@@ -55,8 +55,8 @@ def test_suite_scenario_meets_its_expectations(path, suite_outcome):
     ],
 )
 def test_topic_figures_are_drawn(name, expected, suite_outcome):
-    from sims import records
-    from sims.figures import FigureContext, draw
+    from causalmc.sims import records
+    from causalmc.sims.figures import FigureContext, draw
 
     scenario, outcome = suite_outcome(name)
     run_dir = outcome.run.run_dir

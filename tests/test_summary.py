@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from conftest import assert_close
 
-from estimators.inference import covers, set_width
-from sims import summary
-from sims.scenario import Expectation
+from causalmc.estimators.inference import covers, set_width
+from causalmc.sims import summary
+from causalmc.sims.scenario import Expectation
 
 
 def make_records(rng, n_ok=500, n_failed=7, truth=1.0):

@@ -52,8 +52,8 @@ def test_conditioning_on_f_above_10_distorts_coverage(suite_outcome):
 
 
 def test_stock_yogo_table_is_shipped_and_printed(suite_outcome):
-    from estimators.iv import stock_yogo
-    from sims.report import stock_yogo_note
+    from causalmc.estimators.iv import stock_yogo
+    from causalmc.sims.report import stock_yogo_note
 
     scenario, outcome = suite_outcome("weak_iv")
     table = stock_yogo()

@@ -22,7 +22,7 @@ from functools import cache
 
 import numpy as np
 
-from estimators.spec import Setting, discover
+from causalmc.estimators.spec import Setting, discover
 
 Batch = dict[str, np.ndarray]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from estimators.spec import Setting
+from causalmc.estimators.spec import Setting
 
 from . import Dgp
 

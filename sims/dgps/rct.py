@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-from estimators.spec import Setting
+from causalmc.estimators.spec import Setting
 
 from . import Dgp
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from estimators.iv import stock_yogo
+from causalmc.estimators.iv import stock_yogo
 
 from .generic import facet_grid, finish, line_with_band
 
