@@ -15,5 +15,5 @@ from .spec import Estimator, discover
 
 @cache
 def registry() -> dict[str, Estimator]:
-    """All estimators, by name."""
+    """The shipped estimators, by name (plugins add theirs through ``causalmc.sims.plugins``)."""
     return discover(__name__, __path__, "ESTIMATORS")

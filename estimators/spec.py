@@ -110,8 +110,11 @@ def _fmt(x) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-# run(batch, truth, options, level, out, status) -> None
-KernelRunner = Callable[[Mapping[str, np.ndarray], np.ndarray, Mapping, float, np.ndarray, np.ndarray], None]
+BUILT_IN = "causalmc"  # the origin of the estimators and DGPs that ship with causalmc
+
+# run(batch, truth, options, level, out, status) -> None, or the first error
+# message of the batch (plugin estimators that catch a user's exception)
+KernelRunner = Callable[[Mapping[str, np.ndarray], np.ndarray, Mapping, float, np.ndarray, np.ndarray], str | None]
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ class Estimator:
         ``run(batch, truth, options, level, out, status)``: fills ``out``
         (shape ``(R, 5 + len(diagnostics))``) and ``status`` (shape ``(R,)``)
         for the ``R`` replications of ``batch``.  Calls the numba kernel.
+        Returns None, or (plugin estimators) the message and traceback of
+        the first replication that ended with status ``error``.
     reference : callable
         Same signature as `run`, written as plain per-replication numpy
         code; the tests hold `run` to it and both to an outside library.
@@ -144,6 +149,9 @@ class Estimator:
     check : callable, optional
         ``check(options, level) -> str | None``: a reason the combination of
         options and confidence level is not supported (a scenario error).
+    origin : str
+        Where it comes from: ``causalmc`` for the shipped ones, else the
+        plugin that registered it (set on registration).
     """
 
     name: str
@@ -155,6 +163,7 @@ class Estimator:
     diagnostics: tuple[str, ...] = ()
     applies: Callable[[Mapping[str, tuple], Mapping], str | None] | None = None
     check: Callable[[Mapping, float], str | None] | None = None
+    origin: str = BUILT_IN
     option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

@@ -12,5 +12,16 @@ NO_VARIATION = 2  # the regressor of interest, a group or a period is empty or c
 SCREENED_OUT = 3  # a pre-test (e.g. first-stage F <= 10) declined to report
 TOO_FEW_CLUSTERS = 4  # cluster-robust inference needs at least two clusters
 NO_RESIDUAL_DF = 5  # the fit leaves no degrees of freedom for a variance
+ERROR = 6  # a user's (plugin) estimator raised, or returned something unreadable
+NON_FINITE = 7  # a user's (plugin) estimator returned a NaN or infinite estimate
 
-NAMES = ("ok", "singular", "no_variation", "screened_out", "too_few_clusters", "no_residual_df")
+NAMES = (
+    "ok",
+    "singular",
+    "no_variation",
+    "screened_out",
+    "too_few_clusters",
+    "no_residual_df",
+    "error",
+    "non_finite",
+)

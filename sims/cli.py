@@ -8,7 +8,6 @@ an argument), with nothing written; 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import textwrap
@@ -16,8 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, report, runner
-from .scenario import Scenario, ScenarioError, load, parse, scenario_files
+from . import __version__, api, plugins, report, runner
+from .frames import FrameError
+from .plugins import PluginError
+from .scenario import Scenario, ScenarioError, load, scenario_files
 
 REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_OUT = Path("results")
@@ -39,7 +40,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_plugin_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="load your own estimators and DGPs from a plugin file or module (repeatable)",
+    )
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
+    _add_plugin_option(p)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: results)")
     p.add_argument(
         "--jobs", type=_positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
@@ -101,6 +113,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed (overrides the file)")
 
     p = sub.add_parser(
+        "sample",
+        help="write one simulated dataset of a scenario",
+        formatter_class=_Formatter,
+        description="Write the dataset of one replication of a scenario's cell, as the estimators see it "
+        "(a tidy table: one row per observation, panels long with unit and period), drawn from the "
+        "same random stream as the run. Without --out, prints it.",
+        epilog="example:\n  python run_bench.py sample scenarios/confounding.toml --cell n=100 --rep 3 --out data.csv",
+    )
+    p.add_argument("file", type=Path, metavar="FILE.toml")
+    p.add_argument("--cell", nargs="+", default=[], metavar="PARAM=VALUE", help="grid values of the cell")
+    p.add_argument("--rep", type=int, default=0, help="replication number (default 0)")
+    p.add_argument("--out", type=Path, metavar="DATA.csv|DATA.parquet", help="write here instead of printing")
+    _add_plugin_option(p)
+
+    p = sub.add_parser(
+        "estimate",
+        help="run an estimator on a dataset",
+        formatter_class=_Formatter,
+        description="Run any registered estimator (shipped or plugin) on one dataset in the sample "
+        "format (CSV or Parquet) and print estimate, standard error, interval, the test of "
+        "H0: theta = --null and diagnostics.",
+        epilog="example:\n  python run_bench.py estimate ols_adjusted data.csv --option se=hc1 --null 0",
+    )
+    p.add_argument("estimator", metavar="NAME")
+    p.add_argument("data", type=Path, metavar="DATA.csv|DATA.parquet")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="an estimator option")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--null", type=float, default=0.0, help="the value tested by reject (default 0)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    _add_plugin_option(p)
+
+    p = sub.add_parser(
         "summary",
         help="reprint the summary of a finished run",
         formatter_class=_Formatter,
@@ -141,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         description="Show the DGPs with their parameters, the estimators with the data they "
         "need, and the shipped scenarios.",
-        epilog="example:\n  python run_bench.py list",
+        epilog="example:\n  python run_bench.py list --plugin examples/my_estimators.py",
     )
+    _add_plugin_option(p)
 
     p = sub.add_parser(
         "bench",
@@ -161,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("suite", "run", "summary", "check", "compare", "list", "bench")
+COMMANDS = ("suite", "run", "sample", "estimate", "summary", "check", "compare", "list", "bench")
 
 
 def main(argv=None) -> int:
@@ -174,8 +219,12 @@ def main(argv=None) -> int:
         if command == "suite":
             return _suite(args)
         if command == "run":
-            scenarios = [load(f).with_overrides(args.reps, args.seed) for f in args.files]
+            scenarios = [api.as_scenario(f, reps=args.reps, seed=args.seed, plugins=args.plugin) for f in args.files]
             return _run(scenarios, args)
+        if command == "sample":
+            return _sample(args)
+        if command == "estimate":
+            return _estimate(args)
         if command == "summary":
             return _summary(args)
         if command == "check":
@@ -183,12 +232,12 @@ def main(argv=None) -> int:
         if command == "compare":
             return _compare(args)
         if command == "list":
-            return _list()
+            return _list(args)
         if command == "bench":
             from .bench import main as bench_main
 
             return bench_main(args)
-    except (ScenarioError, runner.RunDirError, FileNotFoundError) as exc:
+    except (ScenarioError, runner.RunDirError, FileNotFoundError, PluginError, api.UsageError, FrameError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -201,6 +250,7 @@ def main(argv=None) -> int:
 
 
 def _suite(args) -> int:
+    plugins.load_all(args.plugin)
     files = scenario_files(scenarios_folder())
     scenarios = [s for s in (load(f) for f in files) if s.suite_reps is not None]
     if not scenarios:
@@ -209,61 +259,42 @@ def _suite(args) -> int:
 
 
 def _run(scenarios: list[Scenario], args) -> int:
-    names = [s.name for s in scenarios]
-    for s in scenarios:
-        if names.count(s.name) > 1:
-            raise ScenarioError(
-                s.path,
-                "name",
-                f"{s.name!r} is the name of another scenario in this run; each needs its own output folder",
-            )
-    if args.backend == "dask":
-        try:
-            import dask.distributed  # noqa: F401
-        except ImportError:
-            print("error: --backend dask needs dask.distributed: pip install -e '.[dask]'", file=sys.stderr)
-            return 2
-    elif args.scheduler:
-        print("error: --scheduler goes with --backend dask", file=sys.stderr)
-        return 2
-    # Everything that can be refused is checked before anything is written.
-    plans = [runner.make_plan(s) for s in scenarios]
-    for s in scenarios:
-        runner.check_run_dir(runner.run_dir_for(s, args.out), s, args.fresh)
-    progress = not args.quiet and sys.stderr.isatty()
-    failed = 0
-    for plan in plans:
-        outcome = runner.run_scenario(
-            plan,
-            args.out,
-            jobs=args.jobs,
-            fresh=args.fresh,
-            progress=progress,
-            figures=not args.no_figures,
-            backend=args.backend,
-            scheduler=args.scheduler,
-        )
-        failed += _report(plan.scenario, outcome, quiet=args.quiet)
+    runs = api.run_many(
+        scenarios,
+        out=args.out,
+        jobs=args.jobs,
+        fresh=args.fresh,
+        progress=not args.quiet,
+        figures=not args.no_figures,
+        backend=args.backend,
+        scheduler=args.scheduler,
+    )
+    failed = sum(_report(run, quiet=args.quiet) for run in runs)
     return 1 if failed else 0
 
 
-def _report(scenario: Scenario, outcome: runner.Outcome, quiet: bool) -> int:
-    lines, failed = report.check_expectations(scenario, outcome.summary)
+def _report(run: api.Run, quiet: bool) -> int:
+    scenario = run.scenario
+    lines, failed = report.check_expectations(scenario, run.summary)
     if quiet:
         for line in lines:
             if "FAIL" in line:
                 print(f"{scenario.name}: {line.strip()}", file=sys.stderr)
         return failed
-    run = outcome.run
+    manifest = run.manifest
     print(f"\n== {scenario.name}: {scenario.description}")
     print(
-        f"   {scenario.dgp}, {len(run.plan.cells)} cells x {scenario.reps} reps, seed {scenario.seed}; "
+        f"   {scenario.dgp}, {len(scenario.cells())} cells x {scenario.reps} reps, seed {scenario.seed}; "
         f"{run.computed_tasks} tasks computed, {run.reused_tasks} reused, {run.seconds:.1f} s -> {run.run_dir}"
     )
-    for note in run.plan.skipped:
+    for note in manifest["skipped"]:
         print(f"   note: {note['estimator']} skipped in cell {note['cell']}: {note['reason']}")
-    print(report.format_summary(outcome.summary, list(scenario.grid)))
-    for line in report.stock_yogo_note(outcome.summary, scenario):
+    for cell, by_label in manifest.get("errors", {}).items():
+        for label, error in by_label.items():
+            last = error["message"].strip().splitlines()[-1]
+            print(f"   error: {label} raised in cell {cell} (first at rep {error['rep']}): {last} (see manifest.json)")
+    print(report.format_summary(run.summary, list(scenario.grid)))
+    for line in report.stock_yogo_note(run.summary, scenario):
         print(line)
     if lines:
         print(f"expectations ({failed} failed):")
@@ -271,22 +302,12 @@ def _report(scenario: Scenario, outcome: runner.Outcome, quiet: bool) -> int:
     return failed
 
 
-def _manifest(run_dir: Path) -> dict:
-    path = run_dir / runner.MANIFEST
-    if not path.exists():
-        raise FileNotFoundError(f"{run_dir} is not a causalmc run folder (no {runner.MANIFEST})")
-    return json.loads(path.read_text())
-
-
 def _scenario_of(run_dir: Path) -> Scenario:
-    manifest = _manifest(run_dir)
-    parsed = manifest["scenario"]
-    return parse(manifest["scenario_source"], parsed["path"]).with_overrides(parsed["reps"], parsed["seed"])
+    return api.scenario_of(run_dir)
 
 
 def _summary_of(run_dir: Path, scenario: Scenario) -> pd.DataFrame:
-    path = run_dir / "summary.parquet"
-    return pd.read_parquet(path) if path.exists() else runner.write_summary(run_dir, scenario)
+    return api.summary_of(run_dir, scenario)
 
 
 def _summary(args) -> int:
@@ -329,21 +350,69 @@ def _compare(args) -> int:
     return 1 if len(changed) else 0
 
 
-def _list() -> int:
-    from causalmc import estimators
+def _sample(args) -> int:
+    cell = {}
+    for item in args.cell:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise api.UsageError(f"--cell {item!r}: write PARAM=VALUE")
+        cell[key] = value
+    frame = api.sample(args.file, cell=cell, rep=args.rep, plugins=args.plugin)
+    info = frame.attrs
+    header = f"# {info['scenario']} ({info['dgp']}), cell {info['cell']}, rep {info['rep']}, truth {info['truth']!r}"
+    if args.out is None:
+        print(header)
+        print(frame.to_string(index=False))
+        return 0
+    if args.out.suffix not in (".csv", ".parquet"):
+        raise api.UsageError(f"--out {args.out}: allowed: a .csv or .parquet file name")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix == ".csv":
+        frame.to_csv(args.out, index=False)
+    else:
+        frame.to_parquet(args.out, index=False)
+    print(f"{header} -> {args.out}")
+    return 0
 
-    from . import dgps
 
+def _estimate(args) -> int:
+    plugins.load_all(args.plugin)
+    options = dict(api.parse_option(args.estimator, text) for text in args.option)
+    data = read_dataset(args.data)
+    result = api.estimate(args.estimator, data, level=args.level, null=args.null, source=str(args.data), **options)
+    if args.format == "json":
+        print(result.to_json(indent=1))
+    else:
+        shown = result.drop("error") if result["error"] is None else result
+        print(shown.to_string())
+    return 0
+
+
+def read_dataset(path: Path) -> pd.DataFrame:
+    """A dataset file (CSV or Parquet) as written by ``sample``; CSV floats read back exactly."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path, float_precision="round_trip")
+    raise api.UsageError(f"{path}: allowed: a .csv or .parquet file")
+
+
+def _list(args) -> int:
+    plugins.load_all(args.plugin)
     print("DGPs (parameters: default, allowed values, meaning)")
-    for dgp in dgps.registry().values():
-        print(f"\n  {dgp.name}: {dgp.summary}")
+    for dgp in plugins.dgp_registry().values():
+        origin = "" if dgp.origin == "causalmc" else f"   [{dgp.origin}]"
+        print(f"\n  {dgp.name}: {dgp.summary}{origin}")
         print(f"    provides: {', '.join(dgp.provides)}")
         for p in dgp.params:
             default = "(unset)" if p.default is None else repr(p.default)
             print(f"    {p.name:<20} {default:<10} {p.allowed():<28} {p.doc}")
     print("\nEstimators (data needed; options)")
-    for est in estimators.registry().values():
-        print(f"\n  {est.name}: {est.summary}")
+    for est in plugins.estimator_registry().values():
+        origin = "" if est.origin == "causalmc" else f"   [{est.origin}]"
+        print(f"\n  {est.name}: {est.summary}{origin}")
         print(f"    needs: {', '.join(est.needs)}")
         for o in est.options:
             print(f"    option {o.name} = {o.default!r} ({o.allowed()}): {o.doc}")

@@ -181,7 +181,9 @@ def _numbered(frame, prefix, source) -> pd.DataFrame:
 def _balanced_panel(frame, source) -> pd.DataFrame:
     for key in ("unit", "period"):
         if key not in frame:
-            raise FrameError(f"{source}: a panel needs columns 'unit' and 'period'; columns: {', '.join(map(str, frame))}")
+            raise FrameError(
+                f"{source}: a panel needs columns 'unit' and 'period'; columns: {', '.join(map(str, frame))}"
+            )
     if frame.duplicated(["unit", "period"]).any():
         raise FrameError(f"{source}: (unit, period) pairs repeat")
     units, periods = frame["unit"].nunique(), frame["period"].nunique()

@@ -10,7 +10,8 @@ with '.' are ignored).
 Columns, in order: ``cell``, every grid parameter, ``rep``, ``estimator``
 (the label), ``truth``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
 ``reject`` (nullable boolean: the estimator's own level-α test of
-H0: θ = truth; missing where status is not ``ok``), ``status``, then the
+H0: θ = truth; missing where status is not ``ok``, or where a plugin
+estimator gives neither a test nor an interval), ``status``, then the
 diagnostic columns of all the scenario's estimators (NaN where an
 estimator has no such diagnostic).  Every file of a run has this schema.
 ``cell``, ``estimator`` and ``status`` are dictionary-encoded strings
@@ -95,7 +96,7 @@ class RecordLayout:
         columns += [pa.DictionaryArray.from_arrays(np.tile(np.arange(n_est, dtype=np.int32), n_reps), labels)]
         columns += [np.repeat(truth, n_est), *(core[:, j] for j in range(REJECT))]
         columns += [
-            pa.array(core[:, REJECT] == 1.0, mask=failed),
+            pa.array(core[:, REJECT] == 1.0, mask=failed | np.isnan(core[:, REJECT])),
             pa.DictionaryArray.from_arrays(codes.astype(np.int32), _STATUS_NAMES),
         ]
         columns += [diag[:, j] for j in range(len(self.diagnostics))]

@@ -114,17 +114,36 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, measures=COMPARED, mcse_multi
     return pd.DataFrame(rows)
 
 
-def check_expectations(scenario, summary: pd.DataFrame) -> tuple[list[str], int]:
-    """Lines describing each expectation's outcome, and the number that failed."""
-    lines, failed = [], 0
+def expectation_table(scenario, summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per (expectation, selected cell): the claim, the measure, its MCSE and whether it holds.
+
+    An expectation that selects no summary row gets one row with no cell,
+    and does not hold.
+    """
+    rows = []
     for expectation in scenario.expectations:
+        claim = {
+            "expectation": expectation.describe(),
+            "estimator": expectation.estimator,
+            "measure": expectation.measure,
+            "relation": expectation.relation,
+            "target": expectation.value,
+        }
         results = summary_module.check(expectation, summary)
         if not results:
-            failed += 1
-            lines.append(f"  FAIL {expectation.describe()}: selects no summary row")
-            continue
-        for r in results:
-            failed += not r["holds"]
-            mark = "ok  " if r["holds"] else "FAIL"
-            lines.append(f"  {mark} {expectation.describe()} [{r['cell']}]: {with_mcse(r['value'], r['mcse'])}")
-    return lines, failed
+            rows.append(claim | {"cell": None, "value": math.nan, "mcse": math.nan, "holds": False})
+        rows += [claim | r for r in results]
+    columns = ["expectation", "estimator", "measure", "relation", "target", "cell", "value", "mcse", "holds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def check_expectations(scenario, summary: pd.DataFrame) -> tuple[list[str], int]:
+    """Lines describing each expectation's outcome, and the number that failed."""
+    lines, table = [], expectation_table(scenario, summary)
+    for r in table.itertuples():
+        if r.cell is None:
+            lines.append(f"  FAIL {r.expectation}: selects no summary row")
+        else:
+            mark = "ok  " if r.holds else "FAIL"
+            lines.append(f"  {mark} {r.expectation} [{r.cell}]: {with_mcse(r.value, r.mcse)}")
+    return lines, int((~table["holds"].astype(bool)).sum())

@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,9 +42,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from causalmc import estimators
+from causalmc.estimators import status as st
+from causalmc.estimators.spec import BUILT_IN
 
-from . import NUMBERS_VERSION, __version__, dgps, records
+from . import NUMBERS_VERSION, __version__, plugins, records
 from .records import EstimatorOutput, RecordLayout
 from .scenario import Cell, EstimatorConfig, Scenario, ScenarioError
 
@@ -73,6 +75,8 @@ class Task:
     level: float
     estimators: tuple[EstimatorConfig, ...]
     bytes_per_rep: int  # size of one replication's data: a cost hint for scheduling
+    plugins: tuple[str, ...] = ()  # plugin files and modules the worker loads first
+    inline: tuple = ()  # user estimators and DGPs defined outside any plugin, carried by value
 
     @property
     def file_name(self) -> str:
@@ -85,6 +89,7 @@ class TaskResult:
     truth: np.ndarray
     outputs: tuple[EstimatorOutput, ...]
     seconds: float
+    errors: dict = field(default_factory=dict)  # label -> {"rep", "message"}: first error of the task
 
 
 def stream(seed: int, cell_key: int, chunk: int) -> np.random.Generator:
@@ -95,18 +100,25 @@ def stream(seed: int, cell_key: int, chunk: int) -> np.random.Generator:
 def compute(task: Task) -> TaskResult:
     """Draw a task's replications and run every estimator on them (worker side)."""
     start = time.perf_counter()
-    dgp = dgps.registry()[task.dgp]
-    specs = [estimators.registry()[e.name] for e in task.estimators]
+    if task.plugins or task.inline:
+        plugins.ensure(task.plugins, task.inline)
+    dgp = plugins.dgp_registry()[task.dgp]
+    registry = plugins.estimator_registry()
+    specs = [registry[e.name] for e in task.estimators]
     rng = stream(task.seed, task.cell_key, task.chunk)
     truth = np.empty(task.n_reps)
     values = [np.empty((task.n_reps, spec.width)) for spec in specs]
     codes = [np.empty(task.n_reps, dtype=np.int8) for _ in specs]
+    errors = {}
     for lo in range(0, task.n_reps, task.sub_batch):
         hi = min(lo + task.sub_batch, task.n_reps)
         batch = dgp.generate(rng, hi - lo, task.params)
         truth[lo:hi] = batch.pop("truth")
         for spec, config, out, status in zip(specs, task.estimators, values, codes):
-            spec.run(batch, truth[lo:hi], config.options, task.level, out[lo:hi], status[lo:hi])
+            message = spec.run(batch, truth[lo:hi], config.options, task.level, out[lo:hi], status[lo:hi])
+            if message and config.label not in errors:
+                first = lo + int(np.argmax(status[lo:hi] == st.ERROR))
+                errors[config.label] = {"rep": task.rep_start + first, "message": message}
         # Free the sub-batch before drawing the next, so the allocator hands
         # back the same, still-cached memory instead of fresh lines.
         del batch
@@ -114,7 +126,7 @@ def compute(task: Task) -> TaskResult:
         EstimatorOutput(config.label, out, status, spec.diagnostics)
         for spec, config, out, status in zip(specs, task.estimators, values, codes)
     )
-    return TaskResult(task, truth, outputs, time.perf_counter() - start)
+    return TaskResult(task, truth, outputs, time.perf_counter() - start, errors)
 
 
 @dataclass
@@ -126,6 +138,7 @@ class Plan:
     tasks: list[Task]
     layout: RecordLayout
     skipped: list[dict] = field(default_factory=list)
+    plugins: tuple[str, ...] = ()  # plugin files and modules its estimators and DGP come from
 
     @property
     def total_reps(self) -> int:
@@ -141,12 +154,15 @@ def make_plan(scenario: Scenario) -> Plan:
     kernel on it compiles them (or loads numba's cache) in this process
     before any worker starts, so workers load compiled code from the cache.
     """
-    dgp = dgps.registry()[scenario.dgp]
-    registry = estimators.registry()
+    dgp = plugins.dgp_registry()[scenario.dgp]
+    registry = plugins.estimator_registry()
+    used_code = [dgp, *(registry[c.name] for c in scenario.estimators)]
+    worker_plugins = plugins.worker_sources(obj.origin for obj in used_code)
+    inline = tuple({id(obj): obj for obj in used_code if plugins.is_inline(obj.origin)}.values())
     cells = scenario.cells()
     tasks, skipped, used = [], [], set()
     for cell in cells:
-        probe = dgp.generate(np.random.default_rng(0), 1, cell.params)
+        probe = _probe(dgp, cell)
         probe_truth = probe.pop("truth")
         shapes = {name: array.shape[1:] for name, array in probe.items()}
         applicable = []
@@ -158,9 +174,13 @@ def make_plan(scenario: Scenario) -> Plan:
                 continue
             applicable.append(config)
             used.add(config.label)
-            spec.run(
-                probe, probe_truth, config.options, scenario.level, np.empty((1, spec.width)), np.empty(1, np.int8)
-            )
+            status = np.empty(1, np.int8)
+            message = spec.run(probe, probe_truth, config.options, scenario.level, np.empty((1, spec.width)), status)
+            if status[0] == st.ERROR:
+                raise plugins.PluginError(
+                    f"{scenario.path}: estimator {config.label!r} ({spec.origin}) fails on the probe replication "
+                    f"of cell {cell.label}, before any work started:\n{message}"
+                )
         bytes_per_rep = sum(a.nbytes for a in probe.values())
         sub_batch = max(1, SUB_BATCH_BYTES // max(bytes_per_rep, 1))
         n_chunks = math.ceil(scenario.reps / scenario.chunk_size)
@@ -180,6 +200,8 @@ def make_plan(scenario: Scenario) -> Plan:
                     scenario.level,
                     tuple(applicable),
                     bytes_per_rep,
+                    worker_plugins,
+                    inline,
                 )
             )
     for index, config in enumerate(scenario.estimators):
@@ -194,7 +216,21 @@ def make_plan(scenario: Scenario) -> Plan:
     for config in scenario.estimators:
         diagnostics += [d for d in registry[config.name].diagnostics if d not in diagnostics]
     grid_params = tuple((name, dgp.param_map[name].kind) for name in scenario.grid)
-    return Plan(scenario, cells, tasks, RecordLayout(grid_params, tuple(diagnostics)), skipped)
+    return Plan(scenario, cells, tasks, RecordLayout(grid_params, tuple(diagnostics)), skipped, worker_plugins)
+
+
+def _probe(dgp, cell: Cell) -> dict:
+    """One replication of a cell, for shapes and compilation; a user's DGP that fails is a PluginError."""
+    try:
+        return dgp.generate(np.random.default_rng(0), 1, cell.params)
+    except Exception as exc:
+        if dgp.origin == BUILT_IN:
+            raise
+        detail = "".join(traceback.format_exception(exc)).rstrip()
+        raise plugins.PluginError(
+            f"DGP {dgp.name!r} ({dgp.origin}) fails on the probe replication of cell {cell.label}, "
+            f"before any work started:\n{detail}"
+        ) from exc
 
 
 # -- run directory -------------------------------------------------------------
@@ -211,9 +247,15 @@ def check_run_dir(run_dir: Path, scenario: Scenario, fresh: bool) -> None:
     manifest = run_dir / MANIFEST
     if manifest.exists():
         try:
-            previous = json.loads(manifest.read_text())["fingerprint"]
+            written = json.loads(manifest.read_text())
+            previous = written["fingerprint"]
         except (json.JSONDecodeError, KeyError):
             raise RunDirError(f"{manifest}: unreadable manifest; rerun with --fresh to start over") from None
+        if previous != scenario.fingerprint() and (changed := _changed_code(written, scenario)):
+            raise RunDirError(
+                f"{run_dir} holds results of scenario {scenario.name!r} computed with other code: "
+                f"{'; '.join(changed)}; rerun with --fresh to discard them, or choose another --out"
+            )
         if previous != scenario.fingerprint():
             raise RunDirError(
                 f"{run_dir} holds results of another version of scenario {scenario.name!r} "
@@ -223,6 +265,23 @@ def check_run_dir(run_dir: Path, scenario: Scenario, fresh: bool) -> None:
             )
     elif any(RECORD_FILE.match(p.name) for p in (run_dir / "records").glob("*.parquet")):
         raise RunDirError(f"{run_dir} holds records but no manifest; rerun with --fresh to discard them")
+
+
+def _changed_code(manifest: dict, scenario: Scenario) -> list[str]:
+    """The user code (plugins) whose identity differs from the one a run was written with."""
+    before = manifest.get("scenario", {}).get("code", {})
+    now = scenario.code
+    changed = []
+    for name in sorted(set(before) | set(now)):
+        old, new = before.get(name), now.get(name)
+        if old is None or new is None or old["identity"] != new["identity"]:
+            origin = (new or old)["origin"]
+            kind, _, label = name.partition(":")
+            changed.append(
+                f"{kind} {label!r} from {origin} has changed since (code {old and old['identity']} → "
+                f"{new and new['identity']})"
+            )
+    return changed
 
 
 def _clear(run_dir: Path) -> None:
@@ -273,7 +332,7 @@ def _versions() -> dict:
     }
 
 
-def _write_manifest(run_dir: Path, plan: Plan, state: str, timings: dict, jobs: int) -> None:
+def _write_manifest(run_dir: Path, plan: Plan, state: str, timings: dict, jobs: int, errors: dict) -> None:
     complete = completed_files(run_dir)
     manifest = {
         "state": state,
@@ -287,6 +346,8 @@ def _write_manifest(run_dir: Path, plan: Plan, state: str, timings: dict, jobs: 
         "timings": timings,
         "chunks": {"planned": len(plan.tasks), "complete": len(complete), "files": complete},
         "skipped": plan.skipped,
+        "plugins": list(plan.plugins),
+        "errors": errors,
     }
     tmp = run_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, allow_nan=False))
@@ -384,7 +445,8 @@ def run(
     # Largest tasks first, so no worker is left with a big one at the end.
     pending.sort(key=lambda t: -t.n_reps * t.bytes_per_rep)
     timings = {"started": datetime.now(UTC).isoformat(timespec="seconds")}
-    _write_manifest(run_dir, plan, "running", timings, jobs)
+    errors = _previous_errors(run_dir) if not fresh else {}
+    _write_manifest(run_dir, plan, "running", timings, jobs, errors)
     cells = {c.key: c for c in plan.cells}
     compute_seconds = 0.0
     written = {}
@@ -396,12 +458,13 @@ def run(
             table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.truth, result.outputs)
             records.write_atomic(table, records_dir / task.file_name)
             written[task.file_name] = table
+            _keep_first_errors(errors, cell.label, result.errors)
             compute_seconds += result.seconds
             bar.update(task.n_reps)
     except KeyboardInterrupt:
         bar.close()
         timings["interrupted"] = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_manifest(run_dir, plan, "interrupted", timings, jobs)
+        _write_manifest(run_dir, plan, "interrupted", timings, jobs, errors)
         raise
     bar.close()
     seconds = time.perf_counter() - started
@@ -412,8 +475,24 @@ def run(
         tasks_computed=len(pending),
         tasks_reused=len(plan.tasks) - len(pending),
     )
-    _write_manifest(run_dir, plan, "complete", timings, jobs)
+    _write_manifest(run_dir, plan, "complete", timings, jobs, errors)
     return RunResult(run_dir, plan, len(pending), len(plan.tasks) - len(pending), seconds, written)
+
+
+def _previous_errors(run_dir: Path) -> dict:
+    """The first errors a resumed run recorded before (its finished chunks are not recomputed)."""
+    try:
+        return json.loads((run_dir / MANIFEST).read_text()).get("errors", {})
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _keep_first_errors(errors: dict, cell_label: str, new: dict) -> None:
+    """Per (cell, estimator), keep the error of the lowest replication, whatever order tasks finish in."""
+    for label, error in new.items():
+        kept = errors.setdefault(cell_label, {}).get(label)
+        if kept is None or error["rep"] < kept["rep"]:
+            errors[cell_label][label] = error
 
 
 class _NoProgress:

@@ -38,9 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from causalmc import estimators
-
-from . import NUMBERS_VERSION, dgps
+from . import NUMBERS_VERSION, dgps, plugins
 
 DEFAULT_LEVEL = 0.95
 DEFAULT_CHUNK_SIZE = 5000
@@ -48,6 +46,10 @@ TOP_LEVEL_KEYS = "name description dgp reps seed level chunk_size estimators par
 RELATIONS = ("equals", "above", "below", "at_most", "at_least")
 EXPECT_KEYS = ("where", "estimator", "measure", *RELATIONS, "mcse_multiple")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+PLUGIN_HINT = (
+    " (your own? load its plugin with --plugin FILE.py or MODULE, plugins=[...] in the Python API, "
+    "or install a package with a 'causalmc.plugins' entry point)"
+)
 
 
 class ScenarioError(ValueError):
@@ -133,6 +135,8 @@ class Scenario:
     figures: tuple[str, ...]
     expectations: tuple[Expectation, ...]
     source: Mapping = field(default_factory=dict, repr=False, compare=False)  # the TOML as read
+    # "dgp:NAME" / "estimator:NAME" -> {"origin", "identity"} for the user code (plugins) it runs
+    code: Mapping = field(default_factory=dict)
 
     def cells(self) -> list[Cell]:
         """The full factorial grid, in file order."""
@@ -162,6 +166,8 @@ class Scenario:
             "chunk_size": self.chunk_size,
             "estimators": [e.as_dict() for e in self.estimators],
         }
+        if self.code:  # kept out when empty, so built-in runs keep their fingerprints
+            identity["code"] = {name: c["identity"] for name, c in self.code.items()}
         return hashlib.sha256(_canonical(identity).encode()).hexdigest()[:16]
 
     def with_overrides(self, reps: int | None = None, seed: int | None = None) -> Scenario:
@@ -192,6 +198,7 @@ class Scenario:
             "suite_reps": self.suite_reps,
             "figures": list(self.figures),
             "expectations": [e.__dict__ | {"where": dict(e.where)} for e in self.expectations],
+            "code": {k: dict(v) for k, v in self.code.items()},
         }
 
 
@@ -268,6 +275,7 @@ class _Parser:
             figures=self.figures(),
             expectations=(),
             source=dict(self.raw),
+            code=self.user_code(dgp, configs),
         )
         self.check_cells(dgp, scenario)
         return replace(scenario, expectations=self.expectations(scenario))
@@ -303,10 +311,21 @@ class _Parser:
 
     def dgp(self) -> dgps.Dgp:
         name = self.string("dgp", required=True)
-        known = dgps.registry()
+        known = plugins.dgp_registry()
         if name not in known:
-            raise self.error("dgp", f"unknown DGP {name!r}; allowed: {', '.join(known)}")
+            raise self.error("dgp", f"unknown DGP {name!r}; allowed: {', '.join(known)}{PLUGIN_HINT}")
         return known[name]
+
+    @staticmethod
+    def user_code(dgp, configs) -> dict:
+        """Origin and code identity of each plugin DGP and estimator the scenario runs."""
+        registry = plugins.estimator_registry()
+        used = [("dgp", dgp), *(("estimator", registry[c.name]) for c in configs)]
+        return {
+            f"{kind}:{obj.name}": {"origin": obj.origin, "identity": identity}
+            for kind, obj in used
+            if (identity := plugins.code_identity(obj)) is not None
+        }
 
     # -- parameters and grid ---------------------------------------------
     def table(self, key) -> Mapping:
@@ -373,7 +392,7 @@ class _Parser:
         entries = self.raw.get("estimators")
         if not isinstance(entries, list) or not entries:
             raise self.error("estimators", "missing or empty; allowed: a list of estimator names or tables")
-        known = estimators.registry()
+        known = plugins.estimator_registry()
         configs, labels = [], set()
         for i, entry in enumerate(entries):
             key = f"estimators[{i}]"
@@ -383,7 +402,7 @@ class _Parser:
                 raise self.error(key, f"{entry!r} must be a name or a table with 'name'")
             name = entry.get("name")
             if name not in known:
-                raise self.error(f"{key}.name", f"unknown estimator {name!r}; allowed: {', '.join(known)}")
+                raise self.error(f"{key}.name", f"unknown estimator {name!r}; allowed: {', '.join(known)}{PLUGIN_HINT}")
             spec = known[name]
             missing = [a for a in spec.needs if a not in dgp.provides]
             if missing:

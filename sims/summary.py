@@ -194,9 +194,13 @@ def measures(group: pd.DataFrame) -> dict:
             "mad",
         ):
             put(name, math.nan, math.nan)
-    put("coverage", *_proportion(covers(lo, hi, truth)))
-    put("rejection", *_proportion(g["reject"].to_numpy(dtype=bool, na_value=False)))
-    put("power", *_proportion(~covers(lo, hi, 0.0)))
+    # Over the replications that have an interval (a test): a plugin
+    # estimator may return only an estimate, and then these are not measured.
+    has_set = ~(np.isnan(lo) | np.isnan(hi))
+    put("coverage", *_proportion(covers(lo[has_set], hi[has_set], truth[has_set])))
+    tested = g["reject"].notna().to_numpy()
+    put("rejection", *_proportion(g["reject"].to_numpy(dtype=bool, na_value=False)[tested]))
+    put("power", *_proportion(~covers(lo[has_set], hi[has_set], 0.0)))
     if "first_stage_f" in group:
         f = group["first_stage_f"].to_numpy()
         f = f[np.isfinite(f)]

@@ -22,7 +22,7 @@ from functools import cache
 
 import numpy as np
 
-from causalmc.estimators.spec import Setting, discover
+from causalmc.estimators.spec import BUILT_IN, Setting, discover
 
 Batch = dict[str, np.ndarray]
 
@@ -50,6 +50,8 @@ class Dgp:
     examples : tuple of mapping
         Parameter values (over the defaults) for small valid instances that
         exercise different code paths; the generic tests run every one.
+    origin : str
+        ``causalmc`` for the shipped ones, else the plugin that registered it.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Dgp:
     generate: Callable[[np.random.Generator, int, Mapping], Batch]
     check: Callable[[Mapping], list[tuple[tuple[str, ...], str]]] | None = None
     examples: tuple[Mapping, ...] = ({},)
+    origin: str = BUILT_IN
 
     @property
     def param_map(self) -> dict[str, Setting]:
@@ -72,5 +75,5 @@ class Dgp:
 
 @cache
 def registry() -> dict[str, Dgp]:
-    """All DGPs, by name."""
+    """The shipped DGPs, by name (plugins add theirs: `causalmc.sims.plugins`)."""
     return discover(__name__, __path__, "DGPS")

@@ -1,0 +1,307 @@
+"""A user's plain functions adapted to the engine's estimator and DGP contracts.
+
+Estimators, in the tiers of `causalmc.estimator`:
+
+- plain: ``f(data, *, level, **options)`` on one replication as a tidy
+  DataFrame (`causalmc.sims.frames`);
+- batched: ``f(batch, *, level, **options)`` on the arrays of a batch
+  (leading axis = replication).
+
+Either returns the estimate alone, or a mapping with ``estimate`` and any
+of ``se``, ``ci_low``, ``ci_high``, ``reject``, ``df`` and the declared
+diagnostics (a batched function returns arrays of length R).  What it does
+not return is derived:
+
+- the interval: estimate ± c·se, with c the t critical value on ``df``
+  degrees of freedom (returned, or declared with the estimator) or the
+  normal one when there is none;
+- ``reject`` (the level-α test of H0: θ = truth): truth outside the
+  interval; missing when there is no interval.
+
+An exception, or a result that cannot be read, is status ``error`` for that
+replication (for that batch, in the batched tier), and a non-finite
+estimate is status ``non_finite``: never a crash, never a redraw.  The
+message and traceback of the first error go to the run's manifest.  A
+user's function is its own reference twin: there is no kernel to hold to it.
+
+DGPs: ``draw(rng, **params)`` returns one replication, as ``(arrays,
+truth)`` or ``(frame, truth)`` (a tidy frame, read back with the frame
+conventions) or a mapping of arrays that includes ``truth``; the adapter
+stacks replications into a batch.  A batched DGP's ``generate(rng, n_reps,
+**params)`` returns the batch itself and must draw replication after
+replication.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from causalmc.estimators import status as st
+from causalmc.estimators.inference import covers, normal_critical
+from causalmc.estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator, Setting
+
+from . import frames
+from .dgps import Dgp
+
+RESULT_KEYS = ("estimate", "se", "ci_low", "ci_high", "reject", "df")
+
+
+class ResultError(ValueError):
+    """A user's function returned something the harness cannot read."""
+
+
+# -- estimators -------------------------------------------------------------------------
+
+
+def user_estimator(
+    function: Callable,
+    *,
+    name: str,
+    needs: Sequence[str],
+    options: Sequence[Setting] = (),
+    diagnostics: Sequence[str] = (),
+    summary: str | None = None,
+    df: float | None = None,
+    batched: bool = False,
+) -> Estimator:
+    """An `Estimator` that calls a user's plain (or batched) function."""
+    needs, diagnostics = tuple(needs), tuple(diagnostics)
+    clash = [d for d in diagnostics if d in RESULT_KEYS]
+    if clash:
+        raise ValueError(f"estimator {name!r}: diagnostics {clash} clash with result keys {RESULT_KEYS}")
+    run = partial(
+        _run_batched if batched else _run_plain, function=function, needs=needs, diagnostics=diagnostics, df=df
+    )
+    return Estimator(
+        name=name,
+        summary=summary or _first_line(function) or f"user estimator {name}",
+        needs=needs,
+        run=run,
+        reference=run,
+        options=tuple(options),
+        diagnostics=diagnostics,
+    )
+
+
+def _run_plain(batch, truth, options, level, out, status, *, function, needs, diagnostics, df):
+    n_reps = len(truth)
+    values = {k: np.full(n_reps, np.nan) for k in (*RESULT_KEYS, *diagnostics)}
+    failed = np.zeros(n_reps, bool)
+    first_error = None
+    for r in range(n_reps):
+        data = frames.frame_of({name: batch[name][r] for name in needs})
+        try:
+            result = _read_one(function(data, level=level, **options), diagnostics)
+        except Exception as exc:  # the user's code: any exception is a status
+            failed[r] = True
+            if first_error is None:
+                first_error = _describe(exc, data)
+            continue
+        for key, value in result.items():
+            values[key][r] = value
+    _write(values, failed, truth, level, df, diagnostics, out, status)
+    return first_error
+
+
+def _run_batched(batch, truth, options, level, out, status, *, function, needs, diagnostics, df):
+    n_reps = len(truth)
+    failed = np.zeros(n_reps, bool)
+    first_error = None
+    try:
+        values = _read_batch(function({n: batch[n] for n in needs}, level=level, **options), n_reps, diagnostics)
+    except Exception as exc:  # the user's code: the whole batch fails, as a status
+        values = {k: np.full(n_reps, np.nan) for k in (*RESULT_KEYS, *diagnostics)}
+        failed[:] = True
+        first_error = _describe(exc)
+    _write(values, failed, truth, level, df, diagnostics, out, status)
+    return first_error
+
+
+def _describe(exc: Exception, data: pd.DataFrame | None = None) -> str:
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    if isinstance(exc, KeyError) and data is not None:
+        text += f"\n(the data's columns: {', '.join(map(str, data.columns))})"
+    return text
+
+
+def _number(key, value) -> float:
+    if isinstance(value, bool | np.bool_):
+        if key != "reject":
+            raise ResultError(f"{key!r} is a bool; it must be a number")
+        return float(value)
+    if isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.shape == ()):
+        return float(value)
+    raise ResultError(f"{key!r} is a {type(value).__name__}; it must be a number")
+
+
+def _read_one(result, diagnostics) -> dict[str, float]:
+    """One replication's result as numbers, or ResultError saying what is wrong."""
+    if isinstance(result, Mapping):
+        unknown = [k for k in result if k not in RESULT_KEYS and k not in diagnostics]
+        if unknown:
+            allowed = ", ".join((*RESULT_KEYS, *diagnostics))
+            raise ResultError(f"returned unknown key(s) {', '.join(map(repr, unknown))}; allowed: {allowed}")
+        if "estimate" not in result:
+            raise ResultError("returned a mapping without 'estimate'")
+        values = {k: _number(k, v) for k, v in result.items()}
+    else:
+        try:
+            values = {"estimate": _number("estimate", result)}
+        except ResultError:
+            raise ResultError(
+                f"returned a {type(result).__name__}; return the estimate (a number) or a mapping with "
+                f"'estimate' and any of {', '.join(RESULT_KEYS[1:])}"
+            ) from None
+    if ("ci_low" in values) != ("ci_high" in values):
+        raise ResultError("returned one interval bound; return both ci_low and ci_high, or neither")
+    return values
+
+
+def _read_batch(result, n_reps, diagnostics) -> dict[str, np.ndarray]:
+    """A batched result as arrays of length R, or ResultError."""
+    if not isinstance(result, Mapping):
+        result = {"estimate": result}
+    unknown = [k for k in result if k not in RESULT_KEYS and k not in diagnostics]
+    if unknown:
+        allowed = ", ".join((*RESULT_KEYS, *diagnostics))
+        raise ResultError(f"returned unknown key(s) {', '.join(map(repr, unknown))}; allowed: {allowed}")
+    if "estimate" not in result:
+        raise ResultError("returned a mapping without 'estimate'")
+    if ("ci_low" in result) != ("ci_high" in result):
+        raise ResultError("returned one interval bound; return both ci_low and ci_high, or neither")
+    values = {k: np.full(n_reps, np.nan) for k in (*RESULT_KEYS, *diagnostics)}
+    for key, value in result.items():
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ResultError(f"{key!r} is not numeric") from None
+        if array.shape != (n_reps,):
+            raise ResultError(f"{key!r} has shape {array.shape}; a batched estimator returns shape ({n_reps},)")
+        values[key] = array
+    return values
+
+
+def _write(values, failed, truth, level, df, diagnostics, out, status):
+    """Fill `out` and `status` from the results, deriving what was not returned."""
+    estimate, se = values["estimate"], values["se"]
+    lo, hi = values["ci_low"].copy(), values["ci_high"].copy()
+    derive = np.isnan(lo) & np.isnan(hi) & np.isfinite(se)
+    if derive.any():
+        dof = np.where(np.isnan(values["df"]), np.nan if df is None else df, values["df"])
+        crit = np.full(len(dof), normal_critical(level))
+        student = np.isfinite(dof) & (dof > 0)
+        crit[student] = stats.t.ppf(0.5 + level / 2.0, dof[student])
+        lo = np.where(derive, estimate - crit * se, lo)
+        hi = np.where(derive, estimate + crit * se, hi)
+    reject = values["reject"]
+    has_set = ~(np.isnan(lo) | np.isnan(hi))
+    reject = np.where(np.isnan(reject) & has_set, ~covers(lo, hi, truth), reject)
+    out[:, ESTIMATE], out[:, SE], out[:, CI_LOW], out[:, CI_HIGH], out[:, REJECT] = estimate, se, lo, hi, reject
+    for j, name in enumerate(diagnostics):
+        out[:, REJECT + 1 + j] = values[name]
+    status[:] = st.OK
+    status[~np.isfinite(estimate)] = st.NON_FINITE
+    status[failed] = st.ERROR
+    out[status != st.OK] = np.nan
+
+
+def _first_line(function) -> str:
+    doc = (function.__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+# -- DGPs ---------------------------------------------------------------------------------
+
+
+class DgpOutputError(ValueError):
+    """A user's DGP returned something the harness cannot stack into a batch."""
+
+
+def user_dgp(
+    function: Callable,
+    *,
+    name: str,
+    params: Sequence[Setting],
+    provides: Sequence[str],
+    summary: str | None = None,
+    roles: Mapping[str, str] | None = None,
+    examples: Sequence[Mapping] = ({},),
+    check: Callable | None = None,
+    batched: bool = False,
+) -> Dgp:
+    """A `Dgp` that calls a user's ``draw`` (or batched ``generate``) function."""
+    for array, level in (roles or {}).items():
+        frames.declare(array, level)
+    provides = tuple(provides)
+    generate = partial(_generate_batched if batched else _generate_plain, function=function, provides=provides)
+    return Dgp(
+        name=name,
+        summary=summary or _first_line(function) or f"user DGP {name}",
+        params=tuple(params),
+        provides=provides,
+        generate=generate,
+        check=check,
+        examples=tuple(examples),
+    )
+
+
+def _generate_plain(rng, n_reps, params, *, function, provides):
+    draws = [_read_draw(function(rng, **params), provides) for _ in range(n_reps)]
+    batch = {}
+    for array in provides:
+        try:
+            batch[array] = np.stack([d[array] for d in draws])
+        except ValueError:
+            shapes = sorted({np.shape(d[array]) for d in draws})
+            raise DgpOutputError(f"array {array!r} changes shape between replications: {shapes}") from None
+    batch["truth"] = np.array([d["truth"] for d in draws], dtype=float)
+    return batch
+
+
+def _read_draw(result, provides) -> dict:
+    """One replication's arrays and truth, from any of the accepted return forms."""
+    if isinstance(result, tuple) and len(result) == 2:
+        data, truth = result
+        if isinstance(data, pd.DataFrame):
+            data = {k: v[0] for k, v in frames.arrays_of(data, provides, "the DGP's frame").items()}
+        data = dict(data, truth=truth)
+    elif isinstance(result, Mapping):
+        data = dict(result)
+    else:
+        raise DgpOutputError(
+            f"returned a {type(result).__name__}; return (arrays, truth), (frame, truth) or a mapping with 'truth'"
+        )
+    _check_keys(data, provides)
+    truth = data["truth"]
+    if isinstance(truth, bool) or not isinstance(truth, numbers.Real) or not math.isfinite(truth):
+        raise DgpOutputError(f"truth {truth!r} is not a finite number")
+    return {k: np.asarray(v) if k != "truth" else float(v) for k, v in data.items()}
+
+
+def _generate_batched(rng, n_reps, params, *, function, provides):
+    batch = dict(function(rng, n_reps, **params))
+    _check_keys(batch, provides)
+    for key, value in batch.items():
+        batch[key] = np.asarray(value, dtype=float if key == "truth" else None)
+        if batch[key].ndim == 0 or batch[key].shape[0] != n_reps:
+            raise DgpOutputError(f"array {key!r} has shape {batch[key].shape}; its leading axis must be {n_reps}")
+    return batch
+
+
+def _check_keys(data, provides):
+    missing = [k for k in (*provides, "truth") if k not in data]
+    extra = [k for k in data if k not in provides and k != "truth"]
+    if missing or extra:
+        raise DgpOutputError(
+            f"returned arrays {sorted(k for k in data if k != 'truth')}; declared provides={list(provides)}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; undeclared {extra}" if extra else "")
+        )
