@@ -281,7 +281,7 @@ def _choose_cell(scenario: Scenario, wanted: Mapping):
     if len(matches) != 1:
         labels = "; ".join(c.label for c in scenario.cells())
         which = "no cell" if not matches else f"{len(matches)} cells"
-        raise UsageError(f"cell {dict(wanted)} selects {which}; give every grid value, one of: {labels}")
+        raise UsageError(f"the grid values {dict(wanted)} select {which}; name one cell by its grid values: {labels}")
     return matches[0]
 
 

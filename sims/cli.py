@@ -8,6 +8,7 @@ an argument), with nothing written; 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import textwrap
@@ -381,7 +382,8 @@ def _estimate(args) -> int:
     data = read_dataset(args.data)
     result = api.estimate(args.estimator, data, level=args.level, null=args.null, source=str(args.data), **options)
     if args.format == "json":
-        print(result.to_json(indent=1))
+        plain = {k: (None if v is pd.NA else v.item() if hasattr(v, "item") else v) for k, v in result.items()}
+        print(json.dumps(plain, indent=1))  # floats in full (shortest round-trip) precision
     else:
         shown = result.drop("error") if result["error"] is None else result
         print(shown.to_string())
@@ -395,7 +397,9 @@ def read_dataset(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     if path.suffix == ".csv":
-        return pd.read_csv(path, float_precision="round_trip")
+        # pandas 3 reads floats back exactly by default and deprecates the option
+        exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+        return pd.read_csv(path, **exact)
     raise api.UsageError(f"{path}: allowed: a .csv or .parquet file")
 
 

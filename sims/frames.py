@@ -126,7 +126,7 @@ def arrays_of(frame: pd.DataFrame, names: Iterable[str], source: str = "the data
     for name, role in roles.items():
         if role.level == "block":
             block = _numbered(frame, role.column, source)
-            out[name] = np.ascontiguousarray(block.to_numpy(float).T)[None]
+            out[name] = block.to_numpy(float).T[None]
             continue
         column = _column(frame, role.column, source, name)
         if role.level == "unit_period":
@@ -143,7 +143,10 @@ def arrays_of(frame: pd.DataFrame, names: Iterable[str], source: str = "the data
             out[name] = np.array([column[0]], dtype=np.int64 if integer else float)
         else:
             out[name] = column[None]
-    return out
+    # Fresh, writable, C-ordered arrays, as the DGPs give them: a kernel
+    # compiled for another layout (or for read-only memory, as Parquet
+    # columns are) may sum in another order and differ in the last bits.
+    return {name: np.array(a, order="C", copy=True) for name, a in out.items()}
 
 
 def _shape_hint(frame: pd.DataFrame, name: str) -> tuple | None:

@@ -31,7 +31,6 @@ import sys
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 
 from causalmc import estimators
@@ -61,6 +60,7 @@ class Plugin:
 _plugins: dict[str, Plugin] = {}  # by source (or entry point origin)
 _loading: list[Plugin] = []  # the plugin being imported (a stack: a plugin may load another)
 _inline: set[str] = set()  # origins of code registered outside any plugin
+_entry_points_loaded = False
 
 
 # -- registration ----------------------------------------------------------------
@@ -75,9 +75,9 @@ def register(obj):
     """
     plugin = _loading[-1] if _loading else None
     if isinstance(obj, Estimator):
-        registry, kind, code = estimator_registry(), "estimator", obj.run
+        registry, kind, code = estimators.registry(), "estimator", obj.run
     elif isinstance(obj, dgps.Dgp):
-        registry, kind, code = dgp_registry(), "DGP", obj.generate
+        registry, kind, code = dgps.registry(), "DGP", obj.generate
     else:
         raise PluginError(f"register() takes an Estimator or a Dgp, not {type(obj).__name__}")
     if plugin is not None:
@@ -112,21 +112,32 @@ def _source_of(code) -> str:
 
 
 def load(source: str) -> Plugin:
-    """Import a plugin file (a path ending in .py) or module (a dotted name), once per process."""
+    """Import a plugin file (a path ending in .py) or module (a dotted name), once per process.
+
+    A file whose content changed since it was loaded is imported again (its
+    estimators and DGPs are replaced), so an edited plugin is never run
+    under its old identity.
+    """
     source = str(source)
     path = Path(source)
     is_file = source.endswith(".py") or path.is_file()
     key = str(path.resolve()) if is_file else source
-    if key in _plugins:
-        return _plugins[key]
     if is_file:
         if not path.is_file():
             raise PluginError(f"plugin {source}: no such file")
-        plugin = Plugin(key, f"plugin {source}", _digest_files([path]))
+        digest = _digest_files([path])
+        known = _plugins.get(key)
+        if known is not None and known.digest == digest:
+            return known
+        if known is not None:
+            _unregister(known)
+        plugin = Plugin(key, f"plugin {source}", digest)
         module_name = f"causalmc_plugin_{path.stem}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         _import(plugin, lambda: _exec_file(spec, module_name))
     else:
+        if key in _plugins:
+            return _plugins[key]
         plugin = Plugin(key, f"plugin module {source}", "")
         module = _import(plugin, lambda: importlib.import_module(source))
         plugin.digest = _module_digest(module)
@@ -139,9 +150,12 @@ def load_all(sources: Iterable[str]) -> list[Plugin]:
     return [load(s) for s in sources]
 
 
-@cache
 def load_entry_points() -> None:
     """Load every installed plugin of the group ``causalmc.plugins`` (once per process)."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True  # before loading: a plugin that registers looks the registries up
     from importlib.metadata import entry_points
 
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
@@ -162,7 +176,18 @@ def _exec_file(spec, module_name):
     return module
 
 
+def _unregister(plugin: Plugin) -> None:
+    """Remove what a plugin registered (before importing it again, or when its import fails)."""
+    for registry, names in ((estimators.registry(), plugin.estimators), (dgps.registry(), plugin.dgps)):
+        for name in names:
+            if registry.get(name) is not None and registry[name].origin == plugin.origin:
+                del registry[name]
+    plugin.estimators.clear()
+    plugin.dgps.clear()
+
+
 def _import(plugin: Plugin, importer):
+    """Import a plugin's module with registrations attributed to it; all or nothing."""
     _loading.append(plugin)
     try:
         module = importer()
@@ -174,8 +199,10 @@ def _import(plugin: Plugin, importer):
                     register(obj)
         return module
     except PluginError:
+        _unregister(plugin)
         raise
     except Exception as exc:
+        _unregister(plugin)
         detail = "".join(traceback.format_exception(exc)[-6:]).rstrip()
         raise PluginError(f"{plugin.origin} does not import: {type(exc).__name__}: {exc}\n{detail}") from exc
     finally:
@@ -239,19 +266,22 @@ def code_identity(obj) -> str | None:
     return _digest_text(_source_of(obj.run if isinstance(obj, Estimator) else obj.generate))
 
 
-def worker_sources(origins: Iterable[str]) -> tuple[str, ...]:
-    """The plugin files and modules a worker must load to have these origins' code."""
+def worker_sources(origins: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(source, digest) of the plugin files and modules a worker must load to have these origins' code."""
     sources = []
     for origin in origins:
         plugin = plugin_of(origin)
-        if plugin is not None and plugin.source and plugin.source not in sources:
-            sources.append(plugin.source)
+        if plugin is not None and plugin.source and (plugin.source, plugin.digest) not in sources:
+            sources.append((plugin.source, plugin.digest))
     return tuple(sources)
 
 
-def ensure(sources: Iterable[str], inline: Iterable = ()) -> None:
-    """Worker side: load a task's plugins and register the code it carries by value."""
-    load_all(sources)
+def ensure(sources: Iterable[tuple[str, str]], inline: Iterable = ()) -> None:
+    """Worker side: load a task's plugins, check they are the code the run was planned with,
+    and register the code it carries by value."""
+    for source, digest in sources:
+        if load(source).digest != digest:
+            raise PluginError(f"plugin {source} changed while the run was under way; rerun to resume")
     registries = {Estimator: estimator_registry(), dgps.Dgp: dgp_registry()}
     for obj in inline:
         registries[type(obj)].setdefault(obj.name, obj)

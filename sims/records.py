@@ -35,6 +35,7 @@ from causalmc.estimators.spec import CORE_COLUMNS, REJECT
 
 FLOAT_COLUMNS = ("truth", "estimate", "se", "ci_low", "ci_high")
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+_GRID_TYPES = {int: pa.int64(), float: pa.float64(), str: _DICTIONARY}
 _STATUS_NAMES = pa.array(st.NAMES, pa.string())
 # Only the string columns profit from Parquet's dictionary pages; the float
 # columns are unique values, and statistics are never used to skip pages.
@@ -61,7 +62,7 @@ class RecordLayout:
     @cached_property
     def schema(self) -> pa.Schema:
         fields = [pa.field("cell", _DICTIONARY)]
-        fields += [pa.field(name, pa.int64() if kind is int else pa.float64()) for name, kind in self.grid_params]
+        fields += [pa.field(name, _GRID_TYPES.get(kind, pa.float64())) for name, kind in self.grid_params]
         fields += [pa.field("rep", pa.int64()), pa.field("estimator", _DICTIONARY)]
         fields += [pa.field(c, pa.float64()) for c in FLOAT_COLUMNS]
         fields += [pa.field("reject", pa.bool_()), pa.field("status", _DICTIONARY)]
@@ -91,7 +92,7 @@ class RecordLayout:
         failed = codes != st.OK
         labels = pa.array([o.label for o in outputs], pa.string())
         columns = [pa.DictionaryArray.from_arrays(np.zeros(n_rows, np.int32), pa.array([cell_label], pa.string()))]
-        columns += [np.full(n_rows, grid_values[name]) for name, _ in self.grid_params]
+        columns += [_constant(grid_values[name], kind, n_rows) for name, kind in self.grid_params]
         columns += [np.repeat(np.arange(rep_start, rep_start + n_reps, dtype=np.int64), n_est)]
         columns += [pa.DictionaryArray.from_arrays(np.tile(np.arange(n_est, dtype=np.int32), n_reps), labels)]
         columns += [np.repeat(truth, n_est), *(core[:, j] for j in range(REJECT))]
@@ -101,6 +102,13 @@ class RecordLayout:
         ]
         columns += [diag[:, j] for j in range(len(self.diagnostics))]
         return pa.Table.from_arrays(columns, schema=self.schema)
+
+
+def _constant(value, kind, n_rows):
+    """A grid parameter's column: its one value on every row (dictionary-encoded for text)."""
+    if kind is str:
+        return pa.DictionaryArray.from_arrays(np.zeros(n_rows, np.int32), pa.array([value], pa.string()))
+    return np.full(n_rows, value)
 
 
 def write_atomic(table: pa.Table, path: Path) -> None:

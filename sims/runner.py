@@ -75,7 +75,7 @@ class Task:
     level: float
     estimators: tuple[EstimatorConfig, ...]
     bytes_per_rep: int  # size of one replication's data: a cost hint for scheduling
-    plugins: tuple[str, ...] = ()  # plugin files and modules the worker loads first
+    plugins: tuple[tuple[str, str], ...] = ()  # (source, digest) of the plugins the worker loads first
     inline: tuple = ()  # user estimators and DGPs defined outside any plugin, carried by value
 
     @property
@@ -138,7 +138,7 @@ class Plan:
     tasks: list[Task]
     layout: RecordLayout
     skipped: list[dict] = field(default_factory=list)
-    plugins: tuple[str, ...] = ()  # plugin files and modules its estimators and DGP come from
+    plugins: tuple[tuple[str, str], ...] = ()  # (source, digest) of the plugins its code comes from
 
     @property
     def total_reps(self) -> int:
@@ -346,7 +346,7 @@ def _write_manifest(run_dir: Path, plan: Plan, state: str, timings: dict, jobs: 
         "timings": timings,
         "chunks": {"planned": len(plan.tasks), "complete": len(complete), "files": complete},
         "skipped": plan.skipped,
-        "plugins": list(plan.plugins),
+        "plugins": [source for source, _ in plan.plugins],
         "errors": errors,
     }
     tmp = run_dir / f".{MANIFEST}.tmp"

@@ -72,6 +72,7 @@ __all__ = [
     "SE",
     "assert_close",
     "kernel_and_twin",
+    "option_combinations",
     "run_estimator",
     "seed_for",
     "st",
@@ -95,6 +96,16 @@ def applicable_pairs():
         return False
 
     return [(d, e) for d in dgps.registry().values() for e in estimators.registry().values() if applies(d, e)]
+
+
+def option_combinations(spec):
+    """Each choice of each string option, others at their defaults."""
+    combos = [spec.default_options()]
+    for option in spec.options:
+        for choice in option.choices:
+            if choice != option.default:
+                combos.append(spec.default_options() | {option.name: choice})
+    return combos
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@
 
 import numpy as np
 import pytest
-from conftest import applicable_pairs, assert_close, run_estimator
+from conftest import applicable_pairs, assert_close, option_combinations, run_estimator
 
 from causalmc import estimators
 from causalmc.sims import dgps
@@ -66,7 +66,7 @@ def test_kernel_equals_twin_on_every_dgp(dgp, spec):
         batch = dgp.generate(np.random.default_rng(11), 6, params)
         truth = batch.pop("truth")
         shapes = {k: v.shape[1:] for k, v in batch.items()}
-        for options in _option_combinations(spec):
+        for options in option_combinations(spec):
             if spec.applies and spec.applies(shapes, options):
                 continue
             out, status = run_estimator(spec.name, batch, options, truth=truth)
@@ -75,12 +75,3 @@ def test_kernel_equals_twin_on_every_dgp(dgp, spec):
             assert_close(out, ref, what=f"{spec.name} {options} on {dgp.name} {params}")
             compared += 1
     assert compared, f"no example of {dgp.name} exercises {spec.name}"
-
-
-def _option_combinations(spec):
-    """Each choice of each string option, others at their defaults."""
-    combos = [spec.default_options()]
-    for option in spec.options:
-        for choice in option.choices:
-            combos.append(spec.default_options() | {option.name: choice})
-    return combos
