@@ -30,13 +30,14 @@ import inspect
 import sys
 import traceback
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from causalmc import estimators
 from causalmc.estimators.spec import BUILT_IN, Estimator
 
-from . import dgps
+from . import dgps, frames
 
 ENTRY_POINT_GROUP = "causalmc.plugins"
 VERSION_ATTRIBUTE = "CAUSALMC_PLUGIN_VERSION"
@@ -61,6 +62,7 @@ _plugins: dict[str, Plugin] = {}  # by source (or entry point origin)
 _loading: list[Plugin] = []  # the plugin being imported (a stack: a plugin may load another)
 _inline: set[str] = set()  # origins of code registered outside any plugin
 _entry_points_loaded = False
+_displacing = False  # worker side: a task's plugin replaces an earlier run's plugin of the same names
 
 
 # -- registration ----------------------------------------------------------------
@@ -88,7 +90,12 @@ def register(obj):
     obj = replace(obj, origin=origin)
     existing = registry.get(obj.name)
     if existing is not None and existing.origin != origin:
-        raise PluginError(f"{origin}: {kind} {obj.name!r} is already defined by {existing.origin}; rename one of them")
+        displaced = plugin_of(existing.origin)
+        if not (_displacing and displaced is not None):
+            raise PluginError(
+                f"{origin}: {kind} {obj.name!r} is already defined by {existing.origin}; rename one of them"
+            )
+        _forget(displaced)
     registry[obj.name] = obj
     if plugin is not None:
         (plugin.estimators if kind == "estimator" else plugin.dgps).append(obj.name)
@@ -186,6 +193,12 @@ def _unregister(plugin: Plugin) -> None:
     plugin.dgps.clear()
 
 
+def _forget(plugin: Plugin) -> None:
+    """Unload a plugin: its names leave the registries; loading it again imports it again."""
+    _unregister(plugin)
+    _plugins.pop(next((k for k, p in _plugins.items() if p is plugin), None), None)
+
+
 def _import(plugin: Plugin, importer):
     """Import a plugin's module with registrations attributed to it; all or nothing."""
     _loading.append(plugin)
@@ -233,6 +246,21 @@ def _module_digest(module) -> str:
     return _digest_files(files)
 
 
+@contextmanager
+def isolated():
+    """Registries and loaded plugins as they are now are restored on exit (tests, notebooks)."""
+    global _entry_points_loaded
+    saved = (dict(estimators.registry()), dict(dgps.registry()), dict(_plugins), set(_inline), dict(frames.ROLES))
+    loaded = _entry_points_loaded
+    try:
+        yield
+    finally:
+        for current, before in zip((estimators.registry(), dgps.registry(), _plugins, _inline, frames.ROLES), saved):
+            current.clear()
+            current.update(before)
+        _entry_points_loaded = loaded
+
+
 # -- lookups ---------------------------------------------------------------------------
 
 
@@ -278,10 +306,21 @@ def worker_sources(origins: Iterable[str]) -> tuple[tuple[str, str], ...]:
 
 def ensure(sources: Iterable[tuple[str, str]], inline: Iterable = ()) -> None:
     """Worker side: load a task's plugins, check they are the code the run was planned with,
-    and register the code it carries by value."""
-    for source, digest in sources:
-        if load(source).digest != digest:
-            raise PluginError(f"plugin {source} changed while the run was under way; rerun to resume")
+    and register the code it carries by value.
+
+    A worker outlives a run (loky reuses its processes), so a plugin of an
+    earlier run may hold a name this run's plugin defines: the client has
+    checked this run's plugins against each other, so here the new one
+    displaces the old.
+    """
+    global _displacing
+    _displacing = True
+    try:
+        for source, digest in sources:
+            if load(source).digest != digest:
+                raise PluginError(f"plugin {source} changed while the run was under way; rerun to resume")
+    finally:
+        _displacing = False
     registries = {Estimator: estimator_registry(), dgps.Dgp: dgp_registry()}
     for obj in inline:
         registries[type(obj)].setdefault(obj.name, obj)

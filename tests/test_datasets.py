@@ -167,6 +167,8 @@ def test_estimate_refuses_bad_data_and_options(columns, argv, says, tmp_path, ca
 
 
 def test_estimate_reads_unbalanced_panels_as_an_error():
-    frame = pd.DataFrame({"unit": [1, 1, 2], "period": [1, 2, 1], "y": [0.0, 1.0, 2.0], "treated": [1, 1, 0], "start": 2})
+    frame = pd.DataFrame(
+        {"unit": [1, 1, 2], "period": [1, 2, 1], "y": [0.0, 1.0, 2.0], "treated": [1, 1, 0], "start": 2}
+    )
     with pytest.raises(frames.FrameError, match="not balanced"):
         causalmc.estimate("twfe", frame)
