@@ -390,7 +390,7 @@ def test_list_shows_plugin_estimators_and_dgps_with_their_origin(capsys):
     assert main(["list", "--plugin", str(PLUGIN)]) == 0
     out = capsys.readouterr().out
     assert f"sm_ols_hc3: OLS of y on x and the controls by statsmodels, HC3 standard errors   [plugin {PLUGIN}]" in out
-    assert f"confounding_skewed:" in out and "errors               't3'" in out
+    assert "confounding_skewed:" in out and "errors               't3'" in out
 
 
 def test_harness_derives_intervals_and_tests_from_partial_results(tmp_path):
