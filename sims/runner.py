@@ -388,19 +388,39 @@ def _execute(tasks: list[Task], jobs: int, backend: str = "loky", scheduler: str
     if backend == "dask":
         from dask.distributed import as_completed
 
-        futures = _dask_client(jobs, scheduler).map(compute, tasks, pure=False)
+        futures = _dask_client(jobs, scheduler).map(compute_in_worker, tasks, pure=False)
         for future in as_completed(futures):
             yield future.result()
         return
     if jobs == 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield compute(task)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):  # as in a worker; restored for the caller afterwards
+            for task in tasks:
+                yield compute(task)
         return
     from joblib import Parallel, delayed
 
     yield from Parallel(n_jobs=jobs, return_as="generator_unordered", pre_dispatch="2*n_jobs")(
-        delayed(compute)(task) for task in tasks
+        delayed(compute_in_worker)(task) for task in tasks
     )
+
+
+def compute_in_worker(task: Task) -> TaskResult:
+    """`compute` in a worker process, its BLAS and OpenMP pools held to one thread."""
+    _one_thread_per_worker()
+    return compute(task)
+
+
+@cache
+def _one_thread_per_worker() -> None:
+    # One worker per core: a user's numpy or statsmodels code must not start
+    # threads of its own (they would oversubscribe the cores), and a BLAS
+    # summing with another number of threads could round differently, so the
+    # records would depend on the number of workers.  Set once per process.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
 
 
 @dataclass
