@@ -68,6 +68,7 @@ class Workload:
     targets: dict = field(default_factory=dict)  # ratio name -> minimum
     integers_per_rep: int = 0
     plugins: tuple[str, ...] = ()  # plugin modules the scenario's estimators come from
+    repeats: int = 3  # rounds; more where the two sides of a ratio are nearly equal
 
 
 def _confounding_reference(rng: np.random.Generator, n_reps: int, n: int = 1000) -> None:
@@ -205,14 +206,15 @@ WORKLOADS: dict[str, Workload] = {
     "plugin": Workload(
         name="plugin",
         description="confounding, n = 1000: statsmodels OLS of y on 1 + x + z as a plain-Python plugin",
-        scenario={**_OLS_SCENARIO, "name": "bench_plugin", "estimators": ["sm_ols_plugin"], "chunk_size": 250},
-        reps=2000,
-        reference_reps=2000,
+        scenario={**_OLS_SCENARIO, "name": "bench_plugin", "estimators": ["sm_ols_plugin"], "chunk_size": 100},
+        reps=3000,
+        reference_reps=3000,
         reference_name="bare loop, same function",
         reference=_plugin_reference,
         normals_per_rep=3 * 1000,
         targets={"vs_reference": 0.90, "jobs2_vs_jobs1": 1.8},
         plugins=(BENCH_PLUGIN,),
+        repeats=5,
     ),
     "compiled_plugin": Workload(
         name="compiled_plugin",
@@ -225,6 +227,7 @@ WORKLOADS: dict[str, Workload] = {
         normals_per_rep=3 * 1000,
         targets={"vs_reference": 0.95},
         plugins=(BENCH_PLUGIN,),
+        repeats=5,
     ),
 }
 
@@ -235,10 +238,11 @@ def _seconds(fn) -> float:
     return time.perf_counter() - start
 
 
-def measure(workload: Workload, scale: float = 1.0, repeats: int = 3) -> dict:
+def measure(workload: Workload, scale: float = 1.0) -> dict:
     """Rates of the harness (1 and 2 workers), the reference loop and the floor.
 
-    The harness and the floor are timed in alternation, `repeats` rounds, and
+    The harness, the reference and the floor are timed in alternation, in
+    `workload.repeats` rounds, and
     each ratio is the median of the rounds' ratios, so a slow spell of the
     shared machine hits both sides of a ratio alike.
     """
@@ -258,7 +262,7 @@ def measure(workload: Workload, scale: float = 1.0, repeats: int = 3) -> dict:
     with tempfile.TemporaryDirectory(prefix="causalmc-bench-") as tmp:
         for jobs in (1, 2):  # warm-up: compile, start the worker processes
             runner.run_scenario(runner.make_plan(warm), Path(tmp), jobs=jobs, fresh=True, figures=False)
-        for _ in range(repeats):
+        for _ in range(workload.repeats):
             seconds = {
                 "floor": _seconds(
                     lambda: draw_normals(rng, reps, workload.normals_per_rep, buffer, workload.integers_per_rep)

@@ -1,0 +1,21 @@
+"""Every benchmark workload runs: its scenario, its reference loop and its floor (no timings here)."""
+
+import numpy as np
+import pytest
+
+from causalmc.sims import plugins, runner
+from causalmc.sims.bench import WORKLOADS, draw_normals
+from causalmc.sims.scenario import parse
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_workload_runs(name, tmp_path):
+    workload = WORKLOADS[name]
+    with plugins.isolated():
+        plugins.load_all(workload.plugins)
+        scenario = parse({**workload.scenario, "reps": 4}, f"<bench:{name}>")
+        outcome = runner.run_scenario(runner.make_plan(scenario), tmp_path, jobs=1, figures=False)
+        assert (outcome.summary["n_ok"] == 4).all()
+        workload.reference(np.random.default_rng(0), 2)
+    buffer = np.empty(workload.normals_per_rep)
+    draw_normals(np.random.default_rng(0), 2, workload.normals_per_rep, buffer, workload.integers_per_rep)
