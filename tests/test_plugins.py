@@ -62,17 +62,14 @@ def example_runs(tmp_path_factory):
     path = folder / "heavy_tails.toml"
     path.write_text(EXAMPLE.read_text().split("[[expect]]")[0])  # its claims need the full replications
     runs = {}
-    for name, extra in {
-        "jobs1": ["--jobs", "1"],
-        "jobs2": ["--jobs", "2"],
-        "dask": ["--jobs", "2", "--backend", "dask"],
-    }.items():
-        argv = ["run", str(path), "--plugin", str(PLUGIN), "--reps", "30", "--out", str(folder / name), "--quiet"]
-        argv.append("--no-figures")
-        runs[name] = (main([*argv, *extra]), folder / name / "heavy_tails")
-    api = causalmc.run(example_scenario(), plugins=[str(PLUGIN)], out=folder / "api", jobs=2, progress=False)
-    runs["api"] = (0, api)
-    return runs
+    dask = ["--jobs", "2", "--backend", "dask"]
+    with plugins.isolated():  # the example plugin stays loaded for this module's tests only
+        for name, extra in {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"], "dask": dask}.items():
+            argv = ["run", str(path), "--plugin", str(PLUGIN), "--reps", "30", "--out", str(folder / name), "--quiet"]
+            runs[name] = (main([*argv, "--no-figures", *extra]), folder / name / "heavy_tails")
+        api = causalmc.run(example_scenario(), plugins=[str(PLUGIN)], out=folder / "api", jobs=2, progress=False)
+        runs["api"] = (0, api)
+        yield runs
 
 
 def test_example_plugin_is_bit_identical_across_workers_backends_and_api(example_runs):
@@ -96,6 +93,7 @@ def test_api_run_result_and_reopen(example_runs):
     assert run.passed and run.expectations.empty
     assert run.manifest["plugins"] == [str(PLUGIN)]
     assert run.scenario.code["dgp:confounding_skewed"]["origin"] == f"plugin {PLUGIN}"
+    assert main(["check", str(run.run_dir)]) == 0  # reloads the plugin named in the manifest
     again = causalmc.open(run.run_dir)
     assert_frame_equal(again.summary, run.summary, check_exact=True)
     assert [p.name for p in again.figures] == sorted(p.name for p in run.figures)
