@@ -87,22 +87,16 @@ def estimator(
     function itself is returned unchanged.
     """
 
-    def wrap(function):
-        register(
-            adapters.user_estimator(
-                function,
-                name=name or function.__name__,
-                needs=needs,
-                options=options,
-                diagnostics=diagnostics,
-                summary=summary,
-                df=df,
-                batched=batched,
-            )
-        )
-        return function
-
-    return wrap
+    return _registering(
+        adapters.user_estimator,
+        name,
+        needs=needs,
+        options=options,
+        diagnostics=diagnostics,
+        summary=summary,
+        df=df,
+        batched=batched,
+    )
 
 
 def dgp(
@@ -144,20 +138,24 @@ def dgp(
     reproducible and resumable.  The function itself is returned unchanged.
     """
 
+    return _registering(
+        adapters.user_dgp,
+        name,
+        params=params,
+        provides=provides,
+        summary=summary,
+        roles=roles,
+        examples=examples,
+        check=check,
+        batched=batched,
+    )
+
+
+def _registering(adapter: Callable, name: str | None, **declared) -> Callable:
+    """A decorator that registers ``adapter(function, name=..., **declared)`` and returns the function."""
+
     def wrap(function):
-        register(
-            adapters.user_dgp(
-                function,
-                name=name or function.__name__,
-                params=params,
-                provides=provides,
-                summary=summary,
-                roles=roles,
-                examples=examples,
-                check=check,
-                batched=batched,
-            )
-        )
+        register(adapter(function, name=name or function.__name__, **declared))
         return function
 
     return wrap

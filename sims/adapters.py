@@ -142,33 +142,8 @@ def _number(key, value) -> float:
     raise ResultError(f"{key!r} is a {type(value).__name__}; it must be a number")
 
 
-def _read_one(result, diagnostics) -> dict[str, float]:
-    """One replication's result as numbers, or ResultError saying what is wrong."""
-    if isinstance(result, Mapping):
-        unknown = [k for k in result if k not in RESULT_KEYS and k not in diagnostics]
-        if unknown:
-            allowed = ", ".join((*RESULT_KEYS, *diagnostics))
-            raise ResultError(f"returned unknown key(s) {', '.join(map(repr, unknown))}; allowed: {allowed}")
-        if "estimate" not in result:
-            raise ResultError("returned a mapping without 'estimate'")
-        values = {k: _number(k, v) for k, v in result.items()}
-    else:
-        try:
-            values = {"estimate": _number("estimate", result)}
-        except ResultError:
-            raise ResultError(
-                f"returned a {type(result).__name__}; return the estimate (a number) or a mapping with "
-                f"'estimate' and any of {', '.join(RESULT_KEYS[1:])}"
-            ) from None
-    if ("ci_low" in values) != ("ci_high" in values):
-        raise ResultError("returned one interval bound; return both ci_low and ci_high, or neither")
-    return values
-
-
-def _read_batch(result, n_reps, diagnostics) -> dict[str, np.ndarray]:
-    """A batched result as arrays of length R, or ResultError."""
-    if not isinstance(result, Mapping):
-        result = {"estimate": result}
+def _check_result_keys(result: Mapping, diagnostics) -> None:
+    """A result mapping has an estimate, known keys only, and both interval bounds or neither."""
     unknown = [k for k in result if k not in RESULT_KEYS and k not in diagnostics]
     if unknown:
         allowed = ", ".join((*RESULT_KEYS, *diagnostics))
@@ -177,6 +152,27 @@ def _read_batch(result, n_reps, diagnostics) -> dict[str, np.ndarray]:
         raise ResultError("returned a mapping without 'estimate'")
     if ("ci_low" in result) != ("ci_high" in result):
         raise ResultError("returned one interval bound; return both ci_low and ci_high, or neither")
+
+
+def _read_one(result, diagnostics) -> dict[str, float]:
+    """One replication's result as numbers, or ResultError saying what is wrong."""
+    if isinstance(result, Mapping):
+        _check_result_keys(result, diagnostics)
+        return {k: _number(k, v) for k, v in result.items()}
+    try:
+        return {"estimate": _number("estimate", result)}
+    except ResultError:
+        raise ResultError(
+            f"returned a {type(result).__name__}; return the estimate (a number) or a mapping with "
+            f"'estimate' and any of {', '.join(RESULT_KEYS[1:])}"
+        ) from None
+
+
+def _read_batch(result, n_reps, diagnostics) -> dict[str, np.ndarray]:
+    """A batched result as arrays of length R, or ResultError."""
+    if not isinstance(result, Mapping):
+        result = {"estimate": result}
+    _check_result_keys(result, diagnostics)
     values = {k: np.full(n_reps, np.nan) for k in (*RESULT_KEYS, *diagnostics)}
     for key, value in result.items():
         try:
@@ -279,7 +275,7 @@ def _read_draw(result, provides) -> dict:
         raise DgpOutputError(
             f"returned a {type(result).__name__}; return (arrays, truth), (frame, truth) or a mapping with 'truth'"
         )
-    _check_keys(data, provides)
+    _check_draw_keys(data, provides)
     truth = data["truth"]
     if isinstance(truth, bool) or not isinstance(truth, numbers.Real) or not math.isfinite(truth):
         raise DgpOutputError(f"truth {truth!r} is not a finite number")
@@ -288,7 +284,7 @@ def _read_draw(result, provides) -> dict:
 
 def _generate_batched(rng, n_reps, params, *, function, provides):
     batch = dict(function(rng, n_reps, **params))
-    _check_keys(batch, provides)
+    _check_draw_keys(batch, provides)
     for key, value in batch.items():
         batch[key] = np.asarray(value, dtype=float if key == "truth" else None)
         if batch[key].ndim == 0 or batch[key].shape[0] != n_reps:
@@ -296,7 +292,7 @@ def _generate_batched(rng, n_reps, params, *, function, provides):
     return batch
 
 
-def _check_keys(data, provides):
+def _check_draw_keys(data, provides):
     missing = [k for k in (*provides, "truth") if k not in data]
     extra = [k for k in data if k not in provides and k != "truth"]
     if missing or extra:
