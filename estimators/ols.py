@@ -3,40 +3,65 @@
 ``ols``          y ~ 1 + x
 ``ols_adjusted`` y ~ 1 + x + controls   (the DGP's measured confounders)
 
-Both report the coefficient on x.  Standard errors (option ``se``):
+Both report the coefficient on x.  Standard errors (option ``se``), with
+aᵢ the row of (X'X)⁻¹X' for x, êᵢ the residuals, hᵢ the leverages and k
+counting the intercept (statsmodels ``OLS(...).fit(cov_type=...)``):
 
-``classical``  σ̂² [(X'X)⁻¹]ₓₓ with σ̂² = SSR / (n − k), k counting the
-               intercept (statsmodels ``OLS(...).fit()``).
-``hc1``        HC0 · n / (n − k): the White sandwich
-               (X'X)⁻¹ X' diag(ê²) X (X'X)⁻¹ scaled as statsmodels
-               ``fit(cov_type="HC1")`` does.
+``classical``  σ̂² [(X'X)⁻¹]ₓₓ with σ̂² = SSR / (n − k).
+``hc0``        Σ aᵢ²êᵢ² (White 1980).
+``hc1``        HC0 · n / (n − k).
+``hc2``        Σ aᵢ²êᵢ²/(1 − hᵢ) (unbiased under homoskedasticity).
+``hc3``        Σ aᵢ²êᵢ²/(1 − hᵢ)² (close to the jackknife).
 
-Intervals use Student-t critical values on n − k degrees of freedom, as
-statsmodels' ``conf_int()`` does for both.
+Degrees of freedom of the interval and test (option ``df``):
+
+``residual``   t(n − k), statsmodels' ``conf_int()`` with ``use_t=True``.
+``normal``     the normal critical value.
+``bm``         t(ν) with ν the Bell–McCaffrey (2002) degrees of freedom of
+               the HC2 variance for the coefficient on x, as Imbens & Kolesár
+               (2016) recommend; only with ``se = "hc2"``.  R clubSandwich's
+               Satterthwaite test of CR2 with one observation per cluster.
+
+Diagnostic ``dof``: the degrees of freedom used (inf for normal).
 """
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
 from numba import njit
 
 from . import status as st
-from .inference import spd_inverse, t_critical, write_failure, write_wald
+from .inference import normal_critical, spd_inverse, t_critical, write_failure, write_t_intervals, write_wald
 from .moments import FAST, centred_cross_products
-from .spec import Estimator, Setting
+from .spec import ESTIMATE, SE, Estimator, Setting
 
-SE_TYPES = ("classical", "hc1")
-CLASSICAL, HC1 = 0, 1
+SE_TYPES = ("classical", "hc0", "hc1", "hc2", "hc3")
+CLASSICAL, HC0, HC1, HC2, HC3 = range(5)
+DF_TYPES = ("residual", "normal", "bm")
+RESIDUAL, NORMAL, BM = range(3)
+DOF = 5  # the diagnostic column: degrees of freedom of the critical value (inf: normal)
+# 1 − h_ii below this is a leverage of one: HC2, HC3 and Bell–McCaffrey divide by it.
+LEVERAGE_TOLERANCE = 1e-10
 
 SE_OPTION = Setting(
-    "se", "classical", "standard errors: classical (SSR/(n−k)) or hc1 (White, n/(n−k))", choices=SE_TYPES
+    "se",
+    "classical",
+    "standard errors: classical (SSR/(n−k)), hc0 (White), hc1 (HC0·n/(n−k)), hc2 (ê²/(1−h)), hc3 (ê²/(1−h)²)",
+    choices=SE_TYPES,
+)
+DF_OPTION = Setting(
+    "df",
+    "residual",
+    "degrees of freedom of the t interval and test: residual (n−k), normal, or bm (Bell–McCaffrey, with se = hc2)",
+    choices=DF_TYPES,
 )
 
 
 @njit(cache=True, fastmath=FAST)
-def ols_kernel(y, x, w, se_code, crit, truth, out, status):
+def ols_kernel(y, x, w, se_code, df_code, crit, dof, truth, out, status):
     """Batched OLS of y on [1, x, w], reporting the coefficient on x.
 
     Parameters
@@ -46,13 +71,18 @@ def ols_kernel(y, x, w, se_code, crit, truth, out, status):
     w : float64 array, shape (R, p, n)
         Controls, one row per variable (p may be 0).
     se_code : int
-        CLASSICAL or HC1.
+        CLASSICAL, HC0, HC1, HC2 or HC3.
+    df_code : int
+        RESIDUAL or NORMAL (the interval is written here with `crit`), or
+        BM (the kernel writes estimate, se and ν; the wrapper the interval).
     crit : float
-        Critical value t_{n−k, 1−α/2}, k = p + 2.
+        Critical value for RESIDUAL (t_{n−k, 1−α/2}, k = p + 2) or NORMAL.
+    dof : float
+        Degrees of freedom recorded for RESIDUAL (n − k) or NORMAL (inf).
     truth : float64 array, shape (R,)
         Null value of the per-replication test.
-    out : float64 array, shape (R, 5)
-        Filled with estimate, se, ci_low, ci_high, reject.
+    out : float64 array, shape (R, 6)
+        Filled with estimate, se, ci_low, ci_high, reject, dof.
     status : int8 array, shape (R,)
 
     Notes
@@ -60,21 +90,36 @@ def ols_kernel(y, x, w, se_code, crit, truth, out, status):
     The intercept is partialled out by centring (Frisch–Waugh–Lovell): with
     S the centred cross-products of [x, w] and s those with y, the slopes
     are b = S⁻¹s (Cholesky), SSR = s_yy − b's.  Coefficient rows of
-    (X'X)⁻¹X' equal those of S⁻¹X̃', so the HC sandwich for x is
-    Σᵢ (aᵢ êᵢ)² with aᵢ = [S⁻¹]ₓ· x̃ᵢ.  Statuses: ``no_residual_df`` when
-    n ≤ k, ``no_variation`` when x is constant, ``singular`` when x is
-    collinear with the controls.
+    (X'X)⁻¹X' equal those of S⁻¹X̃', so with aᵢ = [S⁻¹]ₓ· x̃ᵢ and the
+    leverage hᵢ = 1/n + x̃ᵢ'S⁻¹x̃ᵢ the sandwich variances of b_x are
+    Σ (aᵢêᵢ)²·ωᵢ with ωᵢ = 1 (HC0), n/(n−k) (HC1), 1/(1−hᵢ) (HC2) and
+    1/(1−hᵢ)² (HC3) (MacKinnon & White 1985).
+
+    Bell–McCaffrey degrees of freedom (Bell & McCaffrey 2002; Imbens &
+    Kolesár 2016, with HC2): ν = (Σλ)²/Σλ², λ the eigenvalues of G'G with
+    G = (I − H)·diag(dᵢ), dᵢ = aᵢ/√(1 − hᵢ).  Since G'G = D(I − H)D, no n×n
+    matrix is needed: Σλ = Σ aᵢ² and
+    Σλ² = Σ dᵢ⁴(1 − 2hᵢ) + tr(MAMA), with zᵢ = (1, x̃ᵢ),
+    M = diag(1/n, S⁻¹) (so H_ij = zᵢ'M z_j) and A = Σ dᵢ² zᵢzᵢ'.
+
+    Statuses: ``no_residual_df`` when n ≤ k, ``no_variation`` when x is
+    constant, ``singular`` when x is collinear with the controls,
+    ``leverage_one`` when HC2, HC3 or BM meet an observation with hᵢ = 1.
     """
     n_reps, n = y.shape
     p = w.shape[1]
     k = p + 1  # slopes after centring
     df = n - (k + 1)
+    need_leverage = se_code == HC2 or se_code == HC3 or df_code == BM
     work = np.empty((k + 1, n))  # variables x, w_1..w_p, y, shifted
     cp = np.empty((k + 1, k + 1))
     means = np.empty(k + 1)
     sxx = np.empty((k, k))
     inv = np.empty((k, k))
     b = np.empty(k)
+    v = np.empty(k)  # one observation's centred regressors
+    a_mat = np.empty((k + 1, k + 1))  # A = Σ dᵢ² zᵢzᵢ'
+    ma = np.empty((k + 1, k + 1))  # M·A
     for r in range(n_reps):
         if df <= 0:
             write_failure(out, status, r, st.NO_RESIDUAL_DF)
@@ -87,30 +132,91 @@ def ols_kernel(y, x, w, se_code, crit, truth, out, status):
         if not spd_inverse(sxx, k, inv):
             write_failure(out, status, r, st.SINGULAR)
             continue
-        for a in range(k):
+        for c in range(k):
             s = 0.0
-            for c in range(k):
-                s += inv[a, c] * cp[c, k]
-            b[a] = s
+            for d in range(k):
+                s += inv[c, d] * cp[d, k]
+            b[c] = s
         if se_code == CLASSICAL:
             ssr = cp[k, k]
-            for a in range(k):
-                ssr -= b[a] * cp[a, k]
+            for c in range(k):
+                ssr -= b[c] * cp[c, k]
             var = max(ssr, 0.0) / df * inv[0, 0]
-        else:
-            meat = 0.0
+        meat = 0.0
+        sum_a2 = 0.0
+        sum_d4 = 0.0
+        a_mat[:, :] = 0.0
+        leverage_one = False
+        if se_code != CLASSICAL or df_code == BM:
             for i in range(n):
                 e = y[r, i] - y[r, 0] - means[k]
-                v = x[r, i] - x[r, 0] - means[0]
-                e -= b[0] * v
-                a_i = inv[0, 0] * v
+                v[0] = x[r, i] - x[r, 0] - means[0]
                 for j in range(p):
-                    v = w[r, j, i] - w[r, j, 0] - means[1 + j]
-                    e -= b[1 + j] * v
-                    a_i += inv[0, 1 + j] * v
-                meat += (a_i * e) ** 2
+                    v[1 + j] = w[r, j, i] - w[r, j, 0] - means[1 + j]
+                a_i = 0.0
+                for c in range(k):
+                    e -= b[c] * v[c]
+                    a_i += inv[0, c] * v[c]
+                weight = 1.0
+                if need_leverage:
+                    h = 1.0 / n
+                    for c in range(k):
+                        s = 0.0
+                        for d in range(k):
+                            s += inv[c, d] * v[d]
+                        h += v[c] * s
+                    if not (1.0 - h > LEVERAGE_TOLERANCE):
+                        leverage_one = True
+                        break
+                    if se_code == HC2:
+                        weight = 1.0 / (1.0 - h)
+                    elif se_code == HC3:
+                        weight = 1.0 / ((1.0 - h) * (1.0 - h))
+                meat += (a_i * e) ** 2 * weight
+                if df_code == BM:
+                    d2 = a_i * a_i / (1.0 - h)
+                    sum_a2 += a_i * a_i
+                    sum_d4 += d2 * d2 * (1.0 - 2.0 * h)
+                    a_mat[0, 0] += d2
+                    for c in range(k):
+                        a_mat[0, 1 + c] += d2 * v[c]
+                        for d in range(c + 1):
+                            a_mat[1 + c, 1 + d] += d2 * v[c] * v[d]
+        if leverage_one:
+            write_failure(out, status, r, st.LEVERAGE_ONE)
+            continue
+        if se_code == HC0 or se_code == HC2 or se_code == HC3:
+            var = meat
+        elif se_code == HC1:
             var = meat * n / df
-        write_wald(out, status, r, b[0], np.sqrt(var), crit, truth[r])
+        if df_code != BM:
+            write_wald(out, status, r, b[0], np.sqrt(var), crit, truth[r])
+            out[r, DOF] = dof if status[r] == st.OK else np.nan
+            continue
+        for c in range(k):  # A was accumulated in its first row and lower triangle
+            a_mat[1 + c, 0] = a_mat[0, 1 + c]
+            for d in range(c):
+                a_mat[1 + d, 1 + c] = a_mat[1 + c, 1 + d]
+        for d in range(k + 1):
+            ma[0, d] = a_mat[0, d] / n
+            for c in range(k):
+                s = 0.0
+                for j in range(k):
+                    s += inv[c, j] * a_mat[1 + j, d]
+                ma[1 + c, d] = s
+        tr_mama = 0.0
+        for c in range(k + 1):
+            for d in range(k + 1):
+                tr_mama += ma[c, d] * ma[d, c]
+        se = np.sqrt(var)
+        sum_sq = sum_d4 + tr_mama
+        if not (se > 0.0) or not np.isfinite(se) or not (sum_sq > 0.0):
+            write_failure(out, status, r, st.NO_VARIATION)
+            continue
+        out[r, ESTIMATE] = b[0]
+        out[r, SE] = se
+        out[r, DOF] = sum_a2 * sum_a2 / sum_sq
+        status[r] = st.OK
 
 
 def _controls(batch, adjusted: bool) -> np.ndarray:
@@ -120,15 +226,36 @@ def _controls(batch, adjusted: bool) -> np.ndarray:
     return np.empty((y.shape[0], 0, y.shape[1]))
 
 
+def _critical(level, n, k, df_type) -> tuple[float, float]:
+    """(critical value, degrees of freedom) of a constant-df interval; NaN for BM (per replication)."""
+    if df_type == "residual":
+        return t_critical(level, n - k), float(n - k)
+    if df_type == "normal":
+        return normal_critical(level), math.inf
+    return math.nan, math.nan
+
+
+def _check(options, level) -> str | None:
+    if options["df"] == "bm" and options["se"] != "hc2":
+        return f"df = 'bm' goes with se = 'hc2' (Bell–McCaffrey degrees of freedom of HC2), not se = {options['se']!r}"
+    return None
+
+
 def _run(batch, truth, options, level, out, status, adjusted):
     y, x, w = batch["y"], batch["x"], _controls(batch, adjusted)
-    crit = t_critical(level, y.shape[1] - (w.shape[1] + 2))
-    ols_kernel(y, x, w, SE_TYPES.index(options["se"]), crit, truth, out, status)
+    n, k = y.shape[1], w.shape[1] + 2
+    crit, dof = _critical(level, n, k, options["df"])
+    df_code = DF_TYPES.index(options["df"])
+    ols_kernel(y, x, w, SE_TYPES.index(options["se"]), df_code, crit, dof, truth, out, status)
+    if df_code == BM:
+        write_t_intervals(out, status, truth, level, out[:, DOF])
 
 
 def _reference(batch, truth, options, level, out, status, adjusted):
-    """Plain numpy: build X = [1, x, W], least squares, textbook covariances."""
+    """Plain numpy: X = [1, x, W], least squares, the hat matrix, textbook sandwiches;
+    Bell–McCaffrey ν from the eigenvalues of G'G, G = (I − H)·diag(aᵢ/√(1 − hᵢ))."""
     y_all, x_all, w_all = batch["y"], batch["x"], _controls(batch, adjusted)
+    se_type, df_type = options["se"], options["df"]
     for r in range(y_all.shape[0]):
         y = y_all[r]
         X = np.column_stack([np.ones_like(y), x_all[r], w_all[r].T])
@@ -142,14 +269,36 @@ def _reference(batch, truth, options, level, out, status, adjusted):
         if np.linalg.matrix_rank(X) < k:
             write_failure(out, status, r, st.SINGULAR)
             continue
-        beta = np.linalg.lstsq(X, y, rcond=None)[0]
-        resid = y - X @ beta
         xtx_inv = np.linalg.inv(X.T @ X)
-        if options["se"] == "classical":
+        beta = xtx_inv @ X.T @ y
+        resid = y - X @ beta
+        hat = X @ xtx_inv @ X.T
+        h = np.diag(hat)
+        if (se_type in ("hc2", "hc3") or df_type == "bm") and (1 - h <= LEVERAGE_TOLERANCE).any():
+            write_failure(out, status, r, st.LEVERAGE_ONE)
+            continue
+        omega = {
+            "classical": None,
+            "hc0": resid**2,
+            "hc1": resid**2 * n / (n - k),
+            "hc2": resid**2 / (1 - h),
+            "hc3": resid**2 / (1 - h) ** 2,
+        }[se_type]
+        if omega is None:
             cov = resid @ resid / (n - k) * xtx_inv
         else:
-            cov = xtx_inv @ (X.T * resid**2) @ X @ xtx_inv * n / (n - k)
-        write_wald(out, status, r, beta[1], np.sqrt(cov[1, 1]), t_critical(level, n - k), truth[r])
+            cov = xtx_inv @ (X.T * omega) @ X @ xtx_inv
+        se = np.sqrt(cov[1, 1])
+        if df_type == "bm":
+            a = (xtx_inv @ X.T)[1]
+            g = (np.eye(n) - hat) * (a / np.sqrt(1 - h))  # column i scaled by dᵢ
+            lam = np.linalg.eigvalsh(g.T @ g)
+            dof = lam.sum() ** 2 / (lam**2).sum()
+            crit = t_critical(level, dof)
+        else:
+            crit, dof = _critical(level, n, k, df_type)
+        write_wald(out, status, r, beta[1], se, crit, truth[r])
+        out[r, DOF] = dof if status[r] == st.OK else np.nan
 
 
 ESTIMATORS = (
@@ -159,7 +308,9 @@ ESTIMATORS = (
         needs=("y", "x"),
         run=partial(_run, adjusted=False),
         reference=partial(_reference, adjusted=False),
-        options=(SE_OPTION,),
+        options=(SE_OPTION, DF_OPTION),
+        diagnostics=("dof",),
+        check=_check,
     ),
     Estimator(
         name="ols_adjusted",
@@ -167,6 +318,8 @@ ESTIMATORS = (
         needs=("y", "x", "controls"),
         run=partial(_run, adjusted=True),
         reference=partial(_reference, adjusted=True),
-        options=(SE_OPTION,),
+        options=(SE_OPTION, DF_OPTION),
+        diagnostics=("dof",),
+        check=_check,
     ),
 )

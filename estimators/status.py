@@ -14,6 +14,7 @@ TOO_FEW_CLUSTERS = 4  # cluster-robust inference needs at least two clusters
 NO_RESIDUAL_DF = 5  # the fit leaves no degrees of freedom for a variance
 ERROR = 6  # a user's (plugin) estimator raised, or returned something unreadable
 NON_FINITE = 7  # a user's (plugin) estimator returned a NaN or infinite estimate
+LEVERAGE_ONE = 8  # an observation has leverage 1: HC2, HC3 and Bell–McCaffrey divide by 1 − h_ii
 
 NAMES = (
     "ok",
@@ -24,4 +25,5 @@ NAMES = (
     "no_residual_df",
     "error",
     "non_finite",
+    "leverage_one",
 )

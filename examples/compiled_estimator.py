@@ -13,7 +13,9 @@ Welch–Satterthwaite degrees of freedom
 
 t(ν) intervals and test (scipy ``ttest_ind(equal_var=False)``).  Records
 ν as the diagnostic ``welch_df``.  A group with fewer than two units is
-status ``no_variation``.
+status ``no_variation``.  (The shipped ``diff_means`` with ``df = "welch"``
+computes the same; this file shows the contract a user's compiled
+estimator follows, and the tests hold the two to each other.)
 """
 
 import numpy as np

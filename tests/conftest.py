@@ -8,6 +8,7 @@ Monte Carlo claims are asserted within 4 MCSE of their expected values.
 
 from __future__ import annotations
 
+import itertools
 import os
 import zlib
 
@@ -98,14 +99,11 @@ def applicable_pairs():
     return [(d, e) for d in dgps.registry().values() for e in estimators.registry().values() if applies(d, e)]
 
 
-def option_combinations(spec):
-    """Each choice of each string option, others at their defaults."""
-    combos = [spec.default_options()]
-    for option in spec.options:
-        for choice in option.choices:
-            if choice != option.default:
-                combos.append(spec.default_options() | {option.name: choice})
-    return combos
+def option_combinations(spec, level=0.95):
+    """Every combination of the choices of the string options (others at their defaults) the estimator accepts."""
+    choices = [[(o.name, c) for c in o.choices] for o in spec.options if o.choices]
+    combos = [spec.default_options() | dict(chosen) for chosen in itertools.product(*choices)]
+    return [c for c in combos if spec.check is None or spec.check(c, level) is None]
 
 
 @pytest.fixture(scope="session")

@@ -152,7 +152,7 @@ def test_sample_refuses_bad_requests(argv, says, capsys, tmp_path):
     [
         (["y", "x"], ["ols_adjusted"], "no columns w1, w2"),
         (["y", "w1"], ["ols_adjusted"], "no column 'x'"),
-        (["y", "x", "w1"], ["ols", "--option", "se=hc7"], "'hc7' is not allowed; allowed: one of 'classical', 'hc1'"),
+        (["y", "x", "w1"], ["ols", "--option", "se=hc7"], "'hc7' is not allowed; allowed: one of 'classical', 'hc0', 'hc1', 'hc2', 'hc3'"),
         (["y", "x", "w1"], ["ols", "--option", "bandwidth=2"], "unknown option 'bandwidth'"),
         (["y", "x", "w1"], ["no_such_estimator"], "unknown estimator 'no_such_estimator'"),
     ],

@@ -38,3 +38,19 @@ def test_group_too_small_is_a_status(rng):
         out, status = run_estimator("diff_means", {"y": y, "treatment": d}, reference=reference)
         assert list(status) == [st.NO_VARIATION, st.NO_VARIATION, st.OK]
         assert np.isnan(out[:2]).all()
+
+
+def test_welch_degrees_of_freedom_match_scipy(rng):
+    """df = welch: t(ν), ν the Welch–Satterthwaite degrees of freedom, as scipy ttest_ind(equal_var=False)."""
+    n_reps, n = 40, 24
+    d = (rng.random((n_reps, n)) < 0.3).astype(float)
+    d[:, :2], d[:, 2:4] = 1.0, 0.0
+    y = rng.normal(size=(n_reps, n)) * (1 + 3 * d)
+    truth = rng.normal(size=n_reps) * 0.5
+    out, _ = kernel_and_twin("diff_means", {"y": y, "treatment": d}, {"df": "welch"}, level=0.9, truth=truth)
+    for r in range(n_reps):
+        t = d[r] == 1
+        test = stats.ttest_ind(y[r, t], y[r, ~t], equal_var=False)
+        ci = test.confidence_interval(0.9)
+        assert_close(out[r, [CI_LOW, CI_HIGH, 5]], [ci.low, ci.high, test.df])
+        assert out[r, 4] == float(not ci.low <= truth[r] <= ci.high)

@@ -1,10 +1,11 @@
 """OLS kernels ≡ their reference twins ≡ statsmodels, on many random datasets.
 
 Degrees-of-freedom conventions, as in statsmodels:
-- classical: σ̂² = SSR/(n − k), k counting the intercept; t(n − k) intervals
-  (``OLS(y, X).fit()``, ``conf_int()``).
-- hc1: HC0 · n/(n − k) (``fit(cov_type="HC1")``); intervals with t(n − k),
-  which statsmodels gives with ``use_t=True`` (its robust default is normal).
+- classical: σ̂² = SSR/(n − k), k counting the intercept (``OLS(y, X).fit()``).
+- hc0 … hc3: statsmodels ``fit(cov_type="HC0" … "HC3")``: HC1 = HC0·n/(n − k),
+  HC2 divides each squared residual by 1 − hᵢ, HC3 by (1 − hᵢ)².
+- df = residual: t(n − k) intervals, statsmodels' ``use_t=True``; df = normal:
+  normal intervals, ``use_t=False``.
 """
 
 import numpy as np
@@ -22,17 +23,21 @@ def random_batch(rng, n_reps, n, p):
     return {"y": y + e, "x": x, "controls": w}
 
 
+COV_TYPES = {"classical": "nonrobust", "hc0": "HC0", "hc1": "HC1", "hc2": "HC2", "hc3": "HC3"}
+
+
 @pytest.mark.parametrize("name", ["ols", "ols_adjusted"])
-@pytest.mark.parametrize("se", ["classical", "hc1"])
+@pytest.mark.parametrize("se", list(COV_TYPES))
+@pytest.mark.parametrize("df", ["residual", "normal"])
 @pytest.mark.parametrize("n, p", [(8, 1), (50, 2), (400, 3), (1000, 1)])
-def test_kernel_twin_statsmodels(rng, name, se, n, p):
+def test_kernel_twin_statsmodels(rng, name, se, df, n, p):
     batch = random_batch(rng, 25, n, p)
     level = 0.9
     truth = rng.normal(0.7, 0.2, size=25)
-    out, _ = kernel_and_twin(name, batch, {"se": se}, level, truth)
+    out, _ = kernel_and_twin(name, batch, {"se": se, "df": df}, level, truth)
     for r in range(25):
         X = np.column_stack([np.ones(n), batch["x"][r]] + ([batch["controls"][r].T] if name == "ols_adjusted" else []))
-        fit = sm.OLS(batch["y"][r], X).fit(cov_type="nonrobust" if se == "classical" else "HC1", use_t=True)
+        fit = sm.OLS(batch["y"][r], X).fit(cov_type=COV_TYPES[se], use_t=df == "residual")
         ci = fit.conf_int(alpha=1 - level)
         assert_close(
             out[r, [ESTIMATE, SE, CI_LOW, CI_HIGH]],
@@ -40,6 +45,7 @@ def test_kernel_twin_statsmodels(rng, name, se, n, p):
             what=f"rep {r} vs statsmodels",
         )
         assert out[r, REJECT] == float(not ci[1, 0] <= truth[r] <= ci[1, 1])
+        assert out[r, 5] == (n - X.shape[1] if df == "residual" else np.inf)
 
 
 def test_failures_are_statuses(rng):

@@ -108,7 +108,7 @@ def test_scenario_as_toml_string_and_dict_give_the_same_records(tmp_path):
         dgp = "rct"
         reps = 40
         seed = 3
-        estimators = ["diff_means", "welch"]
+        estimators = ["diff_means", "welch", { name = "diff_means", df = "welch", label = "built_in_welch" }]
         """)
     a = causalmc.run(text, out=tmp_path / "a", jobs=1, progress=False, figures=False, plugins=[str(COMPILED)])
     b = causalmc.run(tomllib.loads(text), out=tmp_path / "b", jobs=1, progress=False, figures=False)
@@ -116,6 +116,8 @@ def test_scenario_as_toml_string_and_dict_give_the_same_records(tmp_path):
     # The compiled plugin's estimate is the difference in means, as the built-in's.
     r = a.records()
     assert_close(r[r.estimator == "welch"].estimate.to_numpy(), r[r.estimator == "diff_means"].estimate.to_numpy())
+    plugin, built_in = (r[r.estimator == e][["ci_low", "ci_high"]].to_numpy() for e in ("welch", "built_in_welch"))
+    assert_close(plugin, built_in, what="compiled plugin vs diff_means(df = welch)")
 
 
 def test_compiled_plugin_equals_its_twin_and_scipy(rng):

@@ -65,7 +65,7 @@ def test_valid_file_runs(tmp_path, capsys):
             '"ols_adjusted"]',
             '{ name = "ols", se = "hc9" }]',
             "'estimators[1].se'",
-            "allowed: one of 'classical', 'hc1'",
+            "allowed: one of 'classical', 'hc0', 'hc1', 'hc2', 'hc3'",
         ),
         (
             "estimator needs data the DGP lacks",
