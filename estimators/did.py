@@ -12,9 +12,10 @@ Pooled comparisons (cell means; regressions on the stacked G·T rows):
 ``post_gap``      y ~ 1 + treated in the post periods: ȳ_T,post − ȳ_C,post
 
 ``se``: ``classical`` σ̂²·Σ_c w_c²/n_c with σ̂² = SSR/(N − K) (K = 4 or 2
-cells); ``hc1`` HC0·N/(N − K); ``cluster`` by unit, CR1 =
-CR0·G/(G − 1)·(N − 1)/(N − K) (statsmodels ``cov_type="cluster"``, Stata).
-Intervals: t(N − K), or t(G − 1) with clusters.
+cells); ``hc0`` … ``hc3`` as statsmodels (every row of cell c has leverage
+1/n_c, so HC2 is Σ_c w_c² s_c²/n_c, the Neyman variance); ``cluster`` by
+unit, CR1 = CR0·G/(G − 1)·(N − 1)/(N − K) (statsmodels ``cov_type="cluster"``,
+Stata).  Intervals: t(N − K), or t(G − 1) with clusters.
 
 Two-way fixed effects (the fixed effects swept out, never dummies):
 
@@ -70,8 +71,16 @@ from .inference import cholesky_inplace, cholesky_solve, spd_inverse, write_fail
 from .moments import FAST
 from .spec import REJECT, Estimator, Setting
 
-CLASSICAL, HC1, CLUSTER, CLUSTER_NESTED = 0, 1, 2, 3
-SE_CODES = {"classical": CLASSICAL, "hc1": HC1, "cluster": CLUSTER, "cluster_nested": CLUSTER_NESTED}
+CLASSICAL, HC1, CLUSTER, CLUSTER_NESTED, HC0, HC2, HC3 = range(7)
+SE_CODES = {
+    "classical": CLASSICAL,
+    "hc0": HC0,
+    "hc1": HC1,
+    "hc2": HC2,
+    "hc3": HC3,
+    "cluster": CLUSTER,
+    "cluster_nested": CLUSTER_NESTED,
+}
 
 # Cell weights for the pooled comparisons, cells ordered C-pre, C-post, T-pre, T-post.
 DID_WEIGHTS = np.array([1.0, -1.0, -1.0, 1.0])
@@ -115,9 +124,12 @@ def cell_contrast_kernel(y, treated, start, weights, se_code, t_table, truth, ou
         weight 0 are not in the regression.  The contrast is the coefficient
         of the saturated regression on the cells used, so its classical,
         HC and clustered variances are those of that regression:
-        Σ_c w_c²σ̂²/n_c, Σ_c (w_c/n_c)² Σ_{i∈c} ê_i², Σ_g (Σ_{i∈g} w_c ê_i/n_c)².
+        Σ_c w_c²σ̂²/n_c, Σ_c (w_c/n_c)² Σ_{i∈c} ê_i²·ω_c with every row of
+        cell c at leverage 1/n_c (ω_c = 1, 1/(1 − 1/n_c), 1/(1 − 1/n_c)² for
+        HC0, HC2, HC3), Σ_g (Σ_{i∈g} w_c ê_i/n_c)².  A cell of one row has
+        leverage 1: status ``leverage_one`` for HC2 and HC3.
     se_code : int
-        CLASSICAL, HC1 or CLUSTER.
+        CLASSICAL, HC0, HC1, HC2, HC3 or CLUSTER.
     t_table : float64 array
         t critical values by degrees of freedom.
     out : float64 array, shape (R, 5)
@@ -130,6 +142,7 @@ def cell_contrast_kernel(y, treated, start, weights, se_code, t_table, truth, ou
             n_cells += 1
     count = np.empty(4)
     total = np.empty(4)
+    squares = np.empty(4)  # Σ ê² per cell
     for r in range(n_reps):
         t0 = start[r]
         count[:] = 0.0
@@ -156,8 +169,7 @@ def cell_contrast_kernel(y, treated, start, weights, se_code, t_table, truth, ou
                 estimate += weights[c] * total[c]
                 n_obs += count[c]
         df = int(n_obs) - n_cells
-        ssr = 0.0
-        hc = 0.0
+        squares[:] = 0.0
         cr = 0.0
         n_clusters = 0
         for i in range(n_units):
@@ -168,10 +180,8 @@ def cell_contrast_kernel(y, treated, start, weights, se_code, t_table, truth, ou
                 c = base + (1 if t + 1 >= t0 else 0)
                 if weights[c] != 0.0:
                     e = y[r, i, t] - total[c]
-                    a = weights[c] / count[c]
-                    ssr += e * e
-                    hc += (a * e) ** 2
-                    score += a * e
+                    squares[c] += e * e
+                    score += weights[c] / count[c] * e
                     used = True
             if used:
                 cr += score * score
@@ -181,13 +191,28 @@ def cell_contrast_kernel(y, treated, start, weights, se_code, t_table, truth, ou
             continue
         if se_code == CLASSICAL:
             inv_n = 0.0
+            ssr = 0.0
             for c in range(4):
                 if weights[c] != 0.0:
                     inv_n += weights[c] ** 2 / count[c]
+                    ssr += squares[c]
             var = ssr / df * inv_n
             crit = t_table[df]
-        elif se_code == HC1:
-            var = hc * n_obs / df
+        elif se_code != CLUSTER:
+            if (se_code == HC2 or se_code == HC3) and leverage_one_cell(weights, count):
+                write_failure(out, status, r, st.LEVERAGE_ONE)
+                continue
+            var = 0.0
+            for c in range(4):
+                if weights[c] != 0.0:
+                    omega = 1.0
+                    if se_code == HC2:
+                        omega = 1.0 / (1.0 - 1.0 / count[c])
+                    elif se_code == HC3:
+                        omega = 1.0 / (1.0 - 1.0 / count[c]) ** 2
+                    var += (weights[c] / count[c]) ** 2 * squares[c] * omega
+            if se_code == HC1:
+                var *= n_obs / df
             crit = t_table[df]
         else:
             if n_clusters < 2:
@@ -196,6 +221,15 @@ def cell_contrast_kernel(y, treated, start, weights, se_code, t_table, truth, ou
             var = cr * n_clusters / (n_clusters - 1) * (n_obs - 1) / df
             crit = t_table[n_clusters - 1]
         write_wald(out, status, r, estimate, math.sqrt(var), crit, truth[r])
+
+
+@njit(cache=True)
+def leverage_one_cell(weights, count):
+    """Whether a cell in the regression has a single row (its leverage is 1)."""
+    for c in range(4):
+        if weights[c] != 0.0 and count[c] == 1.0:
+            return True
+    return False
 
 
 def _run_contrast(batch, truth, options, level, out, status, weights):
@@ -227,7 +261,7 @@ def _reference_contrast(batch, truth, options, level, out, status, weights):
 
 
 def _reference_ols(X, y, unit, se, level, truth, out, status, r, column, k_fixed_effects=0, nested_k=None):
-    """OLS of y on X with classical/hc1/cluster(unit) covariance; writes coefficient `column`.
+    """OLS of y on X with classical, hc0 … hc3 or cluster(unit) covariance; writes coefficient `column`.
 
     `k_fixed_effects` counts parameters absorbed outside X (for the
     residual degrees of freedom); `nested_k` is K under the nested-cluster
@@ -247,8 +281,13 @@ def _reference_ols(X, y, unit, se, level, truth, out, status, r, column, k_fixed
         return None
     if se == "classical":
         cov, crit = resid @ resid / df * xtx_inv, stats.t.ppf(0.5 + level / 2, df)
-    elif se == "hc1":
-        cov, crit = xtx_inv @ (X.T * resid**2) @ X @ xtx_inv * n / df, stats.t.ppf(0.5 + level / 2, df)
+    elif se in ("hc0", "hc1", "hc2", "hc3"):
+        h = np.einsum("ij,jk,ik->i", X, xtx_inv, X)
+        if se in ("hc2", "hc3") and (1 - h <= 1e-10).any():
+            write_failure(out, status, r, st.LEVERAGE_ONE)
+            return None
+        omega = resid**2 * {"hc0": 1.0, "hc1": n / df, "hc2": 1 / (1 - h), "hc3": 1 / (1 - h) ** 2}[se]
+        cov, crit = xtx_inv @ (X.T * omega) @ X @ xtx_inv, stats.t.ppf(0.5 + level / 2, df)
     else:
         groups = np.unique(unit)
         scores = np.array([X[unit == g].T @ resid[unit == g] for g in groups])
@@ -686,7 +725,10 @@ def _se(choices, doc):
     return Setting("se", choices[0], doc, choices=choices)
 
 
-_POOLED_SE = _se(("classical", "hc1", "cluster"), "classical, hc1 or cluster (by unit, CR1, t(G−1))")
+_POOLED_SE = _se(
+    ("classical", "hc0", "hc1", "hc2", "hc3", "cluster"),
+    "classical, hc0 … hc3 (statsmodels; hc2 = Neyman), or cluster (by unit, CR1, t(G−1))",
+)
 _TWFE_SE = _se(
     ("classical", "cluster", "cluster_nested"),
     "classical (df NT−G−T), cluster (K counts every fixed effect, as Stata's regress) or "

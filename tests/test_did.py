@@ -2,7 +2,8 @@
 
 Degrees-of-freedom conventions held, per estimator:
 - did / before_after / post_gap: statsmodels OLS on the stacked rows with
-  the saturated design; classical σ̂² = SSR/(N − K); HC1 = HC0·N/(N − K);
+  the saturated design; classical σ̂² = SSR/(N − K); HC0 … HC3 as
+  statsmodels ``cov_type="HC0"`` … ``"HC3"`` (HC1 = HC0·N/(N − K));
   cluster (by unit) CR1 = CR0·G/(G − 1)·(N − 1)/(N − K); intervals t(N − K),
   or t(G − 1) with clusters (statsmodels ``use_t=True``).
 - twfe classical: SSR/(NT − G − T), t on the same df = statsmodels OLS with
@@ -74,13 +75,13 @@ def statsmodels_fit(y, X, groups, se):
     model = sm.OLS(y, X)
     if se == "classical":
         return model.fit()
-    if se == "hc1":
-        return model.fit(cov_type="HC1", use_t=True)
+    if se.startswith("hc"):
+        return model.fit(cov_type=se.upper(), use_t=True)
     return model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
 
 
 @pytest.mark.parametrize("name", ["did", "before_after", "post_gap"])
-@pytest.mark.parametrize("se", ["classical", "hc1", "cluster"])
+@pytest.mark.parametrize("se", ["classical", "hc0", "hc1", "hc2", "hc3", "cluster"])
 @pytest.mark.parametrize("g, t, starts", [(10, 2, (2, 2)), (30, 6, (2, 6)), (12, 9, (3, 8))])
 def test_pooled_comparisons_match_statsmodels(rng, name, se, g, t, starts):
     batch = random_panel(rng, 8, g, t, starts)
@@ -239,3 +240,16 @@ def test_pretrend_does_not_apply_to_two_periods():
     spec = estimators.registry()["pretrend"]
     assert "3 periods" in spec.applies({"panel_y": (100, 2)}, {})
     assert spec.applies({"panel_y": (100, 3)}, {}) is None
+
+
+@pytest.mark.parametrize("se", ["hc2", "hc3"])
+def test_a_cell_of_one_row_has_leverage_one(rng, se):
+    """Two periods, one treated unit: each treated cell is one row, fitted exactly (h = 1)."""
+    batch = random_panel(rng, 2, 6, 2, (2, 2))
+    batch["treated"][0] = 0.0
+    batch["treated"][0, 0] = 1.0
+    for reference in (False, True):
+        out, status = run_estimator("did", batch, {"se": se}, reference=reference)
+        assert status[0] == st.LEVERAGE_ONE and np.isnan(out[0]).all()
+    out, status = run_estimator("did", batch, {"se": "hc1"})
+    assert status[0] == st.OK
