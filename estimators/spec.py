@@ -152,6 +152,14 @@ class Estimator:
     origin : str
         Where it comes from: ``causalmc`` for the shipped ones, else the
         plugin that registered it (set on registration).
+    terms : callable, optional
+        ``terms(shapes, options) -> tuple of str``: for an estimator of
+        several quantities per dataset (event-time effects …), their names
+        given one replication's array shapes.  Then `run` receives ``truth``
+        of shape ``(R, m)`` (one column per term, in this order) and fills
+        ``out`` of shape ``(R, m, width)`` and ``status`` of shape ``(R, m)``.
+        None (the default): one term, the DGP's estimand, with the shapes
+        above.
     """
 
     name: str
@@ -164,6 +172,7 @@ class Estimator:
     applies: Callable[[Mapping[str, tuple], Mapping], str | None] | None = None
     check: Callable[[Mapping, float], str | None] | None = None
     origin: str = BUILT_IN
+    terms: Callable[[Mapping[str, tuple], Mapping], tuple[str, ...]] | None = None
     option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

@@ -26,7 +26,7 @@ import pandas as pd
 from causalmc.estimators import status as st
 from causalmc.estimators.spec import CORE_COLUMNS
 
-from . import frames, records, report, runner
+from . import dgps, frames, records, report, runner
 from . import plugins as plugin_loader
 from .scenario import Scenario, ScenarioError, load, parse
 
@@ -245,7 +245,8 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     Drawn from the same random stream as the run, so `estimate` on it
     reproduces that replication's record.  ``cell`` gives the grid values
     (it may be left out when the grid has one cell).  The frame's ``attrs``
-    hold the truth, the cell and the replication.
+    hold the truth (of the DGP's estimand; ``truths`` has every term's), the
+    cell and the replication.
     """
     parsed = as_scenario(scenario, plugins=plugins)
     chosen = _choose_cell(parsed, cell or {})
@@ -261,9 +262,11 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
         dgp.generate(rng, min(step, offset), chosen.params)
         offset -= min(step, offset)
     batch = dgp.generate(rng, 1, chosen.params)
-    truth = float(batch.pop("truth")[0])
+    truths = {term: float(values[0]) for term, values in dgps.pop_truths(batch, dgp.estimand).items()}
     frame = frames.frame_of({name: batch[name][0] for name in dgp.provides})
-    frame.attrs.update(scenario=parsed.name, dgp=parsed.dgp, cell=chosen.label, rep=rep, truth=truth)
+    frame.attrs.update(
+        scenario=parsed.name, dgp=parsed.dgp, cell=chosen.label, rep=rep, truth=truths[dgp.estimand], truths=truths
+    )
     return frame
 
 
@@ -328,7 +331,9 @@ def estimate(
     -------
     Series with ``estimator``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
     ``reject``, ``null``, ``level``, ``status``, the estimator's diagnostics
-    and ``error`` (a plugin's message when status is ``error``).
+    and ``error`` (a plugin's message when status is ``error``); for an
+    estimator of several terms, a DataFrame with one such row per ``term``
+    (each tested against `null`).
     """
     plugin_loader.load_all(plugins)
     if isinstance(estimator, Mapping):
@@ -355,22 +360,32 @@ def estimate(
     batch = frames.arrays_of(data, spec.needs, source)
     if spec.applies is not None and (reason := spec.applies({k: v.shape[1:] for k, v in batch.items()}, chosen)):
         raise UsageError(f"{estimator!r} does not apply to {source}: {reason}")
-    out = np.full((1, spec.width), np.nan)
-    status = np.zeros(1, np.int8)
-    message = spec.run(batch, np.array([float(null)]), chosen, level, out, status)
-    values = dict(zip((*CORE_COLUMNS, *spec.diagnostics), out[0]))
-    ok = status[0] == st.OK and not np.isnan(values["reject"])
-    values["reject"] = bool(values["reject"]) if ok else pd.NA
-    return pd.Series(
-        {
-            "estimator": estimator,
-            **values,
-            "null": float(null),
-            "level": level,
-            "status": st.NAMES[status[0]],
-            "error": message,
-        }
-    )
+    shapes = {k: v.shape[1:] for k, v in batch.items()}
+    terms = tuple(spec.terms(shapes, chosen)) if spec.terms else None
+    names = terms or ("effect",)
+    out = np.full((1, len(names), spec.width), np.nan)
+    status = np.zeros((1, len(names)), np.int8)
+    drawn = dict.fromkeys(names, np.array([float(null)]))
+    truth = np.empty((1, len(names)))
+    message = runner.run_estimator(spec, batch, drawn, names, terms is None, chosen, level, truth, out, status)
+    rows = []
+    for j, term in enumerate(names):
+        values = dict(zip((*CORE_COLUMNS, *spec.diagnostics), out[0, j], strict=True))
+        ok = status[0, j] == st.OK and not np.isnan(values["reject"])
+        values["reject"] = bool(values["reject"]) if ok else pd.NA
+        rows.append(
+            {
+                "estimator": estimator,
+                "term": term,
+                **values,
+                "null": float(null),
+                "level": level,
+                "status": st.NAMES[status[0, j]],
+                "error": message,
+            }
+        )
+    # One term: a Series, as a single estimate reads best; several: one row per term.
+    return pd.Series(rows[0]).drop("term") if terms is None else pd.DataFrame(rows)
 
 
 def parse_option(spec_name: str, text: str) -> tuple[str, object]:

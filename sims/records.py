@@ -1,4 +1,4 @@
-"""Records: one Parquet row per (cell, replication, estimator).
+"""Records: one Parquet row per (cell, replication, estimator, term).
 
 The records are the source of truth of a run; every summary is recomputed
 from them.  Each task's rows go to their own file, written to a hidden
@@ -8,14 +8,16 @@ always complete and a killed run loses at most the tasks in flight.
 with '.' are ignored).
 
 Columns, in order: ``cell``, every grid parameter, ``rep``, ``estimator``
-(the label), ``truth``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
+(the label), ``term`` (what is estimated: the DGP's estimand for a
+single-term estimator, e.g. ``e=0`` for an event-time effect), ``truth``
+(that term's true value), ``estimate``, ``se``, ``ci_low``, ``ci_high``,
 ``reject`` (nullable boolean: the estimator's own level-α test of
 H0: θ = truth; missing where status is not ``ok``, or where a plugin
 estimator gives neither a test nor an interval), ``status``, then the
 diagnostic columns of all the scenario's estimators (NaN where an
 estimator has no such diagnostic).  Every file of a run has this schema.
-``cell``, ``estimator`` and ``status`` are dictionary-encoded strings
-(pandas reads them as categoricals).
+``cell``, ``estimator``, ``term`` and ``status`` are dictionary-encoded
+strings (pandas reads them as categoricals).
 """
 
 from __future__ import annotations
@@ -39,16 +41,18 @@ _GRID_TYPES = {int: pa.int64(), float: pa.float64(), str: _DICTIONARY}
 _STATUS_NAMES = pa.array(st.NAMES, pa.string())
 # Only the string columns profit from Parquet's dictionary pages; the float
 # columns are unique values, and statistics are never used to skip pages.
-_PARQUET_OPTIONS = {"use_dictionary": ["cell", "estimator", "status"], "write_statistics": False}
+_PARQUET_OPTIONS = {"use_dictionary": ["cell", "estimator", "term", "status"], "write_statistics": False}
 
 
 @dataclass(frozen=True)
 class EstimatorOutput:
-    """What one estimator computed for one task's replications."""
+    """What one estimator computed for one task's replications, term by term."""
 
     label: str
-    values: np.ndarray  # (R, 5 + n_diagnostics): CORE_COLUMNS then diagnostics
-    status: np.ndarray  # (R,) int8
+    terms: tuple[str, ...]  # m names
+    truth: np.ndarray  # (R, m)
+    values: np.ndarray  # (R, m, 5 + n_diagnostics): CORE_COLUMNS then diagnostics
+    status: np.ndarray  # (R, m) int8
     diagnostics: tuple[str, ...]
 
 
@@ -63,7 +67,7 @@ class RecordLayout:
     def schema(self) -> pa.Schema:
         fields = [pa.field("cell", _DICTIONARY)]
         fields += [pa.field(name, _GRID_TYPES.get(kind, pa.float64())) for name, kind in self.grid_params]
-        fields += [pa.field("rep", pa.int64()), pa.field("estimator", _DICTIONARY)]
+        fields += [pa.field("rep", pa.int64()), pa.field("estimator", _DICTIONARY), pa.field("term", _DICTIONARY)]
         fields += [pa.field(c, pa.float64()) for c in FLOAT_COLUMNS]
         fields += [pa.field("reject", pa.bool_()), pa.field("status", _DICTIONARY)]
         fields += [pa.field(d, pa.float64()) for d in self.diagnostics]
@@ -74,34 +78,51 @@ class RecordLayout:
         template["reject"] = template["reject"].astype("boolean")
         return schema.with_metadata(pa.Schema.from_pandas(template, preserve_index=False).metadata)
 
-    def table(self, cell_label: str, grid_values, rep_start: int, truth, outputs) -> pa.Table:
-        """Rows of one task, replication-major (each rep's estimators together)."""
-        n_reps, n_est = len(truth), len(outputs)
-        n_rows = n_reps * n_est
-        core = np.empty((n_reps, n_est, len(CORE_COLUMNS)))
-        diag = np.full((n_reps, n_est, len(self.diagnostics)), np.nan)
-        codes = np.empty((n_reps, n_est), dtype=np.int8)
+    def table(self, cell_label: str, grid_values, rep_start: int, outputs) -> pa.Table:
+        """Rows of one task, replication-major (each rep's estimators and their terms together)."""
+        n_reps = len(outputs[0].truth)
+        n_series = sum(len(o.terms) for o in outputs)  # (estimator, term) pairs
+        n_rows = n_reps * n_series
+        core = np.empty((n_reps, n_series, len(CORE_COLUMNS)))
+        diag = np.full((n_reps, n_series, len(self.diagnostics)), np.nan)
+        truth = np.empty((n_reps, n_series))
+        codes = np.empty((n_reps, n_series), dtype=np.int8)
+        labels, terms, estimator_codes, term_codes = [], [], [], []
+        j = 0
         for e, out in enumerate(outputs):
-            core[:, e, :] = out.values[:, : len(CORE_COLUMNS)]
-            codes[:, e] = out.status
-            for j, name in enumerate(out.diagnostics):
-                diag[:, e, self.diagnostics.index(name)] = out.values[:, len(CORE_COLUMNS) + j]
+            m = len(out.terms)
+            core[:, j : j + m, :] = out.values[:, :, : len(CORE_COLUMNS)]
+            truth[:, j : j + m] = out.truth
+            codes[:, j : j + m] = out.status
+            for k, name in enumerate(out.diagnostics):
+                diag[:, j : j + m, self.diagnostics.index(name)] = out.values[:, :, len(CORE_COLUMNS) + k]
+            labels.append(out.label)
+            for term in out.terms:
+                if term not in terms:
+                    terms.append(term)
+                term_codes.append(terms.index(term))
+            estimator_codes += [e] * m
+            j += m
         core = core.reshape(n_rows, -1)
         diag = diag.reshape(n_rows, -1)
         codes = codes.reshape(n_rows)
         failed = codes != st.OK
-        labels = pa.array([o.label for o in outputs], pa.string())
         columns = [pa.DictionaryArray.from_arrays(np.zeros(n_rows, np.int32), pa.array([cell_label], pa.string()))]
         columns += [_constant(grid_values[name], kind, n_rows) for name, kind in self.grid_params]
-        columns += [np.repeat(np.arange(rep_start, rep_start + n_reps, dtype=np.int64), n_est)]
-        columns += [pa.DictionaryArray.from_arrays(np.tile(np.arange(n_est, dtype=np.int32), n_reps), labels)]
-        columns += [np.repeat(truth, n_est), *(core[:, j] for j in range(REJECT))]
+        columns += [np.repeat(np.arange(rep_start, rep_start + n_reps, dtype=np.int64), n_series)]
+        columns += [_tiled(estimator_codes, labels, n_reps), _tiled(term_codes, terms, n_reps)]
+        columns += [truth.reshape(n_rows), *(core[:, j] for j in range(REJECT))]
         columns += [
             pa.array(core[:, REJECT] == 1.0, mask=failed | np.isnan(core[:, REJECT])),
             pa.DictionaryArray.from_arrays(codes.astype(np.int32), _STATUS_NAMES),
         ]
         columns += [diag[:, j] for j in range(len(self.diagnostics))]
         return pa.Table.from_arrays(columns, schema=self.schema)
+
+
+def _tiled(codes, names, n_reps):
+    """A dictionary-encoded column repeating one replication's codes for every replication."""
+    return pa.DictionaryArray.from_arrays(np.tile(np.asarray(codes, np.int32), n_reps), pa.array(names, pa.string()))
 
 
 def _constant(value, kind, n_rows):

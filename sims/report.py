@@ -23,6 +23,11 @@ def with_mcse(value: float, mcse: float) -> str:
     return f"{value:.{decimals}f} ± {mcse:.{decimals}f}"
 
 
+def has_several_terms(summary: pd.DataFrame) -> bool:
+    """Whether an estimator of the summary reports more than one term."""
+    return "term" in summary and bool((summary.groupby(["cell", "estimator"], observed=True)["term"].nunique() > 1).any())
+
+
 def display_columns(summary: pd.DataFrame) -> list[str]:
     """The measures worth a glance: IV summaries add the robust ones."""
     columns = list(BASE_COLUMNS)
@@ -39,6 +44,8 @@ def format_summary(summary: pd.DataFrame, grid_params, fmt: str = "table") -> st
         return summary.to_json(orient="records", indent=1)
     shown = pd.DataFrame({p: summary[p] for p in grid_params} if grid_params else {"cell": summary["cell"]})
     shown["estimator"] = summary["estimator"]
+    if has_several_terms(summary):
+        shown["term"] = summary["term"]
     shown["ok/reps"] = [f"{a}/{b}" for a, b in zip(summary["n_ok"], summary["reps"])]
     for m in display_columns(summary):
         shown[m] = [with_mcse(v, e) for v, e in zip(summary[m], summary[f"{m}_mcse"])]
@@ -81,14 +88,14 @@ COMPARED = ("bias", "median_bias", "emp_se", "rmse", "se_ratio", "coverage", "re
 def compare(base: pd.DataFrame, new: pd.DataFrame, measures=COMPARED, mcse_multiple: float = 4.0) -> pd.DataFrame:
     """Measure-by-measure differences between two summaries of the same design.
 
-    One row per (cell, estimator, measure) present in both: ``base``,
+    One row per (cell, estimator, term, measure) present in both: ``base``,
     ``new``, ``difference`` and its MCSE √(MCSE_base² + MCSE_new²) (runs with
     different seeds are independent), and ``changed`` when the difference
     exceeds `mcse_multiple` MCSEs.  Runs with the same seed and design give
     identical numbers, so there any difference at all shows a changed
     computation.
     """
-    keys = ["cell", "estimator"]
+    keys = [k for k in ("cell", "estimator", "term") if k in base and k in new]
     joined = base.merge(new, on=keys, suffixes=("_base", "_new"))
     rows = []
     for _, row in joined.iterrows():
@@ -101,8 +108,7 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, measures=COMPARED, mcse_multi
             )
             rows.append(
                 {
-                    "cell": row["cell"],
-                    "estimator": row["estimator"],
+                    **{k: row[k] for k in keys},
                     "measure": m,
                     "base": b,
                     "new": n,
@@ -131,19 +137,21 @@ def expectation_table(scenario, summary: pd.DataFrame) -> pd.DataFrame:
         }
         results = summary_module.check(expectation, summary)
         if not results:
-            rows.append(claim | {"cell": None, "value": math.nan, "mcse": math.nan, "holds": False})
+            rows.append(claim | {"cell": None, "term": None, "value": math.nan, "mcse": math.nan, "holds": False})
         rows += [claim | r for r in results]
-    columns = ["expectation", "estimator", "measure", "relation", "target", "cell", "value", "mcse", "holds"]
+    columns = ["expectation", "estimator", "measure", "relation", "target", "cell", "term", "value", "mcse", "holds"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def check_expectations(scenario, summary: pd.DataFrame) -> tuple[list[str], int]:
     """Lines describing each expectation's outcome, and the number that failed."""
     lines, table = [], expectation_table(scenario, summary)
+    several_terms = has_several_terms(summary)
     for r in table.itertuples():
         if r.cell is None:
             lines.append(f"  FAIL {r.expectation}: selects no summary row")
         else:
             mark = "ok  " if r.holds else "FAIL"
-            lines.append(f"  {mark} {r.expectation} [{r.cell}]: {with_mcse(r.value, r.mcse)}")
+            where = f"{r.cell}; {r.term}" if several_terms and r.term is not None else r.cell
+            lines.append(f"  {mark} {r.expectation} [{where}]: {with_mcse(r.value, r.mcse)}")
     return lines, int((~table["holds"].astype(bool)).sum())

@@ -45,7 +45,7 @@ import pandas as pd
 from causalmc.estimators import status as st
 from causalmc.estimators.spec import BUILT_IN
 
-from . import NUMBERS_VERSION, __version__, plugins, records
+from . import NUMBERS_VERSION, __version__, dgps, plugins, records
 from .records import EstimatorOutput, RecordLayout
 from .scenario import Cell, EstimatorConfig, Scenario, ScenarioError
 
@@ -75,6 +75,7 @@ class Task:
     level: float
     estimators: tuple[EstimatorConfig, ...]
     bytes_per_rep: int  # size of one replication's data: a cost hint for scheduling
+    terms: tuple = ()  # per estimator: its term names in this cell, or None for one term (the estimand)
     plugins: tuple[tuple[str, str], ...] = ()  # (source, digest) of the plugins the worker loads first
     inline: tuple = ()  # user estimators and DGPs defined outside any plugin, carried by value
 
@@ -86,7 +87,6 @@ class Task:
 @dataclass(frozen=True)
 class TaskResult:
     task: Task
-    truth: np.ndarray
     outputs: tuple[EstimatorOutput, ...]
     seconds: float
     errors: dict = field(default_factory=dict)  # label -> {"rep", "message"}: first error of the task
@@ -98,35 +98,62 @@ def stream(seed: int, cell_key: int, chunk: int) -> np.random.Generator:
 
 
 def compute(task: Task) -> TaskResult:
-    """Draw a task's replications and run every estimator on them (worker side)."""
+    """Draw a task's replications and run every estimator on them (worker side).
+
+    A single-term estimator gets ``truth`` of shape (R,) and fills ``out``
+    (R, width); an estimator of several terms gets (R, m) truths, one
+    column per term (NaN for a term the DGP gives no truth of), and fills
+    (R, m, width).  Both come back as (R, m, width) outputs.
+    """
     start = time.perf_counter()
     if task.plugins or task.inline:
         plugins.ensure(task.plugins, task.inline)
     dgp = plugins.dgp_registry()[task.dgp]
     registry = plugins.estimator_registry()
     specs = [registry[e.name] for e in task.estimators]
+    terms = [t or (dgp.estimand,) for t in task.terms]
     rng = stream(task.seed, task.cell_key, task.chunk)
-    truth = np.empty(task.n_reps)
-    values = [np.empty((task.n_reps, spec.width)) for spec in specs]
-    codes = [np.empty(task.n_reps, dtype=np.int8) for _ in specs]
+    truths = [np.empty((task.n_reps, len(t))) for t in terms]
+    values = [np.empty((task.n_reps, len(t), spec.width)) for spec, t in zip(specs, terms, strict=True)]
+    codes = [np.empty((task.n_reps, len(t)), dtype=np.int8) for t in terms]
     errors = {}
     for lo in range(0, task.n_reps, task.sub_batch):
         hi = min(lo + task.sub_batch, task.n_reps)
         batch = dgp.generate(rng, hi - lo, task.params)
-        truth[lo:hi] = batch.pop("truth")
-        for spec, config, out, status in zip(specs, task.estimators, values, codes):
-            message = spec.run(batch, truth[lo:hi], config.options, task.level, out[lo:hi], status[lo:hi])
+        drawn = dgps.pop_truths(batch, dgp.estimand)
+        for spec, config, single, names, truth, out, status in zip(
+            specs, task.estimators, task.terms, terms, truths, values, codes, strict=True
+        ):
+            message = run_estimator(
+                spec, batch, drawn, names, single is None, config.options, task.level,
+                truth[lo:hi], out[lo:hi], status[lo:hi],
+            )  # fmt: skip
             if message and config.label not in errors:
-                first = lo + int(np.argmax(status[lo:hi] == st.ERROR))
+                first = lo + int(np.argmax((status[lo:hi] == st.ERROR).any(axis=1)))
                 errors[config.label] = {"rep": task.rep_start + first, "message": message}
         # Free the sub-batch before drawing the next, so the allocator hands
         # back the same, still-cached memory instead of fresh lines.
         del batch
     outputs = tuple(
-        EstimatorOutput(config.label, out, status, spec.diagnostics)
-        for spec, config, out, status in zip(specs, task.estimators, values, codes)
+        EstimatorOutput(config.label, names, truth, out, status, spec.diagnostics)
+        for spec, config, names, truth, out, status in zip(
+            specs, task.estimators, terms, truths, values, codes, strict=True
+        )
     )
-    return TaskResult(task, truth, outputs, time.perf_counter() - start, errors)
+    return TaskResult(task, outputs, time.perf_counter() - start, errors)
+
+
+def run_estimator(spec, batch, drawn, names, single, options, level, truth, out, status):
+    """Run one estimator on a batch: truths (R, m) filled from `drawn`, outputs (R, m, width).
+
+    A single-term estimator's kernel sees its documented one-term shapes,
+    as views of the same arrays (no copies).  Returns its error message.
+    """
+    for j, term in enumerate(names):
+        truth[:, j] = drawn[term] if term in drawn else np.nan
+    if single:
+        return spec.run(batch, truth[:, 0], options, level, out[:, 0], status[:, 0])
+    return spec.run(batch, truth, options, level, out, status)
 
 
 @dataclass
@@ -163,9 +190,9 @@ def make_plan(scenario: Scenario) -> Plan:
     tasks, skipped, used = [], [], set()
     for cell in cells:
         probe = _probe(dgp, cell)
-        probe_truth = probe.pop("truth")
+        drawn = dgps.pop_truths(probe, dgp.estimand)
         shapes = {name: array.shape[1:] for name, array in probe.items()}
-        applicable = []
+        applicable, cell_terms = [], []
         for config in scenario.estimators:
             spec = registry[config.name]
             reason = spec.applies(shapes, config.options) if spec.applies else None
@@ -174,9 +201,15 @@ def make_plan(scenario: Scenario) -> Plan:
                 continue
             applicable.append(config)
             used.add(config.label)
-            status = np.empty(1, np.int8)
-            message = spec.run(probe, probe_truth, config.options, scenario.level, np.empty((1, spec.width)), status)
-            if status[0] == st.ERROR:
+            terms = tuple(spec.terms(shapes, config.options)) if spec.terms else None
+            cell_terms.append(terms)
+            names = terms or (dgp.estimand,)
+            status = np.empty((1, len(names)), np.int8)
+            message = run_estimator(
+                spec, probe, drawn, names, terms is None, config.options, scenario.level,
+                np.empty((1, len(names))), np.empty((1, len(names), spec.width)), status,
+            )  # fmt: skip
+            if (status == st.ERROR).any():
                 raise plugins.PluginError(
                     f"{scenario.path}: estimator {config.label!r} ({spec.origin}) fails on the probe replication "
                     f"of cell {cell.label}, before any work started:\n{message}"
@@ -200,6 +233,7 @@ def make_plan(scenario: Scenario) -> Plan:
                     scenario.level,
                     tuple(applicable),
                     bytes_per_rep,
+                    tuple(cell_terms),
                     worker_plugins,
                     inline,
                 )
@@ -475,7 +509,7 @@ def run(
         for result in _execute(pending, jobs, backend, scheduler):
             task = result.task
             cell = cells[task.cell_key]
-            table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.truth, result.outputs)
+            table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.outputs)
             records.write_atomic(table, records_dir / task.file_name)
             written[task.file_name] = table
             _keep_first_errors(errors, cell.label, result.errors)

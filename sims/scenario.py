@@ -84,7 +84,8 @@ class Expectation:
     - ``at_most = v`` / ``at_least = v``: measure − m·MCSE ≤ v / measure + m·MCSE ≥ v
       (not significantly above / below v, e.g. a test's size at most 5 %).
 
-    ``where`` selects cells by grid values (all cells when empty).
+    ``where`` selects cells by grid values (all cells when empty), and
+    may name a ``term`` of an estimator of several (all its terms otherwise).
     """
 
     estimator: str
@@ -487,6 +488,10 @@ class _Parser:
             if not isinstance(where, Mapping):
                 raise self.error(f"{key}.where", "must be a table of grid values, e.g. { n = 1000 }")
             for name, v in where.items():
+                if name == "term":  # an estimator's term, e.g. "e=0" (checked against the summary)
+                    if not isinstance(v, str):
+                        raise self.error(f"{key}.where.term", f"{v!r} is not a term name (a string, e.g. \"e=0\")")
+                    continue
                 if name not in scenario.grid or v not in scenario.grid[name]:
                     raise self.error(f"{key}.where.{name}", f"{name} = {v!r} is not a grid value of this scenario")
             multiple = entry.get("mcse_multiple", 4.0)

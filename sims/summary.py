@@ -1,6 +1,6 @@
 """Performance measures with Monte Carlo standard errors.
 
-One summary row per (cell, estimator), computed from the records alone.
+One summary row per (cell, estimator, term), computed from the records alone.
 Following Morris, White & Crowther (2019, Statistics in Medicine 38,
 Table 6), over the R replications with status ``ok`` (failures are counted
 in ``n_failed``, never used): estimates θ̂ᵢ, standard errors sᵢ, truths θᵢ,
@@ -75,7 +75,7 @@ MEASURES = (
     "mean_first_stage_f",
     "share_f_gt_10",
 )
-ID_COLUMNS = ("cell", "estimator")
+ID_COLUMNS = ("cell", "estimator", "term")
 DIAGNOSTIC_COLUMNS = ("first_stage_f",)  # diagnostics with measures of their own
 _NORMAL = NormalDist()
 
@@ -227,6 +227,7 @@ def needed_columns(grid_params) -> list[str]:
         "cell",
         *grid_params,
         "estimator",
+        "term",
         "truth",
         "estimate",
         "se",
@@ -250,17 +251,27 @@ def summarize(records: pd.DataFrame, grid_params=(), estimator_order=None, cell_
     estimator_order, cell_order : sequence of str, optional
         Row order (default: order of first appearance).
     """
+    if "term" not in records:  # records written before terms existed: one term each
+        records = records.assign(term="effect")
     rows = []
-    for (cell, label), group in records.groupby(list(ID_COLUMNS), sort=False):
+    for (cell, label, term), group in records.groupby(list(ID_COLUMNS), sort=False, observed=True):
         first = group.iloc[0]
-        rows.append({"cell": cell, **{p: first[p] for p in grid_params}, "estimator": label, **measures(group)})
+        rows.append(
+            {"cell": cell, **{p: first[p] for p in grid_params}, "estimator": label, "term": term, **measures(group)}
+        )
     summary = pd.DataFrame(rows)
     if summary.empty:
         return summary
     cell_rank = {c: i for i, c in enumerate(cell_order or dict.fromkeys(summary["cell"]))}
     est_rank = {e: i for i, e in enumerate(estimator_order or dict.fromkeys(summary["estimator"]))}
+    term_rank = {t: i for i, t in enumerate(pd.unique(records["term"]))}  # as the estimators give them
     order = sorted(
-        range(len(summary)), key=lambda i: (cell_rank[summary["cell"][i]], est_rank[summary["estimator"][i]])
+        range(len(summary)),
+        key=lambda i: (
+            cell_rank[summary["cell"][i]],
+            est_rank[summary["estimator"][i]],
+            term_rank[summary["term"][i]],
+        ),
     )
     return summary.iloc[order].reset_index(drop=True)
 
@@ -288,5 +299,7 @@ def check(expectation, summary: pd.DataFrame) -> list[dict]:
                 "at_most": value - margin <= expectation.value,
                 "at_least": value + margin >= expectation.value,
             }[expectation.relation]
-        results.append({"cell": row["cell"], "value": value, "mcse": mcse, "holds": bool(holds)})
+        results.append(
+            {"cell": row["cell"], "term": row.get("term"), "value": value, "mcse": mcse, "holds": bool(holds)}
+        )
     return results

@@ -91,7 +91,8 @@ def test_run_writes_the_documented_layout(finished_run):
     assert manifest["state"] == "complete" and manifest["chunks"]["complete"] == manifest["chunks"]["planned"]
     assert {"fingerprint", "scenario", "versions", "git_revision", "timings"} <= set(manifest)
     records = pd.read_parquet(run_dir / "records")
-    expected = ["cell", "n", "rep", "estimator", "truth", "estimate", "se", "ci_low", "ci_high", "reject", "status", "dof"]
+    expected = ["cell", "n", "rep", "estimator", "term", "truth", "estimate", "se", "ci_low", "ci_high", "reject"]
+    expected += ["status", "dof"]
     assert list(records.columns) == expected
     assert len(records) == 2 * 200 * 2
     summary = pd.read_parquet(run_dir / "summary.parquet")

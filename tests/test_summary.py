@@ -96,6 +96,7 @@ def test_too_few_successes_give_nan_not_errors(rng):
     assert summary.check(exp, summary.summarize(make_records(rng, n_ok=1))) == [
         {
             "cell": "c",
+            "term": "effect",
             "value": pytest.approx(np.nan, nan_ok=True),
             "mcse": pytest.approx(np.nan, nan_ok=True),
             "holds": False,

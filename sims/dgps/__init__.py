@@ -2,7 +2,10 @@
 
 A DGP is one module here defining ``DGPS = (Dgp(...),)``.  Its generator
 fills a *batch*: a dict of arrays whose leading axis is the replication,
-plus ``"truth"`` (shape ``(R,)``), the estimand of each replication.
+plus ``"truth"`` (shape ``(R,)``), the value of its estimand (the term
+named `Dgp.estimand`) in each replication, and, for DGPs that define
+several estimands (event-time effects …), ``"truth:<term>"`` arrays of
+shape ``(R,)`` for each further term.
 Blocks of several variables (``controls``, instruments ``z``) are stored
 variable-major, shape ``(R, p, n)``, so each variable is one contiguous
 row for the kernels.
@@ -25,6 +28,15 @@ import numpy as np
 from causalmc.estimators.spec import BUILT_IN, Setting, discover
 
 Batch = dict[str, np.ndarray]
+TRUTH_PREFIX = "truth:"  # batch keys of the truths of further terms
+
+
+def pop_truths(batch: Batch, estimand: str) -> dict[str, np.ndarray]:
+    """Remove the truths from a batch: {term: (R,) array}, the estimand's first."""
+    truths = {estimand: batch.pop("truth")}
+    for key in [k for k in batch if k.startswith(TRUTH_PREFIX)]:
+        truths[key[len(TRUTH_PREFIX) :]] = batch.pop(key)
+    return truths
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,9 @@ class Dgp:
         exercise different code paths; the generic tests run every one.
     origin : str
         ``causalmc`` for the shipped ones, else the plugin that registered it.
+    estimand : str
+        The name of the term ``truth`` is the value of: the term of every
+        single-term estimator's records.
     """
 
     name: str
@@ -62,6 +77,7 @@ class Dgp:
     check: Callable[[Mapping], list[tuple[tuple[str, ...], str]]] | None = None
     examples: tuple[Mapping, ...] = ({},)
     origin: str = BUILT_IN
+    estimand: str = "effect"
 
     @property
     def param_map(self) -> dict[str, Setting]:

@@ -66,8 +66,25 @@ def facet_grid(data, scenario, x_param, **kwargs) -> sns.FacetGrid:
     row = others[1] if len(others) > 1 else None
     sns.set_theme(style="whitegrid", context="notebook")
     return sns.FacetGrid(
-        data, col=col, row=row, hue="estimator", height=3.4, aspect=1.25, sharey=False, margin_titles=True, **kwargs
+        data.assign(series=series_labels(data)),
+        col=col,
+        row=row,
+        hue="series",
+        height=3.4,
+        aspect=1.25,
+        sharey=False,
+        margin_titles=True,
+        **kwargs,
     )
+
+
+def series_labels(summary):
+    """One line per estimator, or per (estimator, term) for an estimator of several terms."""
+    labels = summary["estimator"].astype(str)
+    if "term" not in summary:
+        return labels
+    several = summary.groupby(["cell", "estimator"], observed=True)["term"].transform("nunique") > 1
+    return labels.where(~several, labels + " " + summary["term"].astype(str))
 
 
 def finish(
@@ -169,9 +186,10 @@ def estimate_vs_param(context):
     """
     records = context.records
     ok = records[records["status"] == "ok"]
-    intervals = ok.groupby(["cell", "estimator"], sort=False)[["ci_low", "ci_high"]].mean()
+    keys = ["cell", "estimator", "term"]
+    intervals = ok.groupby(keys, sort=False, observed=True)[["ci_low", "ci_high"]].mean()
     intervals.columns = ["mean_ci_low", "mean_ci_high"]
-    data = context.summary.join(intervals, on=["cell", "estimator"])
+    data = context.summary.join(intervals, on=keys)
     paths = []
     for param in numeric_grid_params(context.scenario):
         grid = facet_grid(data, context.scenario, param)
