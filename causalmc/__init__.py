@@ -58,6 +58,7 @@ def estimator(
     df: float | None = None,
     batched: bool = False,
     summary: str | None = None,
+    terms: Sequence[str] | Callable | None = None,
 ) -> Callable:
     """Register a plain-Python (or, with ``batched=True``, vectorised) estimator.
 
@@ -80,6 +81,11 @@ def estimator(
         arrays with a leading replication axis, returning arrays.
     summary : str, optional
         One line for ``run_bench.py list`` (default: the docstring's first line).
+    terms : sequence of str or callable, optional
+        For an estimator of several quantities: their names (or
+        ``terms(shapes, options) -> names``); the function then returns a
+        mapping from each name to its result, and each is recorded as its
+        own term, held to the DGP's truth of that term.
 
     The function returns the estimate, or a mapping with ``estimate`` and any
     of ``se``, ``ci_low``, ``ci_high``, ``reject``, ``df`` and the declared
@@ -96,6 +102,7 @@ def estimator(
         summary=summary,
         df=df,
         batched=batched,
+        terms=terms,
     )
 
 
@@ -109,6 +116,7 @@ def dgp(
     check: Callable | None = None,
     batched: bool = False,
     summary: str | None = None,
+    estimand: str = "effect",
 ) -> Callable:
     """Register a data-generating process written as a plain function.
 
@@ -134,6 +142,12 @@ def dgp(
         axis = replication) with ``truth``, drawn replication after
         replication.
 
+    estimand : str
+        The name of the term the truth is the value of (the term of every
+        single-term estimator's records).  A draw may return, instead of a
+        number, a mapping from term names to truths that includes it; a
+        batched DGP adds arrays ``"truth:<term>"``.
+
     Every draw must come from the generator passed in, so runs stay
     reproducible and resumable.  The function itself is returned unchanged.
     """
@@ -148,6 +162,7 @@ def dgp(
         examples=examples,
         check=check,
         batched=batched,
+        estimand=estimand,
     )
 
 

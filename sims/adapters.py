@@ -49,7 +49,7 @@ from causalmc.estimators.inference import covers, normal_critical
 from causalmc.estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator, Setting
 
 from . import frames
-from .dgps import Dgp
+from .dgps import TRUTH_PREFIX, Dgp
 
 RESULT_KEYS = ("estimate", "se", "ci_low", "ci_high", "reject", "df")
 
@@ -71,14 +71,27 @@ def user_estimator(
     summary: str | None = None,
     df: float | None = None,
     batched: bool = False,
+    terms: Sequence[str] | Callable | None = None,
 ) -> Estimator:
-    """An `Estimator` that calls a user's plain (or batched) function."""
+    """An `Estimator` that calls a user's plain (or batched) function.
+
+    With `terms` (names, or ``terms(shapes, options) -> names``) the
+    function returns a mapping from each term to its result.
+    """
     needs, diagnostics = tuple(needs), tuple(diagnostics)
     clash = [d for d in diagnostics if d in RESULT_KEYS]
     if clash:
         raise ValueError(f"estimator {name!r}: diagnostics {clash} clash with result keys {RESULT_KEYS}")
+    if terms is not None and not callable(terms):
+        names = tuple(terms)
+        terms = lambda shapes, options: names  # noqa: E731 (the same names in every cell)
     run = partial(
-        _run_batched if batched else _run_plain, function=function, needs=needs, diagnostics=diagnostics, df=df
+        _run_batched if batched else _run_plain,
+        function=function,
+        needs=needs,
+        diagnostics=diagnostics,
+        df=df,
+        terms=terms,
     )
     return Estimator(
         name=name,
@@ -88,40 +101,66 @@ def user_estimator(
         reference=run,
         options=tuple(options),
         diagnostics=diagnostics,
+        terms=terms,
     )
 
 
-def _run_plain(batch, truth, options, level, out, status, *, function, needs, diagnostics, df):
-    n_reps = len(truth)
-    values = {k: np.full(n_reps, np.nan) for k in (*RESULT_KEYS, *diagnostics)}
+def _by_term(truth, out, status):
+    """Views of one-term shapes ((R,), (R, w), (R,)) as (R, m, …) with m = 1; several-term ones as they are."""
+    if truth.ndim == 1:
+        return truth[:, None], out[:, None, :], status[:, None]
+    return truth, out, status
+
+
+def _term_results(result, batch, options, terms):
+    """The results of each term: the mapping's values in term order, or the one result."""
+    if terms is None:
+        return [result]
+    names = tuple(terms({k: v.shape[1:] for k, v in batch.items()}, options))
+    if not isinstance(result, Mapping) or set(result) != set(names):
+        got = sorted(result) if isinstance(result, Mapping) else type(result).__name__
+        raise ResultError(f"returned {got}; an estimator of several terms returns a mapping with keys {list(names)}")
+    return [result[term] for term in names]
+
+
+def _run_plain(batch, truth, options, level, out, status, *, function, needs, diagnostics, df, terms):
+    truth, out, status = _by_term(truth, out, status)
+    n_reps, m = truth.shape
+    values = [{k: np.full(n_reps, np.nan) for k in (*RESULT_KEYS, *diagnostics)} for _ in range(m)]
     failed = np.zeros(n_reps, bool)
     first_error = None
     for r in range(n_reps):
         data = frames.frame_of({name: batch[name][r] for name in needs})
         try:
-            result = _read_one(function(data, level=level, **options), diagnostics)
+            result = function(data, level=level, **options)
+            results = [_read_one(x, diagnostics) for x in _term_results(result, batch, options, terms)]
         except Exception as exc:  # the user's code: any exception is a status
             failed[r] = True
             if first_error is None:
                 first_error = _describe(exc, data)
             continue
-        for key, value in result.items():
-            values[key][r] = value
-    _write(values, failed, truth, level, df, diagnostics, out, status)
+        for j in range(m):
+            for key, value in results[j].items():
+                values[j][key][r] = value
+    for j in range(m):
+        _write(values[j], failed, truth[:, j], level, df, diagnostics, out[:, j], status[:, j])
     return first_error
 
 
-def _run_batched(batch, truth, options, level, out, status, *, function, needs, diagnostics, df):
-    n_reps = len(truth)
+def _run_batched(batch, truth, options, level, out, status, *, function, needs, diagnostics, df, terms):
+    truth, out, status = _by_term(truth, out, status)
+    n_reps, m = truth.shape
     failed = np.zeros(n_reps, bool)
     first_error = None
     try:
-        values = _read_batch(function({n: batch[n] for n in needs}, level=level, **options), n_reps, diagnostics)
+        result = function({n: batch[n] for n in needs}, level=level, **options)
+        values = [_read_batch(x, n_reps, diagnostics) for x in _term_results(result, batch, options, terms)]
     except Exception as exc:  # the user's code: the whole batch fails, as a status
-        values = {k: np.full(n_reps, np.nan) for k in (*RESULT_KEYS, *diagnostics)}
+        values = [{k: np.full(n_reps, np.nan) for k in (*RESULT_KEYS, *diagnostics)} for _ in range(m)]
         failed[:] = True
         first_error = _describe(exc)
-    _write(values, failed, truth, level, df, diagnostics, out, status)
+    for j in range(m):
+        _write(values[j], failed, truth[:, j], level, df, diagnostics, out[:, j], status[:, j])
     return first_error
 
 
@@ -232,12 +271,19 @@ def user_dgp(
     examples: Sequence[Mapping] = ({},),
     check: Callable | None = None,
     batched: bool = False,
+    estimand: str = "effect",
 ) -> Dgp:
-    """A `Dgp` that calls a user's ``draw`` (or batched ``generate``) function."""
+    """A `Dgp` that calls a user's ``draw`` (or batched ``generate``) function.
+
+    A draw's truth is a number (the value of `estimand`) or a mapping from
+    term names to values that includes `estimand`.
+    """
     for array, level in (roles or {}).items():
         frames.declare(array, level)
     provides = tuple(provides)
-    generate = partial(_generate_batched if batched else _generate_plain, function=function, provides=provides)
+    generate = partial(
+        _generate_batched if batched else _generate_plain, function=function, provides=provides, estimand=estimand
+    )
     return Dgp(
         name=name,
         summary=summary or _first_line(function) or f"user DGP {name}",
@@ -246,11 +292,12 @@ def user_dgp(
         generate=generate,
         check=check,
         examples=tuple(examples),
+        estimand=estimand,
     )
 
 
-def _generate_plain(rng, n_reps, params, *, function, provides):
-    draws = [_read_draw(function(rng, **params), provides) for _ in range(n_reps)]
+def _generate_plain(rng, n_reps, params, *, function, provides, estimand):
+    draws = [_read_draw(function(rng, **params), provides, estimand) for _ in range(n_reps)]
     batch = {}
     for array in provides:
         try:
@@ -258,12 +305,17 @@ def _generate_plain(rng, n_reps, params, *, function, provides):
         except ValueError:
             shapes = sorted({np.shape(d[array]) for d in draws})
             raise DgpOutputError(f"array {array!r} changes shape between replications: {shapes}") from None
-    batch["truth"] = np.array([d["truth"] for d in draws], dtype=float)
+    terms = list(draws[0]["truth"])
+    if any(list(d["truth"]) != terms for d in draws):
+        raise DgpOutputError(f"the truth's terms change between replications (first {terms})")
+    for term in terms:
+        key = "truth" if term == estimand else f"{TRUTH_PREFIX}{term}"
+        batch[key] = np.array([d["truth"][term] for d in draws])
     return batch
 
 
-def _read_draw(result, provides) -> dict:
-    """One replication's arrays and truth, from any of the accepted return forms."""
+def _read_draw(result, provides, estimand) -> dict:
+    """One replication's arrays and truths ({term: value}), from any of the accepted return forms."""
     if isinstance(result, tuple) and len(result) == 2:
         data, truth = result
         if isinstance(data, pd.DataFrame):
@@ -276,28 +328,33 @@ def _read_draw(result, provides) -> dict:
             f"returned a {type(result).__name__}; return (arrays, truth), (frame, truth) or a mapping with 'truth'"
         )
     _check_draw_keys(data, provides)
-    truth = data["truth"]
-    if isinstance(truth, bool) or not isinstance(truth, numbers.Real) or not math.isfinite(truth):
-        raise DgpOutputError(f"truth {truth!r} is not a finite number")
-    return {k: np.asarray(v) if k != "truth" else float(v) for k, v in data.items()}
+    truth = data["truth"] if isinstance(data["truth"], Mapping) else {estimand: data["truth"]}
+    if estimand not in truth:
+        raise DgpOutputError(f"the truth has terms {sorted(truth)}, not the estimand {estimand!r}")
+    for term, value in truth.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise DgpOutputError(f"truth {value!r} of {term!r} is not a finite number")
+    arrays = {k: np.asarray(v) for k, v in data.items() if k != "truth"}
+    return arrays | {"truth": {estimand: float(truth[estimand])} | {t: float(v) for t, v in truth.items()}}
 
 
-def _generate_batched(rng, n_reps, params, *, function, provides):
+def _generate_batched(rng, n_reps, params, *, function, provides, estimand):
     batch = dict(function(rng, n_reps, **params))
     _check_draw_keys(batch, provides)
     for key, value in batch.items():
-        batch[key] = np.asarray(value, dtype=float if key == "truth" else None)
+        batch[key] = np.asarray(value, dtype=float if key.startswith("truth") else None)
         if batch[key].ndim == 0 or batch[key].shape[0] != n_reps:
             raise DgpOutputError(f"array {key!r} has shape {batch[key].shape}; its leading axis must be {n_reps}")
     return batch
 
 
 def _check_draw_keys(data, provides):
+    truths = [k for k in data if k == "truth" or k.startswith(TRUTH_PREFIX)]
     missing = [k for k in (*provides, "truth") if k not in data]
-    extra = [k for k in data if k not in provides and k != "truth"]
+    extra = [k for k in data if k not in provides and k not in truths]
     if missing or extra:
         raise DgpOutputError(
-            f"returned arrays {sorted(k for k in data if k != 'truth')}; declared provides={list(provides)}"
+            f"returned arrays {sorted(k for k in data if k not in truths)}; declared provides={list(provides)}"
             + (f"; missing {missing}" if missing else "")
             + (f"; undeclared {extra}" if extra else "")
         )

@@ -25,7 +25,9 @@ def with_mcse(value: float, mcse: float) -> str:
 
 def has_several_terms(summary: pd.DataFrame) -> bool:
     """Whether an estimator of the summary reports more than one term."""
-    return "term" in summary and bool((summary.groupby(["cell", "estimator"], observed=True)["term"].nunique() > 1).any())
+    return "term" in summary and bool(
+        (summary.groupby(["cell", "estimator"], observed=True)["term"].nunique() > 1).any()
+    )
 
 
 def display_columns(summary: pd.DataFrame) -> list[str]:

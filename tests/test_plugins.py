@@ -249,7 +249,7 @@ def test_batched_plugin_of_the_wrong_shape_stops_the_run(tmp_path, capsys):
         ("return rng.standard_normal(n)", "returned a ndarray"),
         (
             'return {"y": rng.standard_normal(n), "x": rng.standard_normal(n)}, "zero"',
-            "truth 'zero' is not a finite number",
+            "truth 'zero' of 'effect' is not a finite number",
         ),
     ],
 )
