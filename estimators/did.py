@@ -42,6 +42,8 @@ is the joint Wald test that every lead is zero, W/q against F(q, G − 1)
 with the clustered covariance (its rejection rate is the pre-trend test's
 size when trends are parallel and its power when they are not); its
 estimate and interval are the D coefficient of the same regression.
+Option ``test = "hotelling"`` scales it for few clusters instead:
+W·(G − q)/(q·(G − 1)) against F(q, G − q).
 
 ``twfe_collapsed`` (Bertrand, Duflo & Mullainathan 2004): residualise y on
 unit and period effects, average each unit's residuals before and after
@@ -103,6 +105,30 @@ def f_critical_table(level: float, max_q: int, df_den: int) -> np.ndarray:
     table = np.full(max_q + 1, np.nan)
     if df_den > 0:
         table[1:] = stats.f.ppf(level, np.arange(1, max_q + 1), df_den)
+    table.setflags(write=False)
+    return table
+
+
+@cache
+def pretrend_thresholds(level: float, max_q: int, n_clusters: int, test: str) -> np.ndarray:
+    """Rejection thresholds for W/q, the clustered Wald statistic of q leads over q, by q = 0..max_q.
+
+    ``f``: F(q, G − 1), the conventional clustered F test (Stata ``test``
+    after ``vce(cluster)``).  ``hotelling``: the small-sample scaling
+    F = W·(G − q)/(q·(G − 1)) ~ F(q, G − q) of Hotelling's T² (exact for
+    normal cluster scores, as in Cameron & Miller 2015, §VII.A); as a
+    threshold on W/q it is F_{q, G−q}·(G − 1)/(G − q), and q ≥ G never
+    rejects (infinite threshold).
+    """
+    if test == "f":
+        return f_critical_table(level, max_q, n_clusters - 1)
+    q = np.arange(1, max_q + 1)
+    table = np.full(max_q + 1, np.nan)
+    usable = q < n_clusters
+    table[1:][usable] = (
+        stats.f.ppf(level, q[usable], n_clusters - q[usable]) * (n_clusters - 1) / (n_clusters - q[usable])
+    )
+    table[1:][~usable] = np.inf
     table.setflags(write=False)
     return table
 
@@ -577,7 +603,7 @@ def _run_twoway(batch, truth, options, level, out, status, with_leads):
     if not with_leads:
         twfe_kernel(y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, truth, out, status)
         return
-    f_table = f_critical_table(level, t, g - 1)
+    f_table = pretrend_thresholds(level, t, g, options["test"])
     event_study_kernel(
         y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, f_table, truth, out, status
     )
@@ -608,9 +634,13 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads):
         if fit is not None and with_leads and status[r] == st.OK:
             beta, cov = fit
             b = beta[1:k]
-            f_stat = b @ np.linalg.solve(cov[1:k, 1:k], b) / (k - 1)
-            out[r, REJECT] = float(f_stat > stats.f.ppf(level, k - 1, g - 1))
-            out[r, 5:7] = f_stat, k - 1
+            q = k - 1
+            f_stat = b @ np.linalg.solve(cov[1:k, 1:k], b) / q
+            if options["test"] == "f":
+                out[r, REJECT] = float(f_stat > stats.f.ppf(level, q, g - 1))
+            else:  # Hotelling: W·(G − q)/(q·(G − 1)) against F(q, G − q)
+                out[r, REJECT] = float(q < g and f_stat * (g - q) / (g - 1) > stats.f.ppf(level, q, g - q))
+            out[r, 5:7] = f_stat, q
 
 
 # -- BDM's collapsed two-period regression ------------------------------------------------------
@@ -784,7 +814,15 @@ ESTIMATORS = (
         needs=_NEEDS,
         run=partial(_run_twoway, with_leads=True),
         reference=partial(_reference_twoway, with_leads=True),
-        options=(_PRETREND_SE,),
+        options=(
+            _PRETREND_SE,
+            Setting(
+                "test",
+                "f",
+                "joint test of the leads: f (W/q vs F(q, G−1)) or hotelling (W(G−q)/(q(G−1)) vs F(q, G−q))",
+                choices=("f", "hotelling"),
+            ),
+        ),
         diagnostics=("pretrend_f", "n_leads"),
         applies=_needs_pre_periods,
     ),

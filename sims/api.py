@@ -14,6 +14,8 @@ Every function takes ``plugins=``: plugin files or modules to load first
 from __future__ import annotations
 
 import json
+import os
+import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -164,9 +166,6 @@ def run_many(
     scheduler: str | None = None,
 ) -> list[Run]:
     """Run several validated scenarios; everything that can be refused is checked before anything is written."""
-    import os
-    import sys
-
     out = Path(out)
     jobs = jobs or os.cpu_count() or 1
     names = [s.name for s in scenarios]

@@ -157,6 +157,7 @@ def test_pretrend_event_study_matches_statsmodels_and_pyfixest(rng, se):
     batch = random_panel(rng, 6, g, t, (4, 9))
     truth = np.full(6, 0.4)
     out, _ = kernel_and_twin("pretrend", batch, {"se": se}, level=0.95, truth=truth)
+    hot, _ = kernel_and_twin("pretrend", batch, {"se": se, "test": "hotelling"}, level=0.95, truth=truth)
     for r in range(6):
         f = long_frame(batch, r)
         t0 = batch["start"][r]
@@ -172,6 +173,10 @@ def test_pretrend_event_study_matches_statsmodels_and_pyfixest(rng, se):
             test = fit.f_test(np.eye(X.shape[1])[[X.columns.get_loc(c) for c in leads]])
             assert_close([out[r, ESTIMATE], out[r, SE], out[r, 5]], [fit.params["D"], fit.bse["D"], test.fvalue])
             assert out[r, REJECT] == float(test.pvalue < 0.05)
+            # Hotelling scaling of the same statistic: F = W(G − q)/(q(G − 1)) against F(q, G − q).
+            q = len(leads)
+            scaled = test.fvalue * (g - q) / (g - 1)
+            assert hot[r, REJECT] == float(stats.f.sf(scaled, q, g - q) < 0.05)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
