@@ -11,8 +11,10 @@ estimators receive, and what `causalmc.estimate` reads.
 - Panels: long format, one row per (unit, period), units 1..G and periods
   1..T in unit-major order; ``panel_y`` is the column ``y``, per-unit
   arrays (``treated``) and per-replication scalars (``start``) are repeated
-  on every row.  Two derived columns help a user's regression, and are
-  never read back: ``post`` = 1(period ≥ start) and ``D`` = treated·post.
+  on every row; ``cohort`` (a unit's adoption period, 0 for never) is
+  per unit.  Derived columns help a user's regression, and are never read
+  back: ``post`` = 1(period ≥ start) and ``D`` = treated·post, or with
+  cohorts ``D`` = 1(0 < cohort ≤ period).
 
 Each batch array name has a `Role` (its level and column name).  The
 shipped names are declared here; a plugin DGP declares the roles of new
@@ -53,6 +55,7 @@ ROLES: dict[str, Role] = {
     "controls": Role("block", "w"),
     "panel_y": Role("unit_period", "y"),
     "treated": Role("unit", "treated"),
+    "cohort": Role("unit", "cohort"),
     "start": Role("replication", "start"),
 }
 
@@ -105,6 +108,8 @@ def frame_of(arrays: Mapping[str, np.ndarray]) -> pd.DataFrame:
     if panel and {"treated", "start"} <= set(frame):
         frame["post"] = (frame["period"] >= frame["start"]).astype(np.int64)
         frame["D"] = frame["treated"] * frame["post"]
+    elif panel and "cohort" in frame:
+        frame["D"] = ((frame["cohort"] > 0) & (frame["period"] >= frame["cohort"])).astype(np.float64)
     return frame
 
 

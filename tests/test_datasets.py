@@ -85,7 +85,12 @@ def _every_estimator_scenario(dgp, params):
     return scenario, entries
 
 
-@pytest.mark.parametrize("dgp", DGPS, ids=lambda d: d.name)
+# Every DGP some shipped estimator runs on (did_staggered has none yet: its
+# frame is tested above, and plugins run on it).
+ESTIMATED = [d for d in DGPS if any(pair_dgp is d for pair_dgp, _ in applicable_pairs())]
+
+
+@pytest.mark.parametrize("dgp", ESTIMATED, ids=lambda d: d.name)
 def test_estimate_on_a_sample_reproduces_its_record(dgp, tmp_path):
     compared = 0
     for example, params in enumerate(dgp.example_params()):
@@ -152,7 +157,11 @@ def test_sample_refuses_bad_requests(argv, says, capsys, tmp_path):
     [
         (["y", "x"], ["ols_adjusted"], "no columns w1, w2"),
         (["y", "w1"], ["ols_adjusted"], "no column 'x'"),
-        (["y", "x", "w1"], ["ols", "--option", "se=hc7"], "'hc7' is not allowed; allowed: one of 'classical', 'hc0', 'hc1', 'hc2', 'hc3'"),
+        (
+            ["y", "x", "w1"],
+            ["ols", "--option", "se=hc7"],
+            "'hc7' is not allowed; allowed: one of 'classical', 'hc0', 'hc1', 'hc2', 'hc3'",
+        ),
         (["y", "x", "w1"], ["ols", "--option", "bandwidth=2"], "unknown option 'bandwidth'"),
         (["y", "x", "w1"], ["no_such_estimator"], "unknown estimator 'no_such_estimator'"),
     ],

@@ -1,0 +1,100 @@
+"""The staggered-adoption DGP: its truths are the averages its docstring defines, of the effects it draws.
+
+The effects are recovered exactly as the difference between the panel drawn
+with them and the same draws without them (the effects change no draw), and
+every term's truth (att, e=k, dynamic, group) is recomputed from those
+differences and the drawn cohorts.  Selection on the unit effect is checked
+within 4 MCSE.
+"""
+
+import numpy as np
+import pytest
+
+import causalmc
+from causalmc.sims import dgps, frames, plugins
+from causalmc.sims.cli import main
+
+DGP = dgps.registry()["did_staggered"]
+DESIGNS = [
+    {"n_units": 30, "n_periods": 12, "n_cohorts": 3, "first_cohort": 4, "cohort_spacing": 3,
+     "tau": 1.0, "tau_growth": 0.4, "tau_cohort_gap": -0.6, "anticipation": 1, "rho": 0.5},
+    {"n_units": 20, "n_periods": 10, "n_cohorts": 2, "first_cohort": 3, "cohort_spacing": 5,
+     "never_share": 0.0, "tau": -0.5, "tau_growth": 0.1, "trend_gap": 0.3},
+]  # fmt: skip
+
+
+def params(**values):
+    return {p.name: p.default for p in DGP.params} | values
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_truths_are_the_averages_of_the_drawn_effects(design):
+    with_effects = DGP.generate(np.random.default_rng(4), 3, params(**design))
+    no_effects = params(**design) | {"tau": 0.0, "tau_growth": 0.0, "tau_cohort_gap": 0.0}
+    without = DGP.generate(np.random.default_rng(4), 3, no_effects)
+    np.testing.assert_array_equal(with_effects["cohort"], without["cohort"])
+    tau = with_effects["panel_y"] - without["panel_y"]  # (R, G, T): each unit-period's effect
+    t_periods = tau.shape[2]
+    period = np.arange(1, t_periods + 1)
+    for r in range(3):
+        g = with_effects["cohort"][r]
+        adopters = g > 0
+        event = period[None, :] - g[:, None]  # (G, T)
+        treated_cells = adopters[:, None] & (event >= 0)
+        assert np.isclose(with_effects["truth"][r], tau[r][treated_cells].mean(), rtol=1e-12)
+        att_e = {}
+        for e in range(int(1 - g[adopters].max()), int(t_periods - g[adopters].min()) + 1):
+            cells = adopters[:, None] & (event == e)
+            att_e[e] = tau[r][cells].mean()
+            assert np.isclose(with_effects[f"truth:e={e}"][r], att_e[e], rtol=1e-12, atol=1e-12), e
+        assert np.isclose(with_effects["truth:dynamic"][r], np.mean([v for e, v in att_e.items() if e >= 0]))
+        cohorts = np.unique(g[adopters])
+        group = sum(
+            (g == c).mean() / adopters.mean() * tau[r][(g == c)[:, None] & (event >= 0)].mean() for c in cohorts
+        )
+        assert np.isclose(with_effects["truth:group"][r], group, rtol=1e-12)
+        # Never-treated units and periods before (anticipated) adoption carry no effect.
+        anticipation = design.get("anticipation", 0)
+        assert (tau[r][~adopters] == 0).all() and (tau[r][adopters[:, None] & (event < -anticipation)] == 0).all()
+
+
+def test_cohort_sizes_and_the_frame():
+    p = params(n_units=10, n_periods=8, n_cohorts=3, first_cohort=3, cohort_spacing=2, never_share=0.3)
+    batch = DGP.generate(np.random.default_rng(1), 4, p)
+    for r in range(4):
+        assert sorted(np.unique(batch["cohort"][r], return_counts=True)[1].tolist()) == [2, 2, 3, 3]
+        assert {0.0, 3.0, 5.0, 7.0} == set(batch["cohort"][r])
+    frame = frames.frame_of({name: batch[name][0] for name in DGP.provides})
+    expected = ((frame["cohort"] > 0) & (frame["period"] >= frame["cohort"])).astype(float)
+    assert (frame["D"] == expected).all() and len(frame) == 80
+
+
+@pytest.mark.parametrize("selection, relation", [(0.0, "equal"), (2.0, "above")])
+def test_selection_puts_high_unit_effects_in_early_cohorts(selection, relation):
+    """Mean outcome before any adoption: first cohort minus never treated (unit effects, which selection sorts)."""
+    p = params(n_units=40, n_periods=6, n_cohorts=2, first_cohort=4, cohort_spacing=1, selection=selection)
+    batch = DGP.generate(np.random.default_rng(7), 3000, p)
+    pre = batch["panel_y"][:, :, :3].mean(axis=2)  # periods 1-3: before every adoption
+    gap = np.array(
+        [pre[r][batch["cohort"][r] == 4].mean() - pre[r][batch["cohort"][r] == 0].mean() for r in range(3000)]
+    )
+    mean, mcse = gap.mean(), gap.std(ddof=1) / np.sqrt(len(gap))
+    if relation == "equal":
+        assert abs(mean) <= 4 * mcse
+    else:
+        assert mean - 4 * mcse > 0
+
+
+def test_a_cohort_after_the_panel_is_a_scenario_error(tmp_path, capsys):
+    with plugins.isolated():
+        causalmc.estimator(name="treated_share", needs=("cohort",))(lambda data, *, level: (data["cohort"] > 0).mean())
+        path = tmp_path / "s.toml"
+        path.write_text(
+            'name = "s"\ndgp = "did_staggered"\nreps = 10\nseed = 1\nestimators = ["treated_share"]\n'
+            "[params]\nn_periods = 10\nfirst_cohort = 6\ncohort_spacing = 4\n"
+        )
+        assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "the last cohort adopts in period 14, after the panel's last period 10" in err
+    assert "params.first_cohort and params.cohort_spacing and params.n_cohorts and params.n_periods" in err
+    assert not (tmp_path / "out").exists()
