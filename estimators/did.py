@@ -283,10 +283,10 @@ def _reference_contrast(batch, truth, options, level, out, status, weights):
         else:  # post-gap: post rows, y ~ 1 + treated
             X = np.column_stack([np.ones(g * t), d])
         X, y, unit = X[keep], y_all[r].reshape(-1)[keep], unit[keep]
-        _reference_ols(X, y, unit, options["se"], level, truth[r], out, status, r, X.shape[1] - 1)
+        reference_ols(X, y, unit, options["se"], level, truth[r], out, status, r, X.shape[1] - 1)
 
 
-def _reference_ols(X, y, unit, se, level, truth, out, status, r, column, k_fixed_effects=0, nested_k=None):
+def reference_ols(X, y, unit, se, level, truth, out, status, r, column, k_fixed_effects=0, nested_k=None):
     """OLS of y on X with classical, hc0 … hc3 or cluster(unit) covariance; writes coefficient `column`.
 
     `k_fixed_effects` counts parameters absorbed outside X (for the
@@ -628,7 +628,7 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads):
             continue
         X = np.column_stack([*columns, dummies])
         k = len(columns)
-        fit = _reference_ols(
+        fit = reference_ols(
             X, y_all[r].reshape(-1), unit, options["se"], level, truth[r], out, status, r, 0, nested_k=k + t
         )
         if fit is not None and with_leads and status[r] == st.OK:
@@ -737,7 +737,7 @@ def _reference_collapsed(batch, truth, options, level, out, status):
         d = np.tile(d_all[r], 2)
         two_unit = np.tile(np.arange(g), 2)
         X = np.column_stack([d * post, post] + [(two_unit == i).astype(float) for i in range(g)])
-        _reference_ols(X, collapsed, two_unit, options["se"], level, truth[r], out, status, r, 0)
+        reference_ols(X, collapsed, two_unit, options["se"], level, truth[r], out, status, r, 0)
 
 
 # -- registry -------------------------------------------------------------------------------

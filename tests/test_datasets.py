@@ -85,8 +85,7 @@ def _every_estimator_scenario(dgp, params):
     return scenario, entries
 
 
-# Every DGP some shipped estimator runs on (did_staggered has none yet: its
-# frame is tested above, and plugins run on it).
+# Every DGP some shipped estimator runs on.
 ESTIMATED = [d for d in DGPS if any(pair_dgp is d for pair_dgp, _ in applicable_pairs())]
 
 
