@@ -25,6 +25,15 @@ CRV1); both t(G − 1).
 Statuses: ``no_variation`` when D has no within variation (no adopter, or
 everyone adopts at once with no never-treated unit), ``too_few_clusters``,
 ``no_residual_df``.
+
+``event_study``: the dynamic version, one term per event time: indicators
+of e = t − g_i binned at the ends (e ≤ −leads, e ≥ lags) with e = −1 the
+reference, unit and period effects, clustered by unit (``cluster`` or
+``cluster_nested`` as above, t(G − 1)).  The binned end terms (``e<=-4``,
+``e>=5``) have no truth of their own (the DGP defines ATT(e) per event
+time), so their coverage is not measured; the interior ones are held to
+ATT(e).  With effects that differ across cohorts the lead coefficients are
+contaminated by post-adoption effects (Sun & Abraham 2021).
 """
 
 from __future__ import annotations
@@ -34,9 +43,11 @@ import math
 import numpy as np
 from numba import njit
 
+from scipy import stats
+
 from . import status as st
 from .did import CLASSICAL, CLUSTER, SE_CODES, reference_ols, t_critical_table
-from .inference import write_failure, write_wald
+from .inference import spd_inverse, write_failure, write_wald
 from .moments import FAST
 from .spec import Estimator, Setting
 
@@ -234,5 +245,224 @@ ESTIMATORS = (
             ),
         ),
         diagnostics=("neg_weight_share", "neg_weight_sum"),
+    ),
+)
+
+
+# -- event study ---------------------------------------------------------------------------------
+
+
+def event_terms(leads: int, lags: int) -> tuple[str, ...]:
+    """Term names of a binned event study: e ≤ −leads, −leads+1 … −2, 0 … lags−1, e ≥ lags (−1 is the reference)."""
+    interior = [f"e={e}" for e in range(-leads + 1, -1)] + [f"e={e}" for e in range(0, lags)]
+    return (f"e<={-leads}", *interior, f"e>={lags}")
+
+
+@njit(cache=True)
+def event_column(e, leads, lags):
+    """The regressor of event time e: 0 for e ≤ −leads, …, leads + lags − 1 for e ≥ lags; −1 for e = −1 (reference)."""
+    if e <= -leads:
+        return 0
+    if e < -1:
+        return e + leads
+    if e == -1:
+        return -1
+    return leads - 1 + min(e, lags)
+
+
+@njit(cache=True, fastmath=FAST)
+def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, out, status):
+    """Batched binned event study: y ~ Σ_j β_j·1(t − g_i in bin j) + unit + period effects.
+
+    Parameters
+    ----------
+    y : float64 array, shape (R, G, T)
+    cohort : float64 array, shape (R, G)
+        Adoption period g_i (1-indexed), 0 for never-treated units (no event time).
+    leads, lags : int
+        Bins e ≤ −leads, one per e in −leads+1 … −2 and 0 … lags−1, and e ≥ lags;
+        k = leads + lags regressors, e = −1 the reference.
+    se_code : int
+        CLUSTER (K = G + T − 1 + k) or CLUSTER_NESTED (K = k + T); t(G − 1).
+    crit : float
+        t_{G−1, 1−α/2}.
+    truth : float64 array, shape (R, k)
+    out : float64 array, shape (R, k, 5)
+    status : int8 array, shape (R, k)
+
+    Notes
+    -----
+    Each regressor is swept of the unit and period effects in closed form
+    (balanced panel): ẍ = x − x̄_i − x̄_t + x̄.  With A = Σ ẍẍ' and
+    b = Σ ẍ y, β = A⁻¹b (Cholesky); unit i's score is
+    s_i = Σ_t ẍ_it (y_it − ȳ_t − ẍ_it'β) because Σ_t ẍ_it = 0, and
+    V = A⁻¹(Σ s_i s_i')A⁻¹ · G/(G − 1) · (N − 1)/(N − K).  A singular A
+    (an empty bin, no comparison units) is status ``singular`` for every term.
+    """
+    n_reps, g, t = y.shape
+    k = leads + lags
+    n_obs = g * t
+    column = np.empty((g, t), dtype=np.int64)
+    x_row = np.empty((g, k))
+    x_col = np.empty((t, k))
+    x_all = np.empty(k)
+    y_col = np.empty(t)
+    xdd = np.empty(k)
+    a = np.empty((k, k))
+    a_inv = np.empty((k, k))
+    b = np.empty(k)
+    beta = np.empty(k)
+    score = np.empty(k)
+    meat = np.empty((k, k))
+    for r in range(n_reps):
+        x_row[:, :] = 0.0
+        x_col[:, :] = 0.0
+        y_col[:] = 0.0
+        shift = y[r, 0, 0]
+        for i in range(g):
+            gi = cohort[r, i]
+            for c in range(t):
+                j = event_column(c + 1 - int(gi), leads, lags) if gi > 0.0 else -1
+                column[i, c] = j
+                if j >= 0:
+                    x_row[i, j] += 1.0
+                    x_col[c, j] += 1.0
+                y_col[c] += y[r, i, c] - shift
+        for j in range(k):
+            x_all[j] = 0.0
+            for i in range(g):
+                x_all[j] += x_row[i, j]
+            x_all[j] /= n_obs
+            for i in range(g):
+                x_row[i, j] /= t
+            for c in range(t):
+                x_col[c, j] /= g
+        for c in range(t):
+            y_col[c] /= g
+        a[:, :] = 0.0
+        b[:] = 0.0
+        for i in range(g):
+            for c in range(t):
+                for j in range(k):
+                    xdd[j] = (1.0 if column[i, c] == j else 0.0) - x_row[i, j] - x_col[c, j] + x_all[j]
+                v = y[r, i, c] - shift
+                for j in range(k):
+                    b[j] += xdd[j] * v
+                    for m in range(j + 1):
+                        a[j, m] += xdd[j] * xdd[m]
+        for j in range(k):
+            for m in range(j):
+                a[m, j] = a[j, m]
+        if not spd_inverse(a, k, a_inv):
+            for j in range(k):
+                write_failure(out[r], status[r], j, st.SINGULAR)
+            continue
+        for j in range(k):
+            s = 0.0
+            for m in range(k):
+                s += a_inv[j, m] * b[m]
+            beta[j] = s
+        k_cr = (g + t - 1 + k) if se_code == CLUSTER else (k + t)
+        if g < 2 or n_obs - k_cr <= 0:
+            code = st.TOO_FEW_CLUSTERS if g < 2 else st.NO_RESIDUAL_DF
+            for j in range(k):
+                write_failure(out[r], status[r], j, code)
+            continue
+        meat[:, :] = 0.0
+        for i in range(g):
+            score[:] = 0.0
+            for c in range(t):
+                fit = 0.0
+                for j in range(k):
+                    xdd[j] = (1.0 if column[i, c] == j else 0.0) - x_row[i, j] - x_col[c, j] + x_all[j]
+                    fit += xdd[j] * beta[j]
+                resid = y[r, i, c] - shift - y_col[c] - fit
+                for j in range(k):
+                    score[j] += xdd[j] * resid
+            for j in range(k):
+                for m in range(k):
+                    meat[j, m] += score[j] * score[m]
+        factor = g / (g - 1.0) * (n_obs - 1.0) / (n_obs - k_cr)
+        for j in range(k):
+            var = 0.0
+            for p in range(k):
+                for q in range(k):
+                    var += a_inv[j, p] * meat[p, q] * a_inv[q, j]
+            write_wald(out[r], status[r], j, beta[j], math.sqrt(max(var * factor, 0.0)), crit, truth[r, j])
+
+
+def _check_window(shapes, options):
+    t = shapes["panel_y"][1]
+    if options["leads"] + options["lags"] + 1 > t:
+        return f"{options['leads']} leads and {options['lags']} lags need more than this panel's {t} periods"
+    return None
+
+
+def _run_event_study(batch, truth, options, level, out, status):
+    y = batch["panel_y"]
+    g = y.shape[1]
+    crit = float(t_critical_table(level, g)[g - 1]) if g >= 2 else math.nan
+    event_study_staggered_kernel(
+        y, batch["cohort"], options["leads"], options["lags"], SE_CODES[options["se"]], crit, truth, out, status
+    )
+
+
+def _reference_event_study(batch, truth, options, level, out, status):
+    """Plain numpy: the bin dummies, G unit and T − 1 period dummies, least squares, the clustered sandwich."""
+    y_all, cohorts = batch["panel_y"], batch["cohort"]
+    leads, lags = options["leads"], options["lags"]
+    g, t = y_all.shape[1:]
+    k = leads + lags
+    unit = np.repeat(np.arange(g), t)
+    period = np.tile(np.arange(1, t + 1), g)
+    dummies = np.column_stack(
+        [(unit == i).astype(float) for i in range(g)] + [(period == s).astype(float) for s in range(2, t + 1)]
+    )
+    k_cr = (g + t - 1 + k) if options["se"] == "cluster" else (k + t)
+    crit = stats.t.ppf(0.5 + level / 2, g - 1)
+    for r in range(y_all.shape[0]):
+        cohort = np.repeat(cohorts[r], t)
+        bins = np.zeros((g * t, k))
+        for row in np.nonzero(cohort > 0)[0]:
+            j = event_column(int(period[row] - cohort[row]), leads, lags)
+            if j >= 0:
+                bins[row, j] = 1.0
+        X = np.column_stack([bins, dummies])
+        if np.linalg.matrix_rank(X) < X.shape[1]:
+            out[r] = np.nan
+            status[r] = st.SINGULAR
+            continue
+        y = y_all[r].reshape(-1)
+        xtx_inv = np.linalg.inv(X.T @ X)
+        coef = xtx_inv @ X.T @ y
+        resid = y - X @ coef
+        scores = np.array([X[unit == i].T @ resid[unit == i] for i in range(g)])
+        n = g * t
+        cov = xtx_inv @ scores.T @ scores @ xtx_inv * g / (g - 1) * (n - 1) / (n - k_cr)
+        for j in range(k):
+            write_wald(out[r], status[r], j, coef[j], np.sqrt(cov[j, j]), crit, truth[r, j])
+
+
+ESTIMATORS = (
+    *ESTIMATORS,
+    Estimator(
+        name="event_study",
+        summary="binned event study: y ~ leads and lags of adoption + unit + period effects (reference e = −1), "
+        "one term per event time",
+        needs=("panel_y", "cohort"),
+        run=_run_event_study,
+        reference=_reference_event_study,
+        options=(
+            Setting("leads", 4, "pre-adoption bins: e ≤ −leads binned, −leads+1 … −2 each their own", minimum=1),
+            Setting("lags", 5, "post-adoption bins: 0 … lags−1 each their own, e ≥ lags binned", minimum=1),
+            Setting(
+                "se",
+                "cluster_nested",
+                "clustered by unit: cluster (K counts every fixed effect) or cluster_nested (pyfixest CRV1)",
+                choices=("cluster", "cluster_nested"),
+            ),
+        ),
+        applies=_check_window,
+        terms=lambda shapes, options: event_terms(options["leads"], options["lags"]),
     ),
 )

@@ -195,9 +195,11 @@ def measures(group: pd.DataFrame) -> dict:
         ):
             put(name, math.nan, math.nan)
     # Over the replications that have an interval (a test): a plugin
-    # estimator may return only an estimate, and then these are not measured.
+    # estimator may return only an estimate, and a term may have no truth
+    # (a binned event time); then these are not measured.
     has_set = ~(np.isnan(lo) | np.isnan(hi))
-    put("coverage", *_proportion(covers(lo[has_set], hi[has_set], truth[has_set])))
+    has_truth = has_set & np.isfinite(truth)
+    put("coverage", *_proportion(covers(lo[has_truth], hi[has_truth], truth[has_truth])))
     tested = g["reject"].notna().to_numpy()
     put("rejection", *_proportion(g["reject"].to_numpy(dtype=bool, na_value=False)[tested]))
     put("power", *_proportion(~covers(lo[has_set], hi[has_set], 0.0)))

@@ -37,9 +37,15 @@ def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=F
     spec = estimators.registry()[name]
     opts = spec.default_options() | (options or {})
     n_reps = next(iter(batch.values())).shape[0]
-    truth = np.zeros(n_reps) if truth is None else truth
-    out = np.full((n_reps, spec.width), -999.0)
-    status = np.full(n_reps, -1, dtype=np.int8)
+    # One term: (R,) truths, (R, width) outputs; several: (R, m) and (R, m, width).
+    terms = spec.terms({k: v.shape[1:] for k, v in batch.items()}, opts) if spec.terms else ()
+    shape = (n_reps, len(terms)) if terms else (n_reps,)
+    if isinstance(truth, dict):  # a DGP's truths by term (`dgps.pop_truths`): the estimand's first
+        estimand = next(iter(truth.values()))
+        truth = np.column_stack([truth.get(t, np.full(n_reps, np.nan)) for t in terms]) if terms else estimand
+    truth = np.zeros(shape) if truth is None else truth
+    out = np.full((*shape, spec.width), -999.0)
+    status = np.full(shape, -1, dtype=np.int8)
     (spec.reference if reference else spec.run)(batch, truth, opts, level, out, status)
     return out, status
 

@@ -11,22 +11,28 @@ import numpy as np
 import pytest
 from conftest import applicable_pairs
 
-from causalmc.sims import dgps
+from causalmc.estimators import status as st
+from causalmc.sims import dgps, runner
 
 CASES = applicable_pairs()
 
 
 @pytest.mark.parametrize("dgp, spec", CASES, ids=lambda x: x.name)
 def test_kernel_speed(benchmark, dgp, spec):
-    batch = dgp.generate(np.random.default_rng(0), 32, dgp.example_params()[0] | _bench_size(dgp))
-    truth = batch.pop("truth")
-    shapes = {k: v.shape[1:] for k, v in batch.items()}
     options = spec.default_options()
-    assert not (spec.applies and spec.applies(shapes, options))
-    out = np.empty((32, spec.width))
-    status = np.empty(32, dtype=np.int8)
-    benchmark(spec.run, batch, truth, options, 0.95, out, status)
-    assert np.isin(status, range(6)).all()
+    for params in dgp.example_params():  # the first example the estimator applies to, benchmark-sized
+        batch = dgp.generate(np.random.default_rng(0), 32, params | _bench_size(dgp))
+        drawn = dgps.pop_truths(batch, dgp.estimand)
+        shapes = {k: v.shape[1:] for k, v in batch.items()}
+        if not (spec.applies and spec.applies(shapes, options)):
+            break
+    terms = spec.terms(shapes, options) if spec.terms else None
+    names = terms or (dgp.estimand,)
+    truth = np.empty((32, len(names)))
+    out = np.empty((32, len(names), spec.width))
+    status = np.empty((32, len(names)), dtype=np.int8)
+    benchmark(runner.run_estimator, spec, batch, drawn, names, terms is None, options, 0.95, truth, out, status)
+    assert np.isin(status, range(len(st.NAMES))).all()
 
 
 @pytest.mark.parametrize("dgp", list(dgps.registry().values()), ids=lambda d: d.name)

@@ -65,7 +65,7 @@ def test_kernel_equals_twin_on_every_dgp(dgp, spec):
     compared = 0
     for params in dgp.example_params():
         batch = dgp.generate(np.random.default_rng(11), 6, params)
-        truth = batch.pop("truth")
+        truth = dgps.pop_truths(batch, dgp.estimand)
         shapes = {k: v.shape[1:] for k, v in batch.items()}
         for options in option_combinations(spec):
             if spec.applies and spec.applies(shapes, options):

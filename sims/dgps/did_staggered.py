@@ -216,6 +216,7 @@ DGPS = (
                 "anticipation": 1,
                 "trend_gap": 0.2,
             },
-        ),  # fmt: skip
+            {"n_units": 12, "n_periods": 11, "n_cohorts": 2, "first_cohort": 5, "cohort_spacing": 3, "tau_growth": 0.2},
+        ),
     ),
 )
