@@ -52,6 +52,7 @@ def test_suite_scenario_meets_its_expectations(path, suite_outcome):
         ),
         ("did_parallel_trends_panel", {"did_bias_and_pretrend_power.png", "rejection_vs_trend_gap.png"}),
         ("did_placebo_laws", {"rejection_vs_rho.png", "bias_vs_rho.png", "coverage_vs_rho.png"}),
+        ("staggered_twfe", {"event_study.png", "bias_vs_tau_growth.png", "coverage_vs_tau_growth.png"}),
     ],
 )
 def test_topic_figures_are_drawn(name, expected, suite_outcome):

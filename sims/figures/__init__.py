@@ -29,6 +29,7 @@ EXTRA_FIGURES = {
     "iv_rejection_vs_f": "iv",
     "iv_estimate_distribution": "iv",
     "did_bias_and_pretrend_power": "did",
+    "event_study": "did",
 }
 STANDARD_FIGURES = ("bias_vs_param", "coverage_vs_param")
 

@@ -49,3 +49,58 @@ def did_bias_and_pretrend_power(context):
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return [path]
+
+
+def event_time(term: str) -> float | None:
+    """The event time of a term named ``e=k`` (binned ends ``e<=-4``/``e>=5`` at their bound), else None."""
+    for prefix in ("e<=", "e>=", "e="):
+        if term.startswith(prefix):
+            try:
+                return float(term[len(prefix) :])
+            except ValueError:
+                return None
+    return None
+
+
+def event_study(context):
+    """Event-time estimates against their truths, and their coverage, per cell.
+
+    Top: each event-study estimator's mean estimate per event time with a
+    ±1.96·MCSE band, the truth (ATT(e)) as black crosses; the binned ends
+    (no truth) are drawn with open markers.  Bottom: coverage per event time
+    with the nominal level.  One column per cell (grid point).
+    """
+    scenario, summary = context.scenario, context.summary
+    data = summary.assign(event=summary["term"].astype(str).map(event_time)).dropna(subset=["event"])
+    multi = data.groupby(["cell", "estimator"], observed=True)["term"].transform("nunique") > 1
+    data = data[multi]
+    if data.empty:
+        return []
+    cells = list(dict.fromkeys(data["cell"]))
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(2, len(cells), figsize=(4.6 * len(cells), 6.4), squeeze=False, sharex=True)
+    labels = list(dict.fromkeys(data["estimator"]))
+    palette = dict(zip(labels, sns.color_palette(n_colors=len(labels)), strict=True))
+    for col, cell in enumerate(cells):
+        top, bottom = axes[0, col], axes[1, col]
+        rows = data[data["cell"] == cell]
+        for label, est in rows.groupby("estimator", sort=False, observed=True):
+            est = est.sort_values("event")
+            line_with_band(est, "event", "mean_estimate", "mean_estimate_mcse", palette[label], label, ax=top)
+            binned = est["truth"].isna()
+            top.scatter(est.loc[binned, "event"], est.loc[binned, "mean_estimate"], s=40, facecolors="white",
+                        edgecolors=palette[label], zorder=3)  # fmt: skip
+            line_with_band(est, "event", "coverage", "coverage_mcse", palette[label], label, ax=bottom)
+        truths = rows.dropna(subset=["truth"]).drop_duplicates("event")
+        top.scatter(truths["event"], truths["truth"], marker="x", color="black", zorder=4, label="truth ATT(e)")
+        top.axvline(-1, color="0.6", linewidth=0.8, linestyle=":")
+        top.set(title=cell, ylabel="mean estimate" if col == 0 else "")
+        reference_line(bottom, scenario.level, f"nominal {scenario.level:g}" if col == len(cells) - 1 else None)
+        bottom.set(xlabel="event time e (−1: reference)", ylabel="coverage" if col == 0 else "", ylim=(0, 1.02))
+    axes[0, -1].legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"{scenario.name}: event-time estimates and their coverage (bands ±1.96 MCSE)", fontsize=11)
+    fig.tight_layout()
+    path = context.folder / "event_study.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return [path]
