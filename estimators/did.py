@@ -109,6 +109,33 @@ def f_critical_table(level: float, max_q: int, df_den: int) -> np.ndarray:
     return table
 
 
+@njit(cache=True)
+def two_way_cluster_k(se_code, g, t, k):
+    """K in CR1's (N − 1)/(N − K) for k regressors beside unit and period effects.
+
+    CLUSTER counts every fixed effect (G + T − 1 + k: Stata ``regress`` with
+    dummies, statsmodels); CLUSTER_NESTED counts the unit effects, nested in
+    the clusters, as one (k + T: reghdfe, pyfixest CRV1).
+    """
+    return (g + t - 1 + k) if se_code == CLUSTER else (k + t)
+
+
+@njit(cache=True)
+def cluster_problem(g, n_obs, k_cr):
+    """The status when CR1 by unit cannot be computed (fewer than two clusters, no residual df), else OK."""
+    if g < 2:
+        return st.TOO_FEW_CLUSTERS
+    if n_obs - k_cr <= 0:
+        return st.NO_RESIDUAL_DF
+    return st.OK
+
+
+@njit(cache=True)
+def cr1_factor(g, n_obs, k_cr):
+    """G/(G − 1)·(N − 1)/(N − K): CR1's scaling of the sum of squared cluster scores."""
+    return g / (g - 1.0) * (n_obs - 1.0) / (n_obs - k_cr)
+
+
 @cache
 def pretrend_thresholds(level: float, max_q: int, n_clusters: int, test: str) -> np.ndarray:
     """Rejection thresholds for W/q, the clustered Wald statistic of q leads over q, by q = 0..max_q.
@@ -423,19 +450,17 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status):
             var = ssr / df / (s_dd * hth)
             crit = t_table[df]
         else:
-            k_cr = (g + t) if se_code == CLUSTER else (1 + t)
-            if g < 2:
-                write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
-                continue
-            if n_obs - k_cr <= 0:
-                write_failure(out, status, r, st.NO_RESIDUAL_DF)
+            k_cr = two_way_cluster_k(se_code, g, t, 1)
+            problem = cluster_problem(g, n_obs, k_cr)
+            if problem != st.OK:
+                write_failure(out, status, r, problem)
                 continue
             meat = 0.0
             for i in range(g):
                 dc = treated[r, i] - d_mean
                 score = dc * (row_h[i] - h_col - dc * beta * hth)
                 meat += score * score
-            var = meat / (s_dd * hth) ** 2 * g / (g - 1.0) * (n_obs - 1.0) / (n_obs - k_cr)
+            var = meat / (s_dd * hth) ** 2 * cr1_factor(g, n_obs, k_cr)
             crit = t_table[g - 1]
         write_wald(out, status, r, beta, math.sqrt(var), crit, truth[r])
 
@@ -552,14 +577,12 @@ def event_study_kernel(y, treated, start, se_code, t_table, f_table, truth, out,
             for a in range(k):
                 for c in range(k):
                     meat[a, c] += dc * dc * score[a] * score[c]
-        k_cr = (g + t - 1 + k) if se_code == CLUSTER else (k + t)
-        if g < 2:
-            write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
+        k_cr = two_way_cluster_k(se_code, g, t, k)
+        problem = cluster_problem(g, n_obs, k_cr)
+        if problem != st.OK:
+            write_failure(out, status, r, problem)
             continue
-        if n_obs - k_cr <= 0:
-            write_failure(out, status, r, st.NO_RESIDUAL_DF)
-            continue
-        factor = g / (g - 1.0) * (n_obs - 1.0) / (n_obs - k_cr) / (s_dd * s_dd)
+        factor = cr1_factor(g, n_obs, k_cr) / (s_dd * s_dd)
         for a in range(k):
             for c in range(k):
                 v = 0.0

@@ -46,7 +46,15 @@ from numba import njit
 from scipy import stats
 
 from . import status as st
-from .did import CLASSICAL, CLUSTER, SE_CODES, reference_ols, t_critical_table
+from .did import (
+    CLASSICAL,
+    SE_CODES,
+    cluster_problem,
+    cr1_factor,
+    reference_ols,
+    t_critical_table,
+    two_way_cluster_k,
+)
 from .inference import spd_inverse, write_failure, write_wald
 from .moments import FAST
 from .spec import Estimator, Setting
@@ -157,18 +165,16 @@ def twfe_staggered_kernel(y, cohort, se_code, t_table, truth, out, status):
             var = max(syy - beta * s_dv, 0.0) / df / s_dd
             crit = t_table[df]
         else:
-            k_cr = (g + t) if se_code == CLUSTER else (1 + t)
-            if g < 2:
-                write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
-                continue
-            if n_obs - k_cr <= 0:
-                write_failure(out, status, r, st.NO_RESIDUAL_DF)
+            k_cr = two_way_cluster_k(se_code, g, t, 1)
+            problem = cluster_problem(g, n_obs, k_cr)
+            if problem != st.OK:
+                write_failure(out, status, r, problem)
                 continue
             meat = 0.0
             for i in range(g):
                 score = unit_dv[i] - beta * unit_dd[i]
                 meat += score * score
-            var = meat / (s_dd * s_dd) * g / (g - 1.0) * (n_obs - 1.0) / (n_obs - k_cr)
+            var = meat / (s_dd * s_dd) * cr1_factor(g, n_obs, k_cr)
             crit = t_table[g - 1]
         write_wald(out, status, r, beta, math.sqrt(var), crit, truth[r])
         if status[r] != st.OK:
@@ -225,28 +231,6 @@ def _reference(batch, truth, options, level, out, status):
         nonzero = weights[np.abs(weights) > ZERO_WEIGHT]
         out[r, NEG_SHARE] = np.mean(nonzero < 0)
         out[r, NEG_SUM] = nonzero[nonzero < 0].sum()
-
-
-ESTIMATORS = (
-    Estimator(
-        name="twfe_staggered",
-        summary="static two-way fixed effects y ~ D + unit + period effects under staggered adoption, "
-        "with its negative weights (de Chaisemartin & D'Haultfœuille 2020)",
-        needs=("panel_y", "cohort"),
-        run=_run,
-        reference=_reference,
-        options=(
-            Setting(
-                "se",
-                "cluster",
-                "classical (df GT−G−T), cluster (K counts every fixed effect, as Stata's regress) or "
-                "cluster_nested (the unit effects count as one: reghdfe/pyfixest)",
-                choices=("classical", "cluster", "cluster_nested"),
-            ),
-        ),
-        diagnostics=("neg_weight_share", "neg_weight_sum"),
-    ),
-)
 
 
 # -- event study ---------------------------------------------------------------------------------
@@ -362,11 +346,11 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, o
             for m in range(k):
                 s += a_inv[j, m] * b[m]
             beta[j] = s
-        k_cr = (g + t - 1 + k) if se_code == CLUSTER else (k + t)
-        if g < 2 or n_obs - k_cr <= 0:
-            code = st.TOO_FEW_CLUSTERS if g < 2 else st.NO_RESIDUAL_DF
+        k_cr = two_way_cluster_k(se_code, g, t, k)
+        problem = cluster_problem(g, n_obs, k_cr)
+        if problem != st.OK:
             for j in range(k):
-                write_failure(out[r], status[r], j, code)
+                write_failure(out[r], status[r], j, problem)
             continue
         meat[:, :] = 0.0
         for i in range(g):
@@ -382,7 +366,7 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, o
             for j in range(k):
                 for m in range(k):
                     meat[j, m] += score[j] * score[m]
-        factor = g / (g - 1.0) * (n_obs - 1.0) / (n_obs - k_cr)
+        factor = cr1_factor(g, n_obs, k_cr)
         for j in range(k):
             var = 0.0
             for p in range(k):
@@ -444,7 +428,24 @@ def _reference_event_study(batch, truth, options, level, out, status):
 
 
 ESTIMATORS = (
-    *ESTIMATORS,
+    Estimator(
+        name="twfe_staggered",
+        summary="static two-way fixed effects y ~ D + unit + period effects under staggered adoption, "
+        "with its negative weights (de Chaisemartin & D'Haultfœuille 2020)",
+        needs=("panel_y", "cohort"),
+        run=_run,
+        reference=_reference,
+        options=(
+            Setting(
+                "se",
+                "cluster",
+                "classical (df GT−G−T), cluster (K counts every fixed effect, as Stata's regress) or "
+                "cluster_nested (the unit effects count as one: reghdfe/pyfixest)",
+                choices=("classical", "cluster", "cluster_nested"),
+            ),
+        ),
+        diagnostics=("neg_weight_share", "neg_weight_sum"),
+    ),
     Estimator(
         name="event_study",
         summary="binned event study: y ~ leads and lags of adoption + unit + period effects (reference e = −1), "
