@@ -17,6 +17,7 @@ with one and two workers, and ``list`` names the entry point.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -88,7 +89,11 @@ def installed(tmp_path_factory):
         (plugin / name).write_text(textwrap.dedent(text))
     pip = [python, "-m", "pip", "install", "--quiet", "--no-deps"]
     _run([*pip, "sims", "estimators"], folder)
-    _run([*pip, str(ROOT)], folder)
+    # Build from a copy: setuptools builds in the source tree, and a build/
+    # folder left there by an earlier build would carry stale modules along.
+    source = folder / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "results", "*.egg-info", "__pycache__"))
+    _run([*pip, str(source)], folder)
     _run([*pip, str(plugin)], folder)
     work = folder / "work"
     work.mkdir()

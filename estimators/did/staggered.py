@@ -42,11 +42,13 @@ import math
 
 import numpy as np
 from numba import njit
-
 from scipy import stats
 
-from . import status as st
-from .did import (
+from .. import status as st
+from ..inference import spd_inverse, write_failure, write_wald
+from ..moments import FAST
+from ..spec import Estimator, Setting
+from .conventions import (
     CLASSICAL,
     SE_CODES,
     cluster_problem,
@@ -55,9 +57,6 @@ from .did import (
     t_critical_table,
     two_way_cluster_k,
 )
-from .inference import spd_inverse, write_failure, write_wald
-from .moments import FAST
-from .spec import Estimator, Setting
 
 NEG_SHARE, NEG_SUM = 5, 6  # diagnostic columns
 # Weights sum to one over at most a few thousand cells; below this they are zero.
