@@ -32,7 +32,6 @@ import pandas as pd
 
 LEVELS = ("observation", "block", "unit_period", "unit", "replication")
 PANEL_LEVELS = ("unit_period", "unit")
-DERIVED_COLUMNS = ("post", "D")
 
 
 class FrameError(ValueError):
