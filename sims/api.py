@@ -50,8 +50,8 @@ def as_scenario(scenario, *, reps: int | None = None, seed: int | None = None, p
         parsed = scenario
     elif isinstance(scenario, Mapping):
         parsed = parse(scenario, "<dict>")
-    elif isinstance(scenario, Path) or (isinstance(scenario, str) and "\n" not in scenario and "=" not in scenario):
-        parsed = load(scenario)
+    elif isinstance(scenario, Path) or (isinstance(scenario, str) and _names_a_file(scenario)):
+        parsed = load(scenario)  # a missing file is a ScenarioError naming it
     elif isinstance(scenario, str):
         try:
             parsed = parse(tomllib.loads(scenario), "<string>")
@@ -60,6 +60,16 @@ def as_scenario(scenario, *, reps: int | None = None, seed: int | None = None, p
     else:
         raise UsageError(f"a scenario is a path, a TOML string or a dict, not {type(scenario).__name__}")
     return parsed.with_overrides(reps, seed)
+
+
+def _names_a_file(text: str) -> bool:
+    """A one-line string is a path (even one with '=' in a folder name); TOML has newlines or '='."""
+    if "\n" in text:
+        return False
+    try:
+        return Path(text).is_file() or "=" not in text
+    except OSError:  # a name too long for the file system is no path
+        return False
 
 
 # -- runs ---------------------------------------------------------------------------------
