@@ -63,6 +63,18 @@ def _draw(rng, n_treated, start_min, start_max, rho, tau, trend_gap, y, start):
                     row[t] = alpha + lam[t] + eps
 
 
+# The serial correlation of the errors, shared by the panel DGPs.
+AR1_RHO = Setting(
+    "rho",
+    0.0,
+    "AR(1) coefficient of the errors within a unit",
+    minimum=-1.0,
+    maximum=1.0,
+    min_exclusive=True,
+    max_exclusive=True,
+)
+
+
 def generate(rng, n_reps, p):
     g, t = p["n_units"], p["n_periods"]
     n_treated = round(p["treated_share"] * g)
@@ -92,15 +104,7 @@ DGPS = (
         params=(
             Setting("n_units", 50, "number of units G", minimum=2),
             Setting("n_periods", 20, "number of periods T", minimum=2),
-            Setting(
-                "rho",
-                0.0,
-                "AR(1) coefficient of the errors within a unit",
-                minimum=-1.0,
-                maximum=1.0,
-                min_exclusive=True,
-                max_exclusive=True,
-            ),
+            AR1_RHO,
             Setting("tau", 0.0, "treatment effect (the truth; 0 = a placebo law)"),
             Setting("trend_gap", 0.0, "slope of the treated units' differential linear trend"),
             Setting("treated_share", 0.5, "share of units treated", minimum=0.0, maximum=1.0),

@@ -53,6 +53,7 @@ from numba import njit
 from causalmc.estimators.spec import Setting
 
 from . import TRUTH_PREFIX, Dgp
+from .did_panel import AR1_RHO
 
 
 def cohort_sizes(n_units: int, n_cohorts: int, never_share: float) -> tuple[int, list[int]]:
@@ -178,15 +179,7 @@ DGPS = (
             Setting("tau_growth", 0.0, "added effect per period since adoption (dynamic effects)"),
             Setting("tau_cohort_gap", 0.0, "added effect per later cohort (heterogeneous cohorts)"),
             Setting("anticipation", 0, "periods before adoption with the adoption-period effect", minimum=0),
-            Setting(
-                "rho",
-                0.0,
-                "AR(1) coefficient of the errors within a unit",
-                minimum=-1.0,
-                maximum=1.0,
-                min_exclusive=True,
-                max_exclusive=True,
-            ),  # fmt: skip
+            AR1_RHO,
             Setting("trend_gap", 0.0, "slope of the adopting units' differential linear trend (zero at adoption)"),
             Setting("selection", 0.0, "early adoption selected on the unit effect (0 = random)"),
         ),
