@@ -96,7 +96,7 @@ def write_failure(out, status, r, code):
 
 @njit(cache=True)
 def write_wald(out, status, r, estimate, se, crit, truth):
-    """Write estimate ± crit·se and the test of H0: θ = truth for replication r."""
+    """Write estimate ± crit·se and the test of H0: θ = truth for replication r (NaN without a truth)."""
     if not (se > 0.0) or not math.isfinite(se):
         write_failure(out, status, r, st.NO_VARIATION)
         return
@@ -104,7 +104,7 @@ def write_wald(out, status, r, estimate, se, crit, truth):
     out[r, SE] = se
     out[r, CI_LOW] = estimate - crit * se
     out[r, CI_HIGH] = estimate + crit * se
-    out[r, REJECT] = 1.0 if abs(estimate - truth) > crit * se else 0.0
+    out[r, REJECT] = (1.0 if abs(estimate - truth) > crit * se else 0.0) if math.isfinite(truth) else math.nan
     status[r] = st.OK
 
 
@@ -120,7 +120,8 @@ def write_t_intervals(out, status, truth, level, dof):
     estimate, se = out[ok, ESTIMATE], out[ok, SE]
     out[ok, CI_LOW] = estimate - crit * se
     out[ok, CI_HIGH] = estimate + crit * se
-    out[ok, REJECT] = (np.abs(estimate - truth[ok]) > crit * se).astype(np.float64)
+    rejects = (np.abs(estimate - truth[ok]) > crit * se).astype(np.float64)
+    out[ok, REJECT] = np.where(np.isfinite(truth[ok]), rejects, np.nan)
 
 
 # Critical values are cached: scipy's ppf costs ~50 µs a call and the

@@ -16,7 +16,7 @@ not return is derived:
   degrees of freedom (returned, or declared with the estimator) or the
   normal one when there is none;
 - ``reject`` (the level-α test of H0: θ = truth): truth outside the
-  interval; missing when there is no interval.
+  interval; missing when there is no interval or no truth.
 
 An exception, or a result that cannot be read, is status ``error`` for that
 replication (for that batch, in the batched tier), and a non-finite
@@ -238,7 +238,7 @@ def _write(values, failed, truth, level, df, diagnostics, out, status):
         hi = np.where(derive, estimate + crit * se, hi)
     reject = values["reject"]
     has_set = ~(np.isnan(lo) | np.isnan(hi))
-    reject = np.where(np.isnan(reject) & has_set, ~covers(lo, hi, truth), reject)
+    reject = np.where(np.isnan(reject) & has_set & np.isfinite(truth), ~covers(lo, hi, truth), reject)
     out[:, ESTIMATE], out[:, SE], out[:, CI_LOW], out[:, CI_HIGH], out[:, REJECT] = estimate, se, lo, hi, reject
     for j, name in enumerate(diagnostics):
         out[:, REJECT + 1 + j] = values[name]

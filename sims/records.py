@@ -14,7 +14,8 @@ single-term estimator, e.g. ``e=0`` for an event-time effect), ``truth``
 ``reject`` (nullable boolean: the estimator's own level-α test of
 H0: θ = truth; missing where status is not ``ok``, where a plugin
 estimator gives neither a test nor an interval, or where the term has no
-truth), ``status``, then the
+truth, unless the term is a test of its own: an event study's ``pretrend``
+term records its joint test of the leads), ``status``, then the
 diagnostic columns of all the scenario's estimators (NaN where an
 estimator has no such diagnostic).  Every file of a run has this schema.
 ``cell``, ``estimator``, ``term`` and ``status`` are dictionary-encoded
@@ -114,8 +115,9 @@ class RecordLayout:
         columns += [_tiled(estimator_codes, labels, n_reps), _tiled(term_codes, terms, n_reps)]
         columns += [truth.reshape(n_rows), *(core[:, j] for j in range(REJECT))]
         columns += [
-            # Missing where the estimator failed, gave no test, or the term has no truth to test.
-            pa.array(core[:, REJECT] == 1.0, mask=failed | np.isnan(core[:, REJECT]) | np.isnan(truth.reshape(n_rows))),
+            # Missing where the estimator failed or gave no test (no truth to test, unless the term is a test
+            # of its own, as a pre-trend test is).
+            pa.array(core[:, REJECT] == 1.0, mask=failed | np.isnan(core[:, REJECT])),
             pa.DictionaryArray.from_arrays(codes.astype(np.int32), _STATUS_NAMES),
         ]
         columns += [diag[:, j] for j in range(len(self.diagnostics))]

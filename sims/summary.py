@@ -18,7 +18,8 @@ mean_se             √mean(s²)                                  √(Var(s²)/(
 se_ratio            mean_se/emp_se                             ratio·√(Var(s²)/(4R·mean_se⁴) + 1/(2(R−1)))
 coverage            share of confidence sets containing θᵢ     √(p(1−p)/R)
 ci_width            mean(ci_high − ci_low)                     sd(width)/√R
-rejection           share rejecting H0: θ = θᵢ                 √(p(1−p)/R)
+rejection           share rejecting H0: θ = θᵢ (a test term:  √(p(1−p)/R)
+                    its own null, e.g. no pre-trends)
 power               share of sets excluding 0                  √(p(1−p)/R)
 unbounded_ci        share of unbounded confidence sets         √(p(1−p)/R)
 median_bias         median e                                   quantile MCSE (below)

@@ -120,7 +120,8 @@ def test_compare_figures_estimate_and_sample_per_term(terms_run, tmp_path, capsy
 
 
 def test_several_terms_are_bit_identical_across_workers_and_backends(tmp_path):
-    """The shipped event study (nine terms per replication) with 1 and 2 loky workers and with Dask."""
+    """The shipped event study (nine event-time terms and its pre-trend test per replication) with 1 and 2 loky
+    workers and with Dask."""
     scenario = {
         "name": "es", "dgp": "did_staggered", "reps": 300, "seed": 4, "chunk_size": 100,
         "estimators": ["event_study", "twfe_staggered"], "grid": {"tau_growth": [0.0, 0.5]},
@@ -130,6 +131,6 @@ def test_several_terms_are_bit_identical_across_workers_and_backends(tmp_path):
         run = causalmc.run(scenario, out=tmp_path / name, progress=False, figures=False, **options)
         records = run.records().astype({"cell": str, "estimator": str, "term": str, "status": str})
         frames.append(records.sort_values(["cell", "rep", "estimator", "term"]).reset_index(drop=True))
-    assert len(frames[0]) == 2 * 300 * (9 + 1)
+    assert len(frames[0]) == 2 * 300 * (10 + 1)
     for other in frames[1:]:
         assert_frame_equal(other, frames[0], check_exact=True)
