@@ -15,6 +15,7 @@ NO_RESIDUAL_DF = 5  # the fit leaves no degrees of freedom for a variance
 ERROR = 6  # a user's (plugin) estimator raised, or returned something unreadable
 NON_FINITE = 7  # a user's (plugin) estimator returned a NaN or infinite estimate
 LEVERAGE_ONE = 8  # an observation has leverage 1: HC2, HC3 and Bell–McCaffrey divide by 1 − h_ii
+NO_COMPARISON = 9  # a cohort or period the term needs has no comparison (untreated) units
 
 NAMES = (
     "ok",
@@ -26,4 +27,5 @@ NAMES = (
     "error",
     "non_finite",
     "leverage_one",
+    "no_comparison",
 )

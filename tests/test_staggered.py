@@ -14,6 +14,7 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 import twowayfeweights
 from conftest import assert_close, kernel_and_twin, run_estimator, st
 
@@ -222,17 +223,20 @@ def bin_columns(frame, leads, lags):
     return names
 
 
-@pytest.mark.parametrize("se", ["cluster", "cluster_nested"])
+@pytest.mark.parametrize("se, pretest", [("cluster", "f"), ("cluster_nested", "hotelling")])
 @pytest.mark.parametrize("g, t, leads, lags", [(20, 10, 3, 3), (40, 12, 2, 5), (15, 14, 5, 2)])
-def test_event_study_matches_pyfixest_and_statsmodels(rng, se, g, t, leads, lags):
+def test_event_study_matches_pyfixest_and_statsmodels(rng, se, pretest, g, t, leads, lags):
     """Clustered by unit, t(G − 1): cluster_nested is pyfixest CRV1 (K = k + T); cluster is statsmodels with
-    unit and period dummies (K = G + T − 1 + k), every binned event-time coefficient to 1e-8."""
+    unit and period dummies (K = G + T − 1 + k), every binned event-time coefficient to 1e-8.  The pretrend
+    term: W/q = b_L'V_L⁻¹b_L/q of the q = leads lead coefficients with the oracle's covariance, rejecting
+    above F(q, G − 1) (f) or, for Hotelling, when W(G − q)/(q(G − 1)) exceeds F(q, G − q)."""
     batch, truth = staggered_batch(rng, 4, g, t, STAGGERED)
-    options = {"leads": leads, "lags": lags, "se": se}
+    options = {"leads": leads, "lags": lags, "se": se, "pretest": pretest}
     k = leads + lags
-    truths = np.tile(truth[:, None], (1, k))
+    truths = np.tile(truth[:, None], (1, k + 1))
+    truths[:, k] = np.nan
     out, _ = kernel_and_twin("event_study", batch, options, level=0.9, truth=truths)
-    assert out.shape == (4, k, 5)
+    assert out.shape == (4, k + 1, 5)
     for r in range(4):
         f = long_frame(batch, r)
         names = bin_columns(f, leads, lags)
@@ -241,22 +245,34 @@ def test_event_study_matches_pyfixest_and_statsmodels(rng, se, g, t, leads, lags
                 warnings.simplefilter("ignore")
                 fit = pf.feols(f"y ~ {' + '.join(names)} | unit + period", data=f, vcov={"CRV1": "unit"})
             coef, bse, ci = fit.coef()[names], fit.se()[names], fit.confint(alpha=0.1).loc[names].to_numpy()
+            cov = pd.DataFrame(fit._vcov, index=fit.coef().index, columns=fit.coef().index).loc[names, names]
         else:
             dummies = pd.get_dummies(f[["unit", "period"]].astype(str), drop_first=True, dtype=float)
             X = sm.add_constant(pd.concat([f[names], dummies], axis=1))
             fit = sm.OLS(f["y"], X).fit(cov_type="cluster", cov_kwds={"groups": f["unit"]}, use_t=True)
             coef, bse, ci = fit.params[names], fit.bse[names], fit.conf_int(alpha=0.1).loc[names].to_numpy()
-        assert_close(out[r, :, 0], coef.to_numpy(), what=f"{se} coefficients")
-        assert_close(out[r, :, 1], bse.to_numpy(), what=f"{se} standard errors")
-        assert_close(out[r, :, 2:4], ci, what=f"{se} intervals")
+            cov = fit.cov_params().loc[names, names]
+        assert_close(out[r, :k, 0], coef.to_numpy(), what=f"{se} coefficients")
+        assert_close(out[r, :k, 1], bse.to_numpy(), what=f"{se} standard errors")
+        assert_close(out[r, :k, 2:4], ci, what=f"{se} intervals")
+        lead_coef, lead_cov = coef.to_numpy()[:leads], cov.to_numpy()[:leads, :leads]
+        f_stat = lead_coef @ np.linalg.solve(lead_cov, lead_coef) / leads
+        assert_close(out[r, k, 0], f_stat, what="pre-trend W/q")
+        threshold = (
+            stats.f.ppf(0.9, leads, g - 1)
+            if pretest == "f"
+            else stats.f.ppf(0.9, leads, g - leads) * (g - 1) / (g - leads)
+        )
+        assert out[r, k, 4] == float(f_stat > threshold) and np.isnan(out[r, k, 1:4]).all()
 
 
 def test_event_study_terms_and_window():
     spec = causalmc.sims.plugins.estimator_registry()["event_study"]
     options = spec.default_options()
     assert spec.terms({"panel_y": (50, 20)}, options) == (
-        "e<=-4", "e=-3", "e=-2", "e=0", "e=1", "e=2", "e=3", "e=4", "e>=5",
+        "e<=-4", "e=-3", "e=-2", "e=0", "e=1", "e=2", "e=3", "e=4", "e>=5", "pretrend",
     )  # fmt: skip
+    assert spec.terms({"panel_y": (50, 20)}, options | {"pretest": "none"})[-1] == "e>=5"
     assert "need more than this panel's 9 periods" in spec.applies({"panel_y": (50, 9)}, options)
 
 

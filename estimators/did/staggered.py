@@ -47,7 +47,7 @@ from scipy import stats
 from .. import status as st
 from ..inference import spd_inverse, write_failure, write_wald
 from ..moments import FAST
-from ..spec import Estimator, Setting
+from ..spec import ESTIMATE, REJECT, Estimator, Setting
 from .conventions import (
     CLASSICAL,
     SE_CODES,
@@ -57,10 +57,58 @@ from .conventions import (
     t_critical_table,
     two_way_cluster_k,
 )
+from .twoway import pretrend_thresholds, wald_f
 
-NEG_SHARE, NEG_SUM = 5, 6  # diagnostic columns
+NEG_SHARE, NEG_SUM, FORBIDDEN = 5, 6, 7  # diagnostic columns
 # Weights sum to one over at most a few thousand cells; below this they are zero.
 ZERO_WEIGHT = 1e-12
+
+
+@njit(cache=True)
+def forbidden_weight(cohort_row, n_periods, counts):
+    """Goodman-Bacon (2021, Theorem 1) weight of the later-vs-earlier-treated 2 × 2 comparisons.
+
+    Timing groups k with unit shares n_k and treated shares of periods
+    D̄_k = (T − g_k + 1)/T (0 for the never treated, counted in ``counts``
+    by adoption period, index 0 never).  For every pair with D̄_k > D̄_l
+    (k adopts first), with n_kl = n_k/(n_k + n_l), the weight of l treated
+    against the already-treated k is
+
+        s_kl^l = ((n_k + n_l)·D̄_k)²·n_kl(1 − n_kl)·(D̄_l/D̄_k)·(D̄_k − D̄_l)/D̄_k / V̂_D
+
+    and V̂_D = Σ_pairs (s_kl^k + s_kl^l)·V̂_D, the sum of every pair's
+    numerators (the earlier-vs-later s_kl^k =
+    ((n_k + n_l)(1 − D̄_l))²·n_kl(1 − n_kl)·((D̄_k − D̄_l)/(1 − D̄_l))·((1 − D̄_k)/(1 − D̄_l))),
+    which equals the variance of the two-way demeaned D.
+    """
+    counts[:] = 0.0
+    n_units = cohort_row.shape[0]
+    for i in range(n_units):
+        gi = int(cohort_row[i])
+        counts[gi if 1 <= gi <= n_periods else 0] += 1.0
+    forbidden = 0.0
+    total = 0.0
+    for gk in range(1, n_periods + 1):  # k adopts first
+        if counts[gk] == 0.0:
+            continue
+        dk = (n_periods - gk + 1.0) / n_periods
+        for gl in range(gk + 1, n_periods + 2):  # l later; n_periods + 1 stands for the never treated
+            nl = counts[0] if gl == n_periods + 1 else counts[gl]
+            if nl == 0.0:
+                continue
+            dl = 0.0 if gl == n_periods + 1 else (n_periods - gl + 1.0) / n_periods
+            nk_share, nl_share = counts[gk] / n_units, nl / n_units
+            pair = nk_share + nl_share
+            nkl = nk_share / pair
+            later = (pair * dk) ** 2 * nkl * (1.0 - nkl) * (dl / dk) * (dk - dl) / dk
+            earlier = 0.0
+            if dl < 1.0:
+                earlier = (
+                    (pair * (1.0 - dl)) ** 2 * nkl * (1.0 - nkl) * (dk - dl) / (1.0 - dl) * (1.0 - dk) / (1.0 - dl)
+                )
+            forbidden += later
+            total += later + earlier
+    return forbidden / total if total > 0.0 else math.nan
 
 
 @njit(cache=True, fastmath=FAST)
@@ -77,8 +125,8 @@ def twfe_staggered_kernel(y, cohort, se_code, t_table, truth, out, status):
     t_table : float64 array
         t critical values by degrees of freedom.
     truth : float64 array, shape (R,)
-    out : float64 array, shape (R, 7)
-        Estimate, se, ci_low, ci_high, reject, neg_weight_share, neg_weight_sum.
+    out : float64 array, shape (R, 8)
+        Estimate, se, ci_low, ci_high, reject, neg_weight_share, neg_weight_sum, forbidden_weight.
     status : int8 array, shape (R,)
 
     Notes
@@ -98,6 +146,7 @@ def twfe_staggered_kernel(y, cohort, se_code, t_table, truth, out, status):
     d_row = np.empty(g)
     unit_dd = np.empty(g)  # Σ_t D̈_it²
     unit_dv = np.empty(g)  # Σ_t D̈_it (v_it − v̄_t)
+    counts = np.empty(t + 1)
     for r in range(n_reps):
         shift = y[r, 0, 0]
         col_mean[:] = 0.0
@@ -194,6 +243,7 @@ def twfe_staggered_kernel(y, cohort, se_code, t_table, truth, out, status):
                         negative_sum += w
         out[r, NEG_SHARE] = n_negative / n_nonzero
         out[r, NEG_SUM] = negative_sum
+        out[r, FORBIDDEN] = forbidden_weight(cohort[r], t, counts)
 
 
 def _run(batch, truth, options, level, out, status):
@@ -230,6 +280,24 @@ def _reference(batch, truth, options, level, out, status):
         nonzero = weights[np.abs(weights) > ZERO_WEIGHT]
         out[r, NEG_SHARE] = np.mean(nonzero < 0)
         out[r, NEG_SUM] = nonzero[nonzero < 0].sum()
+        out[r, FORBIDDEN] = _reference_forbidden(cohorts[r], t, eps @ eps / (g * t))
+
+
+def _reference_forbidden(cohort, n_periods, variance_d):
+    """Goodman-Bacon's later-vs-earlier weights over the variance of the demeaned D computed directly."""
+    timing = np.where((cohort >= 1) & (cohort <= n_periods), cohort, np.inf)
+    share = {k: np.mean(timing == k) for k in np.unique(timing)}
+    treated_share = {k: 0.0 if np.isinf(k) else (n_periods - k + 1) / n_periods for k in share}
+    forbidden = 0.0
+    for k in share:
+        for later in share:
+            if later <= k:
+                continue
+            dk, dl = treated_share[k], treated_share[later]
+            pair = share[k] + share[later]
+            nkl = share[k] / pair
+            forbidden += (pair * dk) ** 2 * nkl * (1 - nkl) * (dl / dk) * (dk - dl) / dk
+    return forbidden / variance_d
 
 
 # -- event study ---------------------------------------------------------------------------------
@@ -254,7 +322,7 @@ def event_column(e, leads, lags):
 
 
 @njit(cache=True, fastmath=FAST)
-def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, out, status):
+def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, pretest_threshold, truth, out, status):
     """Batched binned event study: y ~ Σ_j β_j·1(t − g_i in bin j) + unit + period effects.
 
     Parameters
@@ -269,9 +337,13 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, o
         CLUSTER (K = G + T − 1 + k) or CLUSTER_NESTED (K = k + T); t(G − 1).
     crit : float
         t_{G−1, 1−α/2}.
-    truth : float64 array, shape (R, k)
-    out : float64 array, shape (R, k, 5)
-    status : int8 array, shape (R, k)
+    pretest_threshold : float
+        With a ``pretrend`` term (m = k + 1): its rejection threshold for
+        W/q, the clustered Wald statistic of the q = leads lead coefficients
+        over q (``pretrend_thresholds``).
+    truth : float64 array, shape (R, m)
+    out : float64 array, shape (R, m, 5)
+    status : int8 array, shape (R, m)
 
     Notes
     -----
@@ -284,8 +356,11 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, o
     """
     n_reps, g, t = y.shape
     k = leads + lags
+    n_terms = out.shape[1]
     n_obs = g * t
     column = np.empty((g, t), dtype=np.int64)
+    cov = np.empty((k, k))
+    half = np.empty((k, k))
     x_row = np.empty((g, k))
     x_col = np.empty((t, k))
     x_all = np.empty(k)
@@ -337,7 +412,7 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, o
             for m in range(j):
                 a[m, j] = a[j, m]
         if not spd_inverse(a, k, a_inv):
-            for j in range(k):
+            for j in range(n_terms):
                 write_failure(out[r], status[r], j, st.SINGULAR)
             continue
         for j in range(k):
@@ -348,7 +423,7 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, o
         k_cr = two_way_cluster_k(se_code, g, t, k)
         problem = cluster_problem(g, n_obs, k_cr)
         if problem != st.OK:
-            for j in range(k):
+            for j in range(n_terms):
                 write_failure(out[r], status[r], j, problem)
             continue
         meat[:, :] = 0.0
@@ -366,12 +441,29 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, truth, o
                 for m in range(k):
                     meat[j, m] += score[j] * score[m]
         factor = cr1_factor(g, n_obs, k_cr)
+        for j in range(k):  # cov = A⁻¹ · meat · A⁻¹ · factor, via half = A⁻¹ · meat
+            for m in range(k):
+                s = 0.0
+                for p in range(k):
+                    s += a_inv[j, p] * meat[p, m]
+                half[j, m] = s
         for j in range(k):
-            var = 0.0
-            for p in range(k):
-                for q in range(k):
-                    var += a_inv[j, p] * meat[p, q] * a_inv[q, j]
-            write_wald(out[r], status[r], j, beta[j], math.sqrt(max(var * factor, 0.0)), crit, truth[r, j])
+            for m in range(k):
+                s = 0.0
+                for p in range(k):
+                    s += half[j, p] * a_inv[p, m]
+                cov[j, m] = s * factor
+        for j in range(k):
+            write_wald(out[r], status[r], j, beta[j], math.sqrt(max(cov[j, j], 0.0)), crit, truth[r, j])
+        if n_terms > k:  # the pre-trend test: the leads are the first `leads` columns
+            f_stat = wald_f(beta, cov, 0, leads)
+            if math.isnan(f_stat):
+                write_failure(out[r], status[r], k, st.SINGULAR)
+                continue
+            out[r, k, :] = np.nan
+            out[r, k, ESTIMATE] = f_stat
+            out[r, k, REJECT] = 1.0 if f_stat > pretest_threshold else 0.0
+            status[r, k] = st.OK
 
 
 def _check_window(shapes, options):
@@ -381,13 +473,20 @@ def _check_window(shapes, options):
     return None
 
 
+def _pretest_threshold(level, leads, g, test):
+    """The pre-trend test's threshold for W/q with q = leads (NaN without the test)."""
+    return math.nan if test == "none" else float(pretrend_thresholds(level, leads, g, test)[leads])
+
+
 def _run_event_study(batch, truth, options, level, out, status):
     y = batch["panel_y"]
     g = y.shape[1]
     crit = float(t_critical_table(level, g)[g - 1]) if g >= 2 else math.nan
+    threshold = _pretest_threshold(level, options["leads"], g, options["pretest"])
     event_study_staggered_kernel(
-        y, batch["cohort"], options["leads"], options["lags"], SE_CODES[options["se"]], crit, truth, out, status
-    )
+        y, batch["cohort"], options["leads"], options["lags"], SE_CODES[options["se"]], crit, threshold,
+        truth, out, status,
+    )  # fmt: skip
 
 
 def _reference_event_study(batch, truth, options, level, out, status):
@@ -424,6 +523,16 @@ def _reference_event_study(batch, truth, options, level, out, status):
         cov = xtx_inv @ scores.T @ scores @ xtx_inv * g / (g - 1) * (n - 1) / (n - k_cr)
         for j in range(k):
             write_wald(out[r], status[r], j, coef[j], np.sqrt(cov[j, j]), crit, truth[r, j])
+        if options["pretest"] != "none":  # W/q of the leads, against F(q, G − 1) or Hotelling's F(q, G − q)
+            q = leads
+            f_stat = coef[:q] @ np.linalg.solve(cov[:q, :q], coef[:q]) / q
+            if options["pretest"] == "f":
+                rejects = f_stat > stats.f.ppf(level, q, g - 1)
+            else:
+                rejects = q < g and f_stat * (g - q) / (g - 1) > stats.f.ppf(level, q, g - q)
+            out[r, k] = np.nan
+            out[r, k, 0], out[r, k, 4] = f_stat, float(rejects)
+            status[r, k] = st.OK
 
 
 ESTIMATORS = (
@@ -443,7 +552,7 @@ ESTIMATORS = (
                 choices=("classical", "cluster", "cluster_nested"),
             ),
         ),
-        diagnostics=("neg_weight_share", "neg_weight_sum"),
+        diagnostics=("neg_weight_share", "neg_weight_sum", "forbidden_weight"),
     ),
     Estimator(
         name="event_study",
@@ -461,8 +570,17 @@ ESTIMATORS = (
                 "clustered by unit: cluster (K counts every fixed effect) or cluster_nested (pyfixest CRV1)",
                 choices=("cluster", "cluster_nested"),
             ),
+            Setting(
+                "pretest",
+                "hotelling",
+                "term pretrend: the joint clustered Wald test that the leads are zero, W/q against "
+                "F(q, G − 1) (f) or Hotelling's W(G − q)/(q(G − 1)) against F(q, G − q); none",
+                choices=("hotelling", "f", "none"),
+            ),
         ),
         applies=_check_window,
-        terms=lambda shapes, options: event_terms(options["leads"], options["lags"]),
+        terms=lambda shapes, options: (
+            event_terms(options["leads"], options["lags"]) + (() if options["pretest"] == "none" else ("pretrend",))
+        ),
     ),
 )
