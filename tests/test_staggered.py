@@ -20,6 +20,7 @@ from conftest import assert_close, kernel_and_twin, run_estimator, st
 
 import causalmc
 from causalmc.sims import dgps, frames, plugins
+from causalmc.estimators.did.staggered import event_terms
 from causalmc.sims.cli import main
 
 DGP = dgps.registry()["did_staggered"]
@@ -228,10 +229,11 @@ def bin_columns(frame, leads, lags):
 def test_event_study_matches_pyfixest_and_statsmodels(rng, se, pretest, g, t, leads, lags):
     """Clustered by unit, t(G − 1): cluster_nested is pyfixest CRV1 (K = k + T); cluster is statsmodels with
     unit and period dummies (K = G + T − 1 + k), every binned event-time coefficient to 1e-8.  The pretrend
-    term: W/q = b_L'V_L⁻¹b_L/q of the q = leads lead coefficients with the oracle's covariance, rejecting
+    term: W/q = b_L'V_L⁻¹b_L/q of the q = leads − 1 lead bins with the oracle's covariance, rejecting
     above F(q, G − 1) (f) or, for Hotelling, when W(G − q)/(q(G − 1)) exceeds F(q, G − q)."""
     batch, truth = staggered_batch(rng, 4, g, t, STAGGERED)
     options = {"leads": leads, "lags": lags, "se": se, "pretest": pretest}
+    event_names = event_terms(leads, lags)
     k = leads + lags
     truths = np.tile(truth[:, None], (1, k + 1))
     truths[:, k] = np.nan
@@ -255,14 +257,14 @@ def test_event_study_matches_pyfixest_and_statsmodels(rng, se, pretest, g, t, le
         assert_close(out[r, :k, 0], coef.to_numpy(), what=f"{se} coefficients")
         assert_close(out[r, :k, 1], bse.to_numpy(), what=f"{se} standard errors")
         assert_close(out[r, :k, 2:4], ci, what=f"{se} intervals")
-        lead_coef, lead_cov = coef.to_numpy()[:leads], cov.to_numpy()[:leads, :leads]
-        f_stat = lead_coef @ np.linalg.solve(lead_cov, lead_coef) / leads
-        assert_close(out[r, k, 0], f_stat, what="pre-trend W/q")
-        threshold = (
-            stats.f.ppf(0.9, leads, g - 1)
-            if pretest == "f"
-            else stats.f.ppf(0.9, leads, g - leads) * (g - 1) / (g - leads)
+        q = leads - 1  # e <= -leads, -leads+1 ... -2 (names are in bin order)
+        assert names[:q] == [f"bin{j}" for j in range(q)] and q == sum(
+            1 for e in event_names if e.startswith("e<=") or e.startswith("e=-")
         )
+        lead_coef, lead_cov = coef.to_numpy()[:q], cov.to_numpy()[:q, :q]
+        f_stat = lead_coef @ np.linalg.solve(lead_cov, lead_coef) / q
+        assert_close(out[r, k, 0], f_stat, what="pre-trend W/q")
+        threshold = stats.f.ppf(0.9, q, g - 1) if pretest == "f" else stats.f.ppf(0.9, q, g - q) * (g - 1) / (g - q)
         assert out[r, k, 4] == float(f_stat > threshold) and np.isnan(out[r, k, 1:4]).all()
 
 

@@ -28,7 +28,10 @@ s_i = Σ_{t ∈ Ω₀} v_it ε̂_it + Σ_{t treated} w_it (τ̂_it − τ̄_it):
 
 - ``imputation``: BJS (2024, Theorem 3) conservative variance Σ_i s_i²,
   τ̄ the average of τ̂ within cohort × event time cells of the term
-  (their default partition), normal intervals.
+  (their default partition), normal intervals; ``variance = leave_out``
+  replaces τ̄ by the average over the cell's other units (their App. A.9,
+  recommended with small cells; a cell of one unit keeps τ̄): τ̂ − τ̄
+  scaled by n/(n − 1) (diff-diff ``leave_one_out=True``).
 - ``did2s``: Gardner's GMM sandwich of the two stages, Σ_i s_i² with τ̄
   the term's estimate (the second-stage residual), no G/(G − 1) factor
   (pyfixest ``did2s``), normal intervals.
@@ -48,7 +51,7 @@ from numba import njit
 from .. import status as st
 from ..inference import cholesky_inplace, cholesky_solve, normal_critical, write_failure, write_wald
 from ..moments import FAST
-from ..spec import Estimator
+from ..spec import Estimator, Setting
 from .cohort_means import EVENT, LAGS, term_codes
 
 BY_COHORT_EVENT, BY_TERM = 0, 1  # how τ̄ averages the imputed effects in the variance
@@ -70,7 +73,7 @@ def partition_cell(partition, gi, e, n_periods):
 
 
 @njit(cache=True, fastmath=FAST)
-def imputation_kernel(y, cohort, kinds, events, partition, crit, truth, out, status):
+def imputation_kernel(y, cohort, kinds, events, partition, leave_out, crit, truth, out, status):
     """Batched imputation (BJS 2024) or two-stage (Gardner 2022) DiD with their variances.
 
     Parameters
@@ -82,6 +85,9 @@ def imputation_kernel(y, cohort, kinds, events, partition, crit, truth, out, sta
         SIMPLE (``att``: every treated cell) or EVENT terms and their event times.
     partition : int
         BY_COHORT_EVENT (BJS) or BY_TERM (did2s): the cells within which τ̄ averages τ̂.
+    leave_out : bool
+        Scale τ̂ − τ̄ by n/(n − 1) in a partition cell of n ≥ 2 units: the
+        leave-one-out τ̄ of BJS (2024, App. A.9).
     crit : float
         Normal critical value.
     truth : float64 array, shape (R, m)
@@ -246,7 +252,9 @@ def imputation_kernel(y, cohort, kinds, events, partition, crit, truth, out, sta
                         if kinds[j] == EVENT and e != events[j]:
                             continue
                         cell = partition_cell(partition, gi, e, n_periods)
-                        s += w * (resid[i, t] - part_sum[cell] / part_count[cell])
+                        n_cell = part_count[cell]
+                        scale = n_cell / (n_cell - 1.0) if leave_out and n_cell >= 2.0 else 1.0
+                        s += w * scale * (resid[i, t] - part_sum[cell] / n_cell)
                 score[i] = s
                 ss += s * s
             write_wald(out[r], status[r], j, theta, math.sqrt(ss), crit, truth[r, j])
@@ -254,9 +262,11 @@ def imputation_kernel(y, cohort, kinds, events, partition, crit, truth, out, sta
 
 def _run(batch, truth, options, level, out, status, partition):
     kinds, events = term_codes(imputation_terms(None, options))
+    leave_out = options.get("variance") == "leave_out"
     imputation_kernel(
-        batch["panel_y"], batch["cohort"], kinds, events, partition, normal_critical(level), truth, out, status
-    )
+        batch["panel_y"], batch["cohort"], kinds, events, partition, leave_out, normal_critical(level),
+        truth, out, status,
+    )  # fmt: skip
 
 
 def _reference(batch, truth, options, level, out, status, partition):
@@ -295,11 +305,16 @@ def _reference(batch, truth, options, level, out, status, partition):
             v0 = -z0[:, has] @ np.linalg.solve(z0[:, has].T @ z0[:, has], Z[:, has][cells].T @ w[cells])
             tau_bar = np.empty(len(y))
             keys = g * (n_periods + 1) + event if partition == BY_COHORT_EVENT else np.zeros(len(y))
+            scale = np.ones(len(y))
             for key in np.unique(keys[cells]):
-                tau_bar[cells & (keys == key)] = resid[cells & (keys == key)].mean()
+                members = cells & (keys == key)
+                tau_bar[members] = resid[members].mean()
+                if options.get("variance") == "leave_out" and members.sum() >= 2:
+                    # τ̂ minus the mean of the cell's other members: n/(n − 1)·(τ̂ − τ̄)
+                    tau_bar[members] = (resid[members].sum() - resid[members]) / (members.sum() - 1)
             contribution = np.zeros(len(y))
             contribution[~treated] = v0 * resid[~treated]
-            contribution[cells] = w[cells] * (resid[cells] - tau_bar[cells])
+            contribution[cells] = w[cells] * scale[cells] * (resid[cells] - tau_bar[cells])
             scores = np.bincount(unit, weights=contribution, minlength=n_units)
             write_wald(out[r], status[r], j, w @ resid, np.sqrt(scores @ scores), crit, truth[r, j])
 
@@ -319,7 +334,15 @@ ESTIMATORS = (
         needs=("panel_y", "cohort"),
         run=_bind(_run, BY_COHORT_EVENT),
         reference=_bind(_reference, BY_COHORT_EVENT),
-        options=(LAGS,),
+        options=(
+            LAGS,
+            Setting(
+                "variance",
+                "bjs",
+                "bjs: Theorem 3's conservative variance; leave_out: with the leave-one-out cell means (App. A.9)",
+                choices=("bjs", "leave_out"),
+            ),
+        ),
         terms=imputation_terms,
     ),
     Estimator(

@@ -70,7 +70,9 @@ def forbidden_weight(cohort_row, n_periods, counts):
 
     Timing groups k with unit shares n_k and treated shares of periods
     D̄_k = (T − g_k + 1)/T (0 for the never treated, counted in ``counts``
-    by adoption period, index 0 never).  For every pair with D̄_k > D̄_l
+    by adoption period, index 0 never, with the always treated, whose D
+    the unit effects absorb as they absorb the never treated's: Goodman-Bacon's
+    footnote 11).  For every pair with D̄_k > D̄_l
     (k adopts first), with n_kl = n_k/(n_k + n_l), the weight of l treated
     against the already-treated k is
 
@@ -85,10 +87,10 @@ def forbidden_weight(cohort_row, n_periods, counts):
     n_units = cohort_row.shape[0]
     for i in range(n_units):
         gi = int(cohort_row[i])
-        counts[gi if 1 <= gi <= n_periods else 0] += 1.0
+        counts[gi if 2 <= gi <= n_periods else 0] += 1.0  # always treated: like the never treated in TWFE
     forbidden = 0.0
     total = 0.0
-    for gk in range(1, n_periods + 1):  # k adopts first
+    for gk in range(2, n_periods + 1):  # k adopts first
         if counts[gk] == 0.0:
             continue
         dk = (n_periods - gk + 1.0) / n_periods
@@ -285,7 +287,7 @@ def _reference(batch, truth, options, level, out, status):
 
 def _reference_forbidden(cohort, n_periods, variance_d):
     """Goodman-Bacon's later-vs-earlier weights over the variance of the demeaned D computed directly."""
-    timing = np.where((cohort >= 1) & (cohort <= n_periods), cohort, np.inf)
+    timing = np.where((cohort >= 2) & (cohort <= n_periods), cohort, np.inf)
     share = {k: np.mean(timing == k) for k in np.unique(timing)}
     treated_share = {k: 0.0 if np.isinf(k) else (n_periods - k + 1) / n_periods for k in share}
     forbidden = 0.0
@@ -339,8 +341,9 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, pretest_
         t_{G−1, 1−α/2}.
     pretest_threshold : float
         With a ``pretrend`` term (m = k + 1): its rejection threshold for
-        W/q, the clustered Wald statistic of the q = leads lead coefficients
-        over q (``pretrend_thresholds``).
+        W/q, the clustered Wald statistic of the q = leads − 1 lead
+        coefficients (e ≤ −leads, −leads+1 … −2) over q
+        (``pretrend_thresholds``).
     truth : float64 array, shape (R, m)
     out : float64 array, shape (R, m, 5)
     status : int8 array, shape (R, m)
@@ -455,8 +458,8 @@ def event_study_staggered_kernel(y, cohort, leads, lags, se_code, crit, pretest_
                 cov[j, m] = s * factor
         for j in range(k):
             write_wald(out[r], status[r], j, beta[j], math.sqrt(max(cov[j, j], 0.0)), crit, truth[r, j])
-        if n_terms > k:  # the pre-trend test: the leads are the first `leads` columns
-            f_stat = wald_f(beta, cov, 0, leads)
+        if n_terms > k:  # the pre-trend test: the q = leads − 1 lead bins are the first columns
+            f_stat = wald_f(beta, cov, 0, leads - 1)
             if math.isnan(f_stat):
                 write_failure(out[r], status[r], k, st.SINGULAR)
                 continue
@@ -474,8 +477,8 @@ def _check_window(shapes, options):
 
 
 def _pretest_threshold(level, leads, g, test):
-    """The pre-trend test's threshold for W/q with q = leads (NaN without the test)."""
-    return math.nan if test == "none" else float(pretrend_thresholds(level, leads, g, test)[leads])
+    """The pre-trend test's threshold for W/q with q = leads − 1 lead bins (NaN without the test)."""
+    return math.nan if test == "none" else float(pretrend_thresholds(level, leads - 1, g, test)[leads - 1])
 
 
 def _run_event_study(batch, truth, options, level, out, status):
@@ -524,7 +527,7 @@ def _reference_event_study(batch, truth, options, level, out, status):
         for j in range(k):
             write_wald(out[r], status[r], j, coef[j], np.sqrt(cov[j, j]), crit, truth[r, j])
         if options["pretest"] != "none":  # W/q of the leads, against F(q, G − 1) or Hotelling's F(q, G − q)
-            q = leads
+            q = leads - 1
             f_stat = coef[:q] @ np.linalg.solve(cov[:q, :q], coef[:q]) / q
             if options["pretest"] == "f":
                 rejects = f_stat > stats.f.ppf(level, q, g - 1)
@@ -562,7 +565,7 @@ ESTIMATORS = (
         run=_run_event_study,
         reference=_reference_event_study,
         options=(
-            Setting("leads", 4, "pre-adoption bins: e ≤ −leads binned, −leads+1 … −2 each their own", minimum=1),
+            Setting("leads", 4, "pre-adoption bins: e ≤ −leads binned, −leads+1 … −2 each their own", minimum=2),
             Setting("lags", 5, "post-adoption bins: 0 … lags−1 each their own, e ≥ lags binned", minimum=1),
             Setting(
                 "se",
