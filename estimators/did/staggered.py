@@ -14,7 +14,10 @@ D'Haultfœuille 2020, Theorem 1): diagnostics ``neg_weight_share`` (the
 share of negative weights among the non-zero ones) and ``neg_weight_sum``
 (their sum), as ``twowayfeweights(type = "feTR")`` (R, Stata, Python)
 reports them with groups = units: a treated unit-period whose weight is
-zero (when every unit is treated, the middle cohort's) is neither.
+zero (when every unit is treated, the middle cohort's) is neither.  And
+``forbidden_weight``: the total weight of Goodman-Bacon's (2021)
+later-vs-earlier 2 × 2 comparisons, which use already-treated units as
+controls (`forbidden_weight` below; diff-diff ``BaconDecomposition``).
 
 ``se`` as for ``twfe``: ``classical`` σ̂² = SSR/(GT − G − T), t on the same
 df; ``cluster`` by unit with K = G + T (every fixed effect counted: Stata
@@ -34,6 +37,13 @@ reference, unit and period effects, clustered by unit (``cluster`` or
 time), so their coverage is not measured; the interior ones are held to
 ATT(e).  With effects that differ across cohorts the lead coefficients are
 contaminated by post-adoption effects (Sun & Abraham 2021).
+
+Its term ``pretrend`` (``pretest = hotelling | f``; ``none`` drops it) is
+the joint test that the q = leads − 1 lead bins are zero: estimate W/q,
+the clustered Wald statistic over q, no interval, and ``reject`` the test
+(against F(q, G − 1), or Hotelling's W(G − q)/(q(G − 1)) against
+F(q, G − q)).  It has no truth, and its rejection rate is its size when
+trends are parallel and effects constant.
 """
 
 from __future__ import annotations

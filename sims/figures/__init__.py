@@ -30,6 +30,7 @@ EXTRA_FIGURES = {
     "iv_estimate_distribution": "iv",
     "did_bias_and_pretrend_power": "did",
     "event_study": "did",
+    "staggered_weights": "did",
 }
 STANDARD_FIGURES = ("bias_vs_param", "coverage_vs_param")
 

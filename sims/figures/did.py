@@ -104,3 +104,52 @@ def event_study(context):
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return [path]
+
+
+def staggered_weights(context):
+    """Bias of every estimator's ``att`` against the static TWFE's weights, one point per cell.
+
+    Left: against the mean share of negative weights (de Chaisemartin &
+    D'Haultfœuille's ``neg_weight_share``); right: against the weight of
+    Goodman-Bacon's forbidden later-vs-earlier comparisons
+    (``forbidden_weight``), both read from the records of the scenario's
+    first ``twfe_staggered`` estimator.  Bars ±1.96·MCSE; each TWFE point
+    is labelled with its cell.
+    """
+    scenario, summary = context.scenario, context.summary
+    twfe = [e.label for e in scenario.estimators if e.name == "twfe_staggered"]
+    headline = summary[summary["term"].astype(str) == "att"]
+    if not twfe or headline.empty:
+        return []
+    records = context.records[["cell", "estimator", "neg_weight_share", "forbidden_weight"]]
+    weights = (
+        records[records["estimator"].astype(str) == twfe[0]]
+        .groupby("cell", observed=True)[["neg_weight_share", "forbidden_weight"]]
+        .mean()
+    )
+    data = headline.join(weights, on="cell")
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    labels = list(dict.fromkeys(data["estimator"]))
+    palette = dict(zip(labels, sns.color_palette(n_colors=len(labels)), strict=True))
+    markers = dict(zip(labels, "osD^vP*Xh<>", strict=False))
+    for ax, x, xlabel in (
+        (axes[0], "neg_weight_share", "share of negative TWFE weights (de Chaisemartin & D'Haultfœuille)"),
+        (axes[1], "forbidden_weight", "weight of later-vs-earlier comparisons (Goodman-Bacon)"),
+    ):
+        for label, rows in data.groupby("estimator", sort=False, observed=True):
+            ax.errorbar(rows[x], rows["bias"], yerr=1.96 * rows["bias_mcse"], color=palette[label], linestyle="none",
+                        marker=markers.get(label, "o"), capsize=3, label=label)  # fmt: skip
+        for _, row in data[data["estimator"].astype(str) == twfe[0]].iterrows():
+            ax.annotate(str(row["cell"]), (row[x], row["bias"]), fontsize=7, xytext=(6, 0),
+                        textcoords="offset points", va="center", color="0.3")  # fmt: skip
+        reference_line(ax, 0.0)
+        ax.set(xlabel=xlabel, ylabel="bias of the ATT estimate" if ax is axes[0] else "")
+        ax.xaxis.label.set_fontsize(9)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"{scenario.name}: TWFE's bias and its weights (bars ±1.96 MCSE)", fontsize=11)
+    fig.tight_layout()
+    path = context.folder / "staggered_weights.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return [path]
