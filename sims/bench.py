@@ -69,6 +69,9 @@ class Workload:
     integers_per_rep: int = 0
     plugins: tuple[str, ...] = ()  # plugin modules the scenario's estimators come from
     repeats: int = 3  # rounds; more where the two sides of a ratio are nearly equal
+    # The floor when it is more than a count of normals: (rng, n_reps) -> None, e.g. the DGP's own panel draw.
+    floor: Callable[[np.random.Generator, int], None] | None = None
+    floor_name: str = "floor (draws only)"
 
 
 def _confounding_reference(rng: np.random.Generator, n_reps: int, n: int = 1000) -> None:
@@ -126,6 +129,60 @@ def _did_reference(rng: np.random.Generator, n_reps: int, g: int = 50, t: int = 
                 cov_type="cluster", cov_kwds={"groups": unit}, use_t=True
             )
             fit.params["D"], fit.bse["D"], fit.conf_int()
+
+
+_STAGGERED_SCENARIO = {
+    "name": "bench_staggered",
+    "dgp": "did_staggered",
+    "seed": 1,
+    "estimators": [{"name": "cs", "aggregation": "event"}, "imputation"],
+}
+
+
+def _staggered_panels(rng: np.random.Generator, n_reps: int, chunk: int = 1000):
+    """did_staggered's default panels (50 × 20, cohorts adopting in 6, 10, 14, a quarter never), in chunks."""
+    from .dgps import registry
+
+    dgp = registry()["did_staggered"]
+    params = {p.name: p.default for p in dgp.params}
+    for start in range(0, n_reps, chunk):
+        yield dgp.generate(rng, min(chunk, n_reps - start), params)
+
+
+def _staggered_floor(rng: np.random.Generator, n_reps: int) -> None:
+    for _ in _staggered_panels(rng, n_reps):
+        pass
+
+
+def _staggered_reference(rng: np.random.Generator, n_reps: int) -> None:
+    """Per panel: csdid (never treated, analytic SEs) with its dynamic aggregation, and diff-diff's imputation
+    estimator with its event study, as a user would loop them."""
+    import contextlib
+    import io
+    import warnings
+
+    import pandas as pd
+    from csdid.att_gt import ATTgt
+    from diff_diff import ImputationDiD
+
+    for batch in _staggered_panels(rng, n_reps, chunk=1):
+        g, t = batch["panel_y"].shape[1:]
+        frame = pd.DataFrame(
+            {
+                "unit": np.repeat(np.arange(g), t),
+                "period": np.tile(np.arange(1, t + 1), g),
+                "y": batch["panel_y"][0].reshape(-1),
+                "cohort": np.repeat(batch["cohort"][0], t).astype(int),
+            }
+        )
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            fit = ATTgt(yname="y", tname="period", idname="unit", gname="cohort", data=frame.copy()).fit(
+                est_method="reg", bstrap=False
+            )
+            fit.aggte(typec="dynamic")
+            imputation = ImputationDiD().fit(frame, outcome="y", unit="unit", time="period", first_treat="cohort")
+            imputation.aggregate("event_study")
 
 
 def _plugin_reference(rng: np.random.Generator, n_reps: int, n: int = 1000) -> None:
@@ -203,6 +260,20 @@ WORKLOADS: dict[str, Workload] = {
         integers_per_rep=1,
         targets={"vs_reference": 1000.0, "vs_floor": 0.50},
     ),
+    "staggered": Workload(
+        name="staggered",
+        description="did_staggered 50 x 20, cohorts in 6/10/14 + never treated: cs (event study and dynamic) "
+        "+ imputation (att and e = 0 ... 4)",
+        scenario=_STAGGERED_SCENARIO,
+        reps=60_000,
+        reference_reps=20,
+        reference_name="csdid + diff-diff loop",
+        reference=_staggered_reference,
+        normals_per_rep=20 + 50 * 22,
+        targets={"vs_reference": 1000.0, "vs_floor": 0.40},
+        floor=_staggered_floor,
+        floor_name="panel draws only",
+    ),
     "plugin": Workload(
         name="plugin",
         description="confounding, n = 1000: statsmodels OLS of y on 1 + x + z as a plain-Python plugin",
@@ -265,6 +336,11 @@ def measure(workload: Workload, scale: float = 1.0) -> dict:
         for _ in range(workload.repeats):
             seconds = {
                 "floor": _seconds(
+                    (lambda: workload.floor(rng, reps))
+                    if workload.floor
+                    else (lambda: draw_normals(rng, reps, workload.normals_per_rep, buffer, workload.integers_per_rep))
+                ),
+                "normals": _seconds(
                     lambda: draw_normals(rng, reps, workload.normals_per_rep, buffer, workload.integers_per_rep)
                 ),
                 "reference": _seconds(lambda: workload.reference(ref_rng, reference_reps)) * reps / reference_reps,
@@ -287,6 +363,7 @@ def measure(workload: Workload, scale: float = 1.0) -> dict:
         "workload": workload.name,
         "description": workload.description,
         "reference": workload.reference_name,
+        "floor": workload.floor_name,
         "reps": reps,
         "rates_per_second": rates,
         "ratios": ratios,
@@ -301,11 +378,13 @@ def format_result(result: dict) -> str:
         f"  harness, 1 worker   {r['harness_jobs1']:>12,.0f} reps/s",
         f"  harness, 2 workers  {r['harness_jobs2']:>12,.0f} reps/s",
         f"  {result['reference']:<19} {r['reference']:>12,.0f} reps/s",
-        f"  floor (draws only)  {r['floor']:>12,.0f} reps/s",
+        f"  {result['floor']:<19} {r['floor']:>12,.0f} reps/s",
     ]
+    if result["floor"] != "floor (draws only)":
+        lines.append(f"  {'normals only':<19} {r['normals']:>12,.0f} reps/s")
     labels = {
         "vs_reference": f"harness / {result['reference']}",
-        "vs_floor": "harness / floor",
+        "vs_floor": f"harness / {result['floor']}",
         "jobs2_vs_jobs1": "2 workers / 1 worker",
     }
     for key, value in q.items():
@@ -319,6 +398,7 @@ REFERENCE_PACKAGES = {
     "confounding": "statsmodels",
     "iv": "linearmodels",
     "did": "pandas",
+    "staggered": "csdid",
     "plugin": "statsmodels",
     "compiled_plugin": "numba",
 }

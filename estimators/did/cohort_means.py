@@ -163,14 +163,15 @@ def weighted_cells(n_keep, keep_group, keep_period, size, n_kept, att, psi, memb
 
 
 @njit(cache=True)
-def cs_cells(y_r, members, groups, n_groups, size, n_kept, not_yet, universal, att, psi, defined, delta):
-    """Every ATT(g, t) of one panel with its influence function; defined[a, t−1]: 0 none, 1 ok, 2 no comparison."""
+def cs_cells(y_r, members, groups, n_groups, size, n_kept, not_yet, universal, min_event, att, psi, defined, delta):
+    """The ATT(g, t) with t − g ≥ min_event (those the terms use) and their influence functions;
+    defined[a, t−1]: 0 none, 1 ok, 2 no comparison."""
     n_units, n_periods = y_r.shape
     for a in range(n_groups):
         g = groups[a]
         for t in range(1, n_periods + 1):
             base = g - 1 if (universal or t >= g) else t - 1
-            if base < 1 or t == base:
+            if base < 1 or t == base or t - g < min_event:
                 defined[a, t - 1] = 0
                 continue
             latest = max(t, base)
@@ -246,10 +247,14 @@ def cs_kernel(y, cohort, not_yet, universal, kinds, events, crit, truth, out, st
     keep_period = np.empty(n_periods * n_periods, dtype=np.int64)
     group_att = np.empty((n_periods, 1))
     group_psi = np.empty((n_periods, 1, n_units))
+    min_event = 0  # the earliest event time a term reads: only those cells are computed
+    for j in range(n_terms):
+        if kinds[j] == EVENT:
+            min_event = min(min_event, events[j])
     for r in range(n_reps):
         n_groups, n_kept_int, _ = cohorts_of(cohort[r], n_periods, members, groups, size)
         n_kept = float(n_kept_int)
-        cs_cells(y[r], members, groups, n_groups, size, n_kept, not_yet, universal, att, psi, defined, delta)
+        cs_cells(y[r], members, groups, n_groups, size, n_kept, not_yet, universal, min_event, att, psi, defined, delta)
         for j in range(n_terms):
             kind = kinds[j]
             theta = math.nan

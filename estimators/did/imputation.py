@@ -62,8 +62,14 @@ def imputation_terms(shapes, options):
 
 
 @njit(cache=True)
-def _is_treated(gi, t):
-    return gi >= 1.0 and t >= gi
+def term_periods(adopt, event, e, n_periods):
+    """(first, stop): the 0-indexed periods of a unit's cells in a term; adopt = g_i − 1, −1 never treated."""
+    if adopt < 0:
+        return 0, 0
+    if not event:
+        return adopt, n_periods
+    t = adopt + e
+    return (t, t + 1) if 0 <= t < n_periods else (0, 0)
 
 
 @njit(cache=True)
@@ -105,31 +111,29 @@ def imputation_kernel(y, cohort, kinds, events, partition, leave_out, crit, trut
     q = n_periods - 1
     index = np.empty(n_periods, dtype=np.int64)  # period t − 1 → row of M, −1 for λ₁ = 0 or unidentified
     n_at = np.empty(n_periods)
+    with_last = np.empty(n_periods + 1)  # units whose untreated periods are 1 … L, by L
+    last = np.empty(n_units, dtype=np.int64)  # unit i's untreated periods: 1 … last[i]
+    adopt = np.empty(n_units, dtype=np.int64)  # g_i − 1 (0-indexed adoption period), −1 never
     m_mat = np.empty((q, q))
     rhs = np.empty(q)
     lam = np.empty(n_periods)
-    alpha = np.empty(n_units)
-    n_untreated = np.empty(n_units)
     resid = np.empty((n_units, n_periods))  # ε̂ on Ω₀, τ̂ on treated cells
-    imputable = np.empty((n_units, n_periods), dtype=np.bool_)
     a_unit = np.empty(n_units)
     a_period = np.empty(n_periods)
-    u_unit = np.empty(n_units)
-    score = np.empty(n_units)
     part_sum = np.empty(n_periods * n_periods)
     part_count = np.empty(n_periods * n_periods)
     for r in range(n_reps):
-        # The untreated cells: counts by period and unit.
+        # The untreated cells: each unit's are its first last[i] periods.
         n_at[:] = 0.0
+        with_last[:] = 0.0
         for i in range(n_units):
             gi = cohort[r, i]
-            if gi > n_periods:
-                gi = 0.0
-            n_untreated[i] = 0.0
-            for t in range(n_periods):
-                if not _is_treated(gi, t + 1):
-                    n_at[t] += 1.0
-                    n_untreated[i] += 1.0
+            never = gi < 1.0 or gi > n_periods
+            adopt[i] = -1 if never else int(gi) - 1
+            last[i] = n_periods if never else int(gi) - 1
+            with_last[last[i]] += 1.0
+            for t in range(last[i]):
+                n_at[t] += 1.0
         if n_at[0] == 0.0:
             for j in range(n_terms):
                 write_failure(out[r], status[r], j, st.NO_COMPARISON)
@@ -142,26 +146,27 @@ def imputation_kernel(y, cohort, kinds, events, partition, leave_out, crit, trut
                 k += 1
             else:
                 index[t] = -1
-        # M and b: the unit effects concentrated out.
+        # M (lower triangle) and b: the unit effects concentrated out, M by groups of equal S_i.
         m_mat[:k, :k] = 0.0
         rhs[:k] = 0.0
         for t in range(1, n_periods):
             if index[t] >= 0:
                 m_mat[index[t], index[t]] = n_at[t]
-        for i in range(n_units):
-            if n_untreated[i] == 0.0:
+        for span in range(2, n_periods + 1):
+            if with_last[span] == 0.0:
                 continue
-            gi = cohort[r, i]
-            last = n_periods if (gi < 1.0 or gi > n_periods) else int(gi) - 1  # S_i = 1 … last
+            share = with_last[span] / span
+            for t in range(1, span):
+                for u in range(1, t + 1):
+                    m_mat[index[t], index[u]] -= share
+        for i in range(n_units):
             mean_y = 0.0
-            for t in range(last):
+            for t in range(last[i]):
                 mean_y += y[r, i, t]
-            mean_y /= last
-            for t in range(1, last):
-                it = index[t]
-                rhs[it] += y[r, i, t] - mean_y
-                for s in range(1, t + 1):
-                    m_mat[it, index[s]] -= 1.0 / last
+            if last[i] > 0:
+                mean_y /= last[i]
+            for t in range(1, last[i]):
+                rhs[index[t]] += y[r, i, t] - mean_y
         if k > 0 and not cholesky_inplace(m_mat, k):
             for j in range(n_terms):
                 write_failure(out[r], status[r], j, st.SINGULAR)
@@ -169,32 +174,29 @@ def imputation_kernel(y, cohort, kinds, events, partition, leave_out, crit, trut
         cholesky_solve(m_mat, rhs, k)
         for t in range(n_periods):
             lam[t] = rhs[index[t]] if index[t] >= 0 else (0.0 if t == 0 else math.nan)
-        for i in range(n_units):
-            gi = cohort[r, i]
-            last = n_periods if (gi < 1.0 or gi > n_periods) else int(gi) - 1
-            alpha[i] = math.nan
-            if last > 0:
-                s = 0.0
-                for t in range(last):
-                    s += y[r, i, t] - lam[t]
-                alpha[i] = s / last
+        for i in range(n_units):  # α̂_i = mean over S_i of y − λ̂; NaN without untreated periods
+            alpha = math.nan
+            if last[i] > 0:
+                alpha = 0.0
+                for t in range(last[i]):
+                    alpha += y[r, i, t] - lam[t]
+                alpha /= last[i]
             for t in range(n_periods):
-                resid[i, t] = y[r, i, t] - alpha[i] - lam[t]
-                imputable[i, t] = last > 0 and (t == 0 or index[t] >= 0)
+                resid[i, t] = y[r, i, t] - alpha - lam[t]
         for j in range(n_terms):
-            # The term's cells: weights 1/N, and whether every one can be imputed.
+            event = kinds[j] == EVENT
+            # The term's cells (t from first to stop − 1 per unit): weights 1/N, all imputable?
             n_cells = 0.0
             missing = False
             for i in range(n_units):
-                gi = cohort[r, i]
-                if gi < 1.0 or gi > n_periods:
-                    continue
-                for t in range(int(gi) - 1, n_periods):
-                    if kinds[j] == EVENT and t + 1 - int(gi) != events[j]:
-                        continue
+                first, stop = term_periods(adopt[i], event, events[j], n_periods)
+                for t in range(first, stop):
                     n_cells += 1.0
-                    if not imputable[i, t]:
+                    if last[i] == 0 or (t > 0 and index[t] < 0):
                         missing = True
+                    cell = partition_cell(partition, adopt[i] + 1, t - adopt[i], n_periods)
+                    part_sum[cell] = 0.0
+                    part_count[cell] = 0.0
             if missing or n_cells == 0.0:
                 write_failure(out[r], status[r], j, st.NO_COMPARISON if missing else st.NO_VARIATION)
                 continue
@@ -202,21 +204,14 @@ def imputation_kernel(y, cohort, kinds, events, partition, leave_out, crit, trut
             # Estimate, weight sums by unit and period, and τ̄ per partition cell (cohort × event time or term).
             theta = 0.0
             a_period[:] = 0.0
-            part_sum[:] = 0.0
-            part_count[:] = 0.0
             for i in range(n_units):
                 a_unit[i] = 0.0
-                gi = cohort[r, i]
-                if gi < 1.0 or gi > n_periods:
-                    continue
-                for t in range(int(gi) - 1, n_periods):
-                    e = t + 1 - int(gi)
-                    if kinds[j] == EVENT and e != events[j]:
-                        continue
+                first, stop = term_periods(adopt[i], event, events[j], n_periods)
+                for t in range(first, stop):
                     theta += w * resid[i, t]
                     a_unit[i] += w
                     a_period[t] += w
-                    cell = partition_cell(partition, gi, e, n_periods)
+                    cell = partition_cell(partition, adopt[i] + 1, t - adopt[i], n_periods)
                     part_sum[cell] += resid[i, t]
                     part_count[cell] += 1.0
             # u solves the first-stage system with the weights' sums on the right.
@@ -225,37 +220,23 @@ def imputation_kernel(y, cohort, kinds, events, partition, leave_out, crit, trut
                 if index[t] >= 0:
                     rhs[index[t]] = a_period[t]
             for i in range(n_units):
-                if n_untreated[i] == 0.0:
+                if a_unit[i] == 0.0:  # not in the term (never treated, or another event time)
                     continue
-                gi = cohort[r, i]
-                last = n_periods if (gi < 1.0 or gi > n_periods) else int(gi) - 1
-                for t in range(1, last):
-                    rhs[index[t]] -= a_unit[i] / last
+                for t in range(1, last[i]):
+                    rhs[index[t]] -= a_unit[i] / last[i]
             cholesky_solve(m_mat, rhs, k)
             ss = 0.0
             for i in range(n_units):
-                gi = cohort[r, i]
-                never = gi < 1.0 or gi > n_periods
-                last = n_periods if never else int(gi) - 1
+                # Untreated part −Σ_t (u_α,i + u_λ,t)·ε̂_it: the u_α,i term vanishes, as Σ_{t ∈ S_i} ε̂_it = 0.
                 s = 0.0
-                if last > 0:
-                    u_unit[i] = a_unit[i]
-                    for t in range(1, last):
-                        u_unit[i] -= rhs[index[t]]
-                    u_unit[i] /= last
-                    for t in range(last):
-                        u_t = rhs[index[t]] if t > 0 else 0.0
-                        s -= (u_unit[i] + u_t) * resid[i, t]
-                if not never:
-                    for t in range(int(gi) - 1, n_periods):
-                        e = t + 1 - int(gi)
-                        if kinds[j] == EVENT and e != events[j]:
-                            continue
-                        cell = partition_cell(partition, gi, e, n_periods)
-                        n_cell = part_count[cell]
-                        scale = n_cell / (n_cell - 1.0) if leave_out and n_cell >= 2.0 else 1.0
-                        s += w * scale * (resid[i, t] - part_sum[cell] / n_cell)
-                score[i] = s
+                for t in range(1, last[i]):
+                    s -= rhs[index[t]] * resid[i, t]
+                first, stop = term_periods(adopt[i], event, events[j], n_periods)
+                for t in range(first, stop):
+                    cell = partition_cell(partition, adopt[i] + 1, t - adopt[i], n_periods)
+                    n_cell = part_count[cell]
+                    scale = n_cell / (n_cell - 1.0) if leave_out and n_cell >= 2.0 else 1.0
+                    s += w * scale * (resid[i, t] - part_sum[cell] / n_cell)
                 ss += s * s
             write_wald(out[r], status[r], j, theta, math.sqrt(ss), crit, truth[r, j])
 
