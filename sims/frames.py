@@ -51,6 +51,7 @@ ROLES: dict[str, Role] = {
     "x": Role("observation", "x"),
     "treatment": Role("observation", "treatment"),
     "z": Role("block", "z"),
+    "cluster": Role("observation", "cluster"),
     "controls": Role("block", "w"),
     "panel_y": Role("unit_period", "y"),
     "treated": Role("unit", "treated"),

@@ -58,7 +58,7 @@ def test_blocks_are_numbered_columns():
     params = dgp.example_params()[0] | {"k_instruments": 3, "n": 10}
     batch = dgp.generate(np.random.default_rng(2), 1, params)
     frame = frames.frame_of({name: batch[name][0] for name in dgp.provides})
-    assert list(frame.columns) == ["y", "x", "z1", "z2", "z3"]
+    assert list(frame.columns) == ["y", "x", "z1", "z2", "z3", "cluster"]
 
 
 def _every_estimator_scenario(dgp, params):
