@@ -124,6 +124,15 @@ def write_t_intervals(out, status, truth, level, dof):
     out[ok, REJECT] = np.where(np.isfinite(truth[ok]), rejects, np.nan)
 
 
+@cache
+def t_critical_table(level: float, max_df: int) -> np.ndarray:
+    """t critical values indexed by degrees of freedom 0..max_df (index 0 is NaN)."""
+    table = np.full(max_df + 1, np.nan)
+    table[1:] = stats.t.ppf(0.5 + level / 2.0, np.arange(1, max_df + 1))
+    table.setflags(write=False)
+    return table
+
+
 # Critical values are cached: scipy's ppf costs ~50 µs a call and the
 # wrappers ask once per sub-batch with the same arguments.
 @cache

@@ -34,7 +34,14 @@ import numpy as np
 from numba import njit
 
 from . import status as st
-from .inference import normal_critical, spd_inverse, t_critical, write_failure, write_t_intervals, write_wald
+from .inference import (
+    normal_critical,
+    spd_inverse,
+    t_critical,
+    write_failure,
+    write_t_intervals,
+    write_wald,
+)
 from .moments import FAST, centred_cross_products
 from .spec import ESTIMATE, SE, Estimator, Setting
 

@@ -160,6 +160,10 @@ class Estimator:
         ``out`` of shape ``(R, m, width)`` and ``status`` of shape ``(R, m)``.
         None (the default): one term, the DGP's estimand, with the shapes
         above.
+    option_needs : callable, optional
+        ``option_needs(options) -> tuple of str``: arrays the chosen options
+        read beyond `needs` (``se = "cluster"`` reads the DGP's
+        ``cluster``); a scenario whose DGP lacks them is refused.
     """
 
     name: str
@@ -173,6 +177,7 @@ class Estimator:
     check: Callable[[Mapping, float], str | None] | None = None
     origin: str = BUILT_IN
     terms: Callable[[Mapping[str, tuple], Mapping], tuple[str, ...]] | None = None
+    option_needs: Callable[[Mapping], tuple[str, ...]] | None = None
     option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -185,3 +190,8 @@ class Estimator:
 
     def default_options(self) -> dict:
         return {o.name: o.default for o in self.options}
+
+    def arrays(self, options: Mapping) -> tuple[str, ...]:
+        """Every array the estimator reads with these options: `needs`, then what the options add."""
+        extra = self.option_needs(options) if self.option_needs else ()
+        return (*self.needs, *(a for a in extra if a not in self.needs))

@@ -366,7 +366,7 @@ def estimate(
         raise UsageError(f"level {level!r} is out of range; allowed: a number in (0, 1)")
     if spec.check is not None and (reason := spec.check(chosen, level)):
         raise UsageError(f"{estimator!r}: {reason}")
-    batch = frames.arrays_of(data, spec.needs, source)
+    batch = frames.arrays_of(data, spec.arrays(chosen), source)
     if spec.applies is not None and (reason := spec.applies({k: v.shape[1:] for k, v in batch.items()}, chosen)):
         raise UsageError(f"{estimator!r} does not apply to {source}: {reason}")
     shapes = {k: v.shape[1:] for k, v in batch.items()}

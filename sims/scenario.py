@@ -422,6 +422,14 @@ class _Parser:
                 options[opt] = self.setting(f"{key}.{opt}", spec.option_map[opt], value)
             if spec.check is not None and (reason := spec.check(options, level)):
                 raise self.error(key, reason)
+            missing = [a for a in spec.arrays(options) if a not in dgp.provides]
+            if missing:
+                chosen = ", ".join(f"{o} = {options[o]!r}" for o in options if o in entry)
+                raise self.error(
+                    key,
+                    f"estimator {name!r} with {chosen} needs data {', '.join(missing)} that DGP {dgp.name!r} does not "
+                    f"provide (it provides {', '.join(dgp.provides)})",
+                )
             label = entry.get("label", _default_label(spec, options))
             if not isinstance(label, str) or not _NAME_PATTERN.match(label):
                 raise self.error(
@@ -490,7 +498,7 @@ class _Parser:
             for name, v in where.items():
                 if name == "term":  # an estimator's term, e.g. "e=0" (checked against the summary)
                     if not isinstance(v, str):
-                        raise self.error(f"{key}.where.term", f"{v!r} is not a term name (a string, e.g. \"e=0\")")
+                        raise self.error(f"{key}.where.term", f'{v!r} is not a term name (a string, e.g. "e=0")')
                     continue
                 if name not in scenario.grid or v not in scenario.grid[name]:
                     raise self.error(f"{key}.where.{name}", f"{name} = {v!r} is not a grid value of this scenario")

@@ -50,11 +50,13 @@ def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=F
     return out, status
 
 
-def kernel_and_twin(name, batch, options=None, level=0.95, truth=None, rtol=RTOL):
-    """Run the kernel and its twin; assert both succeed on every replication and agree; return the kernel's (out, status)."""
+def kernel_and_twin(name, batch, options=None, level=0.95, truth=None, rtol=RTOL, all_ok=True):
+    """Run the kernel and its twin; assert they agree (statuses too) and, unless `all_ok` is False, succeed on every
+    replication; return the kernel's (out, status)."""
     out, status = run_estimator(name, batch, options, level, truth)
     ref, ref_status = run_estimator(name, batch, options, level, truth, reference=True)
-    assert (status == st.OK).all() and (ref_status == st.OK).all(), (status, ref_status)
+    assert (status == ref_status).all(), (status, ref_status)
+    assert not all_ok or (status == st.OK).all(), status
     assert_close(out, ref, rtol=rtol, what=f"{name} kernel vs twin")
     return out, status
 

@@ -22,6 +22,8 @@ from linearmodels.iv import IV2SLS, IVLIML
 from scipy import stats
 
 from causalmc.estimators.iv import TF_MAX_F, reference_ar_statistic, tf_critical, tf_table
+from causalmc.estimators.iv.kclass import FIRST_F
+from causalmc.estimators.iv.tf import TF_CRITICAL
 
 
 def random_batch(rng, n_reps, n, k, strength=1.0, hetero=0.5):
@@ -169,8 +171,8 @@ def test_tf_uses_the_table_at_the_first_stage_f(rng):
     tsls, _ = run_estimator("tsls", batch, truth=np.full(40, 2.0))
     ok = status == st.OK
     assert ok.all()
-    c = np.array([tf_critical(f) for f in out[:, 5]])
-    assert_close(out[:, 8], c)
+    c = np.array([tf_critical(f) for f in out[:, FIRST_F]])
+    assert_close(out[:, TF_CRITICAL], c)
     assert_close(out[:, ESTIMATE], tsls[:, ESTIMATE])
     bounded = np.isfinite(c)
     assert_close(out[bounded, CI_HIGH], tsls[bounded, ESTIMATE] + c[bounded] * tsls[bounded, SE])
@@ -212,3 +214,142 @@ def test_degenerate_instruments_are_statuses(rng, name):
     two["z"][:, 1] = 2 * two["z"][:, 0]  # collinear instruments
     if name != "tsls_tf":
         assert (run_estimator(name, two)[1] == st.SINGULAR).all()
+
+
+# -- clustered standard errors and the effective first-stage F --------------------------------------
+
+
+def clustered_batch(rng, n_reps, n, k, n_clusters):
+    """random_batch with cluster ids (uneven sizes, every cluster used) and a cluster effect in the errors."""
+    batch = random_batch(rng, n_reps, n, k)
+    groups = np.sort(np.concatenate([np.arange(n_clusters), rng.integers(0, n_clusters, n - n_clusters)]))
+    batch["cluster"] = np.tile(groups.astype(float), (n_reps, 1))
+    shock = rng.normal(size=(n_reps, n_clusters))[:, groups]
+    batch["x"] = batch["x"] + shock
+    batch["y"] = batch["y"] + 2.0 * shock
+    return batch
+
+
+def statsmodels_first_stage(batch, r, se):
+    """The first stage x ~ 1 + z with statsmodels' HC1 or cluster covariance (CR1: G/(G−1)·(n−1)/(n−K−1))."""
+    Z = sm.add_constant(batch["z"][r].T)
+    model = sm.OLS(batch["x"][r], Z)
+    if se == "hc1":
+        return model.fit(cov_type="HC1")
+    return model.fit(cov_type="cluster", cov_kwds={"groups": batch["cluster"][r].astype(int)})
+
+
+def mop_effective_f(batch, r, se):
+    """Montiel Olea & Pflueger's effective F and simplified critical value from statsmodels' covariance of π̂:
+    F_eff = π̂'S_zz π̂ / tr(V̂_π S_zz) (z centred), K_eff from the eigenvalues of V̂_π S_zz, c = ncx2(K_eff,
+    K_eff/τ) quantile / K_eff with τ = 0.1 (weakivtest's formulas, the cluster covariance with its CR1 factor)."""
+    fit = statsmodels_first_stage(batch, r, se)
+    pi, cov = fit.params[1:], fit.cov_params()[1:, 1:]
+    zc = batch["z"][r].T - batch["z"][r].T.mean(axis=0)
+    szz = zc.T @ zc
+    w = cov @ szz
+    eig = np.linalg.eigvals(w).real
+    k_eff = np.trace(w) ** 2 * 21 / (np.trace(w @ w) + 20 * np.trace(w) * eig.max())
+    return pi @ szz @ pi / np.trace(w), stats.ncx2.ppf(0.95, k_eff, 10 * k_eff) / k_eff
+
+
+@pytest.mark.parametrize(
+    "name, method, fuller", [("tsls", "tsls", 0.0), ("liml", "liml", 0.0), ("fuller", "liml", 1.0)]
+)
+@pytest.mark.parametrize("n, k, n_clusters", [(60, 1, 12), (300, 3, 30), (400, 5, 47)])
+def test_kclass_cluster_matches_linearmodels(rng, name, method, fuller, n, k, n_clusters):
+    """CR1 by cluster, G/(G−1)·(n−1)/(n−2) (linearmodels cov_type="clustered", debiased=True, whose interval uses
+    t(n−2); ours t(G−1)); first stage: statsmodels' cluster Wald / K = linearmodels' f.stat / K; the effective F
+    and its critical value as weakivtest computes them."""
+    batch = clustered_batch(rng, 6, n, k, n_clusters)
+    out, _ = kernel_and_twin(name, batch, {"se": "cluster"}, level=0.9, truth=np.full(6, 2.0))
+    crit = stats.t.ppf(0.95, n_clusters - 1)
+    for r in range(6):
+        y, x, z = batch["y"][r], batch["x"][r], batch["z"][r].T
+        model = (
+            IV2SLS(y, np.ones((n, 1)), x, z) if method == "tsls" else IVLIML(y, np.ones((n, 1)), x, z, fuller=fuller)
+        )
+        fit = model.fit(cov_type="clustered", clusters=batch["cluster"][r].astype(int), debiased=True)
+        assert_close(out[r, [ESTIMATE, SE]], [fit.params["endog"], fit.std_errors["endog"]], what=f"rep {r}")
+        assert_close(out[r, [CI_LOW, CI_HIGH]], out[r, ESTIMATE] + np.array([-crit, crit]) * out[r, SE])
+        assert_close(out[r, 6] * k, fit.first_stage.diagnostics.loc["endog", "f.stat"], what="cluster first-stage W")
+        assert_close(out[r, [8, 9]], mop_effective_f(batch, r, "cluster"), what="effective F, critical value")
+
+
+@pytest.mark.parametrize("se", ["hc1", "cluster"])
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_effective_f(rng, se, k):
+    """HC1 or CR1 effective F against weakivtest's formula; with one instrument it is the robust first-stage F
+    (linearmodels' f.stat) and K_eff = 1 (critical value 23.1085); classical: the F itself, K_eff = K."""
+    batch = clustered_batch(rng, 5, 200, k, 25)
+    out, _ = kernel_and_twin("tsls", batch, {"se": se}, truth=np.full(5, 2.0))
+    classical, _ = kernel_and_twin("tsls", batch, {"se": "classical"}, truth=np.full(5, 2.0))
+    for r in range(5):
+        assert_close(out[r, [8, 9]], mop_effective_f(batch, r, se), what=f"rep {r}")
+        if k == 1:
+            assert_close(out[r, 8], out[r, 6], what="K = 1: effective F = robust F")
+            assert_close(out[r, 9], 23.108511211606643, what="K = 1: the critical value")
+    assert_close(classical[:, 8], classical[:, 5])
+    assert_close(classical[:, 9], stats.ncx2.ppf(0.95, k, 10 * k) / k)
+
+
+@pytest.mark.parametrize("screen", ["effective", "mop"])
+def test_pretest_screens_on_the_effective_f(rng, screen):
+    batch = random_batch(rng, 300, 100, 2, strength=1.0, hetero=1.0)
+    options = {"se": "hc1", "screen": screen, "f_min": 8.0}
+    out, status = kernel_and_twin("tsls_pretest", batch, options, truth=np.full(300, 2.0), all_ok=False)
+    tsls, _ = run_estimator("tsls", batch, {"se": "hc1"}, truth=np.full(300, 2.0))
+    threshold = tsls[:, 9] if screen == "mop" else 8.0
+    weak = ~(tsls[:, 8] > threshold)
+    assert weak.any() and (~weak).any()
+    assert (status[weak] == st.SCREENED_OUT).all() and (status[~weak] == st.OK).all()
+    assert_close(out[~weak, :5], tsls[~weak, :5])
+    assert_close(out[:, 8], tsls[:, 8], what="the effective F is recorded for screened replications too")
+
+
+# -- the heteroskedasticity- and cluster-robust Anderson–Rubin test -----------------------------------
+
+
+def statsmodels_robust_ar(batch, r, beta0, se):
+    """W/K and the p-value's F denominator: statsmodels' Wald test of z's coefficients in y − β0·x ~ 1 + z with
+    HC1 (F(K, n−K−1)) or cluster covariance (CR1 G/(G−1)·(n−1)/(n−K−1), F(K, G−1))."""
+    y, x, z = batch["y"][r], batch["x"][r], batch["z"][r].T
+    Z = sm.add_constant(z)
+    model = sm.OLS(y - beta0 * x, Z)
+    if se == "hc1":
+        fit = model.fit(cov_type="HC1")
+    else:
+        fit = model.fit(cov_type="cluster", cov_kwds={"groups": batch["cluster"][r].astype(int)})
+    k = z.shape[1]
+    test = fit.wald_test(np.eye(k + 1)[1:], use_f=True, scalar=True)
+    return float(test.statistic), float(test.df_denom)
+
+
+@pytest.mark.parametrize("se", ["hc1", "cluster"])
+@pytest.mark.parametrize("n, k, n_clusters, strength", [(60, 1, 12, 0.3), (200, 2, 25, 0.1), (400, 4, 40, 1.0)])
+def test_robust_anderson_rubin_matches_statsmodels(rng, se, n, k, n_clusters, strength):
+    """The statistic at the truth and the test (statsmodels' wald_test with use_f) to 1e-8; each finite bound of
+    the set is a point where statsmodels' statistic equals the critical value; kernel and twin (a grid scan with
+    root-finding) agree on the set to 1e-8 and on its shape and number of pieces."""
+    batch = clustered_batch(rng, 10, n, k, n_clusters)
+    batch["x"] = batch["x"] * strength + (1 - strength) * rng.normal(size=batch["x"].shape)
+    out, _ = kernel_and_twin("anderson_rubin", batch, {"se": se}, level=0.9, truth=np.full(10, 2.0))
+    for r in range(10):
+        statistic, df_denom = statsmodels_robust_ar(batch, r, 2.0, se)
+        crit = stats.f.ppf(0.9, k, df_denom)
+        assert df_denom == (n_clusters - 1 if se == "cluster" else n - k - 1)
+        assert_close(out[r, 5], statistic, what=f"rep {r} W/K")
+        assert out[r, REJECT] == float(statistic > crit)
+        for bound in out[r, [CI_LOW, CI_HIGH]]:
+            if np.isfinite(bound):
+                assert_close(statsmodels_robust_ar(batch, r, bound, se)[0], crit, rtol=1e-7, what="W/K at a bound")
+    assert set(out[:, 8]) <= {0.0, 1.0, 2.0}
+
+
+def test_robust_anderson_rubin_set_with_one_instrument_is_the_quadratic(rng):
+    """K = 1: the set from the quadratic and the polynomial route are the same object: check shapes occur."""
+    weak = clustered_batch(rng, 300, 50, 1, 10)
+    weak["x"] = rng.normal(size=weak["x"].shape)  # irrelevant instrument
+    out, _ = run_estimator("anderson_rubin", weak, {"se": "hc1"}, truth=np.full(300, 2.0))
+    shapes = set(shape_of(out))
+    assert {1, 2} <= shapes, shapes  # two rays and the whole line with an irrelevant instrument

@@ -62,10 +62,10 @@ import numpy as np
 from numba import njit
 
 from .. import status as st
-from ..inference import normal_critical, write_failure, write_wald
+from ..inference import normal_critical, t_critical_table, write_failure, write_wald
 from ..moments import FAST
 from ..spec import Estimator, Setting
-from .conventions import cr1_factor, t_critical_table
+from .conventions import cr1_factor
 
 SIMPLE, GROUP, DYNAMIC, EVENT = range(4)
 AGGREGATE_TERMS = {"att": SIMPLE, "group": GROUP, "dynamic": DYNAMIC}

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from .. import status as st
-from ..inference import write_failure, write_wald
+from ..inference import t_critical_table, write_failure, write_wald
 from ..spec import Estimator
 from .conventions import (
     CLASSICAL,
@@ -28,7 +28,6 @@ from .conventions import (
     SE_CODES,
     reference_ols,
     se_option,
-    t_critical_table,
 )
 
 

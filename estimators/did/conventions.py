@@ -39,15 +39,6 @@ NEEDS = ("panel_y", "treated", "start")
 
 
 @cache
-def t_critical_table(level: float, max_df: int) -> np.ndarray:
-    """t critical values indexed by degrees of freedom 0..max_df (index 0 is NaN)."""
-    table = np.full(max_df + 1, np.nan)
-    table[1:] = stats.t.ppf(0.5 + level / 2.0, np.arange(1, max_df + 1))
-    table.setflags(write=False)
-    return table
-
-
-@cache
 def f_critical_table(level: float, max_q: int, df_den: int) -> np.ndarray:
     """F(q, df_den) critical values indexed by q = 0..max_q (index 0 is NaN)."""
     table = np.full(max_q + 1, np.nan)

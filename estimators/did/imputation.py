@@ -49,7 +49,13 @@ import numpy as np
 from numba import njit
 
 from .. import status as st
-from ..inference import cholesky_inplace, cholesky_solve, normal_critical, write_failure, write_wald
+from ..inference import (
+    cholesky_inplace,
+    cholesky_solve,
+    normal_critical,
+    write_failure,
+    write_wald,
+)
 from ..moments import FAST
 from ..spec import Estimator, Setting
 from .cohort_means import EVENT, LAGS, term_codes

@@ -55,7 +55,7 @@ from numba import njit
 from scipy import stats
 
 from .. import status as st
-from ..inference import spd_inverse, write_failure, write_wald
+from ..inference import spd_inverse, t_critical_table, write_failure, write_wald
 from ..moments import FAST
 from ..spec import ESTIMATE, REJECT, Estimator, Setting
 from .conventions import (
@@ -64,7 +64,6 @@ from .conventions import (
     cluster_problem,
     cr1_factor,
     reference_ols,
-    t_critical_table,
     two_way_cluster_k,
 )
 from .twoway import pretrend_thresholds, wald_f

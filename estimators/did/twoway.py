@@ -47,6 +47,7 @@ from ..inference import (
     cholesky_inplace,
     cholesky_solve,
     spd_inverse,
+    t_critical_table,
     write_failure,
     write_wald,
 )
@@ -61,7 +62,6 @@ from .conventions import (
     f_critical_table,
     reference_ols,
     se_option,
-    t_critical_table,
     two_way_cluster_k,
 )
 

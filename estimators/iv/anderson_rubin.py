@@ -1,14 +1,55 @@
-"""The Anderson–Rubin test of H0: β = β0 and its confidence set by test inversion."""
+"""The Anderson–Rubin test of H0: β = β0, classical or heteroskedasticity/cluster-robust, and its confidence set.
+
+The AR test regresses y − β0·x on [1, z] and tests that the instruments'
+coefficients are zero.  Centred (intercept partialled out), with
+g(β0) = S_zy − β0·S_zx, the coefficients are S_zz⁻¹g(β0) and the residuals
+ε_i(β0) = e_yi − β0·e_xi, where e_y, e_x are the first-stage residuals of
+y and x on z.
+
+``se = "classical"``: AR(β0) = (u0'P u0 / K) / (u0'M u0 / (n − K − 1)),
+u0'P u0 = Qyy − 2β0·Qxy + β0²·Qxx, u0'M u0 = Eyy − 2β0·Exy + β0²·Exx;
+exactly F(K, n − K − 1) under H0 with normal homoskedastic errors, whatever
+the instruments' strength.  Its confidence set {AR ≤ c} is
+{a·β0² + b·β0 + d ≤ 0} with a = (n−K−1)·Qxx − cK·Exx,
+b = −2((n−K−1)·Qxy − cK·Exy), d = (n−K−1)·Qyy − cK·Eyy.
+
+``se = "hc1"`` or ``"cluster"``: the Wald statistic with the robust
+covariance, W(β0) = g'(f·Ω(β0))⁻¹g with
+Ω(β0) = Σ_g s_g(β0) s_g(β0)' = Ω_yy − β0(Ω_xy + Ω_yx) + β0²Ω_xx,
+s_g = Σ_{i∈g} z̃_i ε_i (each observation its own group for hc1), and
+f = n/(n − K − 1) (HC1) or G/(G − 1)·(n − 1)/(n − K − 1) (CR1); AR = W/K
+against F(K, n − K − 1) (hc1) or F(K, G − 1) (cluster): statsmodels
+``OLS(...).fit(cov_type=...).wald_test(..., use_f=True)``.  Robust to
+heteroskedasticity (and within-cluster correlation), valid whatever the
+instruments' strength, no longer exact.  Its confidence set
+{W ≤ Kc} = {det(C·Ω(β0) − g g') ≥ 0} with C = f·K·c, a polynomial of
+degree 2K in β0 (Ω(β0) ≻ 0): its real roots, from the eigenvalues of the
+quadratic eigenvalue problem's companion matrix, bound the accepted
+pieces.  K = 1 gives a quadratic, as in the classical case.
+
+The set is stored in the encoding of `estimators.inference`: a bounded
+interval, two rays (ci_low > ci_high), the whole line or the empty set.
+With K ≥ 2 the robust set can have more pieces (rare); it is then stored
+as the smallest of these shapes that contains it (its coverage can only
+rise; the test at the truth is exact) and ``ar_set_pieces`` counts the
+pieces.  `estimate` is the 2SLS estimate; `se` is NaN.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
+from scipy import optimize, stats
 
 from .. import status as st
-from ..inference import f_critical, write_failure
-from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator
+from ..inference import cholesky_inplace, cholesky_solve, f_critical, write_failure
+from ..moments import FAST
+from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator, Setting
 from .common import (
+    CLASSICAL,
+    CLUSTER,
     EXX,
     EXY,
     EYY,
@@ -18,38 +59,218 @@ from .common import (
     QXX,
     QXY,
     QYY,
+    SE_TYPES,
     TSLS,
+    cluster_needs,
+    count_groups,
+    effective_f,
     iv_statistics,
     projection,
     quadratic_set,
     reference_fit,
 )
+from .kclass import reference_first_stage
+
+AR_STAT, FIRST_F, EFFECTIVE_F, PIECES = 5, 6, 7, 8
+AR_DIAGNOSTICS = ("ar_stat", "first_stage_f", "first_stage_f_effective", "ar_set_pieces")
+IMAG_TOLERANCE = 1e-9  # an eigenvalue with |imag| below this share of its modulus is a real root
+
+
+@njit(cache=True, fastmath=FAST)
+def robust_meats(x, z, y, means, a, c, groups, n_groups, omega, s_g):
+    """Ω_yy, Ω_xy, Ω_xx (omega[0], omega[1], omega[2], each K × K) of the module docstring.
+
+    Ω_xy = Σ_g s_gx s_gy'; groups[i] ∈ 0 … n_groups − 1, or n_groups = 0 for
+    one group per observation; s_g (n_groups, 2, K) is scratch.
+    """
+    k, n = z.shape
+    iy = k + 1
+    zc = np.empty(k)
+    omega[:, :, :] = 0.0
+    if n_groups > 0:
+        s_g[:n_groups, :, :] = 0.0
+    for i in range(n):
+        fit_x = 0.0
+        fit_y = 0.0
+        for j in range(k):
+            zc[j] = z[j, i] - z[j, 0] - means[1 + j]
+            fit_x += a[j] * zc[j]
+            fit_y += c[j] * zc[j]
+        ex = x[i] - x[0] - means[0] - fit_x
+        ey = y[i] - y[0] - means[iy] - fit_y
+        if n_groups > 0:
+            g = int(groups[i])
+            for j in range(k):
+                s_g[g, 0, j] += zc[j] * ey
+                s_g[g, 1, j] += zc[j] * ex
+            continue
+        for j in range(k):
+            for m in range(k):
+                zz = zc[j] * zc[m]
+                omega[0, j, m] += zz * ey * ey
+                omega[1, j, m] += zz * ex * ey
+                omega[2, j, m] += zz * ex * ex
+    for g in range(n_groups):
+        for j in range(k):
+            for m in range(k):
+                omega[0, j, m] += s_g[g, 0, j] * s_g[g, 0, m]
+                omega[1, j, m] += s_g[g, 1, j] * s_g[g, 0, m]
+                omega[2, j, m] += s_g[g, 1, j] * s_g[g, 1, m]
 
 
 @njit(cache=True)
-def anderson_rubin_kernel(y, x, z, f_crit, truth, out, status):
-    """Batched Anderson–Rubin test of H0: beta = truth and its inverted confidence set.
+def robust_wald(b0, gy, gx, omega, k, work, vec):
+    """g(β0)'Ω(β0)⁻¹g(β0) (no small-sample factor); NaN when Ω(β0) is not positive definite."""
+    for j in range(k):
+        vec[j] = gy[j] - b0 * gx[j]
+        for m in range(k):
+            work[j, m] = omega[0, j, m] - b0 * (omega[1, j, m] + omega[1, m, j]) + b0 * b0 * omega[2, j, m]
+    if not cholesky_inplace(work, k):
+        return np.nan
+    sol = vec.copy()
+    cholesky_solve(work, sol, k)
+    total = 0.0
+    for j in range(k):
+        total += vec[j] * sol[j]
+    return total
 
-    The AR statistic for β0 regresses y − β0·x on [1, z]:
-    AR(β0) = (u0'P u0 / K) / (u0'M u0 / (n − K − 1)), u0 = ỹ − β0·x̃, with
-    u0'P u0 = Qyy − 2β0·Qxy + β0²·Qxx and u0'M u0 = Eyy − 2β0·Exy + β0²·Exx,
-    exactly F(K, n − K − 1) under H0 with normal homoskedastic errors,
-    whatever the instruments' strength.  The confidence set
-    {β0 : AR(β0) ≤ c} is {β0 : a·β0² + b·β0 + d ≤ 0} with
-    a = (n−K−1)·Qxx − cK·Exx, b = −2((n−K−1)·Qxy − cK·Exy),
-    d = (n−K−1)·Qyy − cK·Eyy: a bounded interval (a > 0), the union of two
-    rays (a < 0, real roots; stored as ci_low > ci_high), the whole line
-    (a < 0, no real roots) or the empty set (a > 0, no real roots; stored as
-    ci_low = +inf, ci_high = −inf).  `estimate` is the 2SLS point estimate
-    and `se` is NaN (the test has no standard error).
+
+@njit(cache=True)
+def polynomial_roots(m0, m1, m2, k):
+    """Real roots of det(M0 + M1·t + M2·t²) from the companion matrix of the quadratic eigenvalue problem.
+
+    Linearised with the better-conditioned end: M2 (roots t) or, when M2 is
+    nearly singular, M0 (roots 1/t of the reversed polynomial).
+    """
+    lead, tail = m2, m0
+    scale2 = abs(np.linalg.det(m2)) / max(np.prod(np.sqrt(np.abs(np.diag(m2)) + 1e-300)), 1e-300) ** 2
+    scale0 = abs(np.linalg.det(m0)) / max(np.prod(np.sqrt(np.abs(np.diag(m0)) + 1e-300)), 1e-300) ** 2
+    reversed_ = scale2 < 1e-10 and scale0 > scale2
+    if reversed_:
+        lead, tail = m0, m2
+    companion = np.zeros((2 * k, 2 * k))
+    for j in range(k):
+        companion[j, k + j] = 1.0
+    inv_lead = np.linalg.inv(lead)
+    lower_left = -inv_lead @ tail
+    lower_right = -inv_lead @ m1
+    for j in range(k):
+        for m in range(k):
+            companion[k + j, m] = lower_left[j, m]
+            companion[k + j, k + m] = lower_right[j, m]
+    eig = np.linalg.eigvals(companion.astype(np.complex128))
+    roots = np.empty(2 * k)
+    count = 0
+    for value in eig:
+        if abs(value.imag) <= IMAG_TOLERANCE * (1.0 + abs(value.real)):
+            if reversed_:
+                if value.real == 0.0:
+                    continue
+                roots[count] = 1.0 / value.real
+            else:
+                roots[count] = value.real
+            count += 1
+    return np.sort(roots[:count])
+
+
+@njit(cache=True)
+def accepted_set(roots, accept_at, ends):
+    """The (ci_low, ci_high) encoding of the accepted pieces, and their number.
+
+    roots: sorted boundaries; accept_at[j]: whether the piece left of
+    roots[j] (j < m) or right of the last (j = m) is accepted; `ends` the
+    same for ±∞ (the outer pieces).
+    """
+    m = roots.shape[0]
+    pieces = 0
+    lo = np.inf
+    hi = -np.inf
+    previous = False
+    for j in range(m + 1):
+        if accept_at[j]:
+            if not previous:
+                pieces += 1
+            left = -np.inf if j == 0 else roots[j - 1]
+            right = np.inf if j == m else roots[j]
+            lo = min(lo, left)
+            hi = max(hi, right)
+        previous = accept_at[j]
+    if pieces == 0:
+        return np.inf, -np.inf, 0
+    if ends and accept_at[0] and accept_at[m] and pieces == 2:
+        # Two rays: (-inf, right end of the first piece] ∪ [left end of the last, inf).
+        first_end = roots[0]
+        for j in range(m + 1):
+            if not accept_at[j]:
+                first_end = roots[j - 1]
+                break
+        last_start = roots[m - 1]
+        for j in range(m, -1, -1):
+            if not accept_at[j]:
+                last_start = roots[j]
+                break
+        return last_start, first_end, 2
+    return lo, hi, pieces
+
+
+@njit(cache=True)
+def robust_set(gy, gx, omega, k, threshold, work, vec):
+    """The robust AR confidence set {W ≤ threshold}: (ci_low, ci_high, pieces)."""
+    if k == 1:
+        # (gy − t·gx)² ≤ threshold·Ω(t): −(M2 t² + M1 t + M0) ≤ 0.
+        m2 = threshold * omega[2, 0, 0] - gx[0] * gx[0]
+        m1 = -threshold * 2.0 * omega[1, 0, 0] + 2.0 * gy[0] * gx[0]
+        m0 = threshold * omega[0, 0, 0] - gy[0] * gy[0]
+        lo, hi = quadratic_set(-m2, -m1, -m0)
+        pieces = 0 if lo == np.inf and hi == -np.inf else (2 if lo > hi else 1)
+        return lo, hi, pieces
+    m0 = np.empty((k, k))
+    m1 = np.empty((k, k))
+    m2 = np.empty((k, k))
+    for j in range(k):
+        for m in range(k):
+            m0[j, m] = threshold * omega[0, j, m] - gy[j] * gy[m]
+            m1[j, m] = -threshold * (omega[1, j, m] + omega[1, m, j]) + gy[j] * gx[m] + gx[j] * gy[m]
+            m2[j, m] = threshold * omega[2, j, m] - gx[j] * gx[m]
+    roots = polynomial_roots(m0, m1, m2, k)
+    m = roots.shape[0]
+    accept_at = np.empty(m + 1, dtype=np.bool_)
+    span = 1.0
+    for j in range(m):
+        span = max(span, abs(roots[j]))
+    for j in range(m + 1):
+        if m == 0:
+            point = 0.0
+        elif j == 0:
+            point = roots[0] - span
+        elif j == m:
+            point = roots[m - 1] + span
+        else:
+            point = 0.5 * (roots[j - 1] + roots[j])
+        accept_at[j] = robust_wald(point, gy, gx, omega, k, work, vec) <= threshold
+    return accepted_set(roots, accept_at, True)
+
+
+@njit(cache=True)
+def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, truth, out, status):
+    """Batched Anderson–Rubin test of H0: β = truth and its inverted confidence set.
 
     Parameters
     ----------
-    f_crit : float
-        F_{K, n−K−1} critical value at the level.
-    out : float64 array, shape (R, 7)
-        estimate, se, ci_low, ci_high, reject, ar_stat (at the truth),
-        first_stage_f.
+    y, x : float64 arrays, shape (R, n)
+    z : float64 array, shape (R, K, n)
+    groups : float64 array, shape (R, n)
+        Cluster ids 0 … G − 1 (``se = cluster`` only).
+    se_code : int
+        CLASSICAL, HC1 or CLUSTER.
+    f_crit : float64 array
+        F critical values by denominator degrees of freedom (index n − K − 1
+        for classical and hc1, G − 1 for cluster).
+    truth : float64 array, shape (R,)
+    out : float64 array, shape (R, 9)
+        estimate (2SLS), se (NaN), ci_low, ci_high, reject, ar_stat (at the
+        truth), first_stage_f, first_stage_f_effective, ar_set_pieces.
+    status : int8 array, shape (R,)
     """
     n_reps, k, n = z.shape
     work = np.empty((k + 2, n))
@@ -57,7 +278,16 @@ def anderson_rubin_kernel(y, x, z, f_crit, truth, out, status):
     means = np.empty(k + 2)
     szz = np.empty((k, k))
     a_fs = np.empty(k)
+    c_fs = np.empty(k)
+    gy = np.empty(k)
+    gx = np.empty(k)
     q = np.empty(N_STATS)
+    omega = np.empty((3, k, k))
+    s_g = np.empty((n, 2, k))
+    small = np.empty((k, k))
+    vec = np.empty(k)
+    meat = np.empty((k, k))
+    scratch = np.empty((k, k))
     df = n - k - 1
     for r in range(n_reps):
         code = iv_statistics(x[r], z[r], y[r], work, cp, means, szz, a_fs, q)
@@ -65,29 +295,78 @@ def anderson_rubin_kernel(y, x, z, f_crit, truth, out, status):
             write_failure(out, status, r, code)
             continue
         b0 = truth[r]
-        explained = q[QYY] - 2.0 * b0 * q[QXY] + b0 * b0 * q[QXX]
-        residual = q[EYY] - 2.0 * b0 * q[EXY] + b0 * b0 * q[EXX]
-        if not (residual > 0.0):
-            write_failure(out, status, r, st.NO_VARIATION)
-            continue
-        ar = (explained / k) / (residual / df)
-        qa = df * q[QXX] - f_crit * k * q[EXX]
-        qb = -2.0 * (df * q[QXY] - f_crit * k * q[EXY])
-        qc = df * q[QYY] - f_crit * k * q[EYY]
-        low, high = quadratic_set(qa, qb, qc)
+        if se_code == CLASSICAL:
+            explained = q[QYY] - 2.0 * b0 * q[QXY] + b0 * b0 * q[QXX]
+            residual = q[EYY] - 2.0 * b0 * q[EXY] + b0 * b0 * q[EXX]
+            if not (residual > 0.0):
+                write_failure(out, status, r, st.NO_VARIATION)
+                continue
+            crit = f_crit[df]
+            ar = (explained / k) / (residual / df)
+            qa = df * q[QXX] - crit * k * q[EXX]
+            qb = -2.0 * (df * q[QXY] - crit * k * q[EXY])
+            qc = df * q[QYY] - crit * k * q[EYY]
+            low, high = quadratic_set(qa, qb, qc)
+            pieces = 0.0 if low == np.inf and high == -np.inf else (2.0 if low > high else 1.0)
+            effective = q[FSTAT]
+        else:
+            n_groups = count_groups(groups[r]) if se_code == CLUSTER else 0
+            if se_code == CLUSTER and n_groups < 2:
+                write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
+                continue
+            iy = k + 1
+            for j in range(k):
+                c_fs[j] = cp[1 + j, iy]
+                gy[j] = cp[1 + j, iy]
+                gx[j] = cp[1 + j, 0]
+            cholesky_solve(szz, c_fs, k)
+            robust_meats(x[r], z[r], y[r], means, a_fs, c_fs, groups[r], n_groups, omega, s_g)
+            if se_code == CLUSTER:
+                factor = n_groups / (n_groups - 1.0) * (n - 1.0) / df
+                crit = f_crit[n_groups - 1]
+            else:
+                factor = n / float(df)
+                crit = f_crit[df]
+            wald = robust_wald(b0, gy, gx, omega, k, small, vec)
+            if math.isnan(wald):
+                write_failure(out, status, r, st.SINGULAR)
+                continue
+            ar = wald / factor / k
+            low, high, pieces_int = robust_set(gy, gx, omega, k, factor * k * crit, small, vec)
+            pieces = float(pieces_int)
+            for j in range(k):
+                for m in range(j + 1):
+                    meat[j, m] = omega[2, j, m]
+            effective, _ = effective_f(q[QXX], szz, meat, k, factor, scratch)
         out[r, ESTIMATE] = q[QXY] / q[QXX]
         out[r, SE] = np.nan
         out[r, CI_LOW] = low
         out[r, CI_HIGH] = high
-        out[r, REJECT] = 1.0 if ar > f_crit else 0.0
-        out[r, 5] = ar
-        out[r, 6] = q[FSTAT]
+        out[r, REJECT] = 1.0 if ar > crit else 0.0
+        out[r, AR_STAT] = ar
+        out[r, FIRST_F] = q[FSTAT]
+        out[r, EFFECTIVE_F] = effective
+        out[r, PIECES] = pieces
         status[r] = st.OK
+
+
+def f_critical_by_df(level: float, k: int, max_df: int) -> np.ndarray:
+    """F(K, d) critical values indexed by d = 0 … max_df (index 0 NaN)."""
+    table = np.full(max_df + 1, np.nan)
+    table[1:] = stats.f.ppf(level, k, np.arange(1, max_df + 1))
+    return table
+
+
+def _groups(batch):
+    return batch["cluster"] if "cluster" in batch else np.zeros_like(batch["y"])
 
 
 def _run_anderson_rubin(batch, truth, options, level, out, status):
     k, n = batch["z"].shape[1:]
-    anderson_rubin_kernel(batch["y"], batch["x"], batch["z"], f_critical(level, k, n - k - 1), truth, out, status)
+    anderson_rubin_kernel(
+        batch["y"], batch["x"], batch["z"], _groups(batch), SE_TYPES.index(options["se"]),
+        f_critical_by_df(level, k, n), truth, out, status,
+    )  # fmt: skip
 
 
 def reference_ar_statistic(y, x, Z, beta0):
@@ -100,8 +379,67 @@ def reference_ar_statistic(y, x, Z, beta0):
     return ((ssr_r - ssr_u) / k) / (ssr_u / (n - k - 1))
 
 
+def _reference_set(statistic, crit, center):
+    """{β0: statistic(β0) ≤ crit} by scanning β0 = center + tan(φ) on a fine grid of φ and bracketing each
+    crossing with brentq; its (ci_low, ci_high) encoding and number of pieces.  `statistic` takes arrays."""
+    phi = np.linspace(-np.pi / 2, np.pi / 2, 4001)[1:-1]
+    points = center + np.tan(phi)
+    accept = statistic(points) <= crit
+    roots = []
+    for j in np.flatnonzero(accept[1:] != accept[:-1]):
+        roots.append(optimize.brentq(lambda b: statistic(b) - crit, points[j], points[j + 1], xtol=1e-13, rtol=1e-15))
+    pieces_accept = [accept[0]] + [accept[j + 1] for j in np.flatnonzero(accept[1:] != accept[:-1])]
+    pieces = sum(1 for j, a in enumerate(pieces_accept) if a and (j == 0 or not pieces_accept[j - 1]))
+    if pieces == 0:
+        return np.inf, -np.inf, 0
+    if pieces == len(pieces_accept) == 1:
+        return -np.inf, np.inf, 1
+    if accept[0] and accept[-1] and pieces == 2:
+        return roots[-1], roots[0], 2
+    bounds = [-np.inf] + roots + [np.inf]
+    accepted = [(bounds[j], bounds[j + 1]) for j, a in enumerate(pieces_accept) if a]
+    return accepted[0][0], accepted[-1][1], pieces
+
+
+def _grid_statistic(y, x, Z, groups, se):
+    """AR(β0) for an array of β0 from explicit projections of y and x on Z (u0 = y − β0·x is linear in β0):
+    classical (ESS/K)/(RSS/(n − K − 1)), or robust W/K with the scores per cluster (HC1: per observation)."""
+    n, k = Z.shape[0], Z.shape[1] - 1
+    zz_inv = np.linalg.inv(Z.T @ Z)
+    coef = zz_inv @ Z.T @ np.column_stack([y, x])  # (K + 1, 2)
+    resid = np.column_stack([y, x]) - Z @ coef
+    if se == "classical":
+        centred = np.column_stack([y, x]) - np.column_stack([y, x]).mean(axis=0)
+        total = centred.T @ centred
+        rss = resid.T @ resid
+
+        def statistic(b0):
+            b0 = np.asarray(b0, float)
+            quad = lambda m: m[0, 0] - 2 * b0 * m[0, 1] + b0 * b0 * m[1, 1]  # noqa: E731
+            return ((quad(total) - quad(rss)) / k) / (quad(rss) / (n - k - 1))
+
+        return statistic
+    labels = np.unique(groups)
+    g_count = len(labels)
+    factor = n / (n - k - 1) if se == "hc1" else g_count / (g_count - 1) * (n - 1) / (n - k - 1)
+    scores_y = np.array([Z[groups == g].T @ resid[groups == g, 0] for g in labels])
+    scores_x = np.array([Z[groups == g].T @ resid[groups == g, 1] for g in labels])
+
+    def statistic(b0):
+        values = []
+        for b in np.atleast_1d(np.asarray(b0, float)):
+            scores = scores_y - b * scores_x
+            cov = zz_inv @ scores.T @ scores @ zz_inv * factor
+            delta = coef[1:, 0] - b * coef[1:, 1]
+            values.append(delta @ np.linalg.solve(cov[1:, 1:], delta) / k)
+        return np.array(values) if np.ndim(b0) else values[0]
+
+    return statistic
+
+
 def _reference_anderson_rubin(batch, truth, options, level, out, status):
-    """Statistic from explicit regressions; the set from the AR polynomial built with np.polyfit."""
+    """The statistic from explicit projections (and sandwiches); the set by a grid scan and root-finding."""
+    se = options["se"]
     for r in range(batch["y"].shape[0]):
         code, fit = reference_fit(batch, r, TSLS, 0.0)
         if code != st.OK:
@@ -109,33 +447,37 @@ def _reference_anderson_rubin(batch, truth, options, level, out, status):
             continue
         beta, _, _, _, _, f, Z, n, k = fit
         y, x = batch["y"][r], batch["x"][r]
-        c = f_critical(level, k, n - k - 1)
-        # (n−K−1)·explained(β0) − cK·residual(β0) is a quadratic in β0: fit it exactly through 3 points.
-        points = np.array([-1.0, 0.0, 1.0])
-        values = []
-        for b0 in points:
-            u0 = y - b0 * x
-            fitted = projection(Z, u0)
-            resid = u0 - fitted
-            values.append((n - k - 1) * np.sum((fitted - u0.mean()) ** 2) - c * k * resid @ resid)
-        qa, qb, qc = np.polyfit(points, values, 2)
-        if qb * qb - 4 * qa * qc >= 0:
-            roots = np.sort(np.roots([qa, qb, qc]).real)
-            low, high = (roots[0], roots[1]) if qa > 0 else (roots[1], roots[0])
-        else:
-            low, high = (np.inf, -np.inf) if qa > 0 else (-np.inf, np.inf)
-        ar = reference_ar_statistic(y, x, Z, truth[r])
-        out[r, :7] = beta[1], np.nan, low, high, float(ar > c), ar, f
+        groups = batch["cluster"][r] if se == "cluster" else np.arange(n)
+        g_count = len(np.unique(groups))
+        if se == "cluster" and g_count < 2:
+            write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
+            continue
+        crit = f_critical(level, k, (g_count if se == "cluster" else n - k) - 1)
+        effective = f if se == "classical" else reference_first_stage(x, Z, groups, se)[1]
+        statistic = _grid_statistic(y, x, Z, groups, se)
+        low, high, pieces = _reference_set(statistic, crit, beta[1])
+        ar = float(statistic(truth[r]))
+        out[r, :9] = beta[1], np.nan, low, high, float(ar > crit), ar, f, effective, pieces
         status[r] = st.OK
 
 
 ESTIMATORS = (
     Estimator(
         name="anderson_rubin",
-        summary="Anderson–Rubin test and its inverted confidence set (estimate = 2SLS)",
+        summary="Anderson–Rubin test (classical, hc1 or cluster) and its inverted confidence set (estimate = 2SLS)",
         needs=NEEDS,
         run=_run_anderson_rubin,
         reference=_reference_anderson_rubin,
-        diagnostics=("ar_stat", "first_stage_f"),
+        options=(
+            Setting(
+                "se",
+                "classical",
+                "classical (exact F under homoskedastic normal errors), hc1 (heteroskedasticity-robust Wald) or "
+                "cluster (CR1 Wald, F(K, G−1))",
+                choices=SE_TYPES,
+            ),
+        ),
+        diagnostics=AR_DIAGNOSTICS,
+        option_needs=cluster_needs,
     ),
 )

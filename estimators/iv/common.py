@@ -46,8 +46,8 @@ from ..inference import cholesky_inplace, cholesky_solve
 from ..moments import FAST, centred_cross_products
 from ..spec import Setting
 
-SE_TYPES = ("classical", "hc1")
-CLASSICAL, HC1 = 0, 1
+SE_TYPES = ("classical", "hc1", "cluster")
+CLASSICAL, HC1, CLUSTER = 0, 1, 2
 TSLS, LIML, FULLER = 0, 1, 2
 
 # Indices into the per-replication statistics vector `q`.
@@ -55,10 +55,18 @@ SXX, SXY, SYY, QXX, QXY, QYY, EXX, EXY, EYY, FSTAT = range(10)
 N_STATS = 10
 
 SE_OPTION = Setting(
-    "se", "classical", "standard errors: classical or hc1 (heteroskedasticity-robust)", choices=SE_TYPES
+    "se",
+    "classical",
+    "standard errors: classical, hc1 (heteroskedasticity-robust) or cluster (CR1 by the DGP's cluster, t(G−1))",
+    choices=SE_TYPES,
 )
 
 NEEDS = ("y", "x", "z")
+
+
+def cluster_needs(options):
+    """``se = "cluster"`` reads the DGP's ``cluster`` array (ids 0 … G − 1 per observation)."""
+    return ("cluster",) if options.get("se") == "cluster" else ()
 
 
 @njit(cache=True, fastmath=FAST)
@@ -128,18 +136,24 @@ def liml_lambda(q):
 
 
 @njit(cache=True, fastmath=FAST)
-def robust_sums(x, z, y, means, a, beta, want_first_stage, meat):
-    """One pass for the HC sandwiches.
+def robust_sums(x, z, y, means, a, beta, want_first_stage, meat, groups, n_groups, score_g, first_g):
+    """One pass for the HC or cluster sandwiches.
 
-    Returns Σᵢ (x̂ᵢ ûᵢ)² with x̂ the centred first-stage fit and û = ỹ − βx̃;
-    when `want_first_stage`, also fills ``meat`` (K × K) with
-    Σᵢ ε̂ᵢ² z̃ᵢ z̃ᵢ', ε̂ = x̃ − x̂ the first-stage residuals.
+    Returns Σ_g (Σ_{i∈g} x̂ᵢ ûᵢ)² with x̂ the centred first-stage fit and
+    û = ỹ − βx̃; when `want_first_stage`, also fills the lower triangle of
+    ``meat`` (K × K) with Σ_g s_g s_g', s_g = Σ_{i∈g} ε̂ᵢ z̃ᵢ, ε̂ = x̃ − x̂ the
+    first-stage residuals.  With n_groups = 0 every observation is its own
+    group (HC); else groups[i] ∈ 0 … n_groups − 1, and score_g (n_groups,)
+    and first_g (n_groups, K) are scratch.
     """
     k, n = z.shape
     iy = k + 1
     zc = np.empty(k)
     if want_first_stage:
         meat[:, :] = 0.0
+    if n_groups > 0:
+        score_g[:n_groups] = 0.0
+        first_g[:n_groups, :] = 0.0
     total = 0.0
     for i in range(n):
         xc = x[i] - x[0] - means[0]
@@ -148,29 +162,90 @@ def robust_sums(x, z, y, means, a, beta, want_first_stage, meat):
             zc[j] = z[j, i] - z[j, 0] - means[1 + j]
             fit += a[j] * zc[j]
         u = y[i] - y[0] - means[iy] - beta * xc
+        if n_groups > 0:
+            g = int(groups[i])
+            score_g[g] += fit * u
+            if want_first_stage:
+                for j in range(k):
+                    first_g[g, j] += (xc - fit) * zc[j]
+            continue
         total += (fit * u) ** 2
         if want_first_stage:
             e2 = (xc - fit) ** 2
             for j in range(k):
                 for l in range(j + 1):
                     meat[j, l] += e2 * zc[j] * zc[l]
+    if n_groups > 0:
+        for g in range(n_groups):
+            total += score_g[g] * score_g[g]
+            if want_first_stage:
+                for j in range(k):
+                    for l in range(j + 1):
+                        meat[j, l] += first_g[g, j] * first_g[g, l]
     return total
 
 
 @njit(cache=True)
-def robust_first_stage_f(meat, szx, k, n):
-    """W/K with W = S_zx' M⁻¹ S_zx · (n−K−1)/n (HC1 Wald of the first stage)."""
+def count_groups(groups):
+    """G = 1 + the largest cluster id (ids are 0 … G − 1)."""
+    top = 0.0
+    for i in range(groups.shape[0]):
+        top = max(top, groups[i])
+    return int(top) + 1
+
+
+@njit(cache=True)
+def effective_f(qxx, szz_chol, meat, k, factor, scratch):
+    """Montiel Olea & Pflueger's effective F and their K_eff, from the first stage's robust meat.
+
+    F_eff = Qxx / tr(S_zz⁻¹ M·factor) (= π̂'S_zz π̂ / tr(Ŵ S_zz) with Ŵ the
+    robust covariance of π̂); with B = S_zz⁻¹M (the eigenvalues of the
+    orthonormalised Ŵ), K_eff = tr(B)²(1 + 2x)/(tr(B²) + 2x·tr(B)·λ_max(B))
+    for x = 1/τ = 10 (10 % worst-case bias).  ``meat`` holds its lower
+    triangle; ``szz_chol`` the Cholesky factor of S_zz.
+    """
     for j in range(k):
         for l in range(j + 1, k):
             meat[j, l] = meat[l, j]
-    if not cholesky_inplace(meat, k):
+    b = scratch
+    col = np.empty(k)
+    for l in range(k):
+        for j in range(k):
+            col[j] = meat[j, l]
+        cholesky_solve(szz_chol, col, k)
+        for j in range(k):
+            b[j, l] = col[j]
+    trace = 0.0
+    trace_sq = 0.0
+    for j in range(k):
+        trace += b[j, j]
+        for l in range(k):
+            trace_sq += b[j, l] * b[l, j]
+    largest = np.max(np.linalg.eigvals(b[:k, :k]).real)
+    x_tau = 10.0
+    k_eff = trace * trace * (1.0 + 2.0 * x_tau) / (trace_sq + 2.0 * x_tau * trace * largest)
+    return qxx / (trace * factor), k_eff
+
+
+@njit(cache=True)
+def robust_first_stage_f(meat, szx, k, factor):
+    """W/K with W = S_zx' (M·factor)⁻¹ S_zx, the robust Wald statistic of the first stage.
+
+    factor n/(n − K − 1) for HC1, G/(G − 1)·(n − 1)/(n − K − 1) for CR1;
+    reads the lower triangle of ``meat`` (left unchanged).
+    """
+    chol = np.empty((k, k))
+    for j in range(k):
+        for l in range(j + 1):
+            chol[j, l] = meat[j, l]
+    if not cholesky_inplace(chol, k):
         return np.nan
     sol = szx.copy()
-    cholesky_solve(meat, sol, k)
+    cholesky_solve(chol, sol, k)
     w = 0.0
     for j in range(k):
         w += szx[j] * sol[j]
-    return w * (n - k - 1) / n / k
+    return w / factor / k
 
 
 @njit(cache=True)

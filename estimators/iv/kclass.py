@@ -7,12 +7,14 @@ from functools import partial
 
 import numpy as np
 from numba import njit
+from scipy import stats
 
 from .. import status as st
-from ..inference import normal_critical, write_failure, write_wald
-from ..spec import Estimator, Setting
+from ..inference import normal_critical, t_critical_table, write_failure, write_wald
+from ..spec import REJECT, Estimator, Setting
 from .common import (
     CLASSICAL,
+    CLUSTER,
     EXX,
     EXY,
     FSTAT,
@@ -29,39 +31,67 @@ from .common import (
     SXY,
     SYY,
     TSLS,
+    cluster_needs,
+    count_groups,
+    effective_f,
     iv_statistics,
     liml_lambda,
     reference_fit,
-    reference_robust_f,
     robust_first_stage_f,
     robust_sums,
 )
 
+# Diagnostic columns after the five core ones.
+FIRST_F, ROBUST_F, KAPPA, EFFECTIVE_F, EFFECTIVE_CRITICAL = range(5, 10)
+KCLASS_DIAGNOSTICS = ("first_stage_f", "first_stage_f_robust", "kappa", "first_stage_f_effective",
+                      "effective_f_critical")  # fmt: skip
+SCREEN_F, SCREEN_EFFECTIVE, SCREEN_MOP = 0, 1, 2
+SCREENS = ("f", "effective", "mop")
+TAU = 0.1  # worst-case bias of the effective-F critical value (MOP's 10 %)
+
 
 @njit(cache=True)
-def kclass_kernel(y, x, z, method, alpha, se_code, crit, f_min, truth, out, status):
+def kclass_kernel(y, x, z, groups, method, alpha, se_code, crit, t_table, f_min, screen, truth, out, status):
     """Batched 2SLS / LIML / Fuller with first-stage diagnostics.
 
     Parameters
     ----------
     y, x : float64 arrays, shape (R, n)
     z : float64 array, shape (R, K, n)
+    groups : float64 array, shape (R, n)
+        Cluster ids 0 … G − 1 (read with ``se = cluster`` only).
     method : int
         TSLS, LIML or FULLER.
     alpha : float
         Fuller's constant (FULLER only).
     se_code : int
-        CLASSICAL or HC1.
+        CLASSICAL, HC1 or CLUSTER.
     crit : float
-        Normal critical value z_{1−α/2}.
+        Normal critical value z_{1−α/2} (classical, hc1).
+    t_table : float64 array
+        t critical values by degrees of freedom (cluster: t(G − 1)).
     f_min : float
-        Pre-test threshold: replications with first-stage F ≤ f_min get
-        status ``screened_out`` (their F is still recorded); −inf for none.
+        Pre-test threshold: replications whose screening F is ≤ f_min get
+        status ``screened_out`` (their diagnostics are still recorded); −inf
+        for none.
+    screen : int
+        SCREEN_F (the first-stage F of the se type: classical F, or the
+        robust one) or SCREEN_EFFECTIVE (the effective F).
     truth : float64 array, shape (R,)
-    out : float64 array, shape (R, 8)
+    out : float64 array, shape (R, 10)
         estimate, se, ci_low, ci_high, reject, first_stage_f,
-        first_stage_f_robust (hc1 only, else NaN), kappa.
+        first_stage_f_robust (hc1/cluster, else NaN), kappa,
+        first_stage_f_effective, and K_eff of the effective F's critical
+        value (the wrapper turns it into the critical value).
     status : int8 array, shape (R,)
+
+    Notes
+    -----
+    Cluster variance: Σ_g (Σ_{i∈g} x̂ᵢûᵢ)² / (Qxx − λExx)² · G/(G − 1)·(n − 1)/(n − 2)
+    (linearmodels ``cov_type="clustered", debiased=True``), t(G − 1)
+    interval.  The first stage's robust meat takes HC1's n/(n − K − 1) or
+    CR1's G/(G − 1)·(n − 1)/(n − K − 1); classical, it is σ̂²S_zz and the
+    effective F is the classical F with K_eff = K.
     """
     n_reps, k, n = z.shape
     work = np.empty((k + 2, n))
@@ -71,7 +101,10 @@ def kclass_kernel(y, x, z, method, alpha, se_code, crit, f_min, truth, out, stat
     a = np.empty(k)
     q = np.empty(N_STATS)
     meat = np.empty((k, k))
+    scratch = np.empty((k, k))
     szx = np.empty(k)
+    score_g = np.empty(n)
+    first_g = np.empty((n, k))
     for r in range(n_reps):
         code = iv_statistics(x[r], z[r], y[r], work, cp, means, szz, a, q)
         if code != st.OK:
@@ -85,51 +118,88 @@ def kclass_kernel(y, x, z, method, alpha, se_code, crit, f_min, truth, out, stat
         denominator = q[QXX] - lam * q[EXX]
         if not (denominator > 0.0):
             write_failure(out, status, r, st.SINGULAR)
-            out[r, 5] = q[FSTAT]
+            out[r, FIRST_F] = q[FSTAT]
             continue
         beta = (q[QXY] - lam * q[EXY]) / denominator
         robust_f = np.nan
         if se_code == CLASSICAL:
             ssr = q[SYY] - 2.0 * beta * q[SXY] + beta * beta * q[SXX]
             var = max(ssr, 0.0) / (n - 2) / denominator
+            effective, k_eff = q[FSTAT], float(k)
+            c = crit
         else:
+            n_groups = count_groups(groups[r]) if se_code == CLUSTER else 0
+            if se_code == CLUSTER and n_groups < 2:
+                write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
+                continue
             for j in range(k):
                 szx[j] = cp[1 + j, 0]
-            var = robust_sums(x[r], z[r], y[r], means, a, beta, True, meat) / denominator**2 * n / (n - 2)
-            robust_f = robust_first_stage_f(meat, szx, k, n)
-        f_used = robust_f if se_code == HC1 else q[FSTAT]
+            total = robust_sums(x[r], z[r], y[r], means, a, beta, True, meat, groups[r], n_groups, score_g, first_g)
+            if se_code == HC1:
+                var = total / denominator**2 * n / (n - 2)
+                first_factor = n / (n - k - 1.0)
+                c = crit
+            else:
+                cr1 = n_groups / (n_groups - 1.0)
+                var = total / denominator**2 * cr1 * (n - 1.0) / (n - 2.0)
+                first_factor = cr1 * (n - 1.0) / (n - k - 1.0)
+                c = t_table[n_groups - 1]
+            robust_f = robust_first_stage_f(meat, szx, k, first_factor)
+            effective, k_eff = effective_f(q[QXX], szz, meat, k, first_factor, scratch)
+        f_used = effective if screen == SCREEN_EFFECTIVE else (q[FSTAT] if se_code == CLASSICAL else robust_f)
         if f_min > -np.inf and not (f_used > f_min):
             write_failure(out, status, r, st.SCREENED_OUT)
         else:
-            write_wald(out, status, r, beta, math.sqrt(var), crit, truth[r])
-        out[r, 5] = q[FSTAT]
-        out[r, 6] = robust_f
-        out[r, 7] = lam + 1.0
+            write_wald(out, status, r, beta, math.sqrt(var), c, truth[r])
+        out[r, FIRST_F] = q[FSTAT]
+        out[r, ROBUST_F] = robust_f
+        out[r, KAPPA] = lam + 1.0
+        out[r, EFFECTIVE_F] = effective
+        out[r, EFFECTIVE_CRITICAL] = k_eff
 
 
-KCLASS_DIAGNOSTICS = ("first_stage_f", "first_stage_f_robust", "kappa")
+def effective_critical_value(k_eff, level=0.95):
+    """MOP's simplified (Patnaik) critical value of the effective F for 10 % worst-case bias at α = 1 − level:
+    χ²-noncentral quantile ncx2.ppf(level, K_eff, K_eff/τ)/K_eff (23.1 for K_eff = 1)."""
+    k_eff = np.asarray(k_eff, dtype=float)
+    value = np.full(k_eff.shape, np.nan)
+    usable = np.isfinite(k_eff) & (k_eff > 0)
+    value[usable] = stats.ncx2.ppf(level, k_eff[usable], k_eff[usable] / TAU) / k_eff[usable]
+    return value
+
+
+def finish_kclass(out, status, options):
+    """The effective F's critical value from K_eff, and MOP screening (``screen = "mop"``)."""
+    out[:, EFFECTIVE_CRITICAL] = effective_critical_value(out[:, EFFECTIVE_CRITICAL])
+    if options.get("screen") == "mop":
+        weak = (status == st.OK) & ~(out[:, EFFECTIVE_F] > out[:, EFFECTIVE_CRITICAL])
+        out[weak, : REJECT + 1] = np.nan
+        status[weak] = st.SCREENED_OUT
+
+
+def cluster_groups(batch):
+    """The cluster ids (the DGP's ``cluster``), or zeros where the estimator does not read them."""
+    return batch["cluster"] if "cluster" in batch else np.zeros_like(batch["y"])
 
 
 def _run_kclass(batch, truth, options, level, out, status, method):
+    screen = SCREENS.index(options.get("screen", "f"))
     kclass_kernel(
-        batch["y"],
-        batch["x"],
-        batch["z"],
-        method,
-        float(options.get("alpha", 0.0)),
-        SE_TYPES.index(options["se"]),
-        normal_critical(level),
-        float(options.get("f_min", -np.inf)),
-        truth,
-        out,
-        status,
-    )
+        batch["y"], batch["x"], batch["z"], cluster_groups(batch), method, float(options.get("alpha", 0.0)),
+        SE_TYPES.index(options["se"]), normal_critical(level), t_critical_table(level, batch["y"].shape[1]),
+        float(options.get("f_min", -np.inf)) if screen != SCREEN_MOP else -np.inf, screen, truth, out, status,
+    )  # fmt: skip
+    finish_kclass(out, status, options)
 
 
 def _reference_kclass(batch, truth, options, level, out, status, method):
-    crit = normal_critical(level)
+    """Explicit matrices: A = X'(I − κM_Z)X, the sandwich with P_Z X (by observation or cluster), the first
+    stage's robust covariance of the excluded coefficients, the effective F from the orthonormalised
+    instruments, K_eff from the eigenvalues of its Ŵ."""
     alpha = float(options.get("alpha", 0.0))
-    f_min = float(options.get("f_min", -np.inf))
+    screen = options.get("screen", "f")
+    f_min = float(options.get("f_min", -np.inf)) if screen != "mop" else -np.inf
+    se = options["se"]
     for r in range(batch["y"].shape[0]):
         code, fit = reference_fit(batch, r, method, alpha)
         if code != st.OK:
@@ -137,22 +207,72 @@ def _reference_kclass(batch, truth, options, level, out, status, method):
             continue
         beta, A, xhat, resid, kappa, f, Z, n, k = fit
         a_inv = np.linalg.inv(A)
-        robust_f = np.nan
-        if options["se"] == "classical":
+        robust_f, effective, k_eff = np.nan, f, float(k)
+        crit = normal_critical(level)
+        if se == "classical":
             cov = resid @ resid / (n - 2) * a_inv
         else:
-            cov = a_inv @ (xhat.T * resid**2) @ xhat @ a_inv * n / (n - 2)
-            robust_f = reference_robust_f(batch["x"][r], Z)
-        f_used = robust_f if options["se"] == "hc1" else f
+            groups = batch["cluster"][r] if se == "cluster" else np.arange(n)
+            labels = np.unique(groups)
+            if se == "cluster" and len(labels) < 2:
+                write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
+                continue
+            scores = np.array([xhat[groups == g].T @ resid[groups == g] for g in labels])
+            g_count = len(labels)
+            factor = n / (n - 2) if se == "hc1" else g_count / (g_count - 1) * (n - 1) / (n - 2)
+            cov = a_inv @ scores.T @ scores @ a_inv * factor
+            if se == "cluster":
+                crit = stats.t.ppf(0.5 + level / 2, g_count - 1)
+            robust_f, effective, k_eff = reference_first_stage(batch["x"][r], Z, groups, se)
+        f_used = effective if screen == "effective" else (f if se == "classical" else robust_f)
         if f_min > -np.inf and not f_used > f_min:
             write_failure(out, status, r, st.SCREENED_OUT)
         else:
             write_wald(out, status, r, beta[1], np.sqrt(cov[1, 1]), crit, truth[r])
-        out[r, 5:8] = f, robust_f, kappa
+        out[r, FIRST_F : EFFECTIVE_CRITICAL + 1] = f, robust_f, kappa, effective, k_eff
+    finish_kclass(out, status, options)
+
+
+def reference_first_stage(x, Z, groups, se):
+    """(robust F, effective F, K_eff) of x ~ Z with HC1 or CR1 covariance, from explicit matrices.
+
+    The effective F as MOP define it: instruments orthonormalised (Z̃'Z̃/n = I after partialling out the
+    intercept), F_eff = x'Z̃Z̃'x/(n·tr Ŵ) with Ŵ the robust covariance of √n times Z̃'s first-stage coefficients.
+    """
+    n, k = Z.shape[0], Z.shape[1] - 1
+    coef = np.linalg.lstsq(Z, x, rcond=None)[0]
+    e = x - Z @ coef
+    labels = np.unique(groups)
+    g_count = len(labels)
+    factor = n / (n - k - 1) if se == "hc1" else g_count / (g_count - 1) * (n - 1) / (n - k - 1)
+    zz_inv = np.linalg.inv(Z.T @ Z)
+    scores = np.array([Z[groups == g].T @ e[groups == g] for g in labels])
+    cov = zz_inv @ scores.T @ scores @ zz_inv * factor
+    b = coef[1:]
+    robust_f = b @ np.linalg.solve(cov[1:, 1:], b) / k
+    zc = Z[:, 1:] - Z[:, 1:].mean(axis=0)
+    root = np.linalg.cholesky(zc.T @ zc / n)
+    zt = zc @ np.linalg.inv(root).T  # orthonormalised: zt'zt/n = I
+    pi_t = zt.T @ x / n  # first-stage coefficients of zt (its columns are orthogonal to 1)
+    resid = x - x.mean() - zt @ pi_t
+    s_t = np.array([zt[groups == g].T @ resid[groups == g] for g in labels])
+    w = s_t.T @ s_t / n * factor  # robust covariance of √n·π̂_t (zt'zt/n = I)
+    effective = (x @ zt) @ (zt.T @ x) / (n * n * np.trace(w)) * n
+    eig = np.linalg.eigvalsh(w)
+    k_eff = np.trace(w) ** 2 * (1 + 2 / TAU) / (np.trace(w @ w) + 2 / TAU * np.trace(w) * eig.max())
+    return robust_f, effective, k_eff
 
 
 _FULLER_ALPHA = Setting("alpha", 1.0, "Fuller's constant (1 is nearly unbiased)", minimum=0.0, min_exclusive=True)
-_F_MIN = Setting("f_min", 10.0, "report 2SLS only when the first-stage F exceeds this", minimum=0.0)
+_F_MIN = Setting("f_min", 10.0, "report 2SLS only when the screening F exceeds this", minimum=0.0)
+_SCREEN = Setting(
+    "screen",
+    "f",
+    "the pre-test: f (the first-stage F of the se type: classical, or robust with hc1/cluster) or effective "
+    "(Montiel Olea & Pflueger's effective F) above f_min, or mop (the effective F above its 10 % worst-case-bias "
+    "critical value; f_min unused)",
+    choices=SCREENS,
+)
 
 ESTIMATORS = (
     Estimator(
@@ -163,6 +283,7 @@ ESTIMATORS = (
         reference=partial(_reference_kclass, method=TSLS),
         options=(SE_OPTION,),
         diagnostics=KCLASS_DIAGNOSTICS,
+        option_needs=cluster_needs,
     ),
     Estimator(
         name="liml",
@@ -172,6 +293,7 @@ ESTIMATORS = (
         reference=partial(_reference_kclass, method=LIML),
         options=(SE_OPTION,),
         diagnostics=KCLASS_DIAGNOSTICS,
+        option_needs=cluster_needs,
     ),
     Estimator(
         name="fuller",
@@ -181,14 +303,16 @@ ESTIMATORS = (
         reference=partial(_reference_kclass, method=FULLER),
         options=(SE_OPTION, _FULLER_ALPHA),
         diagnostics=KCLASS_DIAGNOSTICS,
+        option_needs=cluster_needs,
     ),
     Estimator(
         name="tsls_pretest",
-        summary="2SLS reported only when the first-stage F exceeds f_min (else screened_out)",
+        summary="2SLS reported only when a first-stage pre-test passes (else screened_out)",
         needs=NEEDS,
         run=partial(_run_kclass, method=TSLS),
         reference=partial(_reference_kclass, method=TSLS),
-        options=(SE_OPTION, _F_MIN),
+        options=(SE_OPTION, _F_MIN, _SCREEN),
         diagnostics=KCLASS_DIAGNOSTICS,
+        option_needs=cluster_needs,
     ),
 )

@@ -11,12 +11,13 @@ from numba import njit
 
 from .. import status as st
 from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator
-from .common import NEEDS, SE_OPTION, TSLS
-from .kclass import KCLASS_DIAGNOSTICS, _reference_kclass, _run_kclass
+from .common import NEEDS, SE_OPTION, TSLS, cluster_needs
+from .kclass import EFFECTIVE_CRITICAL, FIRST_F, KCLASS_DIAGNOSTICS, ROBUST_F, _reference_kclass, _run_kclass
 
 TF_MAX_F = 104.7  # above this first-stage F the tF critical value is 1.96 (LMMP 2022)
 TF_MIN_F = 4.0  # below it the tF procedure never rejects
 DATA = "causalmc.estimators"  # the package holding data/*.csv
+TF_CRITICAL = EFFECTIVE_CRITICAL + 1  # the column after the k-class diagnostics
 
 
 @cache
@@ -77,16 +78,17 @@ def tf_critical(f: float) -> float:
 def apply_tf(out, status, truth, sqrt_f_grid, values, use_robust):
     """Replace the normal critical value of 2SLS rows by the tF one.
 
-    Reads the first-stage F the t-ratio goes with (robust with hc1) from
-    ``out[:, 5 or 6]`` and writes the critical value to ``out[:, 8]``.
+    Reads the first-stage F the t-ratio goes with (the robust one with
+    hc1 and cluster standard errors) and writes the critical value to
+    ``out[:, TF_CRITICAL]``.
     """
     for r in range(out.shape[0]):
         if status[r] != st.OK:
             continue
-        f = out[r, 6] if use_robust else out[r, 5]
+        f = out[r, ROBUST_F] if use_robust else out[r, FIRST_F]
         c = tf_critical_value(f, sqrt_f_grid, values)
         est, se = out[r, ESTIMATE], out[r, SE]
-        out[r, 8] = c
+        out[r, TF_CRITICAL] = c
         if c == np.inf:
             out[r, CI_LOW], out[r, CI_HIGH], out[r, REJECT] = -np.inf, np.inf, 0.0
         else:
@@ -96,21 +98,21 @@ def apply_tf(out, status, truth, sqrt_f_grid, values, use_robust):
 
 def _run_tf(batch, truth, options, level, out, status):
     _run_kclass(batch, truth, options, level, out, status, method=TSLS)
-    out[:, 8] = np.nan
-    apply_tf(out, status, truth, *tf_table(), options["se"] == "hc1")
+    out[:, TF_CRITICAL] = np.nan
+    apply_tf(out, status, truth, *tf_table(), options["se"] != "classical")
 
 
 def _reference_tf(batch, truth, options, level, out, status):
     """2SLS twin, then the table read with np.interp in √F."""
     _reference_kclass(batch, truth, options, level, out, status, method=TSLS)
     grid, values = tf_table()
-    out[:, 8] = np.nan
+    out[:, TF_CRITICAL] = np.nan
     for r in np.flatnonzero(status == st.OK):
-        f = out[r, 6] if options["se"] == "hc1" else out[r, 5]
+        f = out[r, ROBUST_F] if options["se"] != "classical" else out[r, FIRST_F]
         c = np.inf if f < TF_MIN_F else 1.96 if f >= TF_MAX_F else np.interp(np.sqrt(f), grid, values)
         est, se = out[r, ESTIMATE], out[r, SE]
         out[r, CI_LOW], out[r, CI_HIGH] = (-np.inf, np.inf) if c == np.inf else (est - c * se, est + c * se)
-        out[r, REJECT], out[r, 8] = float(abs(est - truth[r]) > c * se), c
+        out[r, REJECT], out[r, TF_CRITICAL] = float(abs(est - truth[r]) > c * se), c
 
 
 def _one_instrument(shapes, options):
@@ -132,6 +134,7 @@ ESTIMATORS = (
         options=(SE_OPTION,),
         diagnostics=(*KCLASS_DIAGNOSTICS, "tf_critical_value"),
         applies=_one_instrument,
+        option_needs=cluster_needs,
         check=_level_95,
     ),
 )
