@@ -29,6 +29,10 @@ fail_rate           n_failed/(n_ok + n_failed)                 √(p(1−p)/(n_o
 mean_first_stage_f  mean first-stage F (every replication      sd(F)/√n_F
                     with a finite F, screened or not)
 share_f_gt_10       share of those with F > 10                 √(p(1−p)/n_F)
+mean_effective_f    mean effective first-stage F (Montiel      sd/√n
+                    Olea & Pflueger), where recorded
+share_effective_f_  share with the effective F at or below     √(p(1−p)/n)
+weak                its 10 %-worst-case-bias critical value
 ==================  =========================================  ==========================================
 
 Quantile MCSEs.  Just-identified 2SLS has no mean and LIML no moments, so
@@ -75,9 +79,12 @@ MEASURES = (
     "fail_rate",
     "mean_first_stage_f",
     "share_f_gt_10",
+    "mean_effective_f",
+    "share_effective_f_weak",
 )
 ID_COLUMNS = ("cell", "estimator", "term")
-DIAGNOSTIC_COLUMNS = ("first_stage_f",)  # diagnostics with measures of their own
+# diagnostics with measures of their own
+DIAGNOSTIC_COLUMNS = ("first_stage_f", "first_stage_f_effective", "effective_f_critical")
 _NORMAL = NormalDist()
 
 
@@ -212,6 +219,18 @@ def measures(group: pd.DataFrame) -> dict:
     else:
         put("mean_first_stage_f", math.nan, math.nan)
         put("share_f_gt_10", math.nan, math.nan)
+    if "first_stage_f_effective" in group:
+        f = group["first_stage_f_effective"].to_numpy()
+        finite = np.isfinite(f)
+        put("mean_effective_f", *_mean_and_mcse(f[finite]))
+        critical = (
+            group["effective_f_critical"].to_numpy() if "effective_f_critical" in group else np.full(len(f), np.nan)
+        )
+        judged = finite & np.isfinite(critical)
+        put("share_effective_f_weak", *_proportion(~(f[judged] > critical[judged])))
+    else:
+        put("mean_effective_f", math.nan, math.nan)
+        put("share_effective_f_weak", math.nan, math.nan)
     failures = group.loc[~ok, "status"].value_counts()
     failures = failures[failures > 0]  # a categorical status lists every category
     return {
