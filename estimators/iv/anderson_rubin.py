@@ -104,12 +104,19 @@ def robust_meats(x, z, y, means, a, c, groups, n_groups, omega, s_g):
                 s_g[g, 0, j] += zc[j] * ey
                 s_g[g, 1, j] += zc[j] * ex
             continue
+        ey2, exy, ex2 = ey * ey, ex * ey, ex * ex
         for j in range(k):
-            for m in range(k):
+            for m in range(j + 1):  # Ω_yy and Ω_xx are symmetric: the lower triangle, mirrored below
                 zz = zc[j] * zc[m]
-                omega[0, j, m] += zz * ey * ey
-                omega[1, j, m] += zz * ex * ey
-                omega[2, j, m] += zz * ex * ex
+                omega[0, j, m] += zz * ey2
+                omega[2, j, m] += zz * ex2
+            for m in range(k):
+                omega[1, j, m] += zc[j] * zc[m] * exy
+    if n_groups == 0:
+        for j in range(k):
+            for m in range(j):
+                omega[0, m, j] = omega[0, j, m]
+                omega[2, m, j] = omega[2, j, m]
     for g in range(n_groups):
         for j in range(k):
             for m in range(k):
