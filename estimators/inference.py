@@ -69,6 +69,19 @@ def cholesky_solve(chol, b, k):
 
 
 @njit(cache=True)
+def inverse_quadratic_form(a, b, k):
+    """b'A⁻¹b for SPD ``a[:k, :k]`` (overwritten by its Cholesky factor); NaN when ``a`` is not positive definite."""
+    if not cholesky_inplace(a, k):
+        return np.nan
+    sol = b[:k].copy()
+    cholesky_solve(a, sol, k)
+    total = 0.0
+    for j in range(k):
+        total += b[j] * sol[j]
+    return total
+
+
+@njit(cache=True)
 def spd_inverse(a, k, inv):
     """Write the inverse of SPD ``a[:k, :k]`` into ``inv[:k, :k]``.
 

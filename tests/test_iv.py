@@ -397,3 +397,13 @@ def test_clr_p_value_is_the_conditional_null_distribution(rng):
                 p = conditional_p_value(lr, t, k, *quadrature(), _beta_norm(k))
                 share = (simulated > lr).mean()
                 assert abs(p - share) <= 4 * np.sqrt(share * (1 - share) / draws) + 1e-12, (k, t, lr, p, share)
+
+
+@pytest.mark.parametrize("se", ["hc1", "cluster"])
+def test_tf_reads_the_robust_f_with_robust_standard_errors(rng, se):
+    """With hc1 or cluster standard errors the tF critical value is the table's at the robust first-stage F."""
+    batch = clustered_batch(rng, 30, 200, 1, 25)
+    out, _ = kernel_and_twin("tsls_tf", batch, {"se": se}, truth=np.full(30, 2.0))
+    robust = out[:, 6]
+    assert not np.allclose(robust, out[:, FIRST_F])
+    assert_close(out[:, TF_CRITICAL], [tf_critical(f) for f in robust])

@@ -44,8 +44,7 @@ from scipy import stats
 
 from .. import status as st
 from ..inference import (
-    cholesky_inplace,
-    cholesky_solve,
+    inverse_quadratic_form,
     spd_inverse,
     t_critical_table,
     write_failure,
@@ -341,14 +340,7 @@ def wald_f(b, cov, first, stop):
         rhs[a] = b[first + a]
         for c in range(q):
             sub[a, c] = cov[first + a, first + c]
-    if not cholesky_inplace(sub, q):
-        return np.nan
-    sol = rhs.copy()
-    cholesky_solve(sub, sol, q)
-    w = 0.0
-    for a in range(q):
-        w += rhs[a] * sol[a]
-    return w / q
+    return inverse_quadratic_form(sub, rhs, q) / q
 
 
 def _run_twoway(batch, truth, options, level, out, status, with_leads):

@@ -44,7 +44,7 @@ from numba import njit
 from scipy import optimize, stats
 
 from .. import status as st
-from ..inference import cholesky_inplace, cholesky_solve, f_critical, write_failure
+from ..inference import cholesky_solve, f_critical, inverse_quadratic_form, write_failure
 from ..moments import FAST
 from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator, Setting
 from .common import (
@@ -132,14 +132,7 @@ def robust_wald(b0, gy, gx, omega, k, work, vec):
         vec[j] = gy[j] - b0 * gx[j]
         for m in range(k):
             work[j, m] = omega[0, j, m] - b0 * (omega[1, j, m] + omega[1, m, j]) + b0 * b0 * omega[2, j, m]
-    if not cholesky_inplace(work, k):
-        return np.nan
-    sol = vec.copy()
-    cholesky_solve(work, sol, k)
-    total = 0.0
-    for j in range(k):
-        total += vec[j] * sol[j]
-    return total
+    return inverse_quadratic_form(work, vec, k)
 
 
 @njit(cache=True)

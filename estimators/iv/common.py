@@ -42,7 +42,7 @@ import numpy as np
 from numba import njit
 
 from .. import status as st
-from ..inference import cholesky_inplace, cholesky_solve
+from ..inference import cholesky_inplace, cholesky_solve, inverse_quadratic_form
 from ..moments import FAST, centred_cross_products
 from ..spec import Setting
 
@@ -238,14 +238,7 @@ def robust_first_stage_f(meat, szx, k, factor):
     for j in range(k):
         for l in range(j + 1):
             chol[j, l] = meat[j, l]
-    if not cholesky_inplace(chol, k):
-        return np.nan
-    sol = szx.copy()
-    cholesky_solve(chol, sol, k)
-    w = 0.0
-    for j in range(k):
-        w += szx[j] * sol[j]
-    return w / factor / k
+    return inverse_quadratic_form(chol, szx, k) / factor / k
 
 
 @njit(cache=True)
