@@ -58,6 +58,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from causalmc.estimators.iv.kclass import effective_critical_value
 from causalmc.estimators.inference import covers, set_width
 
 MEASURES = (
@@ -84,7 +85,7 @@ MEASURES = (
 )
 ID_COLUMNS = ("cell", "estimator", "term")
 # diagnostics with measures of their own
-DIAGNOSTIC_COLUMNS = ("first_stage_f", "first_stage_f_effective", "effective_f_critical")
+DIAGNOSTIC_COLUMNS = ("first_stage_f", "first_stage_f_effective", "effective_f_k_eff")
 _NORMAL = NormalDist()
 
 
@@ -223,9 +224,8 @@ def measures(group: pd.DataFrame) -> dict:
         f = group["first_stage_f_effective"].to_numpy()
         finite = np.isfinite(f)
         put("mean_effective_f", *_mean_and_mcse(f[finite]))
-        critical = (
-            group["effective_f_critical"].to_numpy() if "effective_f_critical" in group else np.full(len(f), np.nan)
-        )
+        k_eff = group["effective_f_k_eff"].to_numpy() if "effective_f_k_eff" in group else np.full(len(f), np.nan)
+        critical = effective_critical_value(k_eff)
         judged = finite & np.isfinite(critical)
         put("share_effective_f_weak", *_proportion(~(f[judged] > critical[judged])))
     else:

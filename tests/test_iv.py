@@ -22,7 +22,7 @@ from linearmodels.iv import IV2SLS, IVLIML
 from scipy import stats
 
 from causalmc.estimators.iv import TF_MAX_F, reference_ar_statistic, tf_critical, tf_table
-from causalmc.estimators.iv.kclass import FIRST_F
+from causalmc.estimators.iv.kclass import FIRST_F, effective_critical_value
 from causalmc.estimators.iv.tf import TF_CRITICAL
 
 
@@ -240,9 +240,9 @@ def statsmodels_first_stage(batch, r, se):
 
 
 def mop_effective_f(batch, r, se):
-    """Montiel Olea & Pflueger's effective F and simplified critical value from statsmodels' covariance of π̂:
-    F_eff = π̂'S_zz π̂ / tr(V̂_π S_zz) (z centred), K_eff from the eigenvalues of V̂_π S_zz, c = ncx2(K_eff,
-    K_eff/τ) quantile / K_eff with τ = 0.1 (weakivtest's formulas, the cluster covariance with its CR1 factor)."""
+    """Montiel Olea & Pflueger's effective F and the K_eff of its simplified critical value from statsmodels'
+    covariance of π̂: F_eff = π̂'S_zz π̂ / tr(V̂_π S_zz) (z centred), K_eff from the eigenvalues of V̂_π S_zz
+    (weakivtest's formulas, x = 1/τ = 10; the cluster covariance with its CR1 factor)."""
     fit = statsmodels_first_stage(batch, r, se)
     pi, cov = fit.params[1:], fit.cov_params()[1:, 1:]
     zc = batch["z"][r].T - batch["z"][r].T.mean(axis=0)
@@ -250,7 +250,7 @@ def mop_effective_f(batch, r, se):
     w = cov @ szz
     eig = np.linalg.eigvals(w).real
     k_eff = np.trace(w) ** 2 * 21 / (np.trace(w @ w) + 20 * np.trace(w) * eig.max())
-    return pi @ szz @ pi / np.trace(w), stats.ncx2.ppf(0.95, k_eff, 10 * k_eff) / k_eff
+    return pi @ szz @ pi / np.trace(w), k_eff
 
 
 @pytest.mark.parametrize(
@@ -273,14 +273,15 @@ def test_kclass_cluster_matches_linearmodels(rng, name, method, fuller, n, k, n_
         assert_close(out[r, [ESTIMATE, SE]], [fit.params["endog"], fit.std_errors["endog"]], what=f"rep {r}")
         assert_close(out[r, [CI_LOW, CI_HIGH]], out[r, ESTIMATE] + np.array([-crit, crit]) * out[r, SE])
         assert_close(out[r, 6] * k, fit.first_stage.diagnostics.loc["endog", "f.stat"], what="cluster first-stage W")
-        assert_close(out[r, [8, 9]], mop_effective_f(batch, r, "cluster"), what="effective F, critical value")
+        assert_close(out[r, [8, 9]], mop_effective_f(batch, r, "cluster"), what="effective F, K_eff")
 
 
 @pytest.mark.parametrize("se", ["hc1", "cluster"])
 @pytest.mark.parametrize("k", [1, 2, 4])
 def test_effective_f(rng, se, k):
-    """HC1 or CR1 effective F against weakivtest's formula; with one instrument it is the robust first-stage F
-    (linearmodels' f.stat) and K_eff = 1 (critical value 23.1085); classical: the F itself, K_eff = K."""
+    """HC1 or CR1 effective F and K_eff against weakivtest's formulas; with one instrument the effective F is the
+    robust first-stage F (linearmodels' f.stat) and K_eff = 1 (critical value 23.1085, MOP's); classical: the F
+    itself, K_eff = K.  The critical value is ncx2.ppf(0.95, K_eff, K_eff/τ)/K_eff."""
     batch = clustered_batch(rng, 5, 200, k, 25)
     out, _ = kernel_and_twin("tsls", batch, {"se": se}, truth=np.full(5, 2.0))
     classical, _ = kernel_and_twin("tsls", batch, {"se": "classical"}, truth=np.full(5, 2.0))
@@ -288,9 +289,10 @@ def test_effective_f(rng, se, k):
         assert_close(out[r, [8, 9]], mop_effective_f(batch, r, se), what=f"rep {r}")
         if k == 1:
             assert_close(out[r, 8], out[r, 6], what="K = 1: effective F = robust F")
-            assert_close(out[r, 9], 23.108511211606643, what="K = 1: the critical value")
+            assert_close(effective_critical_value(out[r, 9]), 23.108511211606643, what="K = 1: the critical value")
     assert_close(classical[:, 8], classical[:, 5])
-    assert_close(classical[:, 9], stats.ncx2.ppf(0.95, k, 10 * k) / k)
+    assert_close(classical[:, 9], k)
+    assert_close(effective_critical_value(out[:, 9]), stats.ncx2.ppf(0.95, out[:, 9], 10 * out[:, 9]) / out[:, 9])
 
 
 @pytest.mark.parametrize("screen", ["effective", "mop"])
@@ -299,7 +301,7 @@ def test_pretest_screens_on_the_effective_f(rng, screen):
     options = {"se": "hc1", "screen": screen, "f_min": 8.0}
     out, status = kernel_and_twin("tsls_pretest", batch, options, truth=np.full(300, 2.0), all_ok=False)
     tsls, _ = run_estimator("tsls", batch, {"se": "hc1"}, truth=np.full(300, 2.0))
-    threshold = tsls[:, 9] if screen == "mop" else 8.0
+    threshold = effective_critical_value(tsls[:, 9]) if screen == "mop" else 8.0
     weak = ~(tsls[:, 8] > threshold)
     assert weak.any() and (~weak).any()
     assert (status[weak] == st.SCREENED_OUT).all() and (status[~weak] == st.OK).all()

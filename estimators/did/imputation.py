@@ -44,6 +44,7 @@ stage is not identified.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 from numba import njit
@@ -306,21 +307,14 @@ def _reference(batch, truth, options, level, out, status, partition):
             write_wald(out[r], status[r], j, w @ resid, np.sqrt(scores @ scores), crit, truth[r, j])
 
 
-def _bind(function, partition):
-    def bound(batch, truth, options, level, out, status):
-        return function(batch, truth, options, level, out, status, partition)
-
-    return bound
-
-
 ESTIMATORS = (
     Estimator(
         name="imputation",
         summary="Borusyak, Jaravel & Spiess (2024) imputation: unit and period effects from the untreated cells, "
         "terms att and e=0 … lags−1, their conservative variance (diff-diff ImputationDiD)",
         needs=("panel_y", "cohort"),
-        run=_bind(_run, BY_COHORT_EVENT),
-        reference=_bind(_reference, BY_COHORT_EVENT),
+        run=partial(_run, partition=BY_COHORT_EVENT),
+        reference=partial(_reference, partition=BY_COHORT_EVENT),
         options=(
             LAGS,
             Setting(
@@ -337,8 +331,8 @@ ESTIMATORS = (
         summary="Gardner (2022) two-stage DiD: the imputation estimate with its GMM standard error "
         "(pyfixest did2s), terms att and e=0 … lags−1",
         needs=("panel_y", "cohort"),
-        run=_bind(_run, BY_TERM),
-        reference=_bind(_reference, BY_TERM),
+        run=partial(_run, partition=BY_TERM),
+        reference=partial(_reference, partition=BY_TERM),
         options=(LAGS,),
         terms=imputation_terms,
     ),

@@ -38,6 +38,7 @@ pieces.  `estimate` is the 2SLS estimate; `se` is NaN.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 from numba import njit
@@ -350,10 +351,12 @@ def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, truth, out, status):
         status[r] = st.OK
 
 
+@cache
 def f_critical_by_df(level: float, k: int, max_df: int) -> np.ndarray:
     """F(K, d) critical values indexed by d = 0 … max_df (index 0 NaN)."""
     table = np.full(max_df + 1, np.nan)
     table[1:] = stats.f.ppf(level, k, np.arange(1, max_df + 1))
+    table.setflags(write=False)
     return table
 
 

@@ -42,9 +42,9 @@ from .common import (
 )
 
 # Diagnostic columns after the five core ones.
-FIRST_F, ROBUST_F, KAPPA, EFFECTIVE_F, EFFECTIVE_CRITICAL = range(5, 10)
+FIRST_F, ROBUST_F, KAPPA, EFFECTIVE_F, K_EFF = range(5, 10)
 KCLASS_DIAGNOSTICS = ("first_stage_f", "first_stage_f_robust", "kappa", "first_stage_f_effective",
-                      "effective_f_critical")  # fmt: skip
+                      "effective_f_k_eff")  # fmt: skip
 SCREEN_F, SCREEN_EFFECTIVE, SCREEN_MOP = 0, 1, 2
 SCREENS = ("f", "effective", "mop")
 TAU = 0.1  # worst-case bias of the effective-F critical value (MOP's 10 %)
@@ -81,8 +81,8 @@ def kclass_kernel(y, x, z, groups, method, alpha, se_code, crit, t_table, f_min,
     out : float64 array, shape (R, 10)
         estimate, se, ci_low, ci_high, reject, first_stage_f,
         first_stage_f_robust (hc1/cluster, else NaN), kappa,
-        first_stage_f_effective, and K_eff of the effective F's critical
-        value (the wrapper turns it into the critical value).
+        first_stage_f_effective, and effective_f_k_eff, the K_eff of its
+        critical value (`effective_critical_value`).
     status : int8 array, shape (R,)
 
     Notes
@@ -155,7 +155,7 @@ def kclass_kernel(y, x, z, groups, method, alpha, se_code, crit, t_table, f_min,
         out[r, ROBUST_F] = robust_f
         out[r, KAPPA] = lam + 1.0
         out[r, EFFECTIVE_F] = effective
-        out[r, EFFECTIVE_CRITICAL] = k_eff
+        out[r, K_EFF] = k_eff
 
 
 def effective_critical_value(k_eff, level=0.95):
@@ -164,15 +164,19 @@ def effective_critical_value(k_eff, level=0.95):
     k_eff = np.asarray(k_eff, dtype=float)
     value = np.full(k_eff.shape, np.nan)
     usable = np.isfinite(k_eff) & (k_eff > 0)
-    value[usable] = stats.ncx2.ppf(level, k_eff[usable], k_eff[usable] / TAU) / k_eff[usable]
+    distinct, where = np.unique(k_eff[usable], return_inverse=True)  # homoskedastic: one K_eff = K
+    value[usable] = (stats.ncx2.ppf(level, distinct, distinct / TAU) / distinct)[where]
     return value
 
 
 def finish_kclass(out, status, options):
-    """The effective F's critical value from K_eff, and MOP screening (``screen = "mop"``)."""
-    out[:, EFFECTIVE_CRITICAL] = effective_critical_value(out[:, EFFECTIVE_CRITICAL])
+    """MOP screening (``screen = "mop"``): the effective F against its critical value from K_eff.
+
+    The critical value (a noncentral χ² quantile, slow) is computed only
+    here and in the summary (``share_effective_f_weak``), not per record.
+    """
     if options.get("screen") == "mop":
-        weak = (status == st.OK) & ~(out[:, EFFECTIVE_F] > out[:, EFFECTIVE_CRITICAL])
+        weak = (status == st.OK) & ~(out[:, EFFECTIVE_F] > effective_critical_value(out[:, K_EFF]))
         out[weak, : REJECT + 1] = np.nan
         status[weak] = st.SCREENED_OUT
 
@@ -229,7 +233,7 @@ def _reference_kclass(batch, truth, options, level, out, status, method):
             write_failure(out, status, r, st.SCREENED_OUT)
         else:
             write_wald(out, status, r, beta[1], np.sqrt(cov[1, 1]), crit, truth[r])
-        out[r, FIRST_F : EFFECTIVE_CRITICAL + 1] = f, robust_f, kappa, effective, k_eff
+        out[r, FIRST_F : K_EFF + 1] = f, robust_f, kappa, effective, k_eff
     finish_kclass(out, status, options)
 
 

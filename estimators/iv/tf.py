@@ -12,12 +12,12 @@ from numba import njit
 from .. import status as st
 from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator
 from .common import NEEDS, SE_OPTION, TSLS, cluster_needs
-from .kclass import EFFECTIVE_CRITICAL, FIRST_F, KCLASS_DIAGNOSTICS, ROBUST_F, _reference_kclass, _run_kclass
+from .kclass import FIRST_F, K_EFF, KCLASS_DIAGNOSTICS, ROBUST_F, _reference_kclass, _run_kclass
 
 TF_MAX_F = 104.7  # above this first-stage F the tF critical value is 1.96 (LMMP 2022)
 TF_MIN_F = 4.0  # below it the tF procedure never rejects
 DATA = "causalmc.estimators"  # the package holding data/*.csv
-TF_CRITICAL = EFFECTIVE_CRITICAL + 1  # the column after the k-class diagnostics
+TF_CRITICAL = K_EFF + 1  # the column after the k-class diagnostics
 
 
 @cache

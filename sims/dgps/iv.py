@@ -63,14 +63,6 @@ ABS_THIRD = 2.0 * math.sqrt(2.0 / math.pi)  # E|Z|³ for Z ~ N(0, 1)
 
 
 @njit(cache=True)
-def _unit_error(rng, error_df):
-    """A unit part of an error: N(0, 1), or t(error_df) scaled to variance 1."""
-    if error_df == 0.0:
-        return rng.standard_normal()
-    return rng.standard_t(error_df) * math.sqrt((error_df - 2.0) / error_df)
-
-
-@njit(cache=True)
 def _draw(rng, beta, gamma, pi, hetero, n_clusters, icc, icc_z, error_df, y, x, z, cluster):
     n_reps, k, n = z.shape
     g_count = max(n_clusters, 1)
@@ -78,6 +70,8 @@ def _draw(rng, beta, gamma, pi, hetero, n_clusters, icc, icc_z, error_df, y, x, 
     effect = np.zeros((g_count, 3))  # cluster effects of U, v, e
     a_z, b_z = math.sqrt(icc_z), math.sqrt(1.0 - icc_z)
     a_e, b_e = math.sqrt(icc), math.sqrt(1.0 - icc)
+    t_scale = math.sqrt((error_df - 2.0) / error_df) if error_df > 0.0 else 1.0  # t(ν) to variance 1
+    unit = np.empty(3)  # the unit parts of U, v, e
     for r in range(n_reps):
         xr, yr, zr = x[r], y[r], z[r]
         if n_clusters > 0:
@@ -96,9 +90,10 @@ def _draw(rng, beta, gamma, pi, hetero, n_clusters, icc, icc_z, error_df, y, x, 
                     zj = a_z * zeta[g, j] + b_z * zj
                 zr[j, i] = zj
                 zsum += zj
-            u = _unit_error(rng, error_df)
-            v = _unit_error(rng, error_df)
-            e = _unit_error(rng, error_df)
+            # Drawn inline: a function call per draw costs as much as the draw.
+            for m in range(3):
+                unit[m] = rng.standard_normal() if error_df == 0.0 else rng.standard_t(error_df) * t_scale
+            u, v, e = unit[0], unit[1], unit[2]
             if n_clusters > 0:
                 u = a_e * effect[g, 0] + b_e * u
                 v = a_e * effect[g, 1] + b_e * v
