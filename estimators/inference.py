@@ -101,6 +101,12 @@ def spd_inverse(a, k, inv):
 
 
 @njit(cache=True)
+def cr1_factor(g, n_obs, k_cr):
+    """G/(G − 1)·(N − 1)/(N − K): CR1's scaling of the sum of squared cluster scores."""
+    return g / (g - 1.0) * (n_obs - 1.0) / (n_obs - k_cr)
+
+
+@njit(cache=True)
 def write_failure(out, status, r, code):
     """Mark replication r as failed: NaN numbers and a status code."""
     out[r, :] = np.nan

@@ -7,8 +7,9 @@
 - `collapsed`: Bertrand, Duflo & Mullainathan's collapse (``twfe_collapsed``);
 - `staggered`: cohorts adopting in different periods (``twfe_staggered``,
   ``event_study``);
-- `cohort_means`: the heterogeneity-robust estimators built from cohort ×
-  period means (``cs``, ``sunab``);
+- `callaway_santanna` (``cs``) and `sun_abraham` (``sunab``): the
+  heterogeneity-robust estimators built from cohort × period means, on the
+  cohort and event-time helpers of `cohorts`;
 - `imputation`: unit and period effects fitted on the untreated cells
   (``imputation``, ``did2s``).
 
@@ -16,13 +17,14 @@
 each counts in K, critical values, the plain reference regression.
 """
 
-from . import cohort_means, collapsed, imputation, pooled, staggered, twoway
+from . import callaway_santanna, collapsed, imputation, pooled, staggered, sun_abraham, twoway
 
 ESTIMATORS = (
     *pooled.ESTIMATORS,
     *twoway.ESTIMATORS,
     *collapsed.ESTIMATORS,
     *staggered.ESTIMATORS,
-    *cohort_means.ESTIMATORS,
+    *callaway_santanna.ESTIMATORS,
+    *sun_abraham.ESTIMATORS,
     *imputation.ESTIMATORS,
 )

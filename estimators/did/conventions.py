@@ -69,12 +69,6 @@ def cluster_problem(g, n_obs, k_cr):
     return st.OK
 
 
-@njit(cache=True)
-def cr1_factor(g, n_obs, k_cr):
-    """G/(G − 1)·(N − 1)/(N − K): CR1's scaling of the sum of squared cluster scores."""
-    return g / (g - 1.0) * (n_obs - 1.0) / (n_obs - k_cr)
-
-
 def reference_ols(X, y, unit, se, level, truth, out, status, r, column, k_fixed_effects=0, nested_k=None):
     """OLS of y on X with classical, hc0 … hc3 or cluster(unit) covariance; writes coefficient `column`.
 

@@ -59,7 +59,7 @@ from ..inference import (
 )
 from ..moments import FAST
 from ..spec import Estimator, Setting
-from .cohort_means import EVENT, LAGS, term_codes
+from .cohorts import EVENT, LAGS, term_codes
 
 BY_COHORT_EVENT, BY_TERM = 0, 1  # how τ̄ averages the imputed effects in the variance
 

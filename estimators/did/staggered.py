@@ -55,14 +55,19 @@ from numba import njit
 from scipy import stats
 
 from .. import status as st
-from ..inference import spd_inverse, t_critical_table, write_failure, write_wald
+from ..inference import (
+    cr1_factor,
+    spd_inverse,
+    t_critical_table,
+    write_failure,
+    write_wald,
+)
 from ..moments import FAST
 from ..spec import ESTIMATE, REJECT, Estimator, Setting
 from .conventions import (
     CLASSICAL,
     SE_CODES,
     cluster_problem,
-    cr1_factor,
     reference_ols,
     two_way_cluster_k,
 )

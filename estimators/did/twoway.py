@@ -44,6 +44,7 @@ from scipy import stats
 
 from .. import status as st
 from ..inference import (
+    cr1_factor,
     inverse_quadratic_form,
     spd_inverse,
     t_critical_table,
@@ -57,7 +58,6 @@ from .conventions import (
     NEEDS,
     SE_CODES,
     cluster_problem,
-    cr1_factor,
     f_critical_table,
     reference_ols,
     se_option,

@@ -45,7 +45,13 @@ from numba import njit
 from scipy import optimize, stats
 
 from .. import status as st
-from ..inference import cholesky_solve, f_critical, inverse_quadratic_form, write_failure
+from ..inference import (
+    cholesky_solve,
+    cr1_factor,
+    f_critical,
+    inverse_quadratic_form,
+    write_failure,
+)
 from ..moments import FAST
 from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator, Setting
 from .common import (
@@ -62,6 +68,7 @@ from .common import (
     QYY,
     SE_TYPES,
     TSLS,
+    cluster_groups,
     cluster_needs,
     count_groups,
     effective_f,
@@ -323,7 +330,7 @@ def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, truth, out, status):
             cholesky_solve(szz, c_fs, k)
             robust_meats(x[r], z[r], y[r], means, a_fs, c_fs, groups[r], n_groups, omega, s_g)
             if se_code == CLUSTER:
-                factor = n_groups / (n_groups - 1.0) * (n - 1.0) / df
+                factor = cr1_factor(n_groups, n, k + 1)
                 crit = f_crit[n_groups - 1]
             else:
                 factor = n / float(df)
@@ -360,14 +367,10 @@ def f_critical_by_df(level: float, k: int, max_df: int) -> np.ndarray:
     return table
 
 
-def _groups(batch):
-    return batch["cluster"] if "cluster" in batch else np.zeros_like(batch["y"])
-
-
 def _run_anderson_rubin(batch, truth, options, level, out, status):
     k, n = batch["z"].shape[1:]
     anderson_rubin_kernel(
-        batch["y"], batch["x"], batch["z"], _groups(batch), SE_TYPES.index(options["se"]),
+        batch["y"], batch["x"], batch["z"], cluster_groups(batch), SE_TYPES.index(options["se"]),
         f_critical_by_df(level, k, n), truth, out, status,
     )  # fmt: skip
 

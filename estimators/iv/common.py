@@ -64,6 +64,11 @@ SE_OPTION = Setting(
 NEEDS = ("y", "x", "z")
 
 
+def cluster_groups(batch):
+    """The cluster ids (the DGP's ``cluster``), or zeros where the estimator does not read them."""
+    return batch["cluster"] if "cluster" in batch else np.zeros_like(batch["y"])
+
+
 def cluster_needs(options):
     """``se = "cluster"`` reads the DGP's ``cluster`` array (ids 0 … G − 1 per observation)."""
     return ("cluster",) if options.get("se") == "cluster" else ()

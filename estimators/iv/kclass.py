@@ -10,7 +10,13 @@ from numba import njit
 from scipy import stats
 
 from .. import status as st
-from ..inference import normal_critical, t_critical_table, write_failure, write_wald
+from ..inference import (
+    cr1_factor,
+    normal_critical,
+    t_critical_table,
+    write_failure,
+    write_wald,
+)
 from ..spec import REJECT, Estimator, Setting
 from .common import (
     CLASSICAL,
@@ -31,6 +37,7 @@ from .common import (
     SXY,
     SYY,
     TSLS,
+    cluster_groups,
     cluster_needs,
     count_groups,
     effective_f,
@@ -140,9 +147,8 @@ def kclass_kernel(y, x, z, groups, method, alpha, se_code, crit, t_table, f_min,
                 first_factor = n / (n - k - 1.0)
                 c = crit
             else:
-                cr1 = n_groups / (n_groups - 1.0)
-                var = total / denominator**2 * cr1 * (n - 1.0) / (n - 2.0)
-                first_factor = cr1 * (n - 1.0) / (n - k - 1.0)
+                var = total / denominator**2 * cr1_factor(n_groups, n, 2)  # K = 2: intercept and x
+                first_factor = cr1_factor(n_groups, n, k + 1)
                 c = t_table[n_groups - 1]
             robust_f = robust_first_stage_f(meat, szx, k, first_factor)
             effective, k_eff = effective_f(q[QXX], szz, meat, k, first_factor, scratch)
@@ -179,11 +185,6 @@ def finish_kclass(out, status, options):
         weak = (status == st.OK) & ~(out[:, EFFECTIVE_F] > effective_critical_value(out[:, K_EFF]))
         out[weak, : REJECT + 1] = np.nan
         status[weak] = st.SCREENED_OUT
-
-
-def cluster_groups(batch):
-    """The cluster ids (the DGP's ``cluster``), or zeros where the estimator does not read them."""
-    return batch["cluster"] if "cluster" in batch else np.zeros_like(batch["y"])
 
 
 def _run_kclass(batch, truth, options, level, out, status, method):
