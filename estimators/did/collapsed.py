@@ -26,6 +26,7 @@ from .conventions import (
     CLASSICAL,
     NEEDS,
     SE_CODES,
+    panel_dummies,
     reference_ols,
     se_option,
 )
@@ -105,11 +106,7 @@ def _reference_collapsed(batch, truth, options, level, out, status):
     """BDM literally: residualise on unit and period dummies, collapse, two-period regression with unit dummies."""
     y_all, d_all, starts = batch["panel_y"], batch["treated"], batch["start"]
     g, t = y_all.shape[1:]
-    unit = np.repeat(np.arange(g), t)
-    period = np.tile(np.arange(1, t + 1), g)
-    fe = np.column_stack(
-        [(unit == i).astype(float) for i in range(g)] + [(period == s).astype(float) for s in range(2, t + 1)]
-    )
+    _, _, fe = panel_dummies(g, t)
     for r in range(y_all.shape[0]):
         y = y_all[r].reshape(-1)
         resid = (y - fe @ np.linalg.lstsq(fe, y, rcond=None)[0]).reshape(g, t)

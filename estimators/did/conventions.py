@@ -69,6 +69,17 @@ def cluster_problem(g, n_obs, k_cr):
     return st.OK
 
 
+def panel_dummies(g: int, t: int):
+    """For the plain twins: a balanced panel's long unit and period ids (unit-major) and its fixed-effect design,
+    G unit dummies and T − 1 period dummies (period 1 the reference)."""
+    unit = np.repeat(np.arange(g), t)
+    period = np.tile(np.arange(1, t + 1), g)
+    dummies = np.column_stack(
+        [(unit == i).astype(float) for i in range(g)] + [(period == s).astype(float) for s in range(2, t + 1)]
+    )
+    return unit, period, dummies
+
+
 def reference_ols(X, y, unit, se, level, truth, out, status, r, column, k_fixed_effects=0, nested_k=None):
     """OLS of y on X with classical, hc0 … hc3 or cluster(unit) covariance; writes coefficient `column`.
 

@@ -60,6 +60,7 @@ from ..inference import (
 from ..moments import FAST
 from ..spec import Estimator, Setting
 from .cohorts import EVENT, LAGS, term_codes
+from .conventions import panel_dummies
 
 BY_COHORT_EVENT, BY_TERM = 0, 1  # how τ̄ averages the imputed effects in the variance
 
@@ -266,12 +267,7 @@ def _reference(batch, truth, options, level, out, status, partition):
     terms = imputation_terms(None, options)
     y_all = batch["panel_y"]
     n_units, n_periods = y_all.shape[1:]
-    unit = np.repeat(np.arange(n_units), n_periods)
-    period = np.tile(np.arange(1, n_periods + 1), n_units)
-    Z = np.column_stack(
-        [(unit == i).astype(float) for i in range(n_units)]
-        + [(period == t).astype(float) for t in range(2, n_periods + 1)]
-    )
+    unit, period, Z = panel_dummies(n_units, n_periods)
     for r in range(y_all.shape[0]):
         g = np.repeat(batch["cohort"][r], n_periods)
         g = np.where(g > n_periods, 0, g)

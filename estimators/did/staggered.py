@@ -68,6 +68,7 @@ from .conventions import (
     CLASSICAL,
     SE_CODES,
     cluster_problem,
+    panel_dummies,
     reference_ols,
     two_way_cluster_k,
 )
@@ -274,11 +275,7 @@ def _reference(batch, truth, options, level, out, status):
     the weights from the residuals of D on the dummies (dCDH 2020, Theorem 1)."""
     y_all, cohorts = batch["panel_y"], batch["cohort"]
     g, t = y_all.shape[1:]
-    unit = np.repeat(np.arange(g), t)
-    period = np.tile(np.arange(1, t + 1), g)
-    dummies = np.column_stack(
-        [(unit == i).astype(float) for i in range(g)] + [(period == s).astype(float) for s in range(2, t + 1)]
-    )
+    unit, period, dummies = panel_dummies(g, t)
     for r in range(y_all.shape[0]):
         cohort = np.repeat(cohorts[r], t)
         d = ((cohort > 0) & (period >= cohort)).astype(float)
@@ -512,11 +509,7 @@ def _reference_event_study(batch, truth, options, level, out, status):
     leads, lags = options["leads"], options["lags"]
     g, t = y_all.shape[1:]
     k = leads + lags
-    unit = np.repeat(np.arange(g), t)
-    period = np.tile(np.arange(1, t + 1), g)
-    dummies = np.column_stack(
-        [(unit == i).astype(float) for i in range(g)] + [(period == s).astype(float) for s in range(2, t + 1)]
-    )
+    unit, period, dummies = panel_dummies(g, t)
     k_cr = (g + t - 1 + k) if options["se"] == "cluster" else (k + t)
     crit = stats.t.ppf(0.5 + level / 2, g - 1)
     for r in range(y_all.shape[0]):

@@ -59,6 +59,7 @@ from .conventions import (
     SE_CODES,
     cluster_problem,
     f_critical_table,
+    panel_dummies,
     reference_ols,
     se_option,
     two_way_cluster_k,
@@ -360,11 +361,7 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads):
     """Plain numpy: D, leads, G unit dummies and T − 1 period dummies; least squares; the sandwich."""
     y_all, d_all, starts = batch["panel_y"], batch["treated"], batch["start"]
     g, t = y_all.shape[1:]
-    unit = np.repeat(np.arange(g), t)
-    period = np.tile(np.arange(1, t + 1), g)
-    dummies = np.column_stack(
-        [(unit == i).astype(float) for i in range(g)] + [(period == s).astype(float) for s in range(2, t + 1)]
-    )
+    unit, period, dummies = panel_dummies(g, t)
     for r in range(y_all.shape[0]):
         d = np.repeat(d_all[r], t)
         t0 = starts[r]
