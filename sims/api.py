@@ -77,7 +77,7 @@ def _names_a_file(text: str) -> bool:
 
 @dataclass
 class Run:
-    """A finished run: its folder, scenario, summary, figures and expectation outcomes.
+    """A finished run: its folder, scenario, summary, figures, report and expectation outcomes.
 
     ``records()`` reads the records (all replications) only when asked.
     """
@@ -97,12 +97,17 @@ class Run:
     @cached_property
     def expectations(self) -> pd.DataFrame:
         """One row per (expectation, selected cell): the measure, its MCSE and whether the claim holds."""
-        return report.expectation_table(self.scenario, self.summary)
+        return report.expectation_table(self.scenario, self.summary, self.run_dir)
 
     @property
     def passed(self) -> bool:
         """Whether every expectation of the scenario holds."""
         return bool(self.expectations["holds"].all()) if len(self.expectations) else True
+
+    @property
+    def report(self) -> Path:
+        """The run's self-contained HTML report (``report.md`` beside it)."""
+        return self.run_dir / "report.html"
 
     @property
     def manifest(self) -> dict:
@@ -216,6 +221,9 @@ def run_many(
                 done.seconds,
             )
         )
+    from .report import page
+
+    page.write_index(out)
     return runs
 
 

@@ -166,19 +166,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "compare",
-        help="compare two runs of a scenario, measure by measure",
+        help="compare two runs, or two estimators within a run",
         formatter_class=_Formatter,
-        description="Differences of every measure between two run folders of the same design, each "
-        "with its Monte Carlo error; exit 1 when one differs by more than --mcse-multiple "
-        "MCSEs (a regression guard for CI: rerun a scenario with another seed after a "
-        "change and compare it with a baseline).",
-        epilog="example:\n  python run_bench.py compare baseline/weak_iv results/weak_iv",
+        description="Two run folders of one design (BASE_DIR NEW_DIR): every measure's difference with its "
+        "Monte Carlo error and a direction-aware verdict (worse: |bias| up, RMSE up, |coverage - nominal| up, "
+        "|rejection - alpha| up, power down); exit 1 only when NEW is significantly worse somewhere "
+        "(--any-change: when anything differs). Improvements and cells or estimators present in one run "
+        "only are listed too.\n\nOne run folder with --estimators A,B: B against A on the same datasets, "
+        "each difference with its MCSE from the paired replications and a verdict (better, worse, not "
+        "distinguishable); exit 1 when B is significantly worse than A somewhere.",
+        epilog="examples:\n  python run_bench.py compare baseline/weak_iv results/weak_iv\n"
+        "  python run_bench.py compare results/weak_iv --estimators tsls,liml",
     )
-    p.add_argument("base", type=Path, metavar="BASE_RUN_DIR")
-    p.add_argument("new", type=Path, metavar="NEW_RUN_DIR")
-    p.add_argument("--measures", nargs="+", default=list(report.COMPARED), metavar="MEASURE")
-    p.add_argument("--mcse-multiple", type=float, default=4.0)
-    p.add_argument("--all", action="store_true", help="list every comparison, not only the changed ones")
+    p.add_argument(
+        "runs", nargs="+", type=Path, metavar="RUN_DIR", help="BASE_DIR NEW_DIR, or RUN_DIR with --estimators"
+    )
+    p.add_argument("--estimators", metavar="A,B", help="compare estimator B with A within one run, paired")
+    p.add_argument("--measures", nargs="+", metavar="MEASURE", help="measures to compare (default: the main ones)")
+    p.add_argument("--mcse-multiple", type=float, default=4.0, help="a verdict needs this many MCSEs (default 4)")
+    p.add_argument("--all", action="store_true", help="list every comparison, not only the significant ones")
+    p.add_argument("--any-change", action="store_true", help="exit 1 on any significant difference, better or worse")
+
+    p = sub.add_parser(
+        "report",
+        help="re-render the report of finished runs",
+        formatter_class=_Formatter,
+        description="Write report.html and report.md of each run folder again from its records, summary, "
+        "manifest and figures, and index.html in the folder above.",
+        epilog="example:\n  python run_bench.py report results/confounding results/weak_iv",
+    )
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
 
     p = sub.add_parser(
         "list",
@@ -207,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("suite", "run", "sample", "estimate", "summary", "check", "compare", "list", "bench")
+COMMANDS = ("suite", "run", "sample", "estimate", "summary", "check", "compare", "report", "list", "bench")
 
 
 def main(argv=None) -> int:
@@ -232,6 +249,8 @@ def main(argv=None) -> int:
             return _check(args)
         if command == "compare":
             return _compare(args)
+        if command == "report":
+            return _rerender(args)
         if command == "list":
             return _list(args)
         if command == "bench":
@@ -276,7 +295,7 @@ def _run(scenarios: list[Scenario], args) -> int:
 
 def _report(run: api.Run, quiet: bool) -> int:
     scenario = run.scenario
-    lines, failed = report.check_expectations(scenario, run.summary)
+    lines, failed = report.check_expectations(scenario, run.summary, run.run_dir)
     if quiet:
         for line in lines:
             if "FAIL" in line:
@@ -294,12 +313,11 @@ def _report(run: api.Run, quiet: bool) -> int:
         for label, error in by_label.items():
             last = error["message"].strip().splitlines()[-1]
             print(f"   error: {label} raised in cell {cell} (first at rep {error['rep']}): {last} (see manifest.json)")
-    print(report.format_summary(run.summary, list(scenario.grid)))
-    for line in report.stock_yogo_note(run.summary, scenario):
-        print(line)
+    print(report.format_headline(run.summary, list(scenario.grid)))
     if lines:
-        print(f"expectations ({failed} failed):")
-        print("\n".join(lines))
+        print(f"expectations: {len(lines) - failed} of {len(lines)} hold")
+        print("\n".join(line for line in lines if "FAIL" in line))
+    print(f"   full tables, figures and provenance: {run.report}")
     return failed
 
 
@@ -324,7 +342,7 @@ def _check(args) -> int:
     failed = 0
     for run_dir in args.run_dirs:
         scenario = _scenario_of(run_dir)
-        lines, n = report.check_expectations(scenario, _summary_of(run_dir, scenario))
+        lines, n = report.check_expectations(scenario, _summary_of(run_dir, scenario), run_dir)
         print(f"{scenario.name}: {len(lines) - n}/{len(lines)} expectations hold")
         print("\n".join(lines))
         failed += n
@@ -332,23 +350,87 @@ def _check(args) -> int:
 
 
 def _compare(args) -> int:
+    from .comparison import COMPARED, PAIRED_MEASURES
+
+    if args.estimators is not None:
+        return _compare_estimators(args, PAIRED_MEASURES)
+    if len(args.runs) != 2:
+        raise api.UsageError("compare: give BASE_DIR NEW_DIR, or one RUN_DIR with --estimators A,B")
+    from .comparison import between_runs
     from .summary import MEASURES
 
-    unknown = [m for m in args.measures if m not in MEASURES]
+    measures = args.measures or list(COMPARED)
+    unknown = [m for m in measures if m not in MEASURES]
     if unknown:
-        print(f"error: unknown measures {', '.join(unknown)}; allowed: {', '.join(MEASURES)}", file=sys.stderr)
-        return 2
-    base, new = (_summary_of(d, _scenario_of(d)) for d in (args.base, args.new))
-    table = report.compare(base, new, args.measures, args.mcse_multiple)
+        raise api.UsageError(f"--measures: unknown {', '.join(unknown)}; allowed: {', '.join(MEASURES)}")
+    base_dir, new_dir = args.runs
+    base_scenario = _scenario_of(base_dir)
+    base, new = _summary_of(base_dir, base_scenario), _summary_of(new_dir, _scenario_of(new_dir))
+    table, unmatched = between_runs(base, new, measures, args.mcse_multiple, base_scenario.level)
     if table.empty:
-        print("error: the two runs share no (cell, estimator)", file=sys.stderr)
-        return 2
+        raise api.UsageError(f"{base_dir} and {new_dir} share no (cell, estimator)")
     changed = table[table["changed"]]
-    shown = table if args.all else changed
+    worse, better = table[table["verdict"] == "worse"], table[table["verdict"] == "better"]
+    if args.all:
+        print(table.to_string(index=False))
+    for title, part in (("worse", worse), ("better", better)):
+        if not part.empty:
+            print(f"\n{title} in {new_dir} ({len(part)}):")
+            print(part.drop(columns=["changed", "verdict"]).to_string(index=False))
+    if not unmatched.empty:
+        print(f"\nin one run only ({len(unmatched)}):")
+        print(unmatched.to_string(index=False))
+    print(
+        f"\n{len(table)} comparisons at {args.mcse_multiple:g} MCSE: {len(worse)} worse, {len(better)} better, "
+        f"{len(changed)} changed at all"
+    )
+    failing = changed if args.any_change else worse
+    return 1 if len(failing) else 0
+
+
+def _compare_estimators(args, allowed) -> int:
+    from .comparison import RECORD_COLUMNS, paired
+
+    if len(args.runs) != 1:
+        raise api.UsageError("compare --estimators A,B takes one RUN_DIR")
+    a, sep, b = args.estimators.partition(",")
+    run_dir = args.runs[0]
+    scenario = _scenario_of(run_dir)
+    labels = [e.label for e in scenario.estimators]
+    for name in (a, b):
+        if not sep or name not in labels or a == b:
+            raise api.UsageError(f"--estimators {args.estimators!r}: give A,B, two of {', '.join(labels)}")
+    measures = args.measures or ["bias", "median_bias", "emp_se", "rmse", "se_ratio", "coverage", "rejection"]
+    unknown = [m for m in measures if m not in allowed]
+    if unknown:
+        raise api.UsageError(f"--measures: {', '.join(unknown)} cannot be paired; allowed: {', '.join(allowed)}")
+    from . import records
+
+    data = records.read(run_dir / "records", columns=RECORD_COLUMNS)
+    table = paired(data, a, b, scenario.level, measures, args.mcse_multiple)
+    table = table.dropna(subset=["difference"])
+    shown = table if args.all else table[table["verdict"].isin(["better", "worse", "differs"])]
     if not shown.empty:
-        print(shown.to_string(index=False))
-    print(f"{len(changed)} of {len(table)} comparisons differ by more than {args.mcse_multiple:g} MCSE")
-    return 1 if len(changed) else 0
+        print(shown.rename(columns={"a": a, "b": b}).to_string(index=False))
+    counts = table["verdict"].value_counts()
+    print(
+        f"{b} against {a} on the same datasets, {len(table)} comparisons at {args.mcse_multiple:g} paired MCSE: "
+        + ", ".join(f"{counts.get(v, 0)} {v}" for v in ("better", "worse", "not distinguishable"))
+    )
+    return 1 if counts.get("worse", 0) else 0
+
+
+def _rerender(args) -> int:
+    from .report import page
+
+    for run_dir in args.run_dirs:
+        scenario = _scenario_of(run_dir)
+        figures = sorted((run_dir / "figures").glob("*.png"))
+        html, markdown = page.write(run_dir, scenario, _summary_of(run_dir, scenario), figures)
+        print(f"{scenario.name}: {html}, {markdown}")
+    for out in {Path(d).resolve().parent for d in args.run_dirs}:
+        print(f"index: {page.write_index(out)}")
+    return 0
 
 
 def _sample(args) -> int:

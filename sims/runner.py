@@ -4,7 +4,7 @@ Data flow, one direction::
 
     scenario → cells → tasks (cell, chunk) → [worker: stream → DGP batch →
     each estimator kernel → arrays] → client writes one records file per
-    task → summary → figures
+    task → summary → figures → report (report.html, report.md)
 
 Randomness.  Task (cell, chunk) draws from
 ``SeedSequence(seed, spawn_key=(cell.key, chunk))``: addressed by what is
@@ -320,7 +320,7 @@ def _changed_code(manifest: dict, scenario: Scenario) -> list[str]:
 
 def _clear(run_dir: Path) -> None:
     """Remove what a previous run wrote (only causalmc's own files)."""
-    for name in (MANIFEST, "summary.parquet", "summary.csv"):
+    for name in (MANIFEST, "summary.parquet", "summary.csv", "report.html", "report.md"):
         (run_dir / name).unlink(missing_ok=True)
     for folder in ("records", "figures"):
         shutil.rmtree(run_dir / folder, ignore_errors=True)
@@ -623,13 +623,30 @@ def run_scenario(
     backend: str = "loky",
     scheduler: str | None = None,
 ) -> Outcome:
-    """Run a planned scenario, then write its summary and draw its figures."""
+    """Run a planned scenario, then write its summary, draw its figures and write its report."""
     result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress, backend=backend, scheduler=scheduler)
     table = write_summary(result.run_dir, plan.scenario, result.written)
     paths = []
     if figures:
         from .figures import FigureContext, draw
 
+        started = time.perf_counter()
         context = FigureContext(plan.scenario, table, result.run_dir, lambda: records.read(result.run_dir / "records"))
         paths = draw(context)
+        _add_timings(result.run_dir, figure_seconds=round(time.perf_counter() - started, 3))
+    from .report import page
+
+    started = time.perf_counter()
+    page.write(result.run_dir, plan.scenario, table, paths)
+    _add_timings(result.run_dir, report_seconds=round(time.perf_counter() - started, 3))
     return Outcome(result, table, paths)
+
+
+def _add_timings(run_dir: Path, **seconds) -> None:
+    """Record the time of a step after the records (figures, report) in the manifest."""
+    path = run_dir / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["timings"].update(seconds)
+    tmp = run_dir / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, allow_nan=False))
+    os.replace(tmp, path)

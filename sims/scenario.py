@@ -43,7 +43,7 @@ from . import NUMBERS_VERSION, dgps, plugins
 DEFAULT_LEVEL = 0.95
 DEFAULT_CHUNK_SIZE = 5000
 TOP_LEVEL_KEYS = "name description dgp reps seed level chunk_size estimators params grid suite figures expect".split()
-RELATIONS = ("equals", "above", "below", "at_most", "at_least")
+RELATIONS = ("equals", "above", "below", "at_most", "at_least", "better_than")
 EXPECT_KEYS = ("where", "estimator", "measure", *RELATIONS, "mcse_multiple")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PLUGIN_HINT = (
@@ -82,7 +82,11 @@ class Expectation:
     - ``above = v`` / ``below = v``: measure − m·MCSE > v / measure + m·MCSE < v
       (significantly above / below v);
     - ``at_most = v`` / ``at_least = v``: measure − m·MCSE ≤ v / measure + m·MCSE ≥ v
-      (not significantly above / below v, e.g. a test's size at most 5 %).
+      (not significantly above / below v, e.g. a test's size at most 5 %);
+    - ``better_than = "label"``: the estimator's loss on the measure (e.g.
+      |median bias|, RMSE, |coverage − level|; `sims.comparison.LOSSES`) is
+      significantly below the other estimator's, judged on the paired
+      difference over the same datasets: loss − loss_other + m·MCSE < 0.
 
     ``where`` selects cells by grid values (all cells when empty), and
     may name a ``term`` of an estimator of several (all its terms otherwise).
@@ -91,13 +95,14 @@ class Expectation:
     estimator: str
     measure: str
     relation: str  # one of RELATIONS
-    value: float
+    value: float | str  # a number, or for better_than the other estimator's label
     where: Mapping = field(default_factory=dict)
     mcse_multiple: float = 4.0
 
     def describe(self) -> str:
         where = ", ".join(f"{k}={v}" for k, v in self.where.items()) or "every cell"
-        return f"{self.estimator} {self.measure} {self.relation} {self.value:g} ({where}; ±{self.mcse_multiple:g} MCSE)"
+        target = self.value if isinstance(self.value, str) else f"{self.value:g}"
+        return f"{self.estimator} {self.measure} {self.relation} {target} ({where}; ±{self.mcse_multiple:g} MCSE)"
 
 
 @dataclass(frozen=True)
@@ -490,8 +495,12 @@ class _Parser:
             if len(relations) != 1:
                 raise self.error(key, f"give exactly one of {', '.join(RELATIONS)}")
             value = entry[relations[0]]
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if relations[0] == "better_than":
+                value = self._rival(key, entry, labels)
+            elif isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(f"{key}.{relations[0]}", f"{value!r} has the wrong type; allowed: a number")
+            else:
+                value = float(value)
             where = entry.get("where", {})
             if not isinstance(where, Mapping):
                 raise self.error(f"{key}.where", "must be a table of grid values, e.g. { n = 1000 }")
@@ -506,11 +515,24 @@ class _Parser:
             if isinstance(multiple, bool) or not isinstance(multiple, int | float) or not multiple > 0:
                 raise self.error(f"{key}.mcse_multiple", f"{multiple!r} is not allowed; allowed: a number > 0")
             out.append(
-                Expectation(
-                    entry["estimator"], entry["measure"], relations[0], float(value), dict(where), float(multiple)
-                )
+                Expectation(entry["estimator"], entry["measure"], relations[0], value, dict(where), float(multiple))
             )
         return tuple(out)
+
+    def _rival(self, key: str, entry: Mapping, labels: list[str]) -> str:
+        """The estimator a ``better_than`` claim compares with, on a measure with a direction."""
+        from .comparison import LOSSES  # noqa: PLC0415
+
+        rival = entry["better_than"]
+        if rival not in labels or rival == entry["estimator"]:
+            others = [label for label in labels if label != entry["estimator"]]
+            raise self.error(f"{key}.better_than", f"{rival!r} is not allowed; allowed: one of {', '.join(others)}")
+        if entry["measure"] not in LOSSES:
+            raise self.error(
+                f"{key}.measure",
+                f"{entry['measure']!r} has no direction to be better in; with better_than allowed: {', '.join(LOSSES)}",
+            )
+        return rival
 
 
 def _default_label(spec, options) -> str:

@@ -129,7 +129,7 @@ def test_summary_of_a_non_run_folder_is_a_clear_error(tmp_path, capsys):
 def test_compare_flags_significant_changes(finished_run, tmp_path, capsys):
     run_dir, _ = finished_run
     assert main(["compare", str(run_dir), str(run_dir)]) == 0
-    assert "0 of 32 comparisons differ" in capsys.readouterr().out  # 2 cells x 2 estimators x 8 measures
+    assert "32 comparisons at 4 MCSE: 0 worse, 0 better, 0 changed" in capsys.readouterr().out  # 2 x 2 x 8
     other = tmp_path / "other.toml"
     source = json.loads((run_dir / "manifest.json").read_text())["scenario_source"]
     other.write_text(
@@ -146,6 +146,12 @@ def test_compare_flags_significant_changes(finished_run, tmp_path, capsys):
         """)
     )
     assert main(["run", str(other), "--out", str(tmp_path / "out"), "--quiet", "--no-figures"]) == 0
-    assert main(["compare", str(run_dir), str(tmp_path / "out" / "small")]) == 1
+    worse = tmp_path / "out" / "small"
+    assert main(["compare", str(run_dir), str(worse)]) == 1  # gamma_y = 2 doubles the omitted-variable bias
     out = capsys.readouterr().out
-    assert "ols" in out and "bias" in out  # gamma_y = 2 doubles the omitted-variable bias
+    assert "worse in" in out and "ols" in out and "bias" in out
+    # The other way round the change is an improvement: listed, and not a failure unless --any-change.
+    assert main(["compare", str(worse), str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "better in" in out and "worse in" not in out
+    assert main(["compare", str(worse), str(run_dir), "--any-change"]) == 1

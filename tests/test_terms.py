@@ -105,7 +105,7 @@ def test_summary_and_expectations_per_term(terms_run):
 def test_compare_figures_estimate_and_sample_per_term(terms_run, tmp_path, capsys):
     run, plugin = terms_run
     assert main(["compare", str(run.run_dir), str(run.run_dir)]) == 0
-    assert "0 of 48 comparisons" in capsys.readouterr().out  # 3 (estimator, term) × 2 cells × 8 measures
+    assert "48 comparisons at 4 MCSE: 0 worse" in capsys.readouterr().out  # 3 (estimator, term) × 2 cells × 8
     assert any(p.name == "coverage_vs_n.png" for p in run.figures)
     with plugins.isolated():
         plugins.load(str(plugin))

@@ -1,12 +1,15 @@
-"""Printing summaries and expectation checks for people and for scripts."""
+"""Summaries and expectation checks as text, for terminals and scripts."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
-from . import summary as summary_module
+from .. import records
+from .. import summary as summary_module
+from ..comparison import RECORD_COLUMNS, check_better_than
 
 BASE_COLUMNS = ("bias", "emp_se", "rmse", "se_ratio", "coverage", "rejection", "power")
 ROBUST_COLUMNS = ("median_bias", "iqr", "mean_first_stage_f")
@@ -56,6 +59,28 @@ def format_summary(summary: pd.DataFrame, grid_params, fmt: str = "table") -> st
     return shown.to_string(index=False)
 
 
+def headline_columns(summary: pd.DataFrame) -> list[str]:
+    """The measures of the terminal's one line per cell and estimator."""
+    if summary["mean_first_stage_f"].notna().any():  # IV: 2SLS may have no mean
+        return ["median_bias", "iqr", "coverage", "rejection"]
+    return ["bias", "rmse", "coverage", "se_ratio"]
+
+
+def format_headline(summary: pd.DataFrame, grid_params) -> str:
+    """One short line per cell and estimator (and term): the headline measures with their MCSEs."""
+    shown = pd.DataFrame({p: summary[p] for p in grid_params} if grid_params else {"cell": summary["cell"]})
+    shown["estimator"] = summary["estimator"]
+    if has_several_terms(summary):
+        shown["term"] = summary["term"]
+    failed = summary["n_failed"] > 0
+    if failed.any():
+        shown["failed"] = [f"{a}/{b}" if a else "" for a, b in zip(summary["n_failed"], summary["reps"])]
+    for m in headline_columns(summary):
+        if summary[m].notna().any():
+            shown[m] = [with_mcse(v, e) if math.isfinite(v) else "" for v, e in zip(summary[m], summary[f"{m}_mcse"])]
+    return shown.to_string(index=False)
+
+
 def stock_yogo_note(summary: pd.DataFrame, scenario) -> list[str]:
     """Stock–Yogo (2005) thresholds for the instrument counts of an IV summary."""
     if not summary["mean_first_stage_f"].notna().any():
@@ -84,51 +109,15 @@ def stock_yogo_note(summary: pd.DataFrame, scenario) -> list[str]:
     return lines
 
 
-COMPARED = ("bias", "median_bias", "emp_se", "rmse", "se_ratio", "coverage", "rejection", "power")
-
-
-def compare(base: pd.DataFrame, new: pd.DataFrame, measures=COMPARED, mcse_multiple: float = 4.0) -> pd.DataFrame:
-    """Measure-by-measure differences between two summaries of the same design.
-
-    One row per (cell, estimator, term, measure) present in both: ``base``,
-    ``new``, ``difference`` and its MCSE √(MCSE_base² + MCSE_new²) (runs with
-    different seeds are independent), and ``changed`` when the difference
-    exceeds `mcse_multiple` MCSEs.  Runs with the same seed and design give
-    identical numbers, so there any difference at all shows a changed
-    computation.
-    """
-    keys = [k for k in ("cell", "estimator", "term") if k in base and k in new]
-    joined = base.merge(new, on=keys, suffixes=("_base", "_new"))
-    rows = []
-    for _, row in joined.iterrows():
-        for m in measures:
-            b, n = row[f"{m}_base"], row[f"{m}_new"]
-            error = math.hypot(row[f"{m}_mcse_base"], row[f"{m}_mcse_new"])
-            difference = n - b
-            changed = bool(math.isfinite(difference) and abs(difference) > mcse_multiple * error) or (
-                math.isfinite(b) != math.isfinite(n)
-            )
-            rows.append(
-                {
-                    **{k: row[k] for k in keys},
-                    "measure": m,
-                    "base": b,
-                    "new": n,
-                    "difference": difference,
-                    "difference_mcse": error,
-                    "changed": changed,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def expectation_table(scenario, summary: pd.DataFrame) -> pd.DataFrame:
+def expectation_table(scenario, summary: pd.DataFrame, run_dir=None) -> pd.DataFrame:
     """One row per (expectation, selected cell): the claim, the measure, its MCSE and whether it holds.
 
     An expectation that selects no summary row gets one row with no cell,
-    and does not hold.
+    and does not hold.  ``better_than`` claims are judged on the paired
+    replications, read from the records under `run_dir` (only then).
     """
     rows = []
+    paired_records = None
     for expectation in scenario.expectations:
         claim = {
             "expectation": expectation.describe(),
@@ -137,7 +126,17 @@ def expectation_table(scenario, summary: pd.DataFrame) -> pd.DataFrame:
             "relation": expectation.relation,
             "target": expectation.value,
         }
-        results = summary_module.check(expectation, summary)
+        if expectation.relation == "better_than":
+            if paired_records is None:
+                if run_dir is None:
+                    raise ValueError("a better_than expectation needs the run's records: pass run_dir")
+                paired_records = records.read(Path(run_dir) / "records", columns=[*RECORD_COLUMNS, *scenario.grid])
+            order = {c: i for i, c in enumerate(summary["cell"].astype(str).unique())}
+            results = sorted(
+                check_better_than(expectation, paired_records, scenario.level), key=lambda r: order.get(str(r["cell"]))
+            )
+        else:
+            results = summary_module.check(expectation, summary)
         if not results:
             rows.append(claim | {"cell": None, "term": None, "value": math.nan, "mcse": math.nan, "holds": False})
         rows += [claim | r for r in results]
@@ -145,9 +144,9 @@ def expectation_table(scenario, summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def check_expectations(scenario, summary: pd.DataFrame) -> tuple[list[str], int]:
+def check_expectations(scenario, summary: pd.DataFrame, run_dir=None) -> tuple[list[str], int]:
     """Lines describing each expectation's outcome, and the number that failed."""
-    lines, table = [], expectation_table(scenario, summary)
+    lines, table = [], expectation_table(scenario, summary, run_dir)
     several_terms = has_several_terms(summary)
     for r in table.itertuples():
         if r.cell is None:
@@ -155,5 +154,6 @@ def check_expectations(scenario, summary: pd.DataFrame) -> tuple[list[str], int]
         else:
             mark = "ok  " if r.holds else "FAIL"
             where = f"{r.cell}; {r.term}" if several_terms and r.term is not None else r.cell
-            lines.append(f"  {mark} {r.expectation} [{where}]: {with_mcse(r.value, r.mcse)}")
+            what = "paired loss difference " if r.relation == "better_than" else ""
+            lines.append(f"  {mark} {r.expectation} [{where}]: {what}{with_mcse(r.value, r.mcse)}")
     return lines, int((~table["holds"].astype(bool)).sum())
