@@ -104,6 +104,24 @@ class Run:
         """Whether every expectation of the scenario holds."""
         return bool(self.expectations["holds"].all()) if len(self.expectations) else True
 
+    def compare(self, a: str, b: str, measures=None, mcse_multiple: float = 4.0) -> pd.DataFrame:
+        """Estimator `b` against `a` on the same datasets: per cell, term and measure, the paired
+        difference b − a with its MCSE and a verdict (`causalmc.sims.comparison.paired`)."""
+        from . import comparison
+
+        labels = [e.label for e in self.scenario.estimators]
+        if a not in labels or b not in labels or a == b:
+            raise UsageError(f"compare: give two of the run's estimators: {', '.join(labels)}")
+        data = self.records(columns=comparison.RECORD_COLUMNS)
+        chosen = measures or comparison.PAIRED_MEASURES
+        return comparison.paired(data, a, b, self.scenario.level, chosen, mcse_multiple)
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Per cell and term, the estimators ranked by RMSE and by |coverage − nominal|, ties marked."""
+        from . import comparison
+
+        return comparison.leaderboard(self.records(columns=comparison.RECORD_COLUMNS), self.scenario.level)
+
     @property
     def report(self) -> Path:
         """The run's self-contained HTML report (``report.md`` beside it)."""

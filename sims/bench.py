@@ -221,7 +221,7 @@ def _builtin_ols_reference(rng: np.random.Generator, n_reps: int) -> None:
     """The shipped ols kernel through the harness (one worker): what the compiled plugin is held to."""
     scenario = parse({**_OLS_SCENARIO, "estimators": ["ols"], "reps": n_reps}, "<bench:compiled_plugin>")
     with tempfile.TemporaryDirectory(prefix="causalmc-bench-") as tmp:
-        runner.run_scenario(runner.make_plan(scenario), Path(tmp), jobs=1, fresh=True, figures=False)
+        runner.run_scenario(runner.make_plan(scenario), Path(tmp), jobs=1, fresh=True, figures=False, report=False)
 
 
 _OLS_SCENARIO = {"name": "bench_ols", "dgp": "confounding", "seed": 1, "params": {"n": 1000}}
@@ -369,7 +369,7 @@ def measure(workload: Workload, scale: float = 1.0) -> dict:
     rounds = []
     with tempfile.TemporaryDirectory(prefix="causalmc-bench-") as tmp:
         for jobs in (1, 2):  # warm-up: compile, start the worker processes
-            runner.run_scenario(runner.make_plan(warm), Path(tmp), jobs=jobs, fresh=True, figures=False)
+            runner.run_scenario(runner.make_plan(warm), Path(tmp), jobs=jobs, fresh=True, figures=False, report=False)
         for _ in range(workload.repeats):
             seconds = {
                 "floor": _seconds(
@@ -385,7 +385,7 @@ def measure(workload: Workload, scale: float = 1.0) -> dict:
             for jobs in (1, 2):
                 seconds[f"harness_jobs{jobs}"] = _seconds(
                     lambda jobs=jobs: runner.run_scenario(
-                        runner.make_plan(scenario), Path(tmp), jobs=jobs, fresh=True, figures=False
+                        runner.make_plan(scenario), Path(tmp), jobs=jobs, fresh=True, figures=False, report=False
                     )
                 )
             rounds.append({k: reps / v for k, v in seconds.items()})

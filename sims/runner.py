@@ -622,6 +622,7 @@ def run_scenario(
     figures: bool = True,
     backend: str = "loky",
     scheduler: str | None = None,
+    report: bool = True,
 ) -> Outcome:
     """Run a planned scenario, then write its summary, draw its figures and write its report."""
     result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress, backend=backend, scheduler=scheduler)
@@ -634,11 +635,12 @@ def run_scenario(
         context = FigureContext(plan.scenario, table, result.run_dir, lambda: records.read(result.run_dir / "records"))
         paths = draw(context)
         _add_timings(result.run_dir, figure_seconds=round(time.perf_counter() - started, 3))
-    from .report import page
+    if report:
+        from .report import page
 
-    started = time.perf_counter()
-    page.write(result.run_dir, plan.scenario, table, paths)
-    _add_timings(result.run_dir, report_seconds=round(time.perf_counter() - started, 3))
+        started = time.perf_counter()
+        page.write(result.run_dir, plan.scenario, table, paths)
+        _add_timings(result.run_dir, report_seconds=round(time.perf_counter() - started, 3))
     return Outcome(result, table, paths)
 
 

@@ -149,13 +149,13 @@ def test_noisier_copy_is_worse_and_an_exact_copy_is_not_distinguishable(paired_r
         wide = rows.pivot(index="rep", columns="estimator", values="estimate")
         expected = np.std(wide["a_noisy"] - wide["a"], ddof=1) / math.sqrt(len(wide))
         assert by.loc[(cell, "bias"), "difference_mcse"] == pytest.approx(expected, rel=1e-10)
-    same = comparison.paired(records, "a", "a_again", 0.95, comparison.PAIRED_MEASURES, 4.0)
+    same = run.compare("a", "a_again")
     assert set(same["verdict"]) == {"not distinguishable"} and (same["difference"] == 0).all()
 
 
 def test_leaderboard_ties_exact_copies_and_ranks_the_noisy_copy_after_them(paired_run):
     run, _ = paired_run
-    board = comparison.leaderboard(run.records(columns=comparison.RECORD_COLUMNS), 0.95)
+    board = run.leaderboard()
     rmse = board[(board.measure == "rmse") & (board.cell == "n=160")].set_index("estimator")["rank"]
     assert rmse["a"] == rmse["a_again"] == 1 and rmse["a_noisy"] == 3 and rmse["ols"] == 4
 

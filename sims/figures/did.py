@@ -1,15 +1,20 @@
-"""Difference-in-differences figures."""
+"""Difference-in-differences figures: bias against the trend gap with the pre-trend tests' power,
+event-study estimates and their coverage, and TWFE's bias against its weights."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import seaborn as sns
 
-from .generic import line_with_band, reference_line
+from .facets import fixed_layout
+from .generic import DPI, apply_style, labels_of, line_with_band, reference_line
+from .layout import series_styles
 
 
 def did_bias_and_pretrend_power(context):
-    """Left: bias of every DiD estimate against trend_gap. Right: the pre-trend tests' rejection rate (power).
+    """Does a trend gap bias DiD, and do the pre-trend tests see it?
+
+    Left: bias of every DiD estimate against trend_gap.  Right: the
+    pre-trend tests' rejection rate (power).
 
     One line per estimator with ±1.96·MCSE bands; the pre-trend tests are
     the ``pretrend`` estimators of the scenario (their rejection rate at
@@ -19,13 +24,13 @@ def did_bias_and_pretrend_power(context):
     if "trend_gap" not in scenario.grid:
         return []
     pretrend = [e.label for e in scenario.estimators if e.name == "pretrend"]
-    sns.set_theme(style="whitegrid", context="notebook")
-    palette = dict(zip(summary["estimator"].unique(), sns.color_palette(n_colors=summary["estimator"].nunique())))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    apply_style()
+    styles = series_styles(list(dict.fromkeys(summary["estimator"].astype(str))), labels_of(scenario))
+    fig, (left, right) = plt.subplots(1, 2)
     for label, rows in summary.groupby("estimator", sort=False, observed=True):
-        line_with_band(rows, "trend_gap", "bias", "bias_mcse", palette[label], label, ax=left)
+        line_with_band(rows, "trend_gap", "bias", "bias_mcse", label=label, ax=left, **styles[label])
         if label in pretrend:
-            line_with_band(rows, "trend_gap", "rejection", "rejection_mcse", palette[label], label, ax=right)
+            line_with_band(rows, "trend_gap", "rejection", "rejection_mcse", label=label, ax=right, **styles[label])
     reference_line(left, 0.0)
     left.set(
         xlabel="trend_gap (differential trend of the treated)",
@@ -43,10 +48,10 @@ def did_bias_and_pretrend_power(context):
     left.legend(fontsize=8)
     if pretrend:
         right.legend(fontsize=8)
-    fig.suptitle(f"{scenario.name} (bands ±1.96 MCSE)", fontsize=11)
-    fig.tight_layout()
+    title = f"{scenario.name}: Does a trend gap bias DiD, and do the pre-trend tests see it?\n(bands ±1.96 MCSE)"
+    fixed_layout(fig, title, 2, 1, (4.6, 3.4), left=0.9, right=0.2, bottom=0.65, wspace=0.9, hspace=0, top_extra=0.2)
     path = context.folder / "did_bias_and_pretrend_power.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return [path]
 
@@ -63,7 +68,7 @@ def event_time(term: str) -> float | None:
 
 
 def event_study(context):
-    """Event-time estimates against their truths, and their coverage, per cell.
+    """Do the event-time estimates track the true ATT(e), and do their intervals cover it?
 
     Top: each event-study estimator's mean estimate per event time with a
     ±1.96·MCSE band, the truth (ATT(e)) as black crosses; the binned ends
@@ -77,37 +82,45 @@ def event_study(context):
     if data.empty:
         return []
     cells = list(dict.fromkeys(data["cell"]))
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(2, len(cells), figsize=(4.6 * len(cells), 6.4), squeeze=False, sharex=True)
+    apply_style()
+    fig, axes = plt.subplots(2, len(cells), squeeze=False, sharex=True)
     labels = list(dict.fromkeys(data["estimator"]))
-    palette = dict(zip(labels, sns.color_palette(n_colors=len(labels)), strict=True))
+    styles = series_styles(labels, labels_of(scenario))
+    palette = {label: style["color"] for label, style in styles.items()}
     for col, cell in enumerate(cells):
         top, bottom = axes[0, col], axes[1, col]
         rows = data[data["cell"] == cell]
         for label, est in rows.groupby("estimator", sort=False, observed=True):
             est = est.sort_values("event")
-            line_with_band(est, "event", "mean_estimate", "mean_estimate_mcse", palette[label], label, ax=top)
+            line_with_band(est, "event", "mean_estimate", "mean_estimate_mcse", label=label, ax=top, **styles[label])
             binned = est["truth"].isna()
             top.scatter(est.loc[binned, "event"], est.loc[binned, "mean_estimate"], s=40, facecolors="white",
                         edgecolors=palette[label], zorder=3)  # fmt: skip
-            line_with_band(est, "event", "coverage", "coverage_mcse", palette[label], label, ax=bottom)
+            line_with_band(est, "event", "coverage", "coverage_mcse", label=label, ax=bottom, **styles[label])
         truths = rows.dropna(subset=["truth"]).drop_duplicates("event")
         top.scatter(truths["event"], truths["truth"], marker="x", color="black", zorder=4, label="truth ATT(e)")
         top.axvline(-1, color="0.6", linewidth=0.8, linestyle=":")
-        top.set(title=cell, ylabel="mean estimate" if col == 0 else "")
+        top.set_title(cell, y=1.0)
+        top.set(ylabel="mean estimate" if col == 0 else "")
         reference_line(bottom, scenario.level, f"nominal {scenario.level:g}" if col == len(cells) - 1 else None)
         bottom.set(xlabel="event time e (−1: reference)", ylabel="coverage" if col == 0 else "", ylim=(0, 1.02))
     axes[0, -1].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"{scenario.name}: event-time estimates and their coverage (bands ±1.96 MCSE)", fontsize=11)
-    fig.tight_layout()
+    title = (
+        f"{scenario.name}: Do the event-time estimates track the true ATT(e), and do their intervals cover it?"
+        "\n(bands ±1.96 MCSE)"
+    )
+    fixed_layout(fig, title, len(cells), 2, (4.4, 2.7), left=0.9, right=0.2, bottom=0.65, wspace=0.6, hspace=0.35,
+                 top_extra=0.2)  # fmt: skip
     path = context.folder / "event_study.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return [path]
 
 
 def staggered_weights(context):
-    """Bias of every estimator's ``att`` against the static TWFE's weights, one point per cell.
+    """Is TWFE's bias explained by its negative and forbidden weights?
+
+    Bias of every estimator's ``att`` against the static TWFE's weights, one point per cell.
 
     Left: against the mean share of negative weights (de Chaisemartin &
     D'Haultfœuille's ``neg_weight_share``); right: against the weight of
@@ -128,11 +141,12 @@ def staggered_weights(context):
         .mean()
     )
     data = headline.join(weights, on="cell")
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    apply_style()
+    fig, axes = plt.subplots(1, 2, sharey=True)
     labels = list(dict.fromkeys(data["estimator"]))
-    palette = dict(zip(labels, sns.color_palette(n_colors=len(labels)), strict=True))
-    markers = dict(zip(labels, "osD^vP*Xh<>", strict=False))
+    styles = series_styles(labels, labels_of(scenario))
+    palette = {label: style["color"] for label, style in styles.items()}
+    markers = {label: style["marker"] for label, style in styles.items()}
     for ax, x, xlabel in (
         (axes[0], "neg_weight_share", "share of negative TWFE weights (de Chaisemartin & D'Haultfœuille)"),
         (axes[1], "forbidden_weight", "weight of later-vs-earlier comparisons (Goodman-Bacon)"),
@@ -147,9 +161,9 @@ def staggered_weights(context):
         ax.set(xlabel=xlabel, ylabel="bias of the ATT estimate" if ax is axes[0] else "")
         ax.xaxis.label.set_fontsize(9)
     axes[1].legend(fontsize=8)
-    fig.suptitle(f"{scenario.name}: TWFE's bias and its weights (bars ±1.96 MCSE)", fontsize=11)
-    fig.tight_layout()
+    title = f"{scenario.name}: Is TWFE's bias explained by its negative and forbidden weights?\n(bars ±1.96 MCSE)"
+    fixed_layout(fig, title, 2, 1, (4.6, 3.6), left=0.9, right=1.1, bottom=0.65, wspace=0.3, hspace=0, top_extra=0.2)
     path = context.folder / "staggered_weights.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return [path]

@@ -1,9 +1,21 @@
 """Measure-against-parameter figures for any scenario.
 
-Each figure puts one grid parameter on the x axis and draws one line per
-estimator with a ±1.96·MCSE band; other grid parameters with several values
-become facet columns (and rows).  The x axis is logarithmic when the grid
-is positive and spans at least a factor of 50.
+Each figure answers one question (its title): *is each estimator unbiased
+as n grows?*, *do 95 % intervals cover the truth?*, and so on, with every
+point's ±1.96·MCSE (Morris, White & Crowther 2019, Statistics in
+Medicine 38:2074–2102, on presenting Monte Carlo error).
+
+The layout follows `layout.plan_layout`: a numeric grid parameter with four
+or more values is the x axis of one line per estimator with a ±1.96·MCSE
+band; a parameter with two or three values is never joined by lines, it is
+a facet or, when no parameter has four values, a categorical x axis with
+points and ±1.96·MCSE error bars, estimators dodged.  One further varying
+factor becomes wrapped facet columns (``gamma_x = 0.5``); any others are
+held at one value named in the title (the nested-loop plot,
+`nested_loop`, shows every cell at once).  The x axis is logarithmic when
+the grid is positive and spans at least a factor of 50.  Style: seaborn's
+"whitegrid", and each estimator has its own colour, marker and line style
+so the figures read in grayscale.
 """
 
 from __future__ import annotations
@@ -14,16 +26,34 @@ matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+
+from .facets import Facets  # noqa: E402
+from .layout import (  # noqa: E402
+    MAX_SERIES,
+    format_value,
+    headline_term,
+    plan_layout,
+    series_styles,
+    x_params,
+)
 
 Z_BAND = 1.96
+DPI = 100
+PANEL_HEIGHT = 3.0
+PANEL_ASPECT = 1.3
+DODGE = 0.6  # share of a category's width the dodged estimators spread over
 
 
-def numeric_grid_params(scenario) -> list[str]:
-    """Grid parameters with at least two numeric values."""
-    return [
-        p for p, values in scenario.grid.items() if len(values) >= 2 and all(isinstance(v, int | float) for v in values)
-    ]
+STYLE = ("seaborn-v0_8-whitegrid", "seaborn-v0_8-notebook")
+
+
+def apply_style():
+    """The one style of every figure: seaborn's whitegrid at notebook scale.
+
+    matplotlib ships seaborn's style sheets, so seaborn itself (and the
+    scipy it imports, ~0.6 s) is never loaded.
+    """
+    plt.style.use(STYLE)
 
 
 def x_scale(values) -> str:
@@ -36,15 +66,42 @@ def x_scale(values) -> str:
     return "log" if len(positive) == len(values) else "symlog"
 
 
-def line_with_band(data, x, y, err, color=None, label=None, linestyle="-", ax=None, **_):
-    """One estimator's line with its ±1.96·MCSE band (a FacetGrid mapper; on `ax` or the current axes)."""
+def line_with_band(data, x, y, err, color=None, label=None, linestyle="-", marker="o", ax=None, **_):
+    """One estimator's line with its ±1.96·MCSE band (a `Facets` mapper; on `ax` or the current axes)."""
     data = data[np.isfinite(data[y])].sort_values(x)
     if data.empty:
         return
     ax = ax or plt.gca()
-    ax.plot(data[x], data[y], marker="o", markersize=4, color=color, label=label, linestyle=linestyle)
+    ax.plot(data[x], data[y], marker=marker, markersize=4, color=color, label=label, linestyle=linestyle)
     band = Z_BAND * data[err].fillna(0.0)
     ax.fill_between(data[x], data[y] - band, data[y] + band, color=color, alpha=0.2, linewidth=0)
+
+
+def points_with_bars(
+    data, x, y, err=None, color=None, label=None, marker="o", order=(), levels=(), low=None, high=None, **_
+):
+    """One estimator's points at categorical x positions, dodged by its place in `order`, with error bars.
+
+    The bars are ±1.96·`err` (an MCSE column), or run from column `low` to
+    `high` when given.  `levels` are the x values in axis order.
+    """
+    data = data[np.isfinite(data[y])]
+    if data.empty:
+        return
+    k = max(len(order), 1)
+    offset = (order.index(label) - (k - 1) / 2) * DODGE / k if label in order else 0.0
+    position = {v: i for i, v in enumerate(levels)}
+    xs = data[x].map(position).to_numpy(dtype=float) + offset
+    values = data[y].to_numpy(dtype=float)
+    if low is not None:
+        lower = values - data[low].to_numpy(dtype=float)
+        upper = data[high].to_numpy(dtype=float) - values
+        bars = np.where(np.isfinite([lower, upper]), [lower, upper], np.nan)
+    else:
+        bars = Z_BAND * data[err].fillna(0.0).to_numpy(dtype=float)
+    plt.gca().errorbar(
+        xs, values, yerr=bars, color=color, label=label, marker=marker, markersize=5, linestyle="none", capsize=3
+    )
 
 
 def reference_line(ax, value, label=None):
@@ -56,26 +113,9 @@ def reference_line(ax, value, label=None):
         )
 
 
-def facet_grid(data, scenario, x_param, **kwargs) -> sns.FacetGrid:
-    """A FacetGrid with the other varying grid parameters as columns/rows."""
-    others = [p for p, v in scenario.grid.items() if p != x_param and len(v) >= 2]
-    if len(others) > 2:  # fold the rest into one facet label
-        data = data.assign(facet=data[others[1:]].astype(str).agg(", ".join, axis=1))
-        others = [others[0], "facet"]
-    col = others[0] if others else None
-    row = others[1] if len(others) > 1 else None
-    sns.set_theme(style="whitegrid", context="notebook")
-    return sns.FacetGrid(
-        data.assign(series=series_labels(data)),
-        col=col,
-        row=row,
-        hue="series",
-        height=3.4,
-        aspect=1.25,
-        sharey=False,
-        margin_titles=True,
-        **kwargs,
-    )
+def labels_of(scenario) -> list[str]:
+    """The scenario's estimator labels, in its order."""
+    return [e.label for e in scenario.estimators]
 
 
 def series_labels(summary):
@@ -87,8 +127,54 @@ def series_labels(summary):
     return labels.where(~several, labels + " " + summary["term"].astype(str))
 
 
+def headline_rows(frame):
+    """`frame` restricted to each estimator's headline term when it has more than `MAX_SERIES` series.
+
+    Returns the rows and a note for the title ('' when nothing was left out).
+    """
+    if "term" not in frame or frame.empty:
+        return frame, ""
+    pairs = list(dict.fromkeys(zip(frame["estimator"].astype(str), frame["term"].astype(str), strict=True)))
+    if len(pairs) <= MAX_SERIES:
+        return frame, ""
+    term = headline_term(pairs)
+    return frame[frame["term"].astype(str) == term], f"term {term} only (of {len(pairs)} series)"
+
+
+def facet_grid(data, scenario, x_param, **kwargs) -> Facets:
+    """A `Facets` grid laid out by `layout.plan_layout` for `x_param`.
+
+    The rows of `data` are restricted to the fixed values of the further
+    factors, and to each estimator's headline term when there are too many
+    series.  The grid carries ``layout`` (the `Layout`), ``notes`` (title
+    fragments) and ``order`` (the series, for dodging).
+    """
+    layout = plan_layout(scenario.grid, x_param)
+    for param, value in layout.fixed.items():
+        data = data[data[param] == value]
+    data, series_note = headline_rows(data)
+    data = data.assign(series=series_labels(data))
+    order = list(dict.fromkeys(data["series"]))
+    styles = series_styles(order, labels_of(scenario))
+    apply_style()
+    grid = Facets(
+        data,
+        col=layout.facet,
+        col_order=scenario.grid[layout.facet] if layout.facet else (),
+        col_wrap=layout.col_wrap,
+        hue="series",
+        hue_order=order,
+        styles=styles,
+        height=kwargs.get("height", PANEL_HEIGHT),
+        aspect=kwargs.get("aspect", PANEL_ASPECT),
+    )
+    grid.layout, grid.order = layout, order
+    grid.notes = [n for n in (layout.note(), series_note) if n]
+    return grid
+
+
 def finish(
-    grid: sns.FacetGrid,
+    grid: Facets,
     scenario,
     x_param,
     ylabel,
@@ -98,115 +184,210 @@ def finish(
     title=None,
     xlabel=None,
     log_x=None,
+    categorical=None,
+    details="bands ±1.96 MCSE",
 ):
-    """Axis scales, reference line, legend, title; save and close.
+    """Axis scales, reference line, legend, title (the question, then `details` and the grid's notes); save, close.
 
-    The x axis is logarithmic when `log_x`, or (when None) as `x_scale` says
-    for the grid of `x_param`.
+    The x axis is categorical (the grid values of `x_param` at 0, 1, …)
+    when `categorical` (by default: when the layout says so), else
+    logarithmic when `log_x`, or (when None) as `x_scale` says.
     """
-    scale = x_scale(scenario.grid[x_param]) if log_x is None else ("log" if log_x else "linear")
+    layout = getattr(grid, "layout", None)
+    categorical = layout.categorical if categorical is None and layout is not None else bool(categorical)
+    values = scenario.grid[x_param]
+    if categorical:
+        scale = "categorical"
+    else:
+        scale = x_scale(values) if log_x is None else ("log" if log_x else "linear")
     for ax in grid.axes.flat:
         if reference is not None:
             reference_line(ax, reference, reference_label)
-        if scale == "symlog":
-            positive = [v for v in scenario.grid[x_param] if v > 0]
+        if categorical:
+            ax.set_xticks(range(len(values)), [format_value(v) for v in values])
+            ax.set_xlim(-0.5, len(values) - 0.5)
+        elif scale == "symlog":
+            positive = [v for v in values if v > 0]
             ax.set_xscale("symlog", linthresh=min(positive))
             ax.set_xlim(-0.2 * min(positive), 1.3 * max(positive))
         elif scale == "log":
             ax.set_xscale("log")
     grid.set_axis_labels(xlabel or x_param, ylabel)
     grid.add_legend(title="estimator")
-    title = title or f"{ylabel} (bands: ±1.96 MCSE)"
-    grid.figure.suptitle(f"{scenario.name}: {title}", y=1.02, fontsize=11)
-    grid.savefig(path, dpi=110, bbox_inches="tight")
+    question = title or f"{ylabel} against {x_param}"
+    details = "; ".join(d for d in (details, *getattr(grid, "notes", ())) if d)
+    grid.set_title(f"{scenario.name}: {question}\n({details})")
+    grid.savefig(path, dpi=DPI)
     plt.close(grid.figure)
     return path
 
 
-def measure_vs_param(context, measure, ylabel, reference=None, reference_label=None, name=None):
-    """`measure` against each numeric grid parameter; one file per parameter."""
+def measure_vs_param(
+    context, measure, ylabel, reference=None, reference_label=None, name=None, question="{ylabel} as {x} changes"
+):
+    """`measure` against each x parameter of `layout.x_params`; one file per parameter.
+
+    `question` is the title, formatted with ``x`` (the parameter) and
+    ``ylabel``.
+    """
     paths = []
-    for param in numeric_grid_params(context.scenario):
-        grid = facet_grid(context.summary, context.scenario, param)
-        grid.map_dataframe(line_with_band, x=param, y=measure, err=f"{measure}_mcse")
+    data = context.summary
+    if measure not in data or not data[measure].notna().any():
+        return paths
+    data = data[data[measure].notna()]  # an estimator without this measure takes no place in the dodge or legend
+    for param in x_params(context.scenario.grid):
+        grid = facet_grid(data, context.scenario, param)
+        if grid.layout.categorical:
+            levels = list(context.scenario.grid[param])
+            grid.map_dataframe(
+                points_with_bars, x=param, y=measure, err=f"{measure}_mcse", order=grid.order, levels=levels
+            )
+            details = "bars ±1.96 MCSE"
+        else:
+            grid.map_dataframe(line_with_band, x=param, y=measure, err=f"{measure}_mcse")
+            details = "bands ±1.96 MCSE"
         path = context.folder / f"{name or measure}_vs_{param}.png"
-        paths.append(finish(grid, context.scenario, param, ylabel, path, reference, reference_label))
+        title = question.format(x=param, ylabel=ylabel)
+        paths.append(
+            finish(grid, context.scenario, param, ylabel, path, reference, reference_label, title, details=details)
+        )
     return paths
 
 
 def bias_vs_param(context):
-    """Bias against each parameter; median bias for IV scenarios, where 2SLS may have no mean."""
+    """Is each estimator unbiased as the parameter changes?  Bias against each x parameter.
+
+    Median bias for IV summaries (where `mean_first_stage_f` has values):
+    just-identified 2SLS has no mean.
+    """
     if context.summary["mean_first_stage_f"].notna().any():
-        return measure_vs_param(context, "median_bias", "median bias", reference=0.0, name="bias")
-    return measure_vs_param(context, "bias", "bias (mean estimate − truth)", reference=0.0)
+        return measure_vs_param(
+            context,
+            "median_bias",
+            "median bias",
+            reference=0.0,
+            name="bias",
+            question="Is each estimator median-unbiased as {x} changes?",
+        )
+    return measure_vs_param(
+        context,
+        "bias",
+        "bias (mean estimate − truth)",
+        reference=0.0,
+        question="Is each estimator unbiased as {x} changes?",
+    )
 
 
 def coverage_vs_param(context):
+    """Do the confidence intervals cover the truth at the nominal rate?  Coverage against each x parameter."""
     level = context.scenario.level
     return measure_vs_param(
-        context, "coverage", "coverage of the true value", reference=level, reference_label=f"nominal {level:g}"
+        context,
+        "coverage",
+        "coverage of the true value",
+        reference=level,
+        reference_label=f"nominal {level:g}",
+        question=f"Do {100 * level:g}% intervals cover the truth as {{x}} changes?",
     )
 
 
 def rejection_vs_param(context):
+    """Does the test of the true value reject at its nominal rate (size)?"""
     alpha = 1 - context.scenario.level
     return measure_vs_param(
-        context, "rejection", "rejection rate of the true null", reference=alpha, reference_label=f"nominal {alpha:.2g}"
+        context,
+        "rejection",
+        "rejection rate of the true null",
+        reference=alpha,
+        reference_label=f"nominal {alpha:.2g}",
+        question=f"Does the test of the true value reject {100 * alpha:.2g}% of the time as {{x}} changes?",
     )
 
 
 def power_vs_param(context):
-    return measure_vs_param(context, "power", "rejection rate of H0: effect = 0")
+    """How often is H0: effect = 0 rejected (power, or size where the effect is 0)?"""
+    return measure_vs_param(
+        context,
+        "power",
+        "rejection rate of H0: effect = 0",
+        question="How often is 'no effect' rejected as {x} changes?",
+    )
 
 
 def median_bias_vs_param(context):
-    return measure_vs_param(context, "median_bias", "median bias", reference=0.0)
+    """Is each estimator median-unbiased?"""
+    return measure_vs_param(
+        context,
+        "median_bias",
+        "median bias",
+        reference=0.0,
+        question="Is each estimator median-unbiased as {x} changes?",
+    )
 
 
 def se_ratio_vs_param(context):
-    return measure_vs_param(context, "se_ratio", "mean SE / empirical SE", reference=1.0)
+    """Do the standard errors match the estimates' spread (mean SE / empirical SE = 1)?"""
+    return measure_vs_param(
+        context,
+        "se_ratio",
+        "mean SE / empirical SE",
+        reference=1.0,
+        question="Do the standard errors match the estimates' spread as {x} changes?",
+    )
 
 
 def rmse_vs_param(context):
-    return measure_vs_param(context, "rmse", "RMSE")
+    """How far from the truth are the estimates (RMSE)?"""
+    return measure_vs_param(
+        context, "rmse", "RMSE", question="How far from the truth are the estimates (RMSE) as {x} changes?"
+    )
 
 
-def _estimate_with_interval(data, x, color=None, label=None, **_):
+def _estimate_with_interval(data, x, color=None, label=None, marker="o", linestyle="-", **_):
     data = data.sort_values(x)
     ax = plt.gca()
-    ax.plot(data[x], data["mean_estimate"], marker="o", markersize=4, color=color, label=label)
-    ax.fill_between(data[x], data["mean_ci_low"], data["mean_ci_high"], color=color, alpha=0.15, linewidth=0)
+    ax.plot(data[x], data["mean_estimate"], marker=marker, markersize=4, color=color, label=label, linestyle=linestyle)
+    low = data["mean_ci_low"].where(np.isfinite(data["mean_ci_low"]))
+    high = data["mean_ci_high"].where(np.isfinite(data["mean_ci_high"]))
+    ax.fill_between(data[x], low, high, color=color, alpha=0.15, linewidth=0)
 
 
 def estimate_vs_param(context):
-    """Mean estimate with the average confidence interval, against the truth.
+    """Where do the estimates centre, and do the intervals shrink around the truth?
 
-    Shows what a larger sample does to a biased estimator: the interval
-    shrinks around the wrong value.
+    The mean estimate with the average confidence interval, against the
+    truth.  Shows what a larger sample does to a biased estimator: the
+    interval shrinks around the wrong value.
     """
-    records = context.records
+    records = context.records_of(["cell", "estimator", "term", "ci_low", "ci_high", "status"])
     ok = records[records["status"] == "ok"]
     keys = ["cell", "estimator", "term"]
     intervals = ok.groupby(keys, sort=False, observed=True)[["ci_low", "ci_high"]].mean()
     intervals.columns = ["mean_ci_low", "mean_ci_high"]
     data = context.summary.join(intervals, on=keys)
+    truth = context.summary["truth"]
+    reference = float(truth.iloc[0]) if truth.nunique() == 1 else None
     paths = []
-    for param in numeric_grid_params(context.scenario):
+    for param in x_params(context.scenario.grid):
         grid = facet_grid(data, context.scenario, param)
-        grid.map_dataframe(_estimate_with_interval, x=param)
-        truth = context.summary["truth"]
-        reference = float(truth.iloc[0]) if truth.nunique() == 1 else None
-        path = context.folder / f"estimate_vs_{param}.png"
-        paths.append(
-            finish(
-                grid,
-                context.scenario,
-                param,
-                "mean estimate",
-                path,
-                reference,
-                "truth",
-                title="mean estimate (band: average confidence interval)",
+        if grid.layout.categorical:
+            levels = list(context.scenario.grid[param])
+            grid.map_dataframe(
+                points_with_bars,
+                x=param,
+                y="mean_estimate",
+                low="mean_ci_low",
+                high="mean_ci_high",
+                order=grid.order,
+                levels=levels,
             )
+            details = "bars: average confidence interval"
+        else:
+            grid.map_dataframe(_estimate_with_interval, x=param)
+            details = "bands: average confidence interval"
+        path = context.folder / f"estimate_vs_{param}.png"
+        title = f"Where do the estimates centre, and do the intervals shrink around the truth, as {param} changes?"
+        paths.append(
+            finish(grid, context.scenario, param, "mean estimate", path, reference, "truth", title, details=details)
         )
     return paths

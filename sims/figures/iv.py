@@ -2,13 +2,12 @@
 
 Just-identified 2SLS has no mean, so these plot median bias and rejection
 rates (which always exist) against the cell's mean first-stage F, with the
-Stock–Yogo (2005) threshold for 10 % maximal size marked.
+Stock–Yogo (2005) threshold for 10 % maximal size marked.  The sampling
+distributions (``iv_estimate_distribution``) are drawn by the general
+`distribution.estimate_distribution`.
 """
 
 from __future__ import annotations
-
-import matplotlib.pyplot as plt
-import seaborn as sns
 
 from causalmc.estimators.iv import stock_yogo
 
@@ -27,12 +26,16 @@ def _with_first_stage_f(summary):
 SHARES_TSLS_ESTIMATE = ("anderson_rubin", "tsls_tf")
 
 
+def tsls_copies(scenario) -> set:
+    """Labels of the estimators whose estimate is 2SLS's, when 2SLS itself is in the scenario."""
+    if not any(e.name == "tsls" for e in scenario.estimators):
+        return set()
+    return {e.label for e in scenario.estimators if e.name in SHARES_TSLS_ESTIMATE}
+
+
 def _without_tsls_copies(summary, scenario):
     """Drop rows whose estimate is the 2SLS one when 2SLS itself is drawn."""
-    if not any(e.name == "tsls" for e in scenario.estimators):
-        return summary
-    copies = {e.label for e in scenario.estimators if e.name in SHARES_TSLS_ESTIMATE}
-    return summary[~summary["estimator"].isin(copies)]
+    return summary[~summary["estimator"].isin(tsls_copies(scenario))]
 
 
 def _x_param(scenario):
@@ -43,13 +46,18 @@ def _ols_labels(scenario):
     return {e.label for e in scenario.estimators if e.name == "ols"}
 
 
-def _line_or_reference(data, x, y, err, color=None, label=None, ols=(), **kwargs):
-    style = "--" if label in ols else "-"
-    line_with_band(data, x, y, err, color="0.4" if label in ols else color, label=label, linestyle=style)
+def _line_or_reference(data, x, y, err, color=None, label=None, ols=(), linestyle="-", marker="o", **kwargs):
+    if label in ols:
+        color, linestyle, marker = "0.4", "--", "."
+    line_with_band(data, x, y, err, color=color, label=label, linestyle=linestyle, marker=marker)
 
 
 def iv_median_bias_vs_f(context):
-    """Median bias against mean first-stage F (log axis); OLS dashed for reference."""
+    """Does each estimator stay median-unbiased as the instruments weaken?
+
+    Median bias against the cell's mean first-stage F (log axis); OLS grey
+    and dashed for reference.
+    """
     scenario = context.scenario
     data = _without_tsls_copies(_with_first_stage_f(context.summary), scenario)
     grid = facet_grid(data, scenario, _x_param(scenario))
@@ -67,13 +75,19 @@ def iv_median_bias_vs_f(context):
             reference=0.0,
             xlabel="mean first-stage F",
             log_x=True,
-            title="median bias against instrument strength (OLS dashed; bands ±1.96 MCSE)",
+            categorical=False,
+            title="Does each estimator stay median-unbiased as the instruments weaken?",
+            details="OLS grey dashed; bands ±1.96 MCSE",
         )
     ]
 
 
 def iv_rejection_vs_f(context):
-    """Rejection rate of the true null against mean first-stage F; 5 % line and Stock–Yogo 10 % size mark."""
+    """Does the test of the true value keep its size as the instruments weaken?
+
+    Rejection rate of the true null against the cell's mean first-stage F;
+    the nominal line and the Stock–Yogo 10 % maximal-size threshold marked.
+    """
     scenario = context.scenario
     data = _with_first_stage_f(context.summary)
     data = data[~data["estimator"].isin(_ols_labels(scenario))]
@@ -81,7 +95,7 @@ def iv_rejection_vs_f(context):
     grid.map_dataframe(line_with_band, x="first_stage_f", y="rejection", err="rejection_mcse")
     table = stock_yogo()
     for key, ax in grid.axes_dict.items() if grid.axes_dict else [(None, grid.ax)]:
-        k = _facet_k(key, scenario)
+        k = _facet_k(key, scenario, grid.layout)
         threshold = table.get(("size", k, 0.1)) if k is not None else None
         if threshold is not None:
             ax.axvline(threshold, color="firebrick", linestyle=":", linewidth=1.2)
@@ -108,62 +122,19 @@ def iv_rejection_vs_f(context):
             reference_label=f"nominal {alpha:.2g}",
             xlabel="mean first-stage F",
             log_x=True,
+            categorical=False,
+            title=f"Does the test of the true value keep its {100 * alpha:.2g}% size as the instruments weaken?",
         )
     ]
 
 
-def _facet_k(key, scenario):
+def _facet_k(key, scenario, layout):
+    """The number of instruments of a panel: its facet value, the value held fixed, or the scenario's."""
+    if layout.facet == "k_instruments":
+        return int(key)
+    if "k_instruments" in layout.fixed:
+        return int(layout.fixed["k_instruments"])
     if "k_instruments" in scenario.grid:
-        return int(key if not isinstance(key, tuple) else key[0]) if key is not None else None
+        values = scenario.grid["k_instruments"]
+        return int(values[0]) if len(values) == 1 else None
     return scenario.params.get("k_instruments")
-
-
-def iv_estimate_distribution(context):
-    """Sampling distribution of 2SLS by instrument strength (violins), truth and OLS marked."""
-    scenario = context.scenario
-    labels = [e.label for e in scenario.estimators if e.name == "tsls"]
-    if not labels or STRENGTH not in scenario.grid:
-        return []
-    records = context.records
-    tsls = records[(records["estimator"] == labels[0]) & (records["status"] == "ok")]
-    truth = float(tsls["truth"].iloc[0])
-    ols = context.summary[context.summary["estimator"].isin(_ols_labels(scenario))]
-    lo, hi = truth - 3.0, truth + 3.5
-    shown = tsls[(tsls["estimate"] > lo) & (tsls["estimate"] < hi)]
-    facet = "k_instruments" if "k_instruments" in scenario.grid else None
-    sns.set_theme(style="whitegrid", context="notebook")
-    grid = sns.catplot(
-        data=shown,
-        x=STRENGTH,
-        y="estimate",
-        col=facet,
-        kind="violin",
-        cut=0,
-        inner="quartile",
-        density_norm="width",
-        color="steelblue",
-        height=3.6,
-        aspect=1.3,
-        linewidth=0.8,
-    )
-    for key, ax in grid.axes_dict.items() if facet else [(None, grid.ax)]:
-        ax.axhline(truth, color="black", linewidth=1, label="truth")
-        rows = ols if key is None else ols[ols[facet] == key]
-        if not rows.empty:
-            weakest = rows.sort_values(STRENGTH).iloc[0]
-            ax.axhline(
-                weakest["mean_estimate"], color="firebrick", linestyle="--", linewidth=1, label="OLS, weakest cell"
-            )
-        ax.set_ylim(lo, hi)
-        ax.legend(loc="lower right", fontsize=8)
-    share = 1 - len(shown) / max(len(tsls), 1)
-    grid.set_axis_labels("concentration parameter per instrument (μ²/K)", "2SLS estimate")
-    grid.figure.suptitle(
-        f"{scenario.name}: 2SLS sampling distribution ({share:.1%} of estimates lie outside the window shown)",
-        y=1.03,
-        fontsize=11,
-    )
-    path = context.folder / "iv_estimate_distribution.png"
-    grid.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(grid.figure)
-    return [path]
