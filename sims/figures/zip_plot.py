@@ -28,7 +28,7 @@ hundredth as wide as 2SLS's).
 When a cell's truth varies across replications, intervals are drawn minus
 their truth, around 0.
 
-Size.  At most `MAX_PANELS` (24) panels of (cell, estimator[, term]); with
+Size.  At most `MAX_ZIP_PANELS` (12) panels of (cell, estimator[, term]); with
 more, up to `MAX_CELLS` (6) cells evenly spread over the grid order are
 drawn (named in the title), and, past `layout.MAX_SERIES` series, only each
 estimator's headline term.  At most `MAX_INTERVALS` (500) intervals per
@@ -56,9 +56,11 @@ from causalmc.estimators.inference import covers as covers_truth  # noqa: E402
 
 from .generic import DPI, Z_BAND, apply_style, headline_rows, series_labels  # noqa: E402
 from .facets import fixed_layout  # noqa: E402
-from .layout import MAX_PANELS, pick_evenly, thin, wrap, wrap_label  # noqa: E402
+from .layout import pick_evenly, thin, wrap, wrap_label  # noqa: E402
 
 MAX_CELLS = 6
+# Fewer panels than other figures: a zip panel draws hundreds of intervals, and a dozen tell the story.
+MAX_ZIP_PANELS = 12
 MAX_INTERVALS = 500
 PANEL = (2.9, 2.3)  # inches
 TITLE_CHARS = 42  # characters of a panel title's line at font size 8
@@ -125,14 +127,14 @@ def choose_panels(summary: pd.DataFrame):
     pairs = list(dict.fromkeys(zip(rows["estimator"].astype(str), rows["term"].astype(str), strict=True)))
     cells = list(dict.fromkeys(rows["cell"].astype(str)))
     notes = [series_note] if series_note else []
-    if len(cells) * len(pairs) > MAX_PANELS:
-        keep = min(MAX_CELLS, max(1, MAX_PANELS // max(len(pairs), 1)))
+    if len(cells) * len(pairs) > MAX_ZIP_PANELS:
+        keep = min(MAX_CELLS, max(1, MAX_ZIP_PANELS // max(len(pairs), 1)))
         picked = pick_evenly(cells, keep)
         if len(picked) < len(cells):
             notes.append(f"{len(picked)} of {len(cells)} cells, evenly spread over the grid order")
         cells = picked
-        if len(cells) * len(pairs) > MAX_PANELS:
-            fewer = pick_evenly(pairs, max(1, MAX_PANELS // len(cells)))
+        if len(cells) * len(pairs) > MAX_ZIP_PANELS:
+            fewer = pick_evenly(pairs, max(1, MAX_ZIP_PANELS // len(cells)))
             notes.append(f"{len(fewer)} of {len(pairs)} series")
             pairs = fewer
     return cells, pairs, notes
