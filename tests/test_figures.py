@@ -384,3 +384,17 @@ def test_thin_keeps_the_ends_and_spacing():
     assert len(picked) == 500 and picked[0] == 0 and picked[-1] == 1999
     assert max(np.diff(picked)) - min(np.diff(picked)) <= 1
     assert math.isclose(np.mean(np.diff(picked)), 1999 / 499)
+
+
+def test_the_shipped_sweep_draws_nested_loop_plots_and_slices(tmp_path):
+    """confounding_sweep (4 varying factors, 400 cells) with few replications: the nested-loop plots of every
+    cell, slices instead of every combination, and capped zip and distribution panels."""
+    scenario = load(scenarios_folder() / "confounding_sweep.toml").with_overrides(reps=20)
+    run = causalmc.run(scenario, out=tmp_path, jobs=2, progress=False)
+    names = {p.name for p in run.figures}
+    assert {"nested_loop_bias.png", "nested_loop_coverage.png", "zip_plot.png", "estimate_distribution.png"} <= names
+    assert {"bias_vs_n.png", "coverage_vs_n.png"} <= names
+    assert len(run.figures) <= 12  # slices and caps, not one file or panel per combination
+    for path in run.figures:
+        pixels = mpimg.imread(path)
+        assert path.stat().st_size < 400_000 and pixels.std() > 0
