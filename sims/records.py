@@ -160,3 +160,20 @@ def read(records_dir, in_memory: dict | None = None, columns=None) -> pd.DataFra
     tables = [in_memory[p.name] if p.name in in_memory else pq.read_table(p, columns=columns) for p in paths]
     table = pa.concat_tables([t.select(columns) if columns else t for t in tables])
     return table.to_pandas()
+
+
+def read_cells(records_dir, cells, columns=None) -> pd.DataFrame | None:
+    """The records of some cells only, read from their own files (named by the cell's key).
+
+    `cells` are `sims.scenario.Cell` objects; returns None when none of
+    them has a file.  What keeps a per-cell computation over a large run
+    (a figure of a few cells, a leaderboard) within one cell's memory.
+    """
+    folder = Path(records_dir)
+    paths = sorted(p for cell in cells for p in folder.glob(f"{cell.key_hex}-*.parquet"))
+    if not paths:
+        return None
+    if columns is not None:
+        names = set(pq.read_schema(paths[0]).names)
+        columns = [c for c in columns if c in names]
+    return pq.ParquetDataset(paths).read(columns=columns).to_pandas()

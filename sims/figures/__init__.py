@@ -122,18 +122,12 @@ class FigureContext:
 
     def _read_cells(self, columns, cells) -> pd.DataFrame | None:
         """The records of `cells` from their own files; None when a cell's files cannot be told."""
-        import pyarrow.parquet as pq
+        from .. import records
 
-        keys = {c.label: c.key_hex for c in self.scenario.cells()}
-        if not all(cell in keys for cell in cells):
+        by_label = {c.label: c for c in self.scenario.cells()}
+        if not all(cell in by_label for cell in cells):
             return None
-        folder = self.run_dir / "records"
-        paths = sorted(p for cell in cells for p in folder.glob(f"{keys[cell]}-*.parquet"))
-        if not paths:
-            return None
-        names = set(pq.read_schema(paths[0]).names)
-        table = pq.ParquetDataset(paths).read(columns=[c for c in columns if c in names])
-        return table.to_pandas()
+        return records.read_cells(self.run_dir / "records", [by_label[c] for c in cells], columns)
 
     @property
     def folder(self) -> Path:

@@ -51,8 +51,10 @@ MEASURE_TABLES = (
     ("fail_rate", "Share of replications that failed"),
 )
 MARKDOWN_MEASURES = ("bias", "median_bias", "rmse", "coverage", "rejection")
+MARKDOWN_ROW_LIMIT = 40  # report.md stays short enough for a pull-request comment
 IV_ONLY = ("median_bias", "mean_first_stage_f", "mean_effective_f")
 LEADERBOARD_CELL_LIMIT = 60  # beyond this many (cell, term) pairs the leaderboard lists the first ones
+RANKED = ("rmse", "coverage")
 
 
 def value_and_mcse(value: float, mcse: float) -> tuple[str, str]:
@@ -162,20 +164,21 @@ def provenance(manifest: dict) -> list[tuple[str, str]]:
 
 
 def leaderboard_rows(run_dir: Path, scenario) -> list[dict]:
-    """Per (cell, term): estimators by rank of RMSE and of |coverage − nominal| ("=" marks a tie)."""
-    grid = [p for p in scenario.grid]
-    table = leaderboard(records_module.read(run_dir / "records", columns=[*RECORD_COLUMNS, *grid]), scenario.level)
-    order = {c.label: i for i, c in enumerate(scenario.cells())}
-    table = table.sort_values("cell", key=lambda c: c.astype(str).map(order), kind="stable")
+    """Per (cell, term): estimators by rank of RMSE and of |coverage − nominal| ("=" marks a tie).
+
+    Cells are read one at a time (memory stays that of one cell), the first
+    `LEADERBOARD_CELL_LIMIT` (cell, term) pairs in grid order.
+    """
     rows = []
-    for (cell, term), group in table.groupby(["cell", "term"], sort=False, observed=True):
-        entry = {"cell": cell, "term": term}
-        for measure in ("rmse", "coverage"):
-            ranked = group[group["measure"] == measure]
-            entry[measure] = _ranking(ranked)
-        rows.append(entry)
-        if len(rows) >= LEADERBOARD_CELL_LIMIT:
-            break
+    for cell in scenario.cells():
+        data = records_module.read_cells(run_dir / "records", [cell], RECORD_COLUMNS)
+        if data is None:
+            continue
+        table = leaderboard(data, scenario.level)
+        for (label, term), group in table.groupby(["cell", "term"], sort=False, observed=True):
+            rows.append({"cell": label, "term": term, **{m: _ranking(group[group["measure"] == m]) for m in RANKED}})
+            if len(rows) >= LEADERBOARD_CELL_LIMIT:
+                return rows
     return rows
 
 
@@ -237,6 +240,7 @@ def context(run_dir: Path, scenario, summary: pd.DataFrame, figures: list[Path])
         "provenance": provenance(manifest),
         "several_terms": several_terms,
         "markdown_measures": MARKDOWN_MEASURES,
+        "row_limit": MARKDOWN_ROW_LIMIT,
     }
 
 
