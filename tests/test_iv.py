@@ -14,6 +14,8 @@ Conventions held (linearmodels 6+/7):
 - Fuller: κ = κ_LIML − α/(n − L), L = K + 1 instruments with the intercept.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -409,3 +411,53 @@ def test_tf_reads_the_robust_f_with_robust_standard_errors(rng, se):
     robust = out[:, 6]
     assert not np.allclose(robust, out[:, FIRST_F])
     assert_close(out[:, TF_CRITICAL], [tf_critical(f) for f in robust])
+
+
+# -- CR2 with the HTZ small-sample test (clubSandwich fixtures) -----------------------------------------
+
+CR2_FIXTURES = Path(__file__).parent / "fixtures" / "cr2_htz"
+
+
+def test_cr2_htz_anderson_rubin_matches_clubsandwich():
+    """se = "cr2": CR2 (A_g = (I − H_gg)^(−1/2), no other factor) Wald test of the instruments in y − β0·x ~ 1 + z,
+    F = (ν − K + 1)/ν · Q/K against F(K, ν − K + 1) with ν the HTZ degrees of freedom: clubSandwich 0.5.8
+    Wald_test(vcov = "CR2", test = "HTZ") in fixtures made by tests/fixtures/cr2_htz/make_fixtures.py.  The statistic
+    at the truth equals clubSandwich's Fstat, and at each finite bound of our confidence set clubSandwich's p-value
+    is α = 0.05: the set is exactly the inversion of its test."""
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("cr2_fixtures", CR2_FIXTURES / "make_fixtures.py")
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    TRUTH, batch_of = fixtures.TRUTH, fixtures.batch_of
+
+    data = pd.read_csv(CR2_FIXTURES / "datasets.csv")
+    sets = pd.read_csv(CR2_FIXTURES / "causalmc_sets.csv").set_index("dataset")
+    oracle = pd.read_csv(CR2_FIXTURES / "clubsandwich.csv")
+    for dataset, frame in data.groupby("dataset"):
+        out, _ = kernel_and_twin("anderson_rubin", batch_of(frame), {"se": "cr2"}, truth=np.array([TRUTH]))
+        rows = oracle[oracle.dataset == dataset].set_index("at")
+        assert_close(out[0, 5], rows.loc["truth", "Fstat"], what="HTZ F at the truth")
+        assert out[0, REJECT] == float(rows.loc["truth", "p_val"] < 0.05)
+        assert_close(out[0, [CI_LOW, CI_HIGH]], sets.loc[dataset, ["ci_low", "ci_high"]], what="set bounds")
+        for bound in ("ci_low", "ci_high"):
+            if bound in rows.index:
+                assert abs(rows.loc[bound, "p_val"] - 0.05) < 1e-8, (dataset, bound)
+
+
+@pytest.mark.parametrize("n, k, n_clusters, strength", [(60, 1, 12, 0.3), (200, 3, 25, 0.1), (300, 2, 40, 1.0)])
+def test_cr2_htz_kernel_equals_twin_and_the_literal_construction(rng, n, k, n_clusters, strength):
+    """Kernel = twin (the twin's ν from clubSandwich's construction spelled out: P_array, Ω^(−1/2), B, Var sum) on
+    random clustered designs; the kernel's ν (via the trace identities of estimators.iv.cr2) equals it."""
+    from causalmc.estimators.iv.cr2 import cr2_batch, reference_cr2_htz
+
+    batch = clustered_batch(rng, 4, n, k, n_clusters)
+    batch["x"] = batch["x"] * strength + (1 - strength) * rng.normal(size=batch["x"].shape)
+    kernel_and_twin("anderson_rubin", batch, {"se": "cr2"}, truth=np.full(4, 2.0))
+    g_hat, nu, code = np.empty(batch["z"].shape), np.empty(4), np.zeros(4, np.int8)
+    cr2_batch(batch["z"], batch["cluster"], g_hat, nu, code)
+    for r in range(4):
+        Z = np.column_stack([np.ones(n), batch["z"][r].T])
+        assert_close(nu[r], reference_cr2_htz(batch["y"][r], Z, batch["cluster"][r])[1], what="HTZ nu")

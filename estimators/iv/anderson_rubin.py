@@ -77,19 +77,24 @@ from .common import (
     quadratic_set,
     reference_fit,
 )
+from .cr2 import cr2_batch, reference_adjustments, reference_cr2_htz
 from .kclass import reference_first_stage
 
 AR_STAT, FIRST_F, EFFECTIVE_F, PIECES = 5, 6, 7, 8
+AR_SE_TYPES = (*SE_TYPES, "cr2")
+CR2 = AR_SE_TYPES.index("cr2")
 AR_DIAGNOSTICS = ("ar_stat", "first_stage_f", "first_stage_f_effective", "ar_set_pieces")
 IMAG_TOLERANCE = 1e-9  # an eigenvalue with |imag| below this share of its modulus is a real root
 
 
 @njit(cache=True, fastmath=FAST)
-def robust_meats(x, z, y, means, a, c, groups, n_groups, omega, s_g):
+def robust_meats(x, z, y, means, a, c, groups, n_groups, omega, s_g, weights, weighted):
     """Ω_yy, Ω_xy, Ω_xx (omega[0], omega[1], omega[2], each K × K) of the module docstring.
 
     Ω_xy = Σ_g s_gx s_gy'; groups[i] ∈ 0 … n_groups − 1, or n_groups = 0 for
-    one group per observation; s_g (n_groups, 2, K) is scratch.
+    one group per observation; s_g (n_groups, 2, K) is scratch.  With
+    `weighted`, the scores are s_g = Σ_{i∈g} weights[:, i]·e_i (CR2: the
+    columns of Ĝ_g = Z̃_g'A_g, `cr2`) instead of Σ z̃_i e_i.
     """
     k, n = z.shape
     iy = k + 1
@@ -109,8 +114,9 @@ def robust_meats(x, z, y, means, a, c, groups, n_groups, omega, s_g):
         if n_groups > 0:
             g = int(groups[i])
             for j in range(k):
-                s_g[g, 0, j] += zc[j] * ey
-                s_g[g, 1, j] += zc[j] * ex
+                score = weights[j, i] if weighted else zc[j]
+                s_g[g, 0, j] += score * ey
+                s_g[g, 1, j] += score * ex
             continue
         ey2, exy, ex2 = ey * ey, ex * ey, ex * ex
         for j in range(k):
@@ -260,7 +266,7 @@ def robust_set(gy, gx, omega, k, threshold, work, vec):
 
 
 @njit(cache=True)
-def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, truth, out, status):
+def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, g_hat, nu, cr2_crit, truth, out, status):
     """Batched Anderson–Rubin test of H0: β = truth and its inverted confidence set.
 
     Parameters
@@ -270,10 +276,13 @@ def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, truth, out, status):
     groups : float64 array, shape (R, n)
         Cluster ids 0 … G − 1 (``se = cluster`` only).
     se_code : int
-        CLASSICAL, HC1 or CLUSTER.
+        CLASSICAL, HC1, CLUSTER or CR2.
     f_crit : float64 array
         F critical values by denominator degrees of freedom (index n − K − 1
         for classical and hc1, G − 1 for cluster).
+    g_hat, nu, cr2_crit : float64 arrays, shapes (R, K, n), (R,), (R,)
+        CR2 only (else unread): Ĝ, the HTZ ν (`cr2.cr2_batch`) and the
+        F(K, ν − K + 1) critical value of each replication.
     truth : float64 array, shape (R,)
     out : float64 array, shape (R, 9)
         estimate (2SLS), se (NaN), ci_low, ci_high, reject, ar_stat (at the
@@ -318,9 +327,13 @@ def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, truth, out, status):
             pieces = 0.0 if low == np.inf and high == -np.inf else (2.0 if low > high else 1.0)
             effective = q[FSTAT]
         else:
-            n_groups = count_groups(groups[r]) if se_code == CLUSTER else 0
-            if se_code == CLUSTER and n_groups < 2:
+            clustered = se_code == CLUSTER or se_code == CR2
+            n_groups = count_groups(groups[r]) if clustered else 0
+            if clustered and n_groups < 2:
                 write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
+                continue
+            if se_code == CR2 and not (nu[r] - k + 1.0 > 0.0 and cr2_crit[r] > 0.0):
+                write_failure(out, status, r, st.NO_RESIDUAL_DF)
                 continue
             iy = k + 1
             for j in range(k):
@@ -328,8 +341,11 @@ def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, truth, out, status):
                 gy[j] = cp[1 + j, iy]
                 gx[j] = cp[1 + j, 0]
             cholesky_solve(szz, c_fs, k)
-            robust_meats(x[r], z[r], y[r], means, a_fs, c_fs, groups[r], n_groups, omega, s_g)
-            if se_code == CLUSTER:
+            robust_meats(x[r], z[r], y[r], means, a_fs, c_fs, groups[r], n_groups, omega, s_g, g_hat[r], se_code == CR2)
+            if se_code == CR2:  # HTZ: reject when (ν − K + 1)/ν · W/K exceeds the F(K, ν − K + 1) quantile
+                factor = nu[r] / (nu[r] - k + 1.0)
+                crit = cr2_crit[r]
+            elif se_code == CLUSTER:
                 factor = cr1_factor(n_groups, n, k + 1)
                 crit = f_crit[n_groups - 1]
             else:
@@ -345,7 +361,7 @@ def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, truth, out, status):
             for j in range(k):
                 for m in range(j + 1):
                     meat[j, m] = omega[2, j, m]
-            effective, _ = effective_f(q[QXX], szz, meat, k, factor, scratch)
+            effective, _ = effective_f(q[QXX], szz, meat, k, 1.0 if se_code == CR2 else factor, scratch)
         out[r, ESTIMATE] = q[QXY] / q[QXX]
         out[r, SE] = np.nan
         out[r, CI_LOW] = low
@@ -367,12 +383,33 @@ def f_critical_by_df(level: float, k: int, max_df: int) -> np.ndarray:
     return table
 
 
+def cr2_critical_values(batch, level):
+    """Ĝ, ν and the F(K, ν − K + 1) critical value per replication (`cr2`), and the status of each."""
+    z = batch["z"]
+    r, k, n = z.shape
+    g_hat, nu, code = np.empty((r, k, n)), np.empty(r), np.zeros(r, np.int8)
+    cr2_batch(z, batch["cluster"], g_hat, nu, code)
+    with np.errstate(invalid="ignore"):
+        crit = np.where(nu - k + 1 > 0, stats.f.ppf(level, k, np.maximum(nu - k + 1, 1e-300)), np.nan)
+    return g_hat, nu, crit, code
+
+
+_UNUSED = np.zeros((1, 1, 1))
+
+
 def _run_anderson_rubin(batch, truth, options, level, out, status):
     k, n = batch["z"].shape[1:]
+    se_code = AR_SE_TYPES.index(options["se"])
+    g_hat, nu, crit = _UNUSED, _UNUSED[0, 0], _UNUSED[0, 0]
+    if se_code == CR2:
+        g_hat, nu, crit, code = cr2_critical_values(batch, level)
     anderson_rubin_kernel(
-        batch["y"], batch["x"], batch["z"], cluster_groups(batch), SE_TYPES.index(options["se"]),
-        f_critical_by_df(level, k, n), truth, out, status,
+        batch["y"], batch["x"], batch["z"], cluster_groups(batch), se_code, f_critical_by_df(level, k, n),
+        g_hat, nu, crit, truth, out, status,
     )  # fmt: skip
+    if se_code == CR2:  # a cluster fitted exactly (I − H_gg singular) has no CR2 adjustment
+        for r in np.flatnonzero(code != st.OK):
+            write_failure(out, status, r, int(code[r]))
 
 
 def reference_ar_statistic(y, x, Z, beta0):
@@ -407,9 +444,10 @@ def _reference_set(statistic, crit, center):
     return accepted[0][0], accepted[-1][1], pieces
 
 
-def _grid_statistic(y, x, Z, groups, se):
+def _grid_statistic(y, x, Z, groups, se, nu=None):
     """AR(β0) for an array of β0 from explicit projections of y and x on Z (u0 = y − β0·x is linear in β0):
-    classical (ESS/K)/(RSS/(n − K − 1)), or robust W/K with the scores per cluster (HC1: per observation)."""
+    classical (ESS/K)/(RSS/(n − K − 1)), or robust W/K with the scores per cluster (HC1: per observation);
+    cr2: the scores of A_g-adjusted residuals and the HTZ scaling (ν − K + 1)/ν · W/K."""
     n, k = Z.shape[0], Z.shape[1] - 1
     zz_inv = np.linalg.inv(Z.T @ Z)
     coef = zz_inv @ Z.T @ np.column_stack([y, x])  # (K + 1, 2)
@@ -428,8 +466,12 @@ def _grid_statistic(y, x, Z, groups, se):
     labels = np.unique(groups)
     g_count = len(labels)
     factor = n / (n - k - 1) if se == "hc1" else g_count / (g_count - 1) * (n - 1) / (n - k - 1)
-    scores_y = np.array([Z[groups == g].T @ resid[groups == g, 0] for g in labels])
-    scores_x = np.array([Z[groups == g].T @ resid[groups == g, 1] for g in labels])
+    adjusted = {g: np.eye(int(np.sum(groups == g))) for g in labels}
+    if se == "cr2":
+        factor = nu / (nu - k + 1)
+        adjusted = {g: adjust for g, (_, adjust) in reference_adjustments(Z, groups).items()}
+    scores_y = np.array([Z[groups == g].T @ adjusted[g] @ resid[groups == g, 0] for g in labels])
+    scores_x = np.array([Z[groups == g].T @ adjusted[g] @ resid[groups == g, 1] for g in labels])
 
     def statistic(b0):
         values = []
@@ -453,14 +495,23 @@ def _reference_anderson_rubin(batch, truth, options, level, out, status):
             continue
         beta, _, _, _, _, f, Z, n, k = fit
         y, x = batch["y"][r], batch["x"][r]
-        groups = batch["cluster"][r] if se == "cluster" else np.arange(n)
+        groups = batch["cluster"][r] if se in ("cluster", "cr2") else np.arange(n)
         g_count = len(np.unique(groups))
-        if se == "cluster" and g_count < 2:
+        if se in ("cluster", "cr2") and g_count < 2:
             write_failure(out, status, r, st.TOO_FEW_CLUSTERS)
             continue
-        crit = f_critical(level, k, (g_count if se == "cluster" else n - k) - 1)
-        effective = f if se == "classical" else reference_first_stage(x, Z, groups, se)[1]
-        statistic = _grid_statistic(y, x, Z, groups, se)
+        if se == "cr2":
+            nu = reference_cr2_htz(y, Z, groups)[1]
+            if not nu - k + 1 > 0:
+                write_failure(out, status, r, st.NO_RESIDUAL_DF)
+                continue
+            crit = f_critical(level, k, nu - k + 1)
+            effective = reference_first_stage(x, Z, groups, "cr2")[1]
+            statistic = _grid_statistic(y, x, Z, groups, se, nu)
+        else:
+            crit = f_critical(level, k, (g_count if se == "cluster" else n - k) - 1)
+            effective = f if se == "classical" else reference_first_stage(x, Z, groups, se)[1]
+            statistic = _grid_statistic(y, x, Z, groups, se)
         low, high, pieces = _reference_set(statistic, crit, beta[1])
         ar = float(statistic(truth[r]))
         out[r, :9] = beta[1], np.nan, low, high, float(ar > crit), ar, f, effective, pieces
@@ -479,8 +530,9 @@ ESTIMATORS = (
                 "se",
                 "classical",
                 "classical (exact F under homoskedastic normal errors), hc1 (heteroskedasticity-robust Wald) or "
-                "cluster (CR1 Wald, F(K, G−1))",
-                choices=SE_TYPES,
+                "cluster (CR1 Wald, F(K, G−1)) or cr2 (CR2 Wald with the HTZ small-sample test of Pustejovsky & "
+                "Tipton 2018: clubSandwich's Wald_test(test = 'HTZ'))",
+                choices=AR_SE_TYPES,
             ),
         ),
         diagnostics=AR_DIAGNOSTICS,

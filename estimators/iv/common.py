@@ -70,8 +70,8 @@ def cluster_groups(batch):
 
 
 def cluster_needs(options):
-    """``se = "cluster"`` reads the DGP's ``cluster`` array (ids 0 … G − 1 per observation)."""
-    return ("cluster",) if options.get("se") == "cluster" else ()
+    """``se = "cluster"`` (or ``"cr2"``) reads the DGP's ``cluster`` array (ids 0 … G − 1 per observation)."""
+    return ("cluster",) if options.get("se") in ("cluster", "cr2") else ()
 
 
 @njit(cache=True, fastmath=FAST)

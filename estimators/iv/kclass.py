@@ -239,7 +239,9 @@ def _reference_kclass(batch, truth, options, level, out, status, method):
 
 
 def reference_first_stage(x, Z, groups, se):
-    """(robust F, effective F, K_eff) of x ~ Z with HC1 or CR1 covariance, from explicit matrices.
+    """(robust F, effective F, K_eff) of x ~ Z with HC1, CR1 or CR2 covariance, from explicit matrices.
+
+    CR2 (`cr2`): each cluster's residuals premultiplied by A_g = (I − H_gg)^(−1/2), no further factor.
 
     The effective F as MOP define it: instruments orthonormalised (Z̃'Z̃/n = I after partialling out the
     intercept), F_eff = x'Z̃Z̃'x/(n·tr Ŵ) with Ŵ the robust covariance of √n times Z̃'s first-stage coefficients.
@@ -250,8 +252,16 @@ def reference_first_stage(x, Z, groups, se):
     labels = np.unique(groups)
     g_count = len(labels)
     factor = n / (n - k - 1) if se == "hc1" else g_count / (g_count - 1) * (n - 1) / (n - k - 1)
+    if se == "cr2":
+        from .cr2 import reference_adjustments
+
+        factor = 1.0
+        adjustments = reference_adjustments(Z, groups)
+        adjusted = {g: (lambda v, g=g: adjustments[g][1] @ v) for g in labels}
+    else:
+        adjusted = {g: (lambda v: v) for g in labels}
     zz_inv = np.linalg.inv(Z.T @ Z)
-    scores = np.array([Z[groups == g].T @ e[groups == g] for g in labels])
+    scores = np.array([Z[groups == g].T @ adjusted[g](e[groups == g]) for g in labels])
     cov = zz_inv @ scores.T @ scores @ zz_inv * factor
     b = coef[1:]
     robust_f = b @ np.linalg.solve(cov[1:, 1:], b) / k
@@ -260,7 +270,7 @@ def reference_first_stage(x, Z, groups, se):
     zt = zc @ np.linalg.inv(root).T  # orthonormalised: zt'zt/n = I
     pi_t = zt.T @ x / n  # first-stage coefficients of zt (its columns are orthogonal to 1)
     resid = x - x.mean() - zt @ pi_t
-    s_t = np.array([zt[groups == g].T @ resid[groups == g] for g in labels])
+    s_t = np.array([zt[groups == g].T @ adjusted[g](resid[groups == g]) for g in labels])
     w = s_t.T @ s_t / n * factor  # robust covariance of √n·π̂_t (zt'zt/n = I)
     effective = (x @ zt) @ (zt.T @ x) / (n * n * np.trace(w)) * n
     eig = np.linalg.eigvalsh(w)
