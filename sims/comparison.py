@@ -63,7 +63,7 @@ import pandas as pd
 
 from causalmc.estimators.inference import covers, set_width
 
-from .summary import quantiles_with_sparsity
+from .summary import MEASURED_COLUMNS, quantiles_with_sparsity
 
 
 @dataclass(frozen=True)
@@ -98,19 +98,7 @@ NEUTRAL = ("mean_estimate", "mean_se", "ci_width")
 PAIRED_MEASURES = (*LOSSES, *NEUTRAL)
 COMPARED = ("bias", "median_bias", "emp_se", "rmse", "se_ratio", "coverage", "rejection", "power")
 TIE_MULTIPLE = 2.0
-RECORD_COLUMNS = [
-    "cell",
-    "rep",
-    "estimator",
-    "term",
-    "truth",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "reject",
-    "status",
-]
+RECORD_COLUMNS = ["cell", "rep", "estimator", "term", *MEASURED_COLUMNS]
 
 
 def verdict(loss_difference: float, mcse: float, multiple: float) -> str:

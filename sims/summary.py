@@ -84,6 +84,8 @@ MEASURES = (
     "share_effective_f_weak",
 )
 ID_COLUMNS = ("cell", "estimator", "term")
+# What each replication's measures are computed from.
+MEASURED_COLUMNS = ("truth", "estimate", "se", "ci_low", "ci_high", "reject", "status")
 # diagnostics with measures of their own
 DIAGNOSTIC_COLUMNS = ("first_stage_f", "first_stage_f_effective", "effective_f_k_eff")
 _NORMAL = NormalDist()
@@ -245,20 +247,7 @@ def measures(group: pd.DataFrame) -> dict:
 
 def needed_columns(grid_params) -> list[str]:
     """The record columns `summarize` reads (a run's diagnostics beyond these are skipped)."""
-    return [
-        "cell",
-        *grid_params,
-        "estimator",
-        "term",
-        "truth",
-        "estimate",
-        "se",
-        "ci_low",
-        "ci_high",
-        "reject",
-        "status",
-        *DIAGNOSTIC_COLUMNS,
-    ]
+    return ["cell", *grid_params, "estimator", "term", *MEASURED_COLUMNS, *DIAGNOSTIC_COLUMNS]
 
 
 def summarize(records: pd.DataFrame, grid_params=(), estimator_order=None, cell_order=None) -> pd.DataFrame:

@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit
 
 from .. import status as st
+from .common import count_groups
 
 EIGEN_TOLERANCE = 1e-12  # clubSandwich's matrix_power: eigenvalues at or below 10^-12 count as 0
 
@@ -246,9 +247,7 @@ def cr2_batch(z, groups, g_hat, nu, code):
     n_reps, k, n = z.shape
     zc = np.empty((k, n))
     for r in range(n_reps):
-        n_groups = 0
-        for i in range(n):
-            n_groups = max(n_groups, int(groups[r, i]) + 1)
+        n_groups = count_groups(groups[r])
         for j in range(k):
             mean = 0.0
             for i in range(n):
