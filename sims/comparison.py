@@ -190,25 +190,31 @@ def _usable(measure: str, rows: dict) -> np.ndarray:
 # -- paired comparison within a run --------------------------------------------------------
 
 
+VALUE_COLUMNS = ("truth", "estimate", "se", "ci_low", "ci_high", "reject")
+
+
+def estimator_arrays(rows: pd.DataFrame, reps: np.ndarray) -> dict:
+    """One estimator's records of one (cell, term) as arrays aligned on `reps` (NaN and ok = False where not ok)."""
+    ok = rows[rows["status"] == "ok"]
+    position = np.searchsorted(reps, ok["rep"].to_numpy())
+    arrays = {}
+    for c in VALUE_COLUMNS:
+        full = np.full(len(reps), np.nan)
+        values = ok[c].astype("Float64").astype(float) if c == "reject" else ok[c]
+        full[position] = values.to_numpy(dtype=float)
+        arrays[c] = full
+    arrays["ok"] = np.zeros(len(reps), bool)
+    arrays["ok"][position] = True
+    return arrays
+
+
 def _wide(records: pd.DataFrame) -> dict:
     """Records of one (cell, term) as arrays per estimator, aligned on replication (NaN where not ok)."""
-    ok = records[records["status"] == "ok"]
-    columns = ["truth", "estimate", "se", "ci_low", "ci_high", "reject"]
-    values = ok[["rep", "estimator", *columns]].copy()
-    values["reject"] = values["reject"].astype("Float64").astype(float)
     reps = np.sort(records["rep"].unique())
-    out = {}
-    for label, group in values.groupby("estimator", observed=True, sort=False):
-        position = np.searchsorted(reps, group["rep"].to_numpy())
-        arrays = {}
-        for c in columns:
-            full = np.full(len(reps), np.nan)
-            full[position] = group[c].to_numpy(dtype=float)
-            arrays[c] = full
-        arrays["ok"] = np.zeros(len(reps), bool)
-        arrays["ok"][position] = True
-        out[str(label)] = arrays
-    return out
+    return {
+        str(label): estimator_arrays(group, reps)
+        for label, group in records.groupby("estimator", observed=True, sort=False)
+    }
 
 
 def _pair_rows(a: dict, b: dict, measure: str) -> tuple[dict, dict]:
@@ -300,38 +306,43 @@ def leaderboard(records: pd.DataFrame, level: float, measures=("rmse", "coverage
     """
     rows = []
     for (cell, term), group in records.groupby(["cell", "term"], observed=True, sort=False):
-        wide = _wide(group)
-        for measure in measures:
-            loss = LOSSES[measure]
-            scored = []
-            for label, arrays in wide.items():
-                usable = arrays["ok"] & _usable(measure, arrays)
-                if usable.sum() < 2:
-                    continue
-                value, _ = influence(measure, {k: v[usable] for k, v in arrays.items()})
-                scored.append((loss(value, level), label, value))
-            scored.sort(key=lambda t: t[0])
-            rank = 0
-            for position, (score, label, value) in enumerate(scored):
-                if position == 0:
-                    rank = 1
-                else:
-                    previous = scored[position - 1][1]
-                    c = contrast(wide[previous], wide[label], measure, level, TIE_MULTIPLE)
-                    if c["verdict"] == "worse":
-                        rank = position + 1
-                rows.append(
-                    {
-                        "cell": cell,
-                        "term": term,
-                        "measure": measure,
-                        "estimator": label,
-                        "value": value,
-                        "loss": score,
-                        "rank": rank,
-                    }  # fmt: skip
-                )
+        rows += rank_estimators(cell, term, _wide(group), level, measures)
     return pd.DataFrame(rows, columns=["cell", "term", "measure", "estimator", "value", "loss", "rank"])
+
+
+def rank_estimators(cell, term, wide: dict, level: float, measures=("rmse", "coverage")) -> list[dict]:
+    """The leaderboard rows of one (cell, term) from its estimators' aligned arrays (`estimator_arrays`)."""
+    rows = []
+    for measure in measures:
+        loss = LOSSES[measure]
+        scored = []
+        for label, arrays in wide.items():
+            usable = arrays["ok"] & _usable(measure, arrays)
+            if usable.sum() < 2:
+                continue
+            value, _ = influence(measure, {k: v[usable] for k, v in arrays.items()})
+            scored.append((loss(value, level), label, value))
+        scored.sort(key=lambda t: t[0])
+        rank = 0
+        for position, (score, label, value) in enumerate(scored):
+            if position == 0:
+                rank = 1
+            elif (
+                contrast(wide[scored[position - 1][1]], wide[label], measure, level, TIE_MULTIPLE)["verdict"] == "worse"
+            ):
+                rank = position + 1
+            rows.append(
+                {
+                    "cell": cell,
+                    "term": term,
+                    "measure": measure,
+                    "estimator": label,
+                    "value": value,
+                    "loss": score,
+                    "rank": rank,
+                }  # fmt: skip
+            )
+    return rows
 
 
 # -- two runs of one design ------------------------------------------------------------------

@@ -143,37 +143,40 @@ def write_atomic(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def read(records_dir, in_memory: dict | None = None, columns=None) -> pd.DataFrame:
+def read(records_dir, columns=None) -> pd.DataFrame:
     """Records of a run as a DataFrame (as ``pandas.read_parquet(records_dir)`` gives them).
 
-    `in_memory` maps file names to tables already in hand, read instead of
-    their files; `columns` restricts the result to those of its columns the
-    records have.
+    `columns` restricts the result to those of its columns the records have.
+    Everything is read at once: for per-cell work on large runs use `read_cells`.
     """
     paths = sorted(Path(records_dir).glob("*.parquet"))
     if columns is not None and paths:
-        names = (in_memory or {}).get(paths[0].name)
-        names = set(names.schema.names if names is not None else pq.read_schema(paths[0]).names)
+        names = set(pq.read_schema(paths[0]).names)
         columns = [c for c in columns if c in names]
-    if not in_memory:
-        return pd.read_parquet(records_dir, columns=columns)
-    tables = [in_memory[p.name] if p.name in in_memory else pq.read_table(p, columns=columns) for p in paths]
-    table = pa.concat_tables([t.select(columns) if columns else t for t in tables])
-    return table.to_pandas()
+    return pd.read_parquet(records_dir, columns=columns)
 
 
-def read_cells(records_dir, cells, columns=None) -> pd.DataFrame | None:
+def read_cells(records_dir, cells, columns=None, estimators=None, max_rep=None) -> pd.DataFrame | None:
     """The records of some cells only, read from their own files (named by the cell's key).
 
-    `cells` are `sims.scenario.Cell` objects; returns None when none of
-    them has a file.  What keeps a per-cell computation over a large run
-    (a figure of a few cells, a leaderboard) within one cell's memory.
+    `cells` are `sims.scenario.Cell` objects; `estimators`, when given, the
+    labels whose rows to read (the others are skipped while reading);
+    `max_rep`, when given, reads only replications 0 … max_rep − 1.
+    Returns None when none of the cells has a file.  What keeps a per-cell
+    computation over a large run (the summary, a figure of a few cells, a
+    leaderboard) within one cell's memory.
     """
+    import pyarrow.dataset as ds
+
     folder = Path(records_dir)
-    paths = sorted(p for cell in cells for p in folder.glob(f"{cell.key_hex}-*.parquet"))
+    paths = sorted(str(p) for cell in cells for p in folder.glob(f"{cell.key_hex}-*.parquet"))
     if not paths:
         return None
     if columns is not None:
         names = set(pq.read_schema(paths[0]).names)
         columns = [c for c in columns if c in names]
-    return pq.ParquetDataset(paths).read(columns=columns).to_pandas()
+    wanted = None if estimators is None else ds.field("estimator").isin(list(estimators))
+    if max_rep is not None:
+        first = ds.field("rep") < max_rep
+        wanted = first if wanted is None else wanted & first
+    return ds.dataset(paths, format="parquet").to_table(columns=columns, filter=wanted).to_pandas()

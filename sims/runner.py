@@ -464,7 +464,6 @@ class RunResult:
     computed_tasks: int
     reused_tasks: int
     seconds: float
-    written: dict = field(default_factory=dict, repr=False)  # file name -> the table just written
 
 
 def run(
@@ -503,7 +502,6 @@ def run(
     _write_manifest(run_dir, plan, "running", timings, jobs, errors)
     cells = {c.key: c for c in plan.cells}
     compute_seconds = 0.0
-    written = {}
     bar = _progress(plan, plan.total_reps - sum(t.n_reps for t in pending), enabled=progress)
     try:
         for result in _execute(pending, jobs, backend, scheduler):
@@ -511,7 +509,6 @@ def run(
             cell = cells[task.cell_key]
             table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.outputs)
             records.write_atomic(table, records_dir / task.file_name)
-            written[task.file_name] = table
             _keep_first_errors(errors, cell.label, result.errors)
             compute_seconds += result.seconds
             bar.update(task.n_reps)
@@ -530,7 +527,7 @@ def run(
         tasks_reused=len(plan.tasks) - len(pending),
     )
     _write_manifest(run_dir, plan, "complete", timings, jobs, errors)
-    return RunResult(run_dir, plan, len(pending), len(plan.tasks) - len(pending), seconds, written)
+    return RunResult(run_dir, plan, len(pending), len(plan.tasks) - len(pending), seconds)
 
 
 def _previous_errors(run_dir: Path) -> dict:
@@ -592,19 +589,37 @@ class Outcome:
     figures: list[Path]
 
 
-def write_summary(run_dir: Path, scenario: Scenario, in_memory: dict | None = None) -> pd.DataFrame:
+# Record rows read at once when summarising (more only for one estimator of a cell with more replications).
+SUMMARY_BATCH_ROWS = 500_000
+
+
+def write_summary(run_dir: Path, scenario: Scenario) -> pd.DataFrame:
     """Compute the summary from the records; write summary.parquet and .csv.
 
-    `in_memory` maps records file names to tables this process just wrote,
-    which saves reading them back; every other file is read from disk.
+    Cells are read a batch at a time (each batch at most about
+    `SUMMARY_BATCH_ROWS` record rows, a single cell when it alone has more),
+    so memory does not grow with the number of replications or cells.
     """
     from . import summary as summary_module
 
-    table = summary_module.summarize(
-        records.read(run_dir / "records", in_memory, columns=summary_module.needed_columns(scenario.grid)),
-        grid_params=list(scenario.grid),
+    cells = scenario.cells()
+    labels = [e.label for e in scenario.estimators]
+    rows_per_cell = max(1, scenario.reps * len(labels))
+    per_batch = max(1, SUMMARY_BATCH_ROWS // rows_per_cell)
+    # A cell too big for one batch is read one estimator at a time.
+    by_estimator = [[label] for label in labels] if rows_per_cell > SUMMARY_BATCH_ROWS else [None]
+    columns = summary_module.needed_columns(scenario.grid)
+    parts = []
+    for start in range(0, len(cells), per_batch):
+        for chosen in by_estimator:
+            batch = records.read_cells(run_dir / "records", cells[start : start + per_batch], columns, chosen)
+            if batch is not None and len(batch):
+                parts.append(summary_module.summarize(batch, grid_params=list(scenario.grid)))
+            del batch
+    table = summary_module.order_rows(
+        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(),
         estimator_order=[e.label for e in scenario.estimators],
-        cell_order=[c.label for c in scenario.cells()],
+        cell_order=[c.label for c in cells],
     )
     for name, writer in (("summary.parquet", table.to_parquet), ("summary.csv", table.to_csv)):
         tmp = run_dir / f".{name}.tmp"
@@ -626,7 +641,7 @@ def run_scenario(
 ) -> Outcome:
     """Run a planned scenario, then write its summary, draw its figures and write its report."""
     result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress, backend=backend, scheduler=scheduler)
-    table = write_summary(result.run_dir, plan.scenario, result.written)
+    table = write_summary(result.run_dir, plan.scenario)
     paths = []
     if figures:
         from .figures import FigureContext, draw

@@ -273,16 +273,19 @@ def summarize(records: pd.DataFrame, grid_params=(), estimator_order=None, cell_
     summary = pd.DataFrame(rows)
     if summary.empty:
         return summary
+    term_rank = {t: i for i, t in enumerate(pd.unique(records["term"]))}  # as the estimators give them
+    summary = summary.iloc[sorted(range(len(summary)), key=lambda i: term_rank[summary["term"][i]])]
+    return order_rows(summary.reset_index(drop=True), estimator_order, cell_order)
+
+
+def order_rows(summary: pd.DataFrame, estimator_order=None, cell_order=None) -> pd.DataFrame:
+    """Summary rows by cell, then estimator (given orders, else first appearance); terms keep their order."""
+    if summary.empty:
+        return summary
     cell_rank = {c: i for i, c in enumerate(cell_order or dict.fromkeys(summary["cell"]))}
     est_rank = {e: i for i, e in enumerate(estimator_order or dict.fromkeys(summary["estimator"]))}
-    term_rank = {t: i for i, t in enumerate(pd.unique(records["term"]))}  # as the estimators give them
     order = sorted(
-        range(len(summary)),
-        key=lambda i: (
-            cell_rank[summary["cell"][i]],
-            est_rank[summary["estimator"][i]],
-            term_rank[summary["term"][i]],
-        ),
+        range(len(summary)), key=lambda i: (cell_rank[summary["cell"][i]], est_rank[summary["estimator"][i]])
     )
     return summary.iloc[order].reset_index(drop=True)
 

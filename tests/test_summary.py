@@ -6,6 +6,7 @@ for calibration against their known asymptotic values (normal and Cauchy
 estimates, the latter having no moments), within 4 MCSE.
 """
 
+import textwrap
 import math
 
 import numpy as np
@@ -166,3 +167,38 @@ def test_confidence_set_encoding():
 def test_expectation_relations(relation, value, holds):
     table = pd.DataFrame({"cell": ["c"], "estimator": ["e"], "bias": [0.30], "bias_mcse": [0.01]})
     assert summary.check(Expectation("e", "bias", relation, value), table)[0]["holds"] is holds
+
+
+def test_summary_read_in_batches_equals_the_summary_of_all_records(tmp_path, monkeypatch):
+    """write_summary reads cells in batches (and a big cell one estimator at a time) so memory does not grow with the
+    replications; the table is the same as summarising every record at once, row for row."""
+    import pandas as pd
+
+    import causalmc
+    from causalmc.sims import records, runner
+    from causalmc.sims import summary as summary_module
+
+    text = """
+    name = "batches"
+    dgp = "confounding"
+    reps = 300
+    seed = 5
+    estimators = ["ols", "ols_adjusted", { name = "ols", se = "hc1", label = "ols_hc1" }]
+    [grid]
+    n = [20, 50, 80]
+    """
+    run = causalmc.run(textwrap.dedent(text), out=tmp_path, jobs=1, progress=False, figures=False)
+    everything = summary_module.summarize(
+        records.read(run.run_dir / "records"),
+        grid_params=["n"],
+        estimator_order=["ols", "ols_adjusted", "ols_hc1"],
+        cell_order=[c.label for c in run.scenario.cells()],
+    )
+    for batch_rows in (100, 1000, 10**7):  # per estimator of a cell; one cell; every cell at once
+        monkeypatch.setattr(runner, "SUMMARY_BATCH_ROWS", batch_rows)
+        pd.testing.assert_frame_equal(
+            runner.write_summary(run.run_dir, run.scenario).astype({"cell": str, "estimator": str, "term": str}),
+            everything.astype({"cell": str, "estimator": str, "term": str}),
+        )
+    first = records.read_cells(run.run_dir / "records", run.scenario.cells()[:1], ["rep", "estimator"], ["ols"], 7)
+    assert sorted(first["rep"]) == list(range(7)) and set(first["estimator"]) == {"ols"}

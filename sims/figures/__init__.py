@@ -73,6 +73,16 @@ STANDARD_FIGURES = (
 )
 # An older name listed in a scenario replaces the standard figure it names.
 ALIASES = {"iv_estimate_distribution": "estimate_distribution"}
+# Replications per cell that records-based figures read at most: they draw at most a few hundred
+# intervals or a density per panel, and memory must not grow with the replications.
+FIGURE_MAX_REPS = 20_000
+
+
+def replications_note(scenario) -> list[str]:
+    """What a records-based figure says when it read only the first `FIGURE_MAX_REPS` replications."""
+    return [f"first {FIGURE_MAX_REPS:,} of {scenario.reps:,} replications"] if scenario.reps > FIGURE_MAX_REPS else []
+
+
 # The records columns every records-based figure reads (read once, together).
 RECORD_COLUMNS = ("cell", "estimator", "term", "truth", "estimate", "se", "ci_low", "ci_high", "status")
 
@@ -102,8 +112,9 @@ class FigureContext:
     def records_of(self, columns: Sequence[str], cells: Sequence[str] | None = None) -> pd.DataFrame:
         """The records' `columns` (those the records have), of every cell or of the `cells` named (labels).
 
-        Every cell's records are read once, with `RECORD_COLUMNS`, and
-        kept; a few cells are read from their own files only (the file
+        At most the first `FIGURE_MAX_REPS` replications of each cell are
+        read (figures drawn from records say so).  Every cell's records are
+        read once, with `RECORD_COLUMNS`, and kept; a few cells are read from their own files only (the file
         names start with the cell's key), which is what keeps a capped
         figure of a large grid fast.
         """
@@ -116,7 +127,9 @@ class FigureContext:
             from .. import records
 
             wanted = [*RECORD_COLUMNS, *columns, *(loaded.columns if loaded is not None else ())]
-            loaded = self._partial = records.read(self.run_dir / "records", columns=list(dict.fromkeys(wanted)))
+            loaded = self._partial = records.read_cells(
+                self.run_dir / "records", self.scenario.cells(), list(dict.fromkeys(wanted)), max_rep=FIGURE_MAX_REPS
+            )
         rows = loaded if cells is None else loaded[loaded["cell"].isin(list(cells))]
         return rows[[c for c in columns if c in rows]]
 
@@ -127,7 +140,9 @@ class FigureContext:
         by_label = {c.label: c for c in self.scenario.cells()}
         if not all(cell in by_label for cell in cells):
             return None
-        return records.read_cells(self.run_dir / "records", [by_label[c] for c in cells], columns)
+        return records.read_cells(
+            self.run_dir / "records", [by_label[c] for c in cells], columns, max_rep=FIGURE_MAX_REPS
+        )
 
     @property
     def folder(self) -> Path:

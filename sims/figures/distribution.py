@@ -40,6 +40,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .facets import fixed_layout  # noqa: E402
+from . import replications_note  # noqa: E402
 from .generic import DPI, apply_style, headline_rows, labels_of, series_labels  # noqa: E402
 from .iv import tsls_copies  # noqa: E402
 from .layout import MAX_PANELS, pick_evenly, series_styles, thin, wrap, wrap_label  # noqa: E402
@@ -98,7 +99,7 @@ def estimate_distribution(context, name="estimate_distribution"):
     series = list(dict.fromkeys(rows["series"]))
     pairs = {(str(e), str(t)): s for e, t, s in zip(rows["estimator"], rows["term"], rows["series"], strict=True)}
     cells = list(dict.fromkeys(rows["cell"].astype(str)))
-    notes = [series_note] if series_note else []
+    notes = ([series_note] if series_note else []) + replications_note(scenario)
     capped = len(cells) > MAX_PANELS
     if capped:
         notes.append(f"{MAX_CELLS} of {len(cells)} cells, evenly spread over the grid order")

@@ -55,6 +55,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from causalmc.estimators.inference import covers as covers_truth  # noqa: E402
 
 from .generic import DPI, Z_BAND, apply_style, headline_rows, series_labels  # noqa: E402
+from . import replications_note  # noqa: E402
 from .facets import fixed_layout  # noqa: E402
 from .layout import pick_evenly, thin, wrap, wrap_label  # noqa: E402
 
@@ -148,6 +149,7 @@ def zip_plot(context):
     cells, pairs, notes = choose_panels(summary)
     if not cells or not pairs:
         return []
+    notes += replications_note(scenario)
     columns = ["cell", "estimator", "term", "truth", "estimate", "se", "ci_low", "ci_high", "status"]
     every_cell = len(cells) == summary["cell"].nunique()
     records = context.records_of(columns, cells=None if every_cell else cells)

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import records as records_module
 from .. import runner
-from ..comparison import RECORD_COLUMNS, leaderboard
+from ..comparison import estimator_arrays, rank_estimators
+from ..summary import MEASURED_COLUMNS
 from .text import expectation_table, has_several_terms, stock_yogo_note
 
 HTML, MARKDOWN, INDEX = "report.html", "report.md", "index.html"
@@ -166,17 +168,28 @@ def provenance(manifest: dict) -> list[tuple[str, str]]:
 def leaderboard_rows(run_dir: Path, scenario) -> list[dict]:
     """Per (cell, term): estimators by rank of RMSE and of |coverage − nominal| ("=" marks a tie).
 
-    Cells are read one at a time (memory stays that of one cell), the first
-    `LEADERBOARD_CELL_LIMIT` (cell, term) pairs in grid order.
+    Read one cell and one estimator at a time (memory: one cell's arrays),
+    the first `LEADERBOARD_CELL_LIMIT` (cell, term) pairs in grid order.
     """
     rows = []
+    columns = ["rep", "term", *MEASURED_COLUMNS]
+    reps = np.arange(scenario.reps)
     for cell in scenario.cells():
-        data = records_module.read_cells(run_dir / "records", [cell], RECORD_COLUMNS)
-        if data is None:
-            continue
-        table = leaderboard(data, scenario.level)
-        for (label, term), group in table.groupby(["cell", "term"], sort=False, observed=True):
-            rows.append({"cell": label, "term": term, **{m: _ranking(group[group["measure"] == m]) for m in RANKED}})
+        by_term = {}
+        for estimator in scenario.estimators:
+            data = records_module.read_cells(run_dir / "records", [cell], columns, [estimator.label])
+            if data is None:
+                break
+            for term, group in data.groupby("term", observed=True, sort=False):
+                by_term.setdefault(str(term), {})[estimator.label] = estimator_arrays(group, reps)
+            del data
+        for term, wide in by_term.items():
+            ranked = pd.DataFrame(
+                rank_estimators(cell.label, term, wide, scenario.level, RANKED), columns=["measure", "estimator", "rank"]
+            )
+            rows.append(
+                {"cell": cell.label, "term": term, **{m: _ranking(ranked[ranked["measure"] == m]) for m in RANKED}}
+            )
             if len(rows) >= LEADERBOARD_CELL_LIMIT:
                 return rows
     return rows
