@@ -6,8 +6,8 @@ for calibration against their known asymptotic values (normal and Cauchy
 estimates, the latter having no moments), within 4 MCSE.
 """
 
-import textwrap
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
