@@ -36,7 +36,7 @@ from ..summary import MEASURED_COLUMNS
 from .text import expectation_table, has_several_terms, stock_yogo_note
 
 HTML, MARKDOWN, INDEX = "report.html", "report.md", "index.html"
-# Measures shown, in order, with the question each answers; a measure with
+# Measures shown, in order, with their headings; a measure with
 # no finite value in the run is left out.
 MEASURE_TABLES = (
     ("bias", "Bias (mean estimate − truth)"),
