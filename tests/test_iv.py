@@ -456,8 +456,23 @@ def test_cr2_htz_kernel_equals_twin_and_the_literal_construction(rng, n, k, n_cl
     batch = clustered_batch(rng, 4, n, k, n_clusters)
     batch["x"] = batch["x"] * strength + (1 - strength) * rng.normal(size=batch["x"].shape)
     kernel_and_twin("anderson_rubin", batch, {"se": "cr2"}, truth=np.full(4, 2.0))
-    g_hat, nu, code = np.empty(batch["z"].shape), np.empty(4), np.zeros(4, np.int8)
-    cr2_batch(batch["z"], batch["cluster"], g_hat, nu, code)
+    g_hat, nu = np.empty(batch["z"].shape), np.empty(4)
+    cr2_batch(batch["z"], batch["cluster"], g_hat, nu)
     for r in range(4):
         Z = np.column_stack([np.ones(n), batch["z"][r].T])
         assert_close(nu[r], reference_cr2_htz(batch["y"][r], Z, batch["cluster"][r])[1], what="HTZ nu")
+
+
+def test_cr2_htz_edge_cases_match_the_twin(rng):
+    """A cluster whose I − H_gg is singular (its one unit is the only one with a nonzero instrument: leverage 1)
+    gets the generalised inverse square root, as clubSandwich's matrix_power (eigenvalues ≤ 1e-12 dropped), in the
+    kernel and the twin alike; with two clusters and four instruments ν − K + 1 ≤ 0 and both report no_residual_df."""
+    batch = clustered_batch(rng, 3, 80, 2, 10)
+    batch["z"][:, 1, :] = 0.0
+    batch["z"][:, 1, 0] = 1.0  # observation 0 alone in cluster 0 (clustered_batch sorts ids: make it so)
+    batch["cluster"][:, 0] = 0.0
+    batch["cluster"][:, 1:] = np.maximum(batch["cluster"][:, 1:], 1.0)
+    kernel_and_twin("anderson_rubin", batch, {"se": "cr2"}, truth=np.full(3, 2.0))
+    few = clustered_batch(rng, 3, 60, 4, 2)
+    _, status = kernel_and_twin("anderson_rubin", few, {"se": "cr2"}, truth=np.full(3, 2.0), all_ok=False)
+    assert (status == st.NO_RESIDUAL_DF).all(), status

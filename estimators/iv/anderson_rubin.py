@@ -384,14 +384,14 @@ def f_critical_by_df(level: float, k: int, max_df: int) -> np.ndarray:
 
 
 def cr2_critical_values(batch, level):
-    """Ĝ, ν and the F(K, ν − K + 1) critical value per replication (`cr2`), and the status of each."""
+    """Ĝ, ν and the F(K, ν − K + 1) critical value per replication (`cr2`; NaN where ν is not defined)."""
     z = batch["z"]
     r, k, n = z.shape
-    g_hat, nu, code = np.empty((r, k, n)), np.empty(r), np.zeros(r, np.int8)
-    cr2_batch(z, batch["cluster"], g_hat, nu, code)
+    g_hat, nu = np.empty((r, k, n)), np.empty(r)
+    cr2_batch(z, batch["cluster"], g_hat, nu)
     with np.errstate(invalid="ignore"):
         crit = np.where(nu - k + 1 > 0, stats.f.ppf(level, k, np.maximum(nu - k + 1, 1e-300)), np.nan)
-    return g_hat, nu, crit, code
+    return g_hat, nu, crit
 
 
 _UNUSED = np.zeros((1, 1, 1))
@@ -402,14 +402,11 @@ def _run_anderson_rubin(batch, truth, options, level, out, status):
     se_code = AR_SE_TYPES.index(options["se"])
     g_hat, nu, crit = _UNUSED, _UNUSED[0, 0], _UNUSED[0, 0]
     if se_code == CR2:
-        g_hat, nu, crit, code = cr2_critical_values(batch, level)
+        g_hat, nu, crit = cr2_critical_values(batch, level)
     anderson_rubin_kernel(
         batch["y"], batch["x"], batch["z"], cluster_groups(batch), se_code, f_critical_by_df(level, k, n),
         g_hat, nu, crit, truth, out, status,
     )  # fmt: skip
-    if se_code == CR2:  # a cluster fitted exactly (I − H_gg singular) has no CR2 adjustment
-        for r in np.flatnonzero(code != st.OK):
-            write_failure(out, status, r, int(code[r]))
 
 
 def reference_ar_statistic(y, x, Z, beta0):

@@ -34,7 +34,6 @@ import math
 import numpy as np
 from numba import njit
 
-from .. import status as st
 from .common import count_groups
 
 EIGEN_TOLERANCE = 1e-12  # clubSandwich's matrix_power: eigenvalues at or below 10^-12 count as 0
@@ -75,9 +74,6 @@ def cr2_weights(zc, s_inv, groups, n_groups, g_hat):
     -------
     nu : float
         NaN when Σ_g P_gg is singular.
-    code : int
-        OK, or LEVERAGE_ONE when a cluster's I − H_gg is singular (a
-        cluster whose fit is exact).
     """
     k, n = zc.shape
     p = k + 1
@@ -105,10 +101,8 @@ def cr2_weights(zc, s_inv, groups, n_groups, g_hat):
                         h += zc[j, ia] * s_inv[j, m] * zc[m, ib]
                 block[a, b] = (1.0 if a == b else 0.0) - h
         values, vectors = np.linalg.eigh(block)
-        if values[0] <= EIGEN_TOLERANCE:
-            return math.nan, st.LEVERAGE_ONE
-        for a in range(size):
-            values[a] = 1.0 / math.sqrt(values[a])
+        for a in range(size):  # a generalised inverse square root, as clubSandwich's matrix_power
+            values[a] = 1.0 / math.sqrt(values[a]) if values[a] > EIGEN_TOLERANCE else 0.0
         adjust = (vectors * values) @ vectors.T  # A_g
         for j in range(k):
             for b in range(size):
@@ -127,7 +121,7 @@ def cr2_weights(zc, s_inv, groups, n_groups, g_hat):
                 for b in range(size):
                     gg += g_hat[j, members[b]] * g_hat[m, members[b]]
                 gram[g, j, m] = gg
-    return htz_nu(gram, tau, zc, g_hat, chol, start, order, n_groups), st.OK
+    return htz_nu(gram, tau, zc, g_hat, chol, start, order, n_groups)
 
 
 @njit(cache=True)
@@ -182,7 +176,9 @@ def reference_adjustments(Z, groups):
     for label in np.unique(groups):
         idx = np.flatnonzero(groups == label)
         values, vectors = np.linalg.eigh(np.eye(len(idx)) - hat[np.ix_(idx, idx)])
-        powered = np.where(values > EIGEN_TOLERANCE, values**-0.5, 0.0)
+        keep = values > EIGEN_TOLERANCE
+        powered = np.zeros_like(values)
+        powered[keep] = values[keep] ** -0.5
         out[label] = idx, vectors @ np.diag(powered) @ vectors.T
     return out
 
@@ -242,8 +238,12 @@ def reference_cr2_htz(u, Z, groups):
 
 
 @njit(cache=True)
-def cr2_batch(z, groups, g_hat, nu, code):
-    """`cr2_weights` for every replication: z (R, K, n), groups (R, n) → g_hat (R, K, n), nu (R,), code (R,)."""
+def cr2_batch(z, groups, g_hat, nu):
+    """`cr2_weights` for every replication: z (R, K, n), groups (R, n) → g_hat (R, K, n), nu (R,).
+
+    ν is NaN where the test is not defined (collinear instruments, fewer
+    than two clusters): the kernel reports those replications' statuses.
+    """
     n_reps, k, n = z.shape
     zc = np.empty((k, n))
     for r in range(n_reps):
@@ -258,6 +258,6 @@ def cr2_batch(z, groups, g_hat, nu, code):
         s = zc @ zc.T
         values = np.linalg.eigvalsh(s)
         if not values[0] > 1e-12 * max(values[k - 1], 1e-300) or n_groups < 2:
-            nu[r], code[r] = math.nan, st.SINGULAR if n_groups >= 2 else st.TOO_FEW_CLUSTERS
+            nu[r] = math.nan
             continue
-        nu[r], code[r] = cr2_weights(zc, np.linalg.inv(s), groups[r], n_groups, g_hat[r])
+        nu[r] = cr2_weights(zc, np.linalg.inv(s), groups[r], n_groups, g_hat[r])
