@@ -111,7 +111,12 @@ class Run:
 
         labels = [e.label for e in self.scenario.estimators]
         if a not in labels or b not in labels or a == b:
-            raise UsageError(f"compare: give two of the run's estimators: {', '.join(labels)}")
+            raise UsageError(f"compare {a!r}, {b!r}: give A,B, two of {', '.join(labels)}")
+        unknown = [m for m in measures or () if m not in comparison.PAIRED_MEASURES]
+        if unknown:
+            raise UsageError(
+                f"measures: {', '.join(unknown)} cannot be paired; allowed: {', '.join(comparison.PAIRED_MEASURES)}"
+            )
         data = self.records(columns=comparison.RECORD_COLUMNS)
         chosen = measures or comparison.PAIRED_MEASURES
         return comparison.paired(data, a, b, self.scenario.level, chosen, mcse_multiple)
@@ -120,7 +125,7 @@ class Run:
         """Per cell and term, the estimators ranked by RMSE and by |coverage − nominal|, ties marked."""
         from . import comparison
 
-        return comparison.leaderboard(self.records(columns=comparison.RECORD_COLUMNS), self.scenario.level)
+        return comparison.leaderboard(self.run_dir, self.scenario)
 
     @property
     def report(self) -> Path:

@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -296,17 +297,34 @@ def paired(
     return pd.DataFrame(rows)
 
 
-def leaderboard(records: pd.DataFrame, level: float, measures=("rmse", "coverage")) -> pd.DataFrame:
+def leaderboard(run_dir, scenario, max_pairs: int | None = None) -> pd.DataFrame:
     """Per (cell, term) and measure, the estimators ranked by loss, tied when not distinguishable.
 
     Estimators are sorted by their loss (RMSE; |coverage − level|); each
     shares its predecessor's rank when their paired loss difference is
-    within `TIE_MULTIPLE` MCSEs, else takes its position.  Returns one row
+    within `TIE_MULTIPLE` MCSEs, else takes its position.  Reads one cell
+    and one estimator at a time (memory: one cell's arrays), in grid order,
+    the first `max_pairs` (cell, term) pairs when given.  Returns one row
     per (cell, term, measure, estimator) with ``value``, ``loss`` and ``rank``.
     """
-    rows = []
-    for (cell, term), group in records.groupby(["cell", "term"], observed=True, sort=False):
-        rows += rank_estimators(cell, term, _wide(group), level, measures)
+    from . import records
+
+    rows, pairs = [], 0
+    columns = ["rep", "term", *MEASURED_COLUMNS]
+    reps = np.arange(scenario.reps)
+    for cell in scenario.cells():
+        by_term: dict = {}
+        for estimator in scenario.estimators:
+            data = records.read_cells(Path(run_dir) / "records", [cell], columns, [estimator.label])
+            if data is None:
+                break
+            for term, group in data.groupby("term", observed=True, sort=False):
+                by_term.setdefault(str(term), {})[estimator.label] = estimator_arrays(group, reps)
+        for term, wide in by_term.items():
+            if max_pairs is not None and pairs >= max_pairs:
+                break
+            rows += rank_estimators(cell.label, term, wide, scenario.level)
+            pairs += 1
     return pd.DataFrame(rows, columns=["cell", "term", "measure", "estimator", "value", "loss", "rank"])
 
 

@@ -200,6 +200,18 @@ def count_groups(groups):
 
 
 @njit(cache=True)
+def traces(b, k):
+    """(tr B, tr B²) of the leading k × k block of a square matrix B."""
+    trace = 0.0
+    trace_sq = 0.0
+    for j in range(k):
+        trace += b[j, j]
+        for m in range(k):
+            trace_sq += b[j, m] * b[m, j]
+    return trace, trace_sq
+
+
+@njit(cache=True)
 def effective_f(qxx, szz_chol, meat, k, factor, scratch):
     """Montiel Olea & Pflueger's effective F and their K_eff, from the first stage's robust meat.
 
@@ -220,12 +232,7 @@ def effective_f(qxx, szz_chol, meat, k, factor, scratch):
         cholesky_solve(szz_chol, col, k)
         for j in range(k):
             b[j, l] = col[j]
-    trace = 0.0
-    trace_sq = 0.0
-    for j in range(k):
-        trace += b[j, j]
-        for l in range(k):
-            trace_sq += b[j, l] * b[l, j]
+    trace, trace_sq = traces(b, k)
     largest = np.max(np.linalg.eigvals(b[:k, :k]).real)
     x_tau = 10.0
     k_eff = trace * trace * (1.0 + 2.0 * x_tau) / (trace_sq + 2.0 * x_tau * trace * largest)

@@ -34,7 +34,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .common import count_groups
+from .common import count_groups, traces
 
 EIGEN_TOLERANCE = 1e-12  # clubSandwich's matrix_power: eigenvalues at or below 10^-12 count as 0
 
@@ -159,14 +159,17 @@ def htz_nu(gram, tau, zc, g_hat, chol, start, order, n_groups):
             x = -(tau[g] @ tau_u[h])
             if g == h:
                 x += gram[g] @ u
-            trace = 0.0
-            square = 0.0
-            for j in range(k):
-                trace += x[j, j]
-                for m in range(k):
-                    square += x[j, m] * x[m, j]
+            trace, square = traces(x, k)
             total += square + trace * trace
     return k * (k + 1.0) / total
+
+
+def _inverse_sqrt(values, vectors):
+    """The symmetric generalised inverse square root from an eigendecomposition (clubSandwich's matrix_power)."""
+    keep = values > EIGEN_TOLERANCE
+    powered = np.zeros_like(values)
+    powered[keep] = values[keep] ** -0.5
+    return vectors @ np.diag(powered) @ vectors.T
 
 
 def reference_adjustments(Z, groups):
@@ -176,10 +179,7 @@ def reference_adjustments(Z, groups):
     for label in np.unique(groups):
         idx = np.flatnonzero(groups == label)
         values, vectors = np.linalg.eigh(np.eye(len(idx)) - hat[np.ix_(idx, idx)])
-        keep = values > EIGEN_TOLERANCE
-        powered = np.zeros_like(values)
-        powered[keep] = values[keep] ** -0.5
-        out[label] = idx, vectors @ np.diag(powered) @ vectors.T
+        out[label] = idx, _inverse_sqrt(values, vectors)
     return out
 
 
@@ -226,8 +226,7 @@ def reference_cr2_htz(u, Z, groups):
                 block = block + g_list[gi] @ g_list[gi].T
             pa[:, :, gi, hi] = block
     omega = np.einsum("stgg->st", pa)
-    values, vectors = np.linalg.eigh(omega)
-    nsqrt = vectors @ np.diag(np.where(values > 1e-12, values**-0.5, 0.0)) @ vectors.T
+    nsqrt = _inverse_sqrt(*np.linalg.eigh(omega))
     bjk = np.einsum("as,stgh,tb->abgh", nsqrt, pa, nsqrt)
     var = np.empty((k, k))
     for s in range(k):

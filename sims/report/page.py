@@ -26,13 +26,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .. import records as records_module
 from .. import runner
-from ..comparison import estimator_arrays, rank_estimators
-from ..summary import MEASURED_COLUMNS
+from ..comparison import leaderboard
 from .text import expectation_table, has_several_terms, stock_yogo_note
 
 HTML, MARKDOWN, INDEX = "report.html", "report.md", "index.html"
@@ -166,33 +163,13 @@ def provenance(manifest: dict) -> list[tuple[str, str]]:
 
 
 def leaderboard_rows(run_dir: Path, scenario) -> list[dict]:
-    """Per (cell, term): estimators by rank of RMSE and of |coverage − nominal| ("=" marks a tie).
-
-    Read one cell and one estimator at a time (memory: one cell's arrays),
-    the first `LEADERBOARD_CELL_LIMIT` (cell, term) pairs in grid order.
-    """
-    rows = []
-    columns = ["rep", "term", *MEASURED_COLUMNS]
-    reps = np.arange(scenario.reps)
-    for cell in scenario.cells():
-        by_term = {}
-        for estimator in scenario.estimators:
-            data = records_module.read_cells(run_dir / "records", [cell], columns, [estimator.label])
-            if data is None:
-                break
-            for term, group in data.groupby("term", observed=True, sort=False):
-                by_term.setdefault(str(term), {})[estimator.label] = estimator_arrays(group, reps)
-            del data
-        for term, wide in by_term.items():
-            ranked = pd.DataFrame(
-                rank_estimators(cell.label, term, wide, scenario.level, RANKED), columns=["measure", "estimator", "rank"]
-            )
-            rows.append(
-                {"cell": cell.label, "term": term, **{m: _ranking(ranked[ranked["measure"] == m]) for m in RANKED}}
-            )
-            if len(rows) >= LEADERBOARD_CELL_LIMIT:
-                return rows
-    return rows
+    """Per (cell, term): estimators by rank of RMSE and of |coverage − nominal| ("=" marks a tie), the first
+    `LEADERBOARD_CELL_LIMIT` (cell, term) pairs in grid order."""
+    table = leaderboard(run_dir, scenario, LEADERBOARD_CELL_LIMIT)
+    return [
+        {"cell": cell, "term": term, **{m: _ranking(group[group["measure"] == m]) for m in RANKED}}
+        for (cell, term), group in table.groupby(["cell", "term"], sort=False)
+    ]
 
 
 def _ranking(ranked: pd.DataFrame) -> str:
