@@ -290,14 +290,16 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     """
     parsed = as_scenario(scenario, plugins=plugins)
     chosen = _choose_cell(parsed, cell or {})
-    if not 0 <= rep < parsed.reps:
-        raise UsageError(f"rep {rep} is out of range; the scenario has replications 0 … {parsed.reps - 1}")
+    most = parsed.max_reps or parsed.reps
+    if not 0 <= rep < most:
+        raise UsageError(f"rep {rep} is out of range; the scenario has replications 0 … {most - 1}")
     dgp = plugin_loader.dgp_registry()[parsed.dgp]
-    chunk, offset = divmod(rep, parsed.chunk_size)
+    bytes_per_rep = _bytes_per_rep(dgp, chosen)
+    chunk, offset = divmod(rep, parsed.chunk_for(bytes_per_rep))
     rng = runner.stream(parsed.seed, chosen.key, chunk)
     # DGPs draw replication after replication: drawing the chunk's first
     # `offset` replications in pieces, then this one, gives the run's numbers.
-    step = max(1, runner.SUB_BATCH_BYTES // max(1, _bytes_per_rep(dgp, chosen)))
+    step = max(1, runner.SUB_BATCH_BYTES // max(1, bytes_per_rep))
     while offset > 0:
         dgp.generate(rng, min(step, offset), chosen.params)
         offset -= min(step, offset)
@@ -311,8 +313,10 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
 
 
 def _bytes_per_rep(dgp, cell) -> int:
+    """As `runner.make_plan` measures it: one replication's data, its truths left out."""
     probe = dgp.generate(np.random.default_rng(0), 1, cell.params)
-    return sum(a.nbytes for a in probe.values())
+    dgps.pop_truths(probe, dgp.estimand)
+    return runner.data_bytes(probe)
 
 
 def _choose_cell(scenario: Scenario, wanted: Mapping):

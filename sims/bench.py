@@ -358,7 +358,7 @@ def measure(workload: Workload, scale: float = 1.0) -> dict:
     plugins.load_all(workload.plugins)
     scenario = parse({**workload.scenario, "reps": reps}, f"<bench:{workload.name}>")
     # Two chunks at least, so both workers start, load the plugins and import what they use.
-    warm_reps = max(2 * scenario.chunk_size, reps // 20)
+    warm_reps = max(2 * scenario.chunk_for(1), reps // 20)
     warm = parse({**workload.scenario, "reps": warm_reps}, f"<bench:{workload.name}>")
     buffer = np.empty(workload.normals_per_rep)
     rng = np.random.default_rng(1)

@@ -19,7 +19,7 @@ import pandas as pd
 from . import __version__, api, plugins, report, runner
 from .frames import FrameError
 from .plugins import PluginError
-from .scenario import Scenario, ScenarioError, load, scenario_files
+from .scenario import Scenario, ScenarioError, check_targets, load, scenario_files
 
 REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_OUT = Path("results")
@@ -112,6 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.add_argument("--reps", type=int, help="replications per cell (overrides the file)")
     p.add_argument("--seed", type=int, help="seed (overrides the file)")
+
+    p = sub.add_parser(
+        "plan",
+        help="estimate the replications and time a scenario needs",
+        formatter_class=_Formatter,
+        description="Run a short pilot of every cell (the run's own first replications, on one core) and "
+        "print per cell the seconds per replication, the replications each MCSE target needs "
+        "(target_mcse of the file, or --target), and the estimated compute time on 1 and --workers "
+        "workers. Writes nothing.",
+        epilog="examples:\n  python run_bench.py plan scenarios/small_sample_robust.toml --workers 8\n"
+        "  python run_bench.py plan scenarios/confounding.toml --target coverage=0.005 bias=0.01",
+    )
+    p.add_argument("file", type=Path, metavar="FILE.toml")
+    p.add_argument("--pilot", type=int, default=500, help="pilot replications per cell (default 500)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers to estimate for (default: cores)")
+    p.add_argument("--target", nargs="+", default=[], metavar="MEASURE=MCSE", help="targets instead of the file's")
+    _add_plugin_option(p)
 
     p = sub.add_parser(
         "sample",
@@ -224,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("suite", "run", "sample", "estimate", "summary", "check", "compare", "report", "list", "bench")
+COMMANDS = ("suite", "run", "plan", "sample", "estimate", "summary", "check", "compare", "report", "list", "bench")
 
 
 def main(argv=None) -> int:
@@ -239,6 +256,8 @@ def main(argv=None) -> int:
         if command == "run":
             scenarios = [api.as_scenario(f, reps=args.reps, seed=args.seed, plugins=args.plugin) for f in args.files]
             return _run(scenarios, args)
+        if command == "plan":
+            return _plan(args)
         if command == "sample":
             return _sample(args)
         if command == "estimate":
@@ -260,6 +279,9 @@ def main(argv=None) -> int:
     except (ScenarioError, runner.RunDirError, FileNotFoundError, PluginError, api.UsageError, FrameError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except runner.WriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("\ninterrupted; rerun the same command to resume", file=sys.stderr)
         return 130
@@ -304,7 +326,7 @@ def _report(run: api.Run, quiet: bool) -> int:
     manifest = run.manifest
     print(f"\n== {scenario.name}: {scenario.description}")
     print(
-        f"   {scenario.dgp}, {len(scenario.cells())} cells x {scenario.reps} reps, seed {scenario.seed}; "
+        f"   {scenario.dgp}, {len(scenario.cells())} cells x {report.replications_text(scenario)}, seed {scenario.seed}; "
         f"{run.computed_tasks} tasks computed, {run.reused_tasks} reused, {run.seconds:.1f} s -> {run.run_dir}"
     )
     for note in manifest["skipped"]:
@@ -314,11 +336,40 @@ def _report(run: api.Run, quiet: bool) -> int:
             last = error["message"].strip().splitlines()[-1]
             print(f"   error: {label} raised in cell {cell} (first at rep {error['rep']}): {last} (see manifest.json)")
     print(report.format_headline(run.summary, list(scenario.grid)))
+    print("\n".join(report.target_lines(scenario, run.summary)))
     if lines:
         print(f"expectations: {len(lines) - failed} of {len(lines)} hold")
         print("\n".join(line for line in lines if "FAIL" in line))
     print(f"   full tables, figures and provenance: {run.report}")
     return failed
+
+
+def _plan(args) -> int:
+    from . import planning
+
+    scenario = api.as_scenario(args.file, plugins=args.plugin)
+    targets = dict(scenario.target_mcse)
+    if args.target:
+        targets = check_targets(_target_table(args.target), args.file, "--target")
+    if args.pilot < 2:
+        raise api.UsageError(f"--pilot {args.pilot} is out of range; allowed: an integer ≥ 2")
+    if args.workers < 1:
+        raise api.UsageError(f"--workers {args.workers} is out of range; allowed: an integer ≥ 1")
+    table = planning.pilot(scenario, args.pilot, targets, workers=sorted({1, args.workers}))
+    print(planning.format_plan(table, scenario, targets, args.pilot))
+    return 0
+
+
+def _target_table(items: list[str]) -> dict:
+    """--target coverage=0.005 … as a target_mcse table (validated with `check_targets`)."""
+    table = {}
+    for item in items:
+        measure, _, value = item.partition("=")
+        try:
+            table[measure] = float(value)
+        except ValueError:
+            raise api.UsageError(f"--target {item!r}: allowed MEASURE=MCSE, e.g. coverage=0.005") from None
+    return table
 
 
 def _scenario_of(run_dir: Path) -> Scenario:
@@ -500,5 +551,7 @@ def _list(args) -> int:
             print(f"  {path.name}: INVALID: {exc}")
             continue
         suite = f"in the default suite with {s.suite_reps} reps" if s.suite_reps else "not in the default suite"
-        print(f"  {path.name}: {s.dgp}, {len(s.cells())} cells x {s.reps} reps; {suite}\n      {s.description}")
+        print(
+            f"  {path.name}: {s.dgp}, {len(s.cells())} cells x {report.replications_text(s)}; {suite}\n      {s.description}"
+        )
     return 0

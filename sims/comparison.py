@@ -311,13 +311,15 @@ def leaderboard(run_dir, scenario, max_pairs: int | None = None) -> pd.DataFrame
 
     rows, pairs = [], 0
     columns = ["rep", "term", *MEASURED_COLUMNS]
-    reps = np.arange(scenario.reps)
     for cell in scenario.cells():
         by_term: dict = {}
+        reps = None  # the cell's replications (with target_mcse, cells have their own counts)
         for estimator in scenario.estimators:
             data = records.read_cells(Path(run_dir) / "records", [cell], columns, [estimator.label])
             if data is None:
                 break
+            if reps is None:
+                reps = np.arange(int(data["rep"].max()) + 1)
             for term, group in data.groupby("term", observed=True, sort=False):
                 by_term.setdefault(str(term), {})[estimator.label] = estimator_arrays(group, reps)
         for term, wide in by_term.items():

@@ -139,8 +139,12 @@ def _constant(value, kind, n_rows):
 def write_atomic(table: pa.Table, path: Path) -> None:
     """Write a Parquet file under a hidden temporary name, then rename it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, **_PARQUET_OPTIONS)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp, **_PARQUET_OPTIONS)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or a kill mid-write leaves no half file under the real name
+        raise
 
 
 def read(records_dir, columns=None) -> pd.DataFrame:

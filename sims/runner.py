@@ -23,6 +23,7 @@ Only the client process writes files; workers return arrays.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -34,7 +35,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -58,6 +59,10 @@ MANIFEST = "manifest.json"
 
 class RunDirError(RuntimeError):
     """A run directory that cannot be resumed for this scenario."""
+
+
+class WriteError(RuntimeError):
+    """A results file could not be written (disk full, permission denied): what is finished is kept."""
 
 
 @dataclass(frozen=True)
@@ -156,30 +161,83 @@ def run_estimator(spec, batch, drawn, names, single, options, level, truth, out,
     return spec.run(batch, truth, options, level, out, status)
 
 
+@dataclass(frozen=True)
+class CellPlan:
+    """How one cell runs: its estimators and terms, its chunk size and sub-batch."""
+
+    cell: Cell
+    estimators: tuple[EstimatorConfig, ...]  # those that apply to this cell
+    terms: tuple  # per estimator: its term names in this cell, or None for one term
+    bytes_per_rep: int  # size of one replication's data (from the probe)
+    chunk_size: int
+    sub_batch: int
+
+
 @dataclass
 class Plan:
-    """A scenario resolved into tasks, with the estimators each cell skips."""
+    """A scenario resolved into cells and tasks, with the estimators each cell skips.
+
+    `reps` gives each cell's replication count (cell key -> count); the
+    tasks cover exactly those.  An adaptive run (`target_mcse`) replaces it
+    round by round (`with_reps`).
+    """
 
     scenario: Scenario
     cells: list[Cell]
-    tasks: list[Task]
+    cell_plans: list[CellPlan]
     layout: RecordLayout
+    reps: dict
     skipped: list[dict] = field(default_factory=list)
     plugins: tuple[tuple[str, str], ...] = ()  # (source, digest) of the plugins its code comes from
+    inline: tuple = ()  # user estimators and DGPs defined outside any plugin
+
+    @property
+    def tasks(self) -> list[Task]:
+        scenario = self.scenario
+        tasks = []
+        for cp in self.cell_plans:
+            total = self.reps[cp.cell.key]
+            for chunk in range(math.ceil(total / cp.chunk_size) if cp.estimators else 0):
+                rep_start = chunk * cp.chunk_size
+                n_reps = min(cp.chunk_size, total - rep_start)
+                tasks.append(
+                    Task(
+                        scenario.seed,
+                        scenario.dgp,
+                        dict(cp.cell.params),
+                        cp.cell.key,
+                        chunk,
+                        rep_start,
+                        n_reps,
+                        min(cp.sub_batch, n_reps),
+                        scenario.level,
+                        cp.estimators,
+                        cp.bytes_per_rep,
+                        cp.terms,
+                        self.plugins,
+                        self.inline,
+                    )
+                )
+        return tasks
 
     @property
     def total_reps(self) -> int:
-        return sum(t.n_reps for t in self.tasks)
+        return sum(self.reps[cp.cell.key] for cp in self.cell_plans if cp.estimators)
+
+    def with_reps(self, reps: Mapping) -> Plan:
+        """The same plan with other replication counts per cell."""
+        return replace(self, reps=dict(reps))
 
 
 def make_plan(scenario: Scenario) -> Plan:
-    """Resolve cells, estimator applicability and tasks; compile every kernel.
+    """Resolve cells, estimator applicability and chunk sizes; compile every kernel.
 
     A one-replication probe batch per cell gives the array shapes that
     decide applicability (e.g. the tF procedure needs one instrument) and
-    the bytes per replication that size the sub-batches.  Running every
-    kernel on it compiles them (or loads numba's cache) in this process
-    before any worker starts, so workers load compiled code from the cache.
+    the bytes per replication that size the chunks and sub-batches.
+    Running every kernel on it compiles them (or loads numba's cache) in
+    this process before any worker starts, so workers load compiled code
+    from the cache.
     """
     dgp = plugins.dgp_registry()[scenario.dgp]
     registry = plugins.estimator_registry()
@@ -187,7 +245,7 @@ def make_plan(scenario: Scenario) -> Plan:
     worker_plugins = plugins.worker_sources(obj.origin for obj in used_code)
     inline = tuple({id(obj): obj for obj in used_code if plugins.is_inline(obj.origin)}.values())
     cells = scenario.cells()
-    tasks, skipped, used = [], [], set()
+    cell_plans, skipped, used = [], [], set()
     for cell in cells:
         probe = _probe(dgp, cell)
         drawn = dgps.pop_truths(probe, dgp.estimand)
@@ -214,30 +272,13 @@ def make_plan(scenario: Scenario) -> Plan:
                     f"{scenario.path}: estimator {config.label!r} ({spec.origin}) fails on the probe replication "
                     f"of cell {cell.label}, before any work started:\n{message}"
                 )
-        bytes_per_rep = sum(a.nbytes for a in probe.values())
+        bytes_per_rep = data_bytes(probe)
         sub_batch = max(1, SUB_BATCH_BYTES // max(bytes_per_rep, 1))
-        n_chunks = math.ceil(scenario.reps / scenario.chunk_size)
-        for chunk in range(n_chunks if applicable else 0):
-            rep_start = chunk * scenario.chunk_size
-            n_reps = min(scenario.chunk_size, scenario.reps - rep_start)
-            tasks.append(
-                Task(
-                    scenario.seed,
-                    scenario.dgp,
-                    dict(cell.params),
-                    cell.key,
-                    chunk,
-                    rep_start,
-                    n_reps,
-                    min(sub_batch, n_reps),
-                    scenario.level,
-                    tuple(applicable),
-                    bytes_per_rep,
-                    tuple(cell_terms),
-                    worker_plugins,
-                    inline,
-                )
+        cell_plans.append(
+            CellPlan(
+                cell, tuple(applicable), tuple(cell_terms), bytes_per_rep, scenario.chunk_for(bytes_per_rep), sub_batch
             )
+        )
     for index, config in enumerate(scenario.estimators):
         if config.label not in used:
             reasons = sorted({s["reason"] for s in skipped if s["estimator"] == config.label})
@@ -250,7 +291,14 @@ def make_plan(scenario: Scenario) -> Plan:
     for config in scenario.estimators:
         diagnostics += [d for d in registry[config.name].diagnostics if d not in diagnostics]
     grid_params = tuple((name, dgp.param_map[name].kind) for name in scenario.grid)
-    return Plan(scenario, cells, tasks, RecordLayout(grid_params, tuple(diagnostics)), skipped, worker_plugins)
+    layout = RecordLayout(grid_params, tuple(diagnostics))
+    reps = {cell.key: scenario.reps for cell in cells}
+    return Plan(scenario, cells, cell_plans, layout, reps, skipped, worker_plugins, inline)
+
+
+def data_bytes(batch: Mapping) -> int:
+    """Bytes of a batch's data arrays (its truths popped): what sizes chunks and sub-batches."""
+    return sum(a.nbytes for a in batch.values())
 
 
 def _probe(dgp, cell: Cell) -> dict:
@@ -366,7 +414,9 @@ def _versions() -> dict:
     }
 
 
-def _write_manifest(run_dir: Path, plan: Plan, state: str, timings: dict, jobs: int, errors: dict) -> None:
+def _write_manifest(
+    run_dir: Path, plan: Plan, state: str, timings: dict, jobs: int, errors: dict, rounds: list = ()
+) -> None:
     complete = completed_files(run_dir)
     manifest = {
         "state": state,
@@ -383,6 +433,9 @@ def _write_manifest(run_dir: Path, plan: Plan, state: str, timings: dict, jobs: 
         "plugins": [source for source, _ in plan.plugins],
         "errors": errors,
     }
+    if plan.scenario.target_mcse:  # per cell: the replications of each round and whether its targets were met
+        manifest["rounds"] = list(rounds)
+        manifest["reps"] = {cell.label: plan.reps[cell.key] for cell in plan.cells}
     tmp = run_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, allow_nan=False))
     os.replace(tmp, run_dir / MANIFEST)
@@ -477,31 +530,103 @@ def run(
 ) -> RunResult:
     """Compute a planned scenario's missing tasks and write its records.
 
+    With `target_mcse` the run goes in rounds (`next_reps`): the first
+    computes `reps` per cell, each next one adds whole chunks to the cells
+    whose targets are not met, until all are met or at `max_reps`.  A
+    round's counts follow from the records of the one before alone, so an
+    adaptive run resumes like any other and equals a fixed-count run of the
+    counts it ends with.  The returned plan has the final counts.
+
     The summary and figures are separate steps (`sims.summary`,
     `sims.figures`) so they can be redone from the records alone.
     """
     started = time.perf_counter()
     scenario = plan.scenario
+    adaptive = bool(scenario.target_mcse)
     run_dir = run_dir_for(scenario, out)
     check_run_dir(run_dir, scenario, fresh)
     if fresh:
         _clear(run_dir)
     records_dir = run_dir / "records"
-    records_dir.mkdir(parents=True, exist_ok=True)
-    for stale in records_dir.glob(".*.tmp"):
+    try:
+        records_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot create {records_dir}: {exc.strerror}") from exc
+    for stale in [*records_dir.glob(".*.tmp"), *run_dir.glob(".*.tmp")]:  # left by a killed run
         stale.unlink()
-    planned = {t.file_name for t in plan.tasks}
-    for path in records_dir.glob("*.parquet"):
-        if RECORD_FILE.match(path.name) and path.name not in planned:
-            path.unlink()  # a chunk of a cell or replication count this run no longer has
-    pending = [t for t in plan.tasks if not (records_dir / t.file_name).exists()]
-    # Largest tasks first, so no worker is left with a big one at the end.
-    pending.sort(key=lambda t: -t.n_reps * t.bytes_per_rep)
     timings = {"started": datetime.now(UTC).isoformat(timespec="seconds")}
     errors = _previous_errors(run_dir) if not fresh else {}
-    _write_manifest(run_dir, plan, "running", timings, jobs, errors)
-    cells = {c.key: c for c in plan.cells}
+    computed = 0
     compute_seconds = 0.0
+    rounds = []
+    while True:
+        # A later round's chunks left by an earlier, longer run are kept until the last round.
+        _prune(records_dir, plan, keep_later=adaptive)
+        pending = [t for t in plan.tasks if not (records_dir / t.file_name).exists()]
+        computed += len(pending)
+        try:
+            _write_manifest(run_dir, plan, "running", timings, jobs, errors, rounds)
+            compute_seconds += _compute_tasks(plan, pending, records_dir, errors, jobs, backend, scheduler, progress)
+        except KeyboardInterrupt:
+            timings["interrupted"] = datetime.now(UTC).isoformat(timespec="seconds")
+            _write_manifest(run_dir, plan, "interrupted", timings, jobs, errors, rounds)
+            raise
+        except OSError as exc:  # writing a records file failed; the finished ones are complete files
+            timings["failed"] = datetime.now(UTC).isoformat(timespec="seconds")
+            with contextlib.suppress(OSError):  # on a full disk the manifest may not fit either
+                _write_manifest(run_dir, plan, "failed", timings, jobs, errors, rounds)
+            raise WriteError(
+                f"cannot write in {records_dir}: {exc.strerror or exc} (errno {exc.errno}); "
+                f"the {len(completed_files(run_dir))} finished chunks are kept: free space or fix the "
+                "permissions, then rerun the same command to resume"
+            ) from exc
+        if not adaptive:
+            break
+        reps, status = next_reps(run_dir, plan)
+        rounds.append(status)
+        if reps == plan.reps:
+            break
+        plan = plan.with_reps(reps)
+    if adaptive:
+        _prune(records_dir, plan, keep_later=False)
+    reused = len(plan.tasks) - computed
+    seconds = time.perf_counter() - started
+    timings.update(
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        wall_seconds=round(seconds, 3),
+        task_seconds=round(compute_seconds, 3),
+        tasks_computed=computed,
+        tasks_reused=reused,
+    )
+    _write_manifest(run_dir, plan, "complete", timings, jobs, errors, rounds)
+    return RunResult(run_dir, plan, computed, reused, seconds)
+
+
+def _prune(records_dir: Path, plan: Plan, keep_later: bool) -> None:
+    """Delete the records files the plan no longer has: other cells, or a chunk of another length.
+
+    With `keep_later`, chunks past a cell's current count are kept (a later
+    round of an adaptive run will use them).
+    """
+    planned = {t.file_name for t in plan.tasks}
+    last = {}
+    for t in plan.tasks:
+        last[t.cell_key] = max(last.get(t.cell_key, -1), t.chunk)
+    for path in records_dir.glob("*.parquet"):
+        if not RECORD_FILE.match(path.name) or path.name in planned:
+            continue
+        key, chunk, _ = path.stem.split("-")
+        key, chunk = int(key, 16), int(chunk)
+        if not (keep_later and key in last and chunk > last[key]):
+            path.unlink()
+
+
+def _compute_tasks(plan, pending, records_dir, errors, jobs, backend, scheduler, progress) -> float:
+    """Compute tasks and write each one's records file as it arrives; returns the workers' seconds."""
+    # Largest tasks first, so no worker is left with a big one at the end.
+    pending = sorted(pending, key=lambda t: -t.n_reps * t.bytes_per_rep)
+    cells = {c.key: c for c in plan.cells}
+    seconds = 0.0
     bar = _progress(plan, plan.total_reps - sum(t.n_reps for t in pending), enabled=progress)
     try:
         for result in _execute(pending, jobs, backend, scheduler):
@@ -510,24 +635,43 @@ def run(
             table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.outputs)
             records.write_atomic(table, records_dir / task.file_name)
             _keep_first_errors(errors, cell.label, result.errors)
-            compute_seconds += result.seconds
+            seconds += result.seconds
             bar.update(task.n_reps)
-    except KeyboardInterrupt:
+    finally:
         bar.close()
-        timings["interrupted"] = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_manifest(run_dir, plan, "interrupted", timings, jobs, errors)
-        raise
-    bar.close()
-    seconds = time.perf_counter() - started
-    timings.update(
-        finished=datetime.now(UTC).isoformat(timespec="seconds"),
-        wall_seconds=round(seconds, 3),
-        task_seconds=round(compute_seconds, 3),
-        tasks_computed=len(pending),
-        tasks_reused=len(plan.tasks) - len(pending),
-    )
-    _write_manifest(run_dir, plan, "complete", timings, jobs, errors)
-    return RunResult(run_dir, plan, len(pending), len(plan.tasks) - len(pending), seconds)
+    return seconds
+
+
+def next_reps(run_dir: Path, plan: Plan) -> tuple[dict, dict]:
+    """An adaptive run's next replication counts per cell, from the records so far.
+
+    A cell whose every targeted MCSE (every estimator and term with that
+    measure) is within its target, or that is at `max_reps`, keeps its
+    count.  Another grows to the count its worst MCSE projects, as MCSE ∝
+    1/√R gives it: R·max(MCSE/target)², rounded up to whole chunks, at
+    least one chunk more and at most `max_reps`.  Returns the counts and,
+    per cell label, {"reps", "met", "missed"} for the manifest.
+    """
+    from . import summary as summary_module
+
+    scenario = plan.scenario
+    columns = summary_module.needed_columns(scenario.grid)
+    counts, status = dict(plan.reps), {}
+    for cp in plan.cell_plans:
+        key, reps = cp.cell.key, plan.reps[cp.cell.key]
+        if not cp.estimators:
+            continue
+        rows = summary_module.summarize(
+            records.read_cells(run_dir / "records", [cp.cell], columns, max_rep=reps), list(scenario.grid)
+        )
+        ratios = summary_module.mcse_ratios(rows, scenario.target_mcse)
+        missed = sorted(m for m in ratios if (ratios[m] > 1).any())
+        status[cp.cell.label] = {"reps": reps, "met": not missed, "missed": missed}
+        if missed and reps < scenario.max_reps:
+            needed = reps * float(np.nanmax(ratios.to_numpy())) ** 2
+            grown = math.ceil(needed / cp.chunk_size) * cp.chunk_size
+            counts[key] = min(scenario.max_reps, max(reps + cp.chunk_size, grown))
+    return counts, status
 
 
 def _previous_errors(run_dir: Path) -> dict:
@@ -604,7 +748,7 @@ def write_summary(run_dir: Path, scenario: Scenario) -> pd.DataFrame:
 
     cells = scenario.cells()
     labels = [e.label for e in scenario.estimators]
-    rows_per_cell = max(1, scenario.reps * len(labels))
+    rows_per_cell = max(1, (scenario.max_reps or scenario.reps) * len(labels))
     per_batch = max(1, SUMMARY_BATCH_ROWS // rows_per_cell)
     # A cell too big for one batch is read one estimator at a time.
     by_estimator = [[label] for label in labels] if rows_per_cell > SUMMARY_BATCH_ROWS else [None]
@@ -621,10 +765,18 @@ def write_summary(run_dir: Path, scenario: Scenario) -> pd.DataFrame:
         estimator_order=[e.label for e in scenario.estimators],
         cell_order=[c.label for c in cells],
     )
+    table = summary_module.with_targets(table, scenario.target_mcse)
     for name, writer in (("summary.parquet", table.to_parquet), ("summary.csv", table.to_csv)):
         tmp = run_dir / f".{name}.tmp"
-        writer(tmp, index=False)
-        os.replace(tmp, run_dir / name)
+        try:
+            writer(tmp, index=False)
+            os.replace(tmp, run_dir / name)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise WriteError(
+                f"cannot write {run_dir / name}: {exc.strerror or exc} (errno {exc.errno}); the records are "
+                "complete: free space or fix the permissions, then rerun the same command"
+            ) from exc
     return table
 
 

@@ -8,7 +8,9 @@ A scenario is a TOML file (data, never code)::
     reps = 2000                       # replications per grid cell
     seed = 20261127
     level = 0.95                      # confidence level (default 0.95)
-    chunk_size = 5000                 # replications per task (default 5000)
+    chunk_size = 5000                 # replications per task (default: from a replication's cost)
+    target_mcse = { coverage = 0.005 }  # optional: add replications until every MCSE is this small …
+    max_reps = 20000                  # … or this many replications per cell (required with target_mcse)
     estimators = ["ols", { name = "ols", se = "hc1", label = "ols_hc1" }]
     figures = ["estimate_vs_param"]   # extra figures (the standard ones are always drawn)
     [params]                          # fixed DGP parameters
@@ -41,8 +43,17 @@ from pathlib import Path
 from . import NUMBERS_VERSION, dgps, plugins
 
 DEFAULT_LEVEL = 0.95
-DEFAULT_CHUNK_SIZE = 5000
-TOP_LEVEL_KEYS = "name description dgp reps seed level chunk_size estimators params grid suite figures expect".split()
+TOP_LEVEL_KEYS = (
+    "name description dgp reps seed level chunk_size target_mcse max_reps estimators params grid suite figures expect"
+).split()
+# Without `chunk_size`, a cell's chunk holds at most MAX_CHUNK replications
+# and about TASK_BYTES of drawn data, rounded down to 1, 2 or 5 × 10^k: big-n
+# cells with few replications still make enough tasks for every worker,
+# small-n cells keep large ones.  Chosen from the scenario alone (never from
+# --jobs), so the numbers do not depend on the machine.
+MAX_CHUNK = 5000
+TASK_BYTES = 256 << 20
+CHUNK_POLICY = f"auto:{MAX_CHUNK}:{TASK_BYTES}"
 RELATIONS = ("equals", "above", "below", "at_most", "at_least", "better_than")
 EXPECT_KEYS = ("where", "estimator", "measure", *RELATIONS, "mcse_multiple")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -133,13 +144,16 @@ class Scenario:
     reps: int
     seed: int
     level: float
-    chunk_size: int
+    chunk_size: int | None  # None: chosen per cell from a replication's cost (`runner.chunk_size_for`)
     estimators: tuple[EstimatorConfig, ...]
     params: Mapping  # fixed parameters, defaults filled in (grid parameters excluded)
     grid: Mapping  # parameter -> tuple of values, in file order
     suite_reps: int | None  # None: not in the default suite
     figures: tuple[str, ...]
     expectations: tuple[Expectation, ...]
+    # measure -> largest MCSE wanted: `reps` is then the first round, `max_reps` the most per cell
+    target_mcse: Mapping = field(default_factory=dict)
+    max_reps: int | None = None
     source: Mapping = field(default_factory=dict, repr=False, compare=False)  # the TOML as read
     # "dgp:NAME" / "estimator:NAME" -> {"origin", "identity"} for the user code (plugins) it runs
     code: Mapping = field(default_factory=dict)
@@ -158,9 +172,9 @@ class Scenario:
     def fingerprint(self) -> str:
         """Hash of everything that decides the numbers of a replication.
 
-        Excludes the number of replications and the grid values: raising
-        `reps` or adding a grid value extends a run without changing what is
-        already there.
+        Excludes the number of replications, the MCSE targets and the grid
+        values: raising `reps`, tightening a target or adding a grid value
+        extends a run without changing what is already there.
         """
         identity = {
             "numbers_version": NUMBERS_VERSION,
@@ -169,18 +183,37 @@ class Scenario:
             "grid_parameters": list(self.grid),
             "seed": self.seed,
             "level": self.level,
-            "chunk_size": self.chunk_size,
+            "chunk_size": self.chunk_size or CHUNK_POLICY,
             "estimators": [e.as_dict() for e in self.estimators],
         }
         if self.code:  # kept out when empty, so built-in runs keep their fingerprints
             identity["code"] = {name: c["identity"] for name, c in self.code.items()}
         return hashlib.sha256(_canonical(identity).encode()).hexdigest()[:16]
 
+    def chunk_for(self, bytes_per_rep: int) -> int:
+        """Replications per task of a cell whose one replication draws `bytes_per_rep` bytes.
+
+        `chunk_size` when given; else the largest 1, 2 or 5 × 10^k within
+        MAX_CHUNK and TASK_BYTES, and, with `target_mcse`, within `reps`, so
+        each round adds whole chunks.
+        """
+        if self.chunk_size:
+            return self.chunk_size
+        limit = min(MAX_CHUNK, max(1, TASK_BYTES // max(1, bytes_per_rep)))
+        if self.target_mcse:
+            limit = min(limit, self.reps)
+        magnitude = 10 ** (len(str(limit)) - 1)
+        return max(m * magnitude for m in (1, 2, 5) if m * magnitude <= limit)
+
     def with_overrides(self, reps: int | None = None, seed: int | None = None) -> Scenario:
         """A copy with the command line's --reps/--seed applied (validated)."""
         if reps is not None:
             if reps < 2:
                 raise ScenarioError(self.path, "reps", f"--reps {reps} is out of range; allowed: an integer ≥ 2")
+            if self.max_reps is not None and reps > self.max_reps:
+                raise ScenarioError(
+                    self.path, "reps", f"--reps {reps} exceeds max_reps ({self.max_reps}); allowed: ≤ it"
+                )
             self = replace(self, reps=reps)
         if seed is not None:
             if seed < 0:
@@ -198,6 +231,8 @@ class Scenario:
             "seed": self.seed,
             "level": self.level,
             "chunk_size": self.chunk_size,
+            "target_mcse": dict(self.target_mcse),
+            "max_reps": self.max_reps,
             "estimators": [e.as_dict() for e in self.estimators],
             "params": dict(self.params),
             "grid": {k: list(v) for k, v in self.grid.items()},
@@ -262,7 +297,8 @@ class _Parser:
         level = self.number("level", DEFAULT_LEVEL)
         if not 0.0 < level < 1.0:
             raise self.error("level", f"{level!r} is out of range; allowed: a number in (0, 1)")
-        chunk_size = self.integer("chunk_size", minimum=1, default=DEFAULT_CHUNK_SIZE)
+        chunk_size = self.integer("chunk_size", minimum=1, default=None)
+        target_mcse, max_reps = self.targets(reps)
         params, grid = self.parameters(dgp)
         configs = self.estimator_configs(dgp, level)
         scenario = Scenario(
@@ -274,6 +310,8 @@ class _Parser:
             seed=seed,
             level=level,
             chunk_size=chunk_size,
+            target_mcse=target_mcse,
+            max_reps=max_reps,
             estimators=configs,
             params=params,
             grid=grid,
@@ -308,6 +346,17 @@ class _Parser:
         if value < minimum:
             raise self.error(key, f"{value} is out of range; allowed: an integer ≥ {minimum}")
         return value
+
+    def targets(self, reps: int) -> tuple[dict, int | None]:
+        """``target_mcse`` (measure -> largest MCSE wanted) and ``max_reps``, which it needs."""
+        if "target_mcse" not in self.raw:
+            if "max_reps" in self.raw:
+                raise self.error("max_reps", "given without target_mcse; allowed only with target_mcse = { ... }")
+            return {}, None
+        targets = check_targets(self.table("target_mcse"), self.path)
+        if "max_reps" not in self.raw:
+            raise self.error("max_reps", f"missing; required with target_mcse: an integer ≥ reps ({reps})")
+        return targets, self.integer("max_reps", minimum=reps)
 
     def number(self, key, default) -> float:
         value = self.raw.get(key, default)
@@ -533,6 +582,24 @@ class _Parser:
                 f"{entry['measure']!r} has no direction to be better in; with better_than allowed: {', '.join(LOSSES)}",
             )
         return rival
+
+
+def check_targets(table: Mapping, path, key: str = "target_mcse") -> dict:
+    """MCSE targets (measure -> largest MCSE wanted), validated: known measures, positive numbers."""
+    from .summary import MEASURES  # noqa: PLC0415
+
+    if not table:
+        raise ScenarioError(
+            path, key, "is empty; allowed: a table of measure = largest MCSE, e.g. { coverage = 0.005 }"
+        )
+    targets = {}
+    for measure, value in table.items():
+        if measure not in MEASURES:
+            raise ScenarioError(path, f"{key}.{measure}", f"not a measure; allowed: {', '.join(MEASURES)}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ScenarioError(path, f"{key}.{measure}", f"{value!r} is not allowed; allowed: a number > 0")
+        targets[measure] = float(value)
+    return targets
 
 
 def _default_label(spec, options) -> str:

@@ -278,6 +278,24 @@ def summarize(records: pd.DataFrame, grid_params=(), estimator_order=None, cell_
     return order_rows(summary.reset_index(drop=True), estimator_order, cell_order)
 
 
+def mcse_ratios(summary: pd.DataFrame, targets: dict) -> pd.DataFrame:
+    """Per summary row and targeted measure, MCSE / target (> 1: not yet precise enough).
+
+    NaN where a row has no MCSE of that measure (e.g. coverage of an
+    estimator without intervals): such a row neither meets nor misses it.
+    """
+    return pd.DataFrame({m: summary[f"{m}_mcse"].astype(float) / t for m, t in targets.items()}, index=summary.index)
+
+
+def with_targets(summary: pd.DataFrame, targets: dict) -> pd.DataFrame:
+    """The summary with ``target_met`` and ``targets_missed`` (the measures whose MCSE is above its target)."""
+    if summary.empty or not targets:
+        return summary
+    over = mcse_ratios(summary, targets) > 1
+    missed = [",".join(m for m in over.columns if over.at[i, m]) for i in summary.index]
+    return summary.assign(target_met=[not m for m in missed], targets_missed=missed)
+
+
 def order_rows(summary: pd.DataFrame, estimator_order=None, cell_order=None) -> pd.DataFrame:
     """Summary rows by cell, then estimator (given orders, else first appearance); terms keep their order."""
     if summary.empty:

@@ -80,7 +80,8 @@ FIGURE_MAX_REPS = 20_000
 
 def replications_note(scenario) -> list[str]:
     """What a records-based figure says when it read only the first `FIGURE_MAX_REPS` replications."""
-    return [f"first {FIGURE_MAX_REPS:,} of {scenario.reps:,} replications"] if scenario.reps > FIGURE_MAX_REPS else []
+    most = scenario.max_reps or scenario.reps
+    return [f"first {FIGURE_MAX_REPS:,} of up to {most:,} replications"] if most > FIGURE_MAX_REPS else []
 
 
 # The records columns every records-based figure reads (read once, together).

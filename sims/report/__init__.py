@@ -14,7 +14,9 @@ from .text import (
     format_headline,
     format_summary,
     has_several_terms,
+    replications_text,
     stock_yogo_note,
+    target_lines,
     with_mcse,
 )
 
@@ -26,6 +28,8 @@ __all__ = [
     "format_headline",
     "format_summary",
     "has_several_terms",
+    "replications_text",
     "stock_yogo_note",
+    "target_lines",
     "with_mcse",
 ]

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import runner
 from ..comparison import leaderboard
-from .text import expectation_table, has_several_terms, stock_yogo_note
+from .text import expectation_table, has_several_terms, replications_text, stock_yogo_note, target_lines
 
 HTML, MARKDOWN, INDEX = "report.html", "report.md", "index.html"
 # Measures shown, in order, with their headings; a measure with
@@ -141,7 +141,7 @@ def provenance(manifest: dict) -> list[tuple[str, str]]:
     timings = manifest.get("timings", {})
     items = [
         ("seed", str(scenario["seed"])),
-        ("replications per cell", str(scenario["reps"])),
+        ("replications per cell", _replications(manifest)),
         ("fingerprint", manifest["fingerprint"]),
         ("git revision", manifest.get("git_revision") or "unknown"),
         ("versions", ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())),
@@ -199,6 +199,13 @@ def _environment():
     )
 
 
+def _replications(manifest: dict) -> str:
+    """The scenario's count, or with MCSE targets each cell's (from the manifest)."""
+    if "reps" not in manifest:
+        return str(manifest["scenario"]["reps"])
+    return ", ".join(f"{cell}: {reps}" for cell, reps in manifest["reps"].items())
+
+
 def context(run_dir: Path, scenario, summary: pd.DataFrame, figures: list[Path]) -> dict:
     """Everything the templates show, from a run folder's contents."""
     manifest = json.loads((run_dir / runner.MANIFEST).read_text())
@@ -221,7 +228,8 @@ def context(run_dir: Path, scenario, summary: pd.DataFrame, figures: list[Path])
         "toml": scenario.source,
         "equations": dgp_equations(scenario.dgp),
         "tables": measure_tables(summary, list(scenario.grid)),
-        "notes": stock_yogo_note(summary, scenario),
+        "notes": [line.strip() for line in target_lines(scenario, summary)] + stock_yogo_note(summary, scenario),
+        "replications": replications_text(scenario),
         "claims": claims,
         "n_failed_claims": sum(not c["holds"] for c in claims),
         "leaderboard": leaderboard_rows(run_dir, scenario),
@@ -265,7 +273,7 @@ def write_index(out) -> Path:
                 "link": f"{html.escape(run_dir.name)}/{HTML}",
                 "description": manifest["scenario"].get("description", ""),
                 "dgp": manifest["scenario"]["dgp"],
-                "reps": manifest["scenario"]["reps"],
+                "reps": max(manifest.get("reps", {}).values(), default=manifest["scenario"]["reps"]),
                 "held": counts[0],
                 "claims": counts[1],
                 "failed": counts[0] < counts[1],

@@ -81,6 +81,34 @@ def format_headline(summary: pd.DataFrame, grid_params) -> str:
     return shown.to_string(index=False)
 
 
+def replications_text(scenario) -> str:
+    """Replications per cell as a sentence fragment: fixed, or a range reached by MCSE targets."""
+    if scenario.target_mcse:
+        return f"{scenario.reps} to {scenario.max_reps} reps (to MCSE targets)"
+    return f"{scenario.reps} reps"
+
+
+def target_lines(scenario, summary: pd.DataFrame) -> list[str]:
+    """With ``target_mcse``: per cell, the replications used and whether every target was met."""
+    if not scenario.target_mcse or summary.empty or "target_met" not in summary:
+        return []
+    wanted = ", ".join(f"{m} ≤ {t:g}" for m, t in scenario.target_mcse.items())
+    lines = []
+    for cell, rows in summary.groupby("cell", sort=False):
+        reps = int(rows["reps"].max())
+        if rows["target_met"].all():
+            lines.append(f"   {cell}: MCSE targets ({wanted}) met with {reps} reps")
+            continue
+        missed = rows.loc[~rows["target_met"]]
+        detail = "; ".join(
+            f"{r.estimator} {m} MCSE {r[f'{m}_mcse']:.2g}"
+            for _, r in missed.iterrows()
+            for m in r["targets_missed"].split(",")
+        )
+        lines.append(f"   {cell}: MCSE targets NOT met at max_reps = {reps} ({detail})")
+    return lines
+
+
 def stock_yogo_note(summary: pd.DataFrame, scenario) -> list[str]:
     """Stock–Yogo (2005) thresholds for the instrument counts of an IV summary."""
     if not summary["mean_first_stage_f"].notna().any():
