@@ -442,11 +442,88 @@ REFERENCE_PACKAGES = {
 }
 
 
+# -- memory: peak resident memory of the client against the replications --------------------------
+
+MEMORY = "memory"
+MEMORY_SCENARIO = {
+    "name": "memory",
+    "dgp": "confounding",
+    "seed": 1,
+    "estimators": ["ols", "ols_adjusted"],
+    "params": {"n": 100},
+}
+# Run in a fresh interpreter: the whole command (records, summary, figures, report) on 2 workers, then
+# the client's own peak resident memory (the workers' is one chunk's and does not grow with a run).
+_PEAK = """\
+import resource, sys
+from causalmc.sims.cli import main
+code = main(["run", sys.argv[1], "--out", sys.argv[2], "--jobs", "2", "--quiet", "--fresh"])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+sys.exit(code)
+"""
+
+
+def measure_memory(scale: float = 1.0) -> dict:
+    """Peak client memory for 10,000 and 1,000,000 (× scale) replications of one confounding cell."""
+    import subprocess
+
+    counts = (10_000, max(20_000, int(1_000_000 * scale)))
+    peaks = {}
+    with tempfile.TemporaryDirectory(prefix="causalmc-memory-") as tmp:
+        for reps in counts:
+            path = Path(tmp) / f"memory_{reps}.toml"
+            path.write_text(_toml({**MEMORY_SCENARIO, "reps": reps}))
+            done = subprocess.run(
+                [sys.executable, "-c", _PEAK, str(path), str(Path(tmp) / "out")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            peaks[reps] = int(done.stdout.strip().splitlines()[-1])
+    small, big = peaks[counts[0]], peaks[counts[1]]
+    return {
+        "workload": MEMORY,
+        "peak_bytes": {str(k): v for k, v in peaks.items()},
+        "targets": {
+            "under_1_gib": {"target": 2**30, "value": big, "met": big < 2**30},
+            "under_2x_small": {"target": 2.0, "value": big / small, "met": big < 2 * small},
+        },
+    }
+
+
+def _toml(scenario: dict) -> str:
+    lines = []
+    for key, value in scenario.items():
+        if isinstance(value, dict):
+            continue
+        lines.append(f"{key} = {json.dumps(value)}")
+    for key, value in scenario.items():
+        if isinstance(value, dict):
+            lines += [f"[{key}]", *(f"{k} = {json.dumps(v)}" for k, v in value.items())]
+    return "\n".join(lines) + "\n"
+
+
+def format_memory(result: dict) -> str:
+    (small, a), (big, b) = ((int(k), v) for k, v in result["peak_bytes"].items())
+    met = {k: "met" if t["met"] else "MISSED" for k, t in result["targets"].items()}
+    return (
+        "memory: peak resident memory of the client, confounding n = 100, ols + ols_adjusted, 2 workers, "
+        "records + summary + figures + report\n"
+        f"  {small:>9,} replications  {a / 2**20:8.0f} MiB\n"
+        f"  {big:>9,} replications  {b / 2**20:8.0f} MiB   target < 1024 MiB: {met['under_1_gib']}; "
+        f"{b / a:.2f}× the small run, target < 2×: {met['under_2x_small']}"
+    )
+
+
 def main(args) -> int:
     import importlib.util
 
     missing = sorted(
-        {REFERENCE_PACKAGES[w] for w in args.workloads if importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None}
+        {
+            REFERENCE_PACKAGES[w]
+            for w in args.workloads
+            if w != MEMORY and importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None
+        }
     )
     if missing:
         print(
@@ -456,8 +533,12 @@ def main(args) -> int:
         return 2
     results = []
     for name in args.workloads:
-        result = measure(WORKLOADS[name], scale=args.scale)
-        print(format_result(result), flush=True)
+        if name == MEMORY:
+            result = measure_memory(scale=args.scale)
+            print(format_memory(result), flush=True)
+        else:
+            result = measure(WORKLOADS[name], scale=args.scale)
+            print(format_result(result), flush=True)
         results.append(result)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -467,4 +548,4 @@ def main(args) -> int:
     return 1 if missed else 0
 
 
-__all__ = ["WORKLOADS", "main", "measure"]
+__all__ = ["MEMORY", "WORKLOADS", "main", "measure", "measure_memory"]

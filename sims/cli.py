@@ -233,9 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         "measured in one run; prints the ratios and checks the targets.",
         epilog="example:\n  python run_bench.py bench --workloads confounding --json bench.json",
     )
-    from .bench import WORKLOADS
+    from .bench import MEMORY, WORKLOADS
 
-    p.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    p.add_argument("--workloads", nargs="+", choices=[*WORKLOADS, MEMORY], default=[*WORKLOADS, MEMORY])
     p.add_argument("--scale", type=float, default=1.0, help="multiply every replication count (default 1)")
     p.add_argument("--json", type=Path, help="also write the measurements to this file")
     return parser

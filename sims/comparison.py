@@ -61,6 +61,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from causalmc.estimators.inference import covers, set_width
 
@@ -138,7 +140,7 @@ def influence(measure: str, rows: dict) -> tuple[float, np.ndarray]:
     psi : ndarray (R,)
         Influence values: the measure's MCSE is sd(ψ)/√R.
     """
-    est, truth, se = rows["estimate"], rows["truth"], rows["se"]
+    est, truth, se = rows["estimate"], rows["truth"], rows.get("se")
     e = est - truth
     if measure == "mean_estimate":
         return float(np.mean(est)), est
@@ -194,15 +196,25 @@ def _usable(measure: str, rows: dict) -> np.ndarray:
 VALUE_COLUMNS = ("truth", "estimate", "se", "ci_low", "ci_high", "reject")
 
 
-def estimator_arrays(rows: pd.DataFrame, reps: np.ndarray) -> dict:
-    """One estimator's records of one (cell, term) as arrays aligned on `reps` (NaN and ok = False where not ok)."""
-    ok = rows[rows["status"] == "ok"]
-    position = np.searchsorted(reps, ok["rep"].to_numpy())
+def estimator_arrays(rows, reps: np.ndarray, columns=VALUE_COLUMNS) -> dict:
+    """One estimator's records of one (cell, term) as arrays aligned on `reps` (NaN and ok = False where not ok).
+
+    `rows` is a DataFrame or a pyarrow Table with ``rep``, ``status`` and
+    the value `columns` (a Table skips pandas: less memory for a large cell).
+    """
+    if isinstance(rows, pd.DataFrame):
+        ok = (rows["status"] == "ok").to_numpy()
+        rep = rows["rep"].to_numpy()
+        column = lambda c: rows[c].to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
+    else:
+        ok = pc.equal(rows["status"].cast(pa.string()), "ok").to_numpy(zero_copy_only=False)
+        rep = rows["rep"].to_numpy()
+        column = lambda c: pc.fill_null(rows[c].cast(pa.float64()), np.nan).to_numpy()  # noqa: E731
+    position = np.searchsorted(reps, rep[ok])
     arrays = {}
-    for c in VALUE_COLUMNS:
+    for c in columns:
         full = np.full(len(reps), np.nan)
-        values = ok[c].astype("Float64").astype(float) if c == "reject" else ok[c]
-        full[position] = values.to_numpy(dtype=float)
+        full[position] = column(c)[ok]
         arrays[c] = full
     arrays["ok"] = np.zeros(len(reps), bool)
     arrays["ok"][position] = True
@@ -220,6 +232,8 @@ def _wide(records: pd.DataFrame) -> dict:
 
 def _pair_rows(a: dict, b: dict, measure: str) -> tuple[dict, dict]:
     keep = a["ok"] & b["ok"] & _usable(measure, a) & _usable(measure, b)
+    if keep.all():  # no copies of a large cell's arrays
+        return a, b
     return ({k: v[keep] for k, v in a.items()}, {k: v[keep] for k, v in b.items()})
 
 
@@ -297,6 +311,10 @@ def paired(
     return pd.DataFrame(rows)
 
 
+# What ranking by RMSE and coverage reads (nothing more is held per replication of a large cell).
+RANKING_COLUMNS = ("truth", "estimate", "ci_low", "ci_high")
+
+
 def leaderboard(run_dir, scenario, max_pairs: int | None = None) -> pd.DataFrame:
     """Per (cell, term) and measure, the estimators ranked by loss, tied when not distinguishable.
 
@@ -310,18 +328,23 @@ def leaderboard(run_dir, scenario, max_pairs: int | None = None) -> pd.DataFrame
     from . import records
 
     rows, pairs = [], 0
-    columns = ["rep", "term", *MEASURED_COLUMNS]
+    columns = ["rep", "term", "status", *RANKING_COLUMNS]
     for cell in scenario.cells():
         by_term: dict = {}
         reps = None  # the cell's replications (with target_mcse, cells have their own counts)
         for estimator in scenario.estimators:
-            data = records.read_cells(Path(run_dir) / "records", [cell], columns, [estimator.label])
+            data = records.read_cells(Path(run_dir) / "records", [cell], columns, [estimator.label], frame=False)
             if data is None:
                 break
             if reps is None:
-                reps = np.arange(int(data["rep"].max()) + 1)
-            for term, group in data.groupby("term", observed=True, sort=False):
-                by_term.setdefault(str(term), {})[estimator.label] = estimator_arrays(group, reps)
+                reps = np.arange(pc.max(data["rep"]).as_py() + 1)
+            terms = data["term"].cast(pa.string())
+            names = pc.unique(terms).to_pylist()
+            for term in names:
+                subset = data if len(names) == 1 else data.filter(pc.equal(terms, term))
+                by_term.setdefault(term, {})[estimator.label] = estimator_arrays(subset, reps, RANKING_COLUMNS)
+            del data, terms
+            pa.default_memory_pool().release_unused()
         for term, wide in by_term.items():
             if max_pairs is not None and pairs >= max_pairs:
                 break
@@ -340,7 +363,7 @@ def rank_estimators(cell, term, wide: dict, level: float, measures=("rmse", "cov
             usable = arrays["ok"] & _usable(measure, arrays)
             if usable.sum() < 2:
                 continue
-            value, _ = influence(measure, {k: v[usable] for k, v in arrays.items()})
+            value, _ = influence(measure, arrays if usable.all() else {k: v[usable] for k, v in arrays.items()})
             scored.append((loss(value, level), label, value))
         scored.sort(key=lambda t: t[0])
         rank = 0

@@ -160,13 +160,14 @@ def read(records_dir, columns=None) -> pd.DataFrame:
     return pd.read_parquet(records_dir, columns=columns)
 
 
-def read_cells(records_dir, cells, columns=None, estimators=None, max_rep=None) -> pd.DataFrame | None:
+def read_cells(records_dir, cells, columns=None, estimators=None, max_rep=None, frame=True):
     """The records of some cells only, read from their own files (named by the cell's key).
 
     `cells` are `sims.scenario.Cell` objects; `estimators`, when given, the
     labels whose rows to read (the others are skipped while reading);
     `max_rep`, when given, reads only replications 0 … max_rep − 1.
-    Returns None when none of the cells has a file.  What keeps a per-cell
+    Returns a DataFrame (a pyarrow Table when not `frame`), or None when
+    none of the cells has a file.  What keeps a per-cell
     computation over a large run (the summary, a figure of a few cells, a
     leaderboard) within one cell's memory.
     """
@@ -183,4 +184,11 @@ def read_cells(records_dir, cells, columns=None, estimators=None, max_rep=None) 
     if max_rep is not None:
         first = ds.field("rep") < max_rep
         wanted = first if wanted is None else wanted & first
-    return ds.dataset(paths, format="parquet").to_table(columns=columns, filter=wanted).to_pandas()
+    # One thread: the parallel scan's read-ahead buffers would cost more memory than a cell's rows.
+    table = ds.dataset(paths, format="parquet").to_table(columns=columns, filter=wanted, use_threads=False)
+    if not frame:
+        return table
+    data = table.to_pandas()
+    del table
+    pa.default_memory_pool().release_unused()  # hand the decoded pages back before the next cell
+    return data

@@ -149,11 +149,14 @@ def measures(group: pd.DataFrame) -> dict:
     ok = (group["status"] == "ok").to_numpy()
     n_total = len(group)
     n_ok = int(ok.sum())
-    g = group[ok]
-    est = g["estimate"].to_numpy()
-    truth = g["truth"].to_numpy()
-    se = g["se"].to_numpy()
-    lo, hi = g["ci_low"].to_numpy(), g["ci_high"].to_numpy()
+    everything = bool(ok.all())  # then no copies: memory stays one cell's columns
+
+    def column(name, **kwargs):
+        values = group[name].to_numpy(**kwargs)
+        return values if everything else values[ok]
+
+    est, truth, se = column("estimate"), column("truth"), column("se")
+    lo, hi = column("ci_low"), column("ci_high")
     e = est - truth
     out: dict[str, float] = {}
 
@@ -211,8 +214,8 @@ def measures(group: pd.DataFrame) -> dict:
     has_set = ~(np.isnan(lo) | np.isnan(hi))
     has_truth = has_set & np.isfinite(truth)
     put("coverage", *_proportion(covers(lo[has_truth], hi[has_truth], truth[has_truth])))
-    tested = g["reject"].notna().to_numpy()
-    put("rejection", *_proportion(g["reject"].to_numpy(dtype=bool, na_value=False)[tested]))
+    tested = column("reject", dtype=float, na_value=np.nan)
+    put("rejection", *_proportion(tested[~np.isnan(tested)] == 1.0))
     put("power", *_proportion(~covers(lo[has_set], hi[has_set], 0.0)))
     if "first_stage_f" in group:
         f = group["first_stage_f"].to_numpy()

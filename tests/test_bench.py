@@ -19,3 +19,14 @@ def test_workload_runs(name, tmp_path):
         workload.reference(np.random.default_rng(0), 2)
     buffer = np.empty(workload.normals_per_rep)
     draw_normals(np.random.default_rng(0), 2, workload.normals_per_rep, buffer, workload.integers_per_rep)
+
+
+def test_memory_workload_writes_a_valid_scenario():
+    import tomllib
+
+    from causalmc.sims.bench import MEMORY_SCENARIO, _toml
+    from causalmc.sims.scenario import parse
+
+    scenario = parse(tomllib.loads(_toml({**MEMORY_SCENARIO, "reps": 10_000})))
+    assert scenario.reps == 10_000 and dict(scenario.params)["n"] == 100
+    assert [e.label for e in scenario.estimators] == ["ols", "ols_adjusted"]
