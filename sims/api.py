@@ -155,6 +155,7 @@ def run(
     figures: bool = True,
     backend: str = "loky",
     scheduler: str | None = None,
+    workers_write: bool | None = None,
 ) -> Run:
     """Run a scenario and write its records, summary and figures under ``out/<name>``.
 
@@ -178,6 +179,10 @@ def run(
     backend, scheduler
         ``loky`` (processes on this machine) or ``dask`` (a dask.distributed
         cluster at `scheduler`, or a local one).
+    workers_write : bool, optional
+        Workers write their records files themselves (default with loky and
+        a local cluster; with a remote scheduler, say True only when the
+        output folder is on a filesystem every worker mounts at the same path).
     """
     parsed = as_scenario(scenario, reps=reps, seed=seed, plugins=plugins)
     return run_many(
@@ -189,6 +194,7 @@ def run(
         figures=figures,
         backend=backend,
         scheduler=scheduler,
+        workers_write=workers_write,
     )[0]
 
 
@@ -202,6 +208,7 @@ def run_many(
     figures: bool = True,
     backend: str = "loky",
     scheduler: str | None = None,
+    workers_write: bool | None = None,
 ) -> list[Run]:
     """Run several validated scenarios; everything that can be refused is checked before anything is written."""
     out = Path(out)
@@ -230,7 +237,15 @@ def run_many(
     runs = []
     for plan in plans:
         outcome = runner.run_scenario(
-            plan, out, jobs=jobs, fresh=fresh, progress=show, figures=figures, backend=backend, scheduler=scheduler
+            plan,
+            out,
+            jobs=jobs,
+            fresh=fresh,
+            progress=show,
+            figures=figures,
+            backend=backend,
+            scheduler=scheduler,
+            workers_write=workers_write,
         )
         done = outcome.run
         runs.append(

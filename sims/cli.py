@@ -71,6 +71,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="with --backend dask: the scheduler (e.g. tcp://10.0.0.5:8786); default a local cluster",
     )
+    p.add_argument(
+        "--workers-write",
+        action="store_true",
+        default=None,
+        help="with --scheduler: workers write their records files themselves (--out must be on a filesystem "
+        "every worker mounts at the same path, e.g. NFS or Lustre); always so with loky and a local cluster",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,6 +317,7 @@ def _run(scenarios: list[Scenario], args) -> int:
         figures=not args.no_figures,
         backend=args.backend,
         scheduler=args.scheduler,
+        workers_write=args.workers_write,
     )
     failed = sum(_report(run, quiet=args.quiet) for run in runs)
     return 1 if failed else 0

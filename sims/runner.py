@@ -83,6 +83,12 @@ class Task:
     terms: tuple = ()  # per estimator: its term names in this cell, or None for one term (the estimand)
     plugins: tuple[tuple[str, str], ...] = ()  # (source, digest) of the plugins the worker loads first
     inline: tuple = ()  # user estimators and DGPs defined outside any plugin, carried by value
+    # Set when the worker writes the records file itself (a filesystem it shares with the client):
+    # the records folder, the layout and the cell's label and grid values.
+    write_to: str | None = None
+    layout: RecordLayout | None = None
+    cell_label: str = ""
+    grid_values: Mapping = field(default_factory=dict)
 
     @property
     def file_name(self) -> str:
@@ -92,9 +98,10 @@ class Task:
 @dataclass(frozen=True)
 class TaskResult:
     task: Task
-    outputs: tuple[EstimatorOutput, ...]
+    outputs: tuple[EstimatorOutput, ...]  # empty when the worker wrote the records file itself
     seconds: float
     errors: dict = field(default_factory=dict)  # label -> {"rep", "message"}: first error of the task
+    written: bool = False
 
 
 def stream(seed: int, cell_key: int, chunk: int) -> np.random.Generator:
@@ -494,9 +501,19 @@ def _execute(tasks: list[Task], jobs: int, backend: str = "loky", scheduler: str
 
 
 def compute_in_worker(task: Task) -> TaskResult:
-    """`compute` in a worker process, its BLAS and OpenMP pools held to one thread."""
+    """`compute` in a worker process, its BLAS and OpenMP pools held to one thread.
+
+    With `task.write_to` the worker writes the task's records file itself
+    (atomically, as the client would) and returns only its timing and
+    errors, so the client does not become the bottleneck of many workers.
+    """
     _one_thread_per_worker()
-    return compute(task)
+    result = compute(task)
+    if task.write_to is None:
+        return result
+    table = task.layout.table(task.cell_label, task.grid_values, task.rep_start, result.outputs)
+    records.write_atomic(table, Path(task.write_to) / task.file_name)
+    return replace(result, outputs=(), written=True)
 
 
 @cache
@@ -527,8 +544,14 @@ def run(
     progress: bool = False,
     backend: str = "loky",
     scheduler: str | None = None,
+    workers_write: bool | None = None,
 ) -> RunResult:
     """Compute a planned scenario's missing tasks and write its records.
+
+    Records files are written by the workers themselves when they share the
+    output folder's filesystem: always with loky and a local Dask cluster;
+    with a remote Dask scheduler only if `workers_write` (the folder must
+    then be on a filesystem every worker mounts at the same path).
 
     With `target_mcse` the run goes in rounds (`next_reps`): the first
     computes `reps` per cell, each next one adds whole chunks to the cells
@@ -566,7 +589,17 @@ def run(
         computed += len(pending)
         try:
             _write_manifest(run_dir, plan, "running", timings, jobs, errors, rounds)
-            compute_seconds += _compute_tasks(plan, pending, records_dir, errors, jobs, backend, scheduler, progress)
+            compute_seconds += _compute_tasks(
+                plan,
+                pending,
+                records_dir,
+                errors,
+                jobs,
+                backend,
+                scheduler,
+                progress,
+                _workers_write(backend, scheduler, workers_write),
+            )
         except KeyboardInterrupt:
             timings["interrupted"] = datetime.now(UTC).isoformat(timespec="seconds")
             _write_manifest(run_dir, plan, "interrupted", timings, jobs, errors, rounds)
@@ -602,6 +635,13 @@ def run(
     return RunResult(run_dir, plan, computed, reused, seconds)
 
 
+def _workers_write(backend: str, scheduler: str | None, asked: bool | None) -> bool:
+    """Whether workers write their own records files (see `run`)."""
+    if asked is not None:
+        return asked
+    return backend == "loky" or scheduler is None
+
+
 def _prune(records_dir: Path, plan: Plan, keep_later: bool) -> None:
     """Delete the records files the plan no longer has: other cells, or a chunk of another length.
 
@@ -621,19 +661,31 @@ def _prune(records_dir: Path, plan: Plan, keep_later: bool) -> None:
             path.unlink()
 
 
-def _compute_tasks(plan, pending, records_dir, errors, jobs, backend, scheduler, progress) -> float:
-    """Compute tasks and write each one's records file as it arrives; returns the workers' seconds."""
+def _compute_tasks(plan, pending, records_dir, errors, jobs, backend, scheduler, progress, workers_write) -> float:
+    """Compute tasks and write each one's records file (or let workers write it); returns the workers' seconds."""
     # Largest tasks first, so no worker is left with a big one at the end.
     pending = sorted(pending, key=lambda t: -t.n_reps * t.bytes_per_rep)
     cells = {c.key: c for c in plan.cells}
+    if workers_write and jobs > 1:
+        pending = [
+            replace(
+                t,
+                write_to=str(records_dir),
+                layout=plan.layout,
+                cell_label=cells[t.cell_key].label,
+                grid_values=dict(cells[t.cell_key].grid_values),
+            )
+            for t in pending
+        ]
     seconds = 0.0
     bar = _progress(plan, plan.total_reps - sum(t.n_reps for t in pending), enabled=progress)
     try:
         for result in _execute(pending, jobs, backend, scheduler):
             task = result.task
             cell = cells[task.cell_key]
-            table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.outputs)
-            records.write_atomic(table, records_dir / task.file_name)
+            if not result.written:
+                table = plan.layout.table(cell.label, cell.grid_values, task.rep_start, result.outputs)
+                records.write_atomic(table, records_dir / task.file_name)
             _keep_first_errors(errors, cell.label, result.errors)
             seconds += result.seconds
             bar.update(task.n_reps)
@@ -790,9 +842,13 @@ def run_scenario(
     backend: str = "loky",
     scheduler: str | None = None,
     report: bool = True,
+    workers_write: bool | None = None,
 ) -> Outcome:
     """Run a planned scenario, then write its summary, draw its figures and write its report."""
-    result = run(plan, out, jobs=jobs, fresh=fresh, progress=progress, backend=backend, scheduler=scheduler)
+    result = run(
+        plan, out, jobs=jobs, fresh=fresh, progress=progress, backend=backend, scheduler=scheduler,
+        workers_write=workers_write,
+    )  # fmt: skip
     table = write_summary(result.run_dir, plan.scenario)
     paths = []
     if figures:

@@ -238,3 +238,31 @@ def test_ctrl_c_stops_every_worker_and_leaves_the_run_resumable(tmp_path, clean,
 
     assert_frame_equal(cell_60(read(out)), cell_60(clean), check_exact=True)
     assert not [p for p in (out / NAME).rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 160 KiB tmpfs: a real full disk, hit by the worker processes themselves (needs root and mount)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_under_two_workers_stops_with_exit_3_and_resumes(tmp_path, clean, capsys, small_disk):
+    path = write_scenario(tmp_path)
+    out = small_disk / "out"
+    assert main(command(path, out, "--jobs", "2")) == 3  # the workers write the records files
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "rerun the same command" in err
+    run_dir = out / NAME
+    finished = runner.completed_files(run_dir)
+    assert 0 < len(finished) < 24
+    for name in finished:
+        pq.read_table(run_dir / "records" / name)
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)  # space freed
+    assert main(command(path, out, "--jobs", "2")) == 0
+    assert_complete_and_identical(out, clean)
