@@ -68,6 +68,77 @@ DF_OPTION = Setting(
 
 
 @njit(cache=True, fastmath=FAST)
+def slopes(cp, k, inv, b):
+    """b = S⁻¹s: the slopes from the centred cross-products cp of [regressors…, y] and inv = S⁻¹ (k × k)."""
+    for c in range(k):
+        s = 0.0
+        for d in range(k):
+            s += inv[c, d] * cp[d, k]
+        b[c] = s
+
+
+@njit(cache=True, fastmath=FAST)
+def classical_variance(cp, k, b, inv, df):
+    """σ̂²[S⁻¹]ₓₓ with σ̂² = SSR/df and SSR = s_yy − b's (the first regressor's variance)."""
+    ssr = cp[k, k]
+    for c in range(k):
+        ssr -= b[c] * cp[c, k]
+    return max(ssr, 0.0) / df * inv[0, 0]
+
+
+@njit(cache=True)
+def ols_sufficient_kernel(scatter, n_obs, columns, crit, dof, truth, out, status):
+    """Classical OLS of y on [1, x, w] from each replication's centred scatter matrix alone.
+
+    Parameters
+    ----------
+    scatter : float64 array, shape (R, q, q)
+        Centred cross-products S of the DGP's variables [x, controls…, y]
+        (`sims.dgps.gaussian`): all OLS with an intercept needs.
+    n_obs : float64 array, shape (R,)
+        Observations behind each S.
+    columns : int64 array, shape (k + 1,)
+        Indices into S of x, the controls used, and y (last).
+    crit, dof : float
+        Critical value and recorded degrees of freedom (t(n − k − 1) or normal).
+    truth : float64 array, shape (R,)
+    out : float64 array, shape (R, 6)
+        Filled with estimate, se, ci_low, ci_high, reject, dof.
+    status : int8 array, shape (R,)
+
+    Notes
+    -----
+    The same arithmetic as the classical path of `ols_kernel` once its
+    centred cross-products are formed: b = S_xx⁻¹ s_xy, SSR = s_yy − b's,
+    se² = SSR/(n − k − 1)·[S_xx⁻¹]₀₀.
+    """
+    n_reps = scatter.shape[0]
+    k = columns.shape[0] - 1
+    cp = np.empty((k + 1, k + 1))
+    sxx = np.empty((k, k))
+    inv = np.empty((k, k))
+    b = np.empty(k)
+    for r in range(n_reps):
+        df = n_obs[r] - (k + 1)
+        if df <= 0:
+            write_failure(out, status, r, st.NO_RESIDUAL_DF)
+            continue
+        for a in range(k + 1):
+            for c in range(k + 1):
+                cp[a, c] = scatter[r, columns[a], columns[c]]
+        if not (cp[0, 0] > 0.0):
+            write_failure(out, status, r, st.NO_VARIATION)
+            continue
+        sxx[:, :] = cp[:k, :k]
+        if not spd_inverse(sxx, k, inv):
+            write_failure(out, status, r, st.SINGULAR)
+            continue
+        slopes(cp, k, inv, b)
+        write_wald(out, status, r, b[0], np.sqrt(classical_variance(cp, k, b, inv, df)), crit, truth[r])
+        out[r, DOF] = dof if status[r] == st.OK else np.nan
+
+
+@njit(cache=True, fastmath=FAST)
 def ols_kernel(y, x, w, se_code, df_code, crit, dof, truth, out, status):
     """Batched OLS of y on [1, x, w], reporting the coefficient on x.
 
@@ -139,16 +210,9 @@ def ols_kernel(y, x, w, se_code, df_code, crit, dof, truth, out, status):
         if not spd_inverse(sxx, k, inv):
             write_failure(out, status, r, st.SINGULAR)
             continue
-        for c in range(k):
-            s = 0.0
-            for d in range(k):
-                s += inv[c, d] * cp[d, k]
-            b[c] = s
+        slopes(cp, k, inv, b)
         if se_code == CLASSICAL:
-            ssr = cp[k, k]
-            for c in range(k):
-                ssr -= b[c] * cp[c, k]
-            var = max(ssr, 0.0) / df * inv[0, 0]
+            var = classical_variance(cp, k, b, inv, df)
         meat = 0.0
         sum_a2 = 0.0
         sum_d4 = 0.0
@@ -308,6 +372,53 @@ def _reference(batch, truth, options, level, out, status, adjusted):
         out[r, DOF] = dof if status[r] == st.OK else np.nan
 
 
+def _sufficient_columns(batch, adjusted: bool) -> np.ndarray:
+    """Indices into the scatter of [x, controls…, y]: x, the controls when adjusted, y."""
+    q = batch["scatter"].shape[1]
+    return np.array([0, *range(1, q - 1), q - 1] if adjusted else [0, q - 1], dtype=np.int64)
+
+
+def _run_sufficient(batch, truth, options, level, out, status, adjusted):
+    columns = _sufficient_columns(batch, adjusted)
+    n = int(batch["n_obs"][0])  # one n per cell
+    crit, dof = _critical(level, n, len(columns), options["df"])
+    ols_sufficient_kernel(batch["scatter"], batch["n_obs"], columns, crit, dof, truth, out, status)
+
+
+def _reference_sufficient(batch, truth, options, level, out, status, adjusted):
+    """Plain numpy from S: b = solve(S_xx, s_xy), SSR = s_yy − b's, se² = SSR/(n − k)·[S_xx⁻¹]₀₀ (k with the intercept)."""
+    columns = _sufficient_columns(batch, adjusted)
+    for r in range(batch["scatter"].shape[0]):
+        cp = batch["scatter"][r][np.ix_(columns, columns)]
+        n, k = batch["n_obs"][r], len(columns)
+        if n <= k:
+            write_failure(out, status, r, st.NO_RESIDUAL_DF)
+            continue
+        sxx, sxy = cp[:-1, :-1], cp[:-1, -1]
+        if not cp[0, 0] > 0:
+            write_failure(out, status, r, st.NO_VARIATION)
+            continue
+        if np.linalg.matrix_rank(sxx) < k - 1:
+            write_failure(out, status, r, st.SINGULAR)
+            continue
+        b = np.linalg.solve(sxx, sxy)
+        ssr = cp[-1, -1] - b @ sxy
+        se = np.sqrt(max(ssr, 0.0) / (n - k) * np.linalg.inv(sxx)[0, 0])
+        crit, dof = _critical(level, n, k, options["df"])
+        write_wald(out, status, r, b[0], se, crit, truth[r])
+        out[r, DOF] = dof if status[r] == st.OK else np.nan
+
+
+def _sufficient_check(options) -> str | None:
+    if options["se"] != "classical":
+        return (
+            f"se = {options['se']!r} needs every observation's residual; only se = 'classical' uses the scatter alone"
+        )
+    if options["df"] == "bm":
+        return "df = 'bm' needs every observation's leverage"
+    return None
+
+
 ESTIMATORS = (
     Estimator(
         name="ols",
@@ -318,6 +429,9 @@ ESTIMATORS = (
         options=(SE_OPTION, DF_OPTION),
         diagnostics=("dof",),
         check=_check,
+        sufficient=partial(_run_sufficient, adjusted=False),
+        sufficient_reference=partial(_reference_sufficient, adjusted=False),
+        sufficient_check=_sufficient_check,
     ),
     Estimator(
         name="ols_adjusted",
@@ -328,5 +442,8 @@ ESTIMATORS = (
         options=(SE_OPTION, DF_OPTION),
         diagnostics=("dof",),
         check=_check,
+        sufficient=partial(_run_sufficient, adjusted=True),
+        sufficient_reference=partial(_reference_sufficient, adjusted=True),
+        sufficient_check=_sufficient_check,
     ),
 )

@@ -164,6 +164,13 @@ class Estimator:
         ``option_needs(options) -> tuple of str``: arrays the chosen options
         read beyond `needs` (``se = "cluster"`` reads the DGP's
         ``cluster``); a scenario whose DGP lacks them is refused.
+    sufficient, sufficient_reference : callable, optional
+        `run` and `reference` for a sufficient-statistic batch (``n_obs``,
+        ``mean``, ``scatter``; see `causalmc.sims.dgps.gaussian`), for
+        estimators that depend on the data only through them.
+    sufficient_check : callable, optional
+        ``sufficient_check(options) -> str | None``: why these options need
+        the raw data (a scenario error with ``sampler = "sufficient"``).
     """
 
     name: str
@@ -178,6 +185,9 @@ class Estimator:
     origin: str = BUILT_IN
     terms: Callable[[Mapping[str, tuple], Mapping], tuple[str, ...]] | None = None
     option_needs: Callable[[Mapping], tuple[str, ...]] | None = None
+    sufficient: KernelRunner | None = None
+    sufficient_reference: KernelRunner | None = None
+    sufficient_check: Callable[[Mapping], str | None] | None = None
     option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

@@ -304,6 +304,11 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     cell and the replication.
     """
     parsed = as_scenario(scenario, plugins=plugins)
+    if parsed.sampler == "sufficient":
+        raise UsageError(
+            f"{parsed.path}: sampler = 'sufficient' draws each replication's mean and scatter matrix, not "
+            "observations; there is no dataset to sample (use sampler = 'data' at a smaller n)"
+        )
     chosen = _choose_cell(parsed, cell or {})
     most = parsed.max_reps or parsed.reps
     if not 0 <= rep < most:

@@ -515,6 +515,63 @@ def format_memory(result: dict) -> str:
     )
 
 
+# -- sufficient: replications per second against n, with the sufficient-statistic sampler and the data ------
+
+SUFFICIENT = "sufficient"
+SUFFICIENT_SIZES = (1_000, 1_000_000, 1_000_000_000)
+# Replications per timed run: the data sampler at n = 10⁹ would draw 24 GB per replication, so it is not run.
+SUFFICIENT_REPS = {("sufficient", n): 200_000 for n in SUFFICIENT_SIZES} | {
+    ("data", 1_000): 100_000,
+    ("data", 1_000_000): 100,
+}
+
+
+def measure_sufficient(scale: float = 1.0) -> dict:
+    """Replications/s of `confounding` (ols + ols_adjusted, classical) on one worker, end to end, per n and sampler."""
+    rates = {}
+    with tempfile.TemporaryDirectory(prefix="causalmc-sufficient-") as tmp:
+        for (sampler, n), reps in SUFFICIENT_REPS.items():
+            scenario = parse(
+                {**MEMORY_SCENARIO, "name": f"{sampler}_{n}", "sampler": sampler, "params": {"n": n},
+                 "reps": max(20, int(reps * scale))},
+                f"<bench:{SUFFICIENT}>",
+            )  # fmt: skip
+            plan = runner.make_plan(scenario)  # compiled before timing
+            runner.run_scenario(plan.with_reps({k: 2 for k in plan.reps}), Path(tmp) / "warm", fresh=True,
+                                figures=False, report=False)  # fmt: skip
+            seconds = _seconds(
+                lambda p=plan: runner.run_scenario(p, Path(tmp), fresh=True, figures=False, report=False)
+            )
+            rates[f"{sampler}_{n}"] = plan.total_reps / seconds
+    suff = [rates[f"sufficient_{n}"] for n in SUFFICIENT_SIZES]
+    spread = max(suff) / min(suff)
+    versus = rates["sufficient_1000000"] / rates["data_1000000"]
+    return {
+        "workload": SUFFICIENT,
+        "rates_per_second": rates,
+        "targets": {
+            "rate_spread_over_n": {"target": 2.0, "value": spread, "met": spread <= 2.0},
+            "vs_data_at_1e6": {"target": 1000.0, "value": versus, "met": versus >= 1000.0},
+        },
+    }
+
+
+def format_sufficient(result: dict) -> str:
+    r, t = result["rates_per_second"], result["targets"]
+    lines = ["sufficient: confounding, ols + ols_adjusted (classical), 1 worker, end to end (records and summary)"]
+    for n in SUFFICIENT_SIZES:
+        data = f"{r[f'data_{n}']:>12,.1f}/s" if f"data_{n}" in r else "     not run (24 GB per replication)"
+        lines.append(f"  n = {n:>13,}   sufficient {r[f'sufficient_{n}']:>10,.0f}/s   data {data}")
+    spread, versus = t["rate_spread_over_n"], t["vs_data_at_1e6"]
+    lines.append(
+        f"  fastest / slowest n (sufficient) {spread['value']:.2f}×   target ≤ 2: {'met' if spread['met'] else 'MISSED'}"
+    )
+    lines.append(
+        f"  sufficient / data at n = 10⁶ {versus['value']:,.0f}×   target ≥ 1000: {'met' if versus['met'] else 'MISSED'}"
+    )
+    return "\n".join(lines)
+
+
 def main(args) -> int:
     import importlib.util
 
@@ -522,7 +579,7 @@ def main(args) -> int:
         {
             REFERENCE_PACKAGES[w]
             for w in args.workloads
-            if w != MEMORY and importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None
+            if w not in (MEMORY, SUFFICIENT) and importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None
         }
     )
     if missing:
@@ -536,6 +593,9 @@ def main(args) -> int:
         if name == MEMORY:
             result = measure_memory(scale=args.scale)
             print(format_memory(result), flush=True)
+        elif name == SUFFICIENT:
+            result = measure_sufficient(scale=args.scale)
+            print(format_sufficient(result), flush=True)
         else:
             result = measure(WORKLOADS[name], scale=args.scale)
             print(format_result(result), flush=True)
@@ -548,4 +608,4 @@ def main(args) -> int:
     return 1 if missed else 0
 
 
-__all__ = ["MEMORY", "WORKLOADS", "main", "measure", "measure_memory"]
+__all__ = ["MEMORY", "SUFFICIENT", "WORKLOADS", "main", "measure", "measure_memory", "measure_sufficient"]

@@ -85,6 +85,7 @@ class Task:
     inline: tuple = ()  # user estimators and DGPs defined outside any plugin, carried by value
     # Set when the worker writes the records file itself (a filesystem it shares with the client):
     # the records folder, the layout and the cell's label and grid values.
+    sampler: str = "data"  # "sufficient": the DGP's sufficient statistics and the estimators' forms for them
     write_to: str | None = None
     layout: RecordLayout | None = None
     cell_label: str = ""
@@ -121,6 +122,7 @@ def compute(task: Task) -> TaskResult:
     if task.plugins or task.inline:
         plugins.ensure(task.plugins, task.inline)
     dgp = plugins.dgp_registry()[task.dgp]
+    generate = dgp.sampler(task.sampler)
     registry = plugins.estimator_registry()
     specs = [registry[e.name] for e in task.estimators]
     terms = [t or (dgp.estimand,) for t in task.terms]
@@ -131,14 +133,14 @@ def compute(task: Task) -> TaskResult:
     errors = {}
     for lo in range(0, task.n_reps, task.sub_batch):
         hi = min(lo + task.sub_batch, task.n_reps)
-        batch = dgp.generate(rng, hi - lo, task.params)
+        batch = generate(rng, hi - lo, task.params)
         drawn = dgps.pop_truths(batch, dgp.estimand)
         for spec, config, single, names, truth, out, status in zip(
             specs, task.estimators, task.terms, terms, truths, values, codes, strict=True
         ):
             message = run_estimator(
                 spec, batch, drawn, names, single is None, config.options, task.level,
-                truth[lo:hi], out[lo:hi], status[lo:hi],
+                truth[lo:hi], out[lo:hi], status[lo:hi], task.sampler,
             )  # fmt: skip
             if message and config.label not in errors:
                 first = lo + int(np.argmax((status[lo:hi] == st.ERROR).any(axis=1)))
@@ -155,17 +157,20 @@ def compute(task: Task) -> TaskResult:
     return TaskResult(task, outputs, time.perf_counter() - start, errors)
 
 
-def run_estimator(spec, batch, drawn, names, single, options, level, truth, out, status):
+def run_estimator(spec, batch, drawn, names, single, options, level, truth, out, status, sampler="data"):
     """Run one estimator on a batch: truths (R, m) filled from `drawn`, outputs (R, m, width).
 
     A single-term estimator's kernel sees its documented one-term shapes,
-    as views of the same arrays (no copies).  Returns its error message.
+    as views of the same arrays (no copies).  With the sufficient sampler
+    the estimator's form for sufficient statistics runs.  Returns its error
+    message.
     """
     for j, term in enumerate(names):
         truth[:, j] = drawn[term] if term in drawn else np.nan
+    kernel = spec.sufficient if sampler == "sufficient" else spec.run
     if single:
-        return spec.run(batch, truth[:, 0], options, level, out[:, 0], status[:, 0])
-    return spec.run(batch, truth, options, level, out, status)
+        return kernel(batch, truth[:, 0], options, level, out[:, 0], status[:, 0])
+    return kernel(batch, truth, options, level, out, status)
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,7 @@ class Plan:
                         cp.terms,
                         self.plugins,
                         self.inline,
+                        sampler=scenario.sampler,
                     )
                 )
         return tasks
@@ -254,7 +260,7 @@ def make_plan(scenario: Scenario) -> Plan:
     cells = scenario.cells()
     cell_plans, skipped, used = [], [], set()
     for cell in cells:
-        probe = _probe(dgp, cell)
+        probe = _probe(dgp, cell, scenario.sampler)
         drawn = dgps.pop_truths(probe, dgp.estimand)
         shapes = {name: array.shape[1:] for name, array in probe.items()}
         applicable, cell_terms = [], []
@@ -272,7 +278,7 @@ def make_plan(scenario: Scenario) -> Plan:
             status = np.empty((1, len(names)), np.int8)
             message = run_estimator(
                 spec, probe, drawn, names, terms is None, config.options, scenario.level,
-                np.empty((1, len(names))), np.empty((1, len(names), spec.width)), status,
+                np.empty((1, len(names))), np.empty((1, len(names), spec.width)), status, scenario.sampler,
             )  # fmt: skip
             if (status == st.ERROR).any():
                 raise plugins.PluginError(
@@ -308,10 +314,10 @@ def data_bytes(batch: Mapping) -> int:
     return sum(a.nbytes for a in batch.values())
 
 
-def _probe(dgp, cell: Cell) -> dict:
+def _probe(dgp, cell: Cell, sampler: str = "data") -> dict:
     """One replication of a cell, for shapes and compilation; a user's DGP that fails is a PluginError."""
     try:
-        return dgp.generate(np.random.default_rng(0), 1, cell.params)
+        return dgp.sampler(sampler)(np.random.default_rng(0), 1, cell.params)
     except Exception as exc:
         if dgp.origin == BUILT_IN:
             raise

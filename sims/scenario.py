@@ -8,6 +8,7 @@ A scenario is a TOML file (data, never code)::
     reps = 2000                       # replications per grid cell
     seed = 20261127
     level = 0.95                      # confidence level (default 0.95)
+    sampler = "data"                  # or "sufficient": exact sufficient statistics, any n at one cost
     chunk_size = 5000                 # replications per task (default: from a replication's cost)
     target_mcse = { coverage = 0.005 }  # optional: add replications until every MCSE is this small …
     max_reps = 20000                  # … or this many replications per cell (required with target_mcse)
@@ -44,7 +45,8 @@ from . import NUMBERS_VERSION, dgps, plugins
 
 DEFAULT_LEVEL = 0.95
 TOP_LEVEL_KEYS = (
-    "name description dgp reps seed level chunk_size target_mcse max_reps estimators params grid suite figures expect"
+    "name description dgp reps seed level sampler chunk_size target_mcse max_reps estimators params grid suite figures "
+    "expect"
 ).split()
 # Without `chunk_size`, a cell's chunk holds at most MAX_CHUNK replications
 # and about TASK_BYTES of drawn data, rounded down to 1, 2 or 5 × 10^k: big-n
@@ -54,6 +56,7 @@ TOP_LEVEL_KEYS = (
 MAX_CHUNK = 5000
 TASK_BYTES = 256 << 20
 CHUNK_POLICY = f"auto:{MAX_CHUNK}:{TASK_BYTES}"
+SAMPLERS = ("data", "sufficient")
 RELATIONS = ("equals", "above", "below", "at_most", "at_least", "better_than")
 EXPECT_KEYS = ("where", "estimator", "measure", *RELATIONS, "mcse_multiple")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -154,6 +157,7 @@ class Scenario:
     # measure -> largest MCSE wanted: `reps` is then the first round, `max_reps` the most per cell
     target_mcse: Mapping = field(default_factory=dict)
     max_reps: int | None = None
+    sampler: str = "data"  # "sufficient": the DGP draws its sufficient statistics, not the data
     source: Mapping = field(default_factory=dict, repr=False, compare=False)  # the TOML as read
     # "dgp:NAME" / "estimator:NAME" -> {"origin", "identity"} for the user code (plugins) it runs
     code: Mapping = field(default_factory=dict)
@@ -186,6 +190,8 @@ class Scenario:
             "chunk_size": self.chunk_size or CHUNK_POLICY,
             "estimators": [e.as_dict() for e in self.estimators],
         }
+        if self.sampler != "data":  # kept out for the default, so existing runs keep their fingerprints
+            identity["sampler"] = self.sampler
         if self.code:  # kept out when empty, so built-in runs keep their fingerprints
             identity["code"] = {name: c["identity"] for name, c in self.code.items()}
         return hashlib.sha256(_canonical(identity).encode()).hexdigest()[:16]
@@ -233,6 +239,7 @@ class Scenario:
             "chunk_size": self.chunk_size,
             "target_mcse": dict(self.target_mcse),
             "max_reps": self.max_reps,
+            "sampler": self.sampler,
             "estimators": [e.as_dict() for e in self.estimators],
             "params": dict(self.params),
             "grid": {k: list(v) for k, v in self.grid.items()},
@@ -312,6 +319,7 @@ class _Parser:
             chunk_size=chunk_size,
             target_mcse=target_mcse,
             max_reps=max_reps,
+            sampler=self.string("sampler", default="data"),
             estimators=configs,
             params=params,
             grid=grid,
@@ -322,6 +330,7 @@ class _Parser:
             code=self.user_code(dgp, configs),
         )
         self.check_cells(dgp, scenario)
+        self.check_sampler(dgp, scenario)
         return replace(scenario, expectations=self.expectations(scenario))
 
     # -- scalar keys -----------------------------------------------------
@@ -438,6 +447,36 @@ class _Parser:
                 keys = " and ".join(self.param_key(n, scenario) for n in names)
                 where = f" (cell {cell.label})" if scenario.grid else ""
                 raise self.error(keys, message + where)
+
+    def check_sampler(self, dgp, scenario: Scenario):
+        """``sampler = "sufficient"`` only where it is exact: the DGP in every cell, every estimator and option."""
+        if scenario.sampler == "data":
+            return
+        if scenario.sampler not in SAMPLERS:
+            raise self.error("sampler", f"{scenario.sampler!r} is not allowed; allowed: {', '.join(SAMPLERS)}")
+        if dgp.sufficient is None:
+            offering = [d.name for d in plugins.dgp_registry().values() if d.sufficient is not None]
+            raise self.error(
+                "sampler", f"DGP {dgp.name!r} has no sufficient-statistic sampler; DGPs with one: {', '.join(offering)}"
+            )
+        for cell in scenario.cells():
+            reason = dgp.sufficient_inexact(cell.params) if dgp.sufficient_inexact else None
+            if reason:
+                where = f" in cell {cell.label}" if scenario.grid else ""
+                raise self.error("sampler", f"'sufficient' is not exact{where}: {reason}")
+        registry = plugins.estimator_registry()
+        for i, config in enumerate(scenario.estimators):
+            spec = registry[config.name]
+            if spec.sufficient is None:
+                offering = [e.name for e in registry.values() if e.sufficient is not None]
+                raise self.error(
+                    f"estimators[{i}]",
+                    f"{config.label!r} needs the raw data, not only its sufficient statistics; with "
+                    f"sampler = 'sufficient' allowed: {', '.join(offering)}",
+                )
+            reason = spec.sufficient_check(config.options) if spec.sufficient_check else None
+            if reason:
+                raise self.error(f"estimators[{i}]", f"{config.label!r} with sampler = 'sufficient': {reason}")
 
     def param_key(self, name, scenario) -> str:
         return f"grid.{name}" if name in scenario.grid else f"params.{name}"

@@ -67,6 +67,15 @@ class Dgp:
     estimand : str
         The name of the term ``truth`` is the value of: the term of every
         single-term estimator's records.
+    sufficient : callable, optional
+        ``sufficient(rng, n_reps, params) -> Batch``: exact draws of the
+        sufficient statistics instead of the data (``sampler =
+        "sufficient"``): ``n_obs`` (R,), ``mean`` (R, q) and ``scatter``
+        (R, q, q) of the variables [x, controls…, y] (`sims.dgps.gaussian`),
+        and the truths.
+    sufficient_inexact : callable, optional
+        ``sufficient_inexact(params) -> str | None``: why `sufficient` is not
+        exact for these parameters (a scenario error), or None.
     """
 
     name: str
@@ -78,10 +87,16 @@ class Dgp:
     examples: tuple[Mapping, ...] = ({},)
     origin: str = BUILT_IN
     estimand: str = "effect"
+    sufficient: Callable[[np.random.Generator, int, Mapping], Batch] | None = None
+    sufficient_inexact: Callable[[Mapping], str | None] | None = None
 
     @property
     def param_map(self) -> dict[str, Setting]:
         return {p.name: p for p in self.params}
+
+    def sampler(self, name: str) -> Callable[[np.random.Generator, int, Mapping], Batch]:
+        """The batch generator of a scenario's ``sampler``: the data, or the sufficient statistics."""
+        return self.sufficient if name == "sufficient" else self.generate
 
     def example_params(self) -> list[dict]:
         """Each example: the defaults overridden by its values."""

@@ -13,6 +13,14 @@ closes the backdoor path X ← Z → Y.  With hetero > 0 the outcome error
 grows with |X|, so classical standard errors are wrong and HC1 matters.
 
 Batch arrays: ``y`` (R, n), ``x`` (R, n), ``controls`` (R, 1, n) = Z.
+
+Sufficient sampler (``sampler = "sufficient"``, exact when hetero = 0):
+(X, Z, Y) are then jointly normal with mean 0, w = Mε, ε ~ N(0, I₃),
+
+    M = [[gamma_x, 1, 0], [1, 0, 0], [beta·gamma_x + gamma_y, beta, 1]]
+
+(rows X, Z, Y), so the batch holds exact draws of the mean and the centred
+scatter of [X, Z, Y] (`sims.dgps.gaussian`) for any n, at a cost free of n.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from numba import njit
 from causalmc.estimators.spec import Setting
 
 from . import Dgp
+from .gaussian import sufficient_batch
 
 
 @njit(cache=True)
@@ -46,6 +55,20 @@ def generate(rng, n_reps, p):
     return batch
 
 
+def _sufficient(rng, n_reps, p):
+    b, gx, gy = p["beta"], p["gamma_x"], p["gamma_y"]
+    m = np.array([[gx, 1.0, 0.0], [1.0, 0.0, 0.0], [b * gx + gy, b, 1.0]])
+    batch = sufficient_batch(rng, n_reps, np.linalg.cholesky(m @ m.T), np.zeros(3), p["n"])
+    batch["truth"] = np.full(n_reps, p["beta"])
+    return batch
+
+
+def _sufficient_inexact(p) -> str | None:
+    if p["hetero"] != 0:
+        return f"hetero = {p['hetero']:g} makes the errors non-normal given X (only hetero = 0 is jointly Gaussian)"
+    return None
+
+
 DGPS = (
     Dgp(
         name="confounding",
@@ -60,5 +83,7 @@ DGPS = (
         provides=("y", "x", "controls"),
         generate=generate,
         examples=({"n": 40, "hetero": 0.5}, {"n": 5}),
+        sufficient=_sufficient,
+        sufficient_inexact=_sufficient_inexact,
     ),
 )

@@ -50,6 +50,7 @@ EXTRA_FIGURES = {
     "median_bias_vs_param": "generic",
     "se_ratio_vs_param": "generic",
     "rmse_vs_param": "generic",
+    "ci_width_vs_param": "generic",
     "iv_median_bias_vs_f": "iv",
     "iv_rejection_vs_f": "iv",
     "iv_estimate_distribution": "distribution",

@@ -343,6 +343,18 @@ def rmse_vs_param(context):
     )
 
 
+def ci_width_vs_param(context):
+    """How wide are the intervals (mean width)?  With n, a consistent estimator's shrinks around the truth,
+    a biased one's around the wrong value."""
+    return measure_vs_param(
+        context,
+        "ci_width",
+        "mean interval width",
+        reference=0.0,
+        question="How wide are the intervals as {x} changes?",
+    )
+
+
 def _estimate_with_interval(data, x, color=None, label=None, marker="o", linestyle="-", **_):
     data = data.sort_values(x)
     ax = plt.gca()
