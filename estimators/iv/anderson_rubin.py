@@ -74,6 +74,8 @@ from .common import (
     effective_f,
     iv_statistics,
     projection,
+    statistics_from_cross_products,
+    sufficient_check,
     quadratic_set,
     reference_fit,
 )
@@ -266,6 +268,68 @@ def robust_set(gy, gx, omega, k, threshold, work, vec):
 
 
 @njit(cache=True)
+def classical_ar(q, k, df, crit, b0):
+    """The classical AR test of H0: β = b0 and its set from the cross-product statistics q.
+
+    AR(b0) = (e'P_Z e/K)/(e'M_Z e/df), e = y − b0·x (df = n − K − 1): a quadratic
+    ratio in b0, so {b0: AR ≤ crit} is where df·(Q − crit·K/df·E) of [y, x] is
+    negative semidefinite along (1, −b0): `quadratic_set`.  Returns (status,
+    AR, ci_low, ci_high, pieces).
+    """
+    explained = q[QYY] - 2.0 * b0 * q[QXY] + b0 * b0 * q[QXX]
+    residual = q[EYY] - 2.0 * b0 * q[EXY] + b0 * b0 * q[EXX]
+    if not (residual > 0.0):
+        return st.NO_VARIATION, np.nan, np.nan, np.nan, np.nan
+    ar = (explained / k) / (residual / df)
+    qa = df * q[QXX] - crit * k * q[EXX]
+    qb = -2.0 * (df * q[QXY] - crit * k * q[EXY])
+    qc = df * q[QYY] - crit * k * q[EYY]
+    low, high = quadratic_set(qa, qb, qc)
+    pieces = 0.0 if low == np.inf and high == -np.inf else (2.0 if low > high else 1.0)
+    return st.OK, ar, low, high, pieces
+
+
+@njit(cache=True)
+def anderson_rubin_sufficient_kernel(scatter, n_obs, crit, truth, out, status):
+    """The classical Anderson–Rubin test and set from each replication's centred scatter matrix alone.
+
+    Parameters
+    ----------
+    scatter : float64 array, shape (R, K + 2, K + 2)
+        Centred cross-products of [x, z_1..z_K, y] (`causalmc.sims.dgps.gaussian`).
+    n_obs : float64 array, shape (R,)
+    crit : float
+        The F(K, n − K − 1) critical value (one n per cell).
+    truth, out, status
+        As for `anderson_rubin_kernel` with ``se = classical``.
+    """
+    n_reps = scatter.shape[0]
+    k = scatter.shape[1] - 2
+    cp = np.empty((k + 2, k + 2))
+    szz = np.empty((k, k))
+    a = np.empty(k)
+    q = np.empty(N_STATS)
+    for r in range(n_reps):
+        cp[:, :] = scatter[r]
+        code = statistics_from_cross_products(cp, k, n_obs[r], szz, a, q)
+        if code == st.OK:
+            code, ar, low, high, pieces = classical_ar(q, k, n_obs[r] - k - 1, crit, truth[r])
+        if code != st.OK:
+            write_failure(out, status, r, code)
+            continue
+        out[r, ESTIMATE] = q[QXY] / q[QXX]
+        out[r, SE] = np.nan
+        out[r, CI_LOW] = low
+        out[r, CI_HIGH] = high
+        out[r, REJECT] = 1.0 if ar > crit else 0.0
+        out[r, AR_STAT] = ar
+        out[r, FIRST_F] = q[FSTAT]
+        out[r, EFFECTIVE_F] = q[FSTAT]
+        out[r, PIECES] = pieces
+        status[r] = st.OK
+
+
+@njit(cache=True)
 def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, g_hat, nu, cr2_crit, truth, out, status):
     """Batched Anderson–Rubin test of H0: β = truth and its inverted confidence set.
 
@@ -313,18 +377,11 @@ def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, g_hat, nu, cr2_crit,
             continue
         b0 = truth[r]
         if se_code == CLASSICAL:
-            explained = q[QYY] - 2.0 * b0 * q[QXY] + b0 * b0 * q[QXX]
-            residual = q[EYY] - 2.0 * b0 * q[EXY] + b0 * b0 * q[EXX]
-            if not (residual > 0.0):
-                write_failure(out, status, r, st.NO_VARIATION)
-                continue
             crit = f_crit[df]
-            ar = (explained / k) / (residual / df)
-            qa = df * q[QXX] - crit * k * q[EXX]
-            qb = -2.0 * (df * q[QXY] - crit * k * q[EXY])
-            qc = df * q[QYY] - crit * k * q[EYY]
-            low, high = quadratic_set(qa, qb, qc)
-            pieces = 0.0 if low == np.inf and high == -np.inf else (2.0 if low > high else 1.0)
+            code, ar, low, high, pieces = classical_ar(q, k, df, crit, b0)
+            if code != st.OK:
+                write_failure(out, status, r, code)
+                continue
             effective = q[FSTAT]
         else:
             clustered = se_code == CLUSTER or se_code == CR2
@@ -515,6 +572,44 @@ def _reference_anderson_rubin(batch, truth, options, level, out, status):
         status[r] = st.OK
 
 
+def _run_anderson_rubin_sufficient(batch, truth, options, level, out, status):
+    k, n = batch["scatter"].shape[1] - 2, batch["n_obs"][0]
+    anderson_rubin_sufficient_kernel(
+        batch["scatter"], batch["n_obs"], f_critical(level, k, n - k - 1), truth, out, status
+    )
+
+
+def _reference_anderson_rubin_sufficient(batch, truth, options, level, out, status):
+    """From S of [x, z…, y] with explicit matrices: e = y − b0·x has e'P_Z e = w'S_wz S_zz⁻¹ S_zw w and
+    e'M_Z e = w'S_ww w − that, w = (1, −b0) over [y, x]; the set by the grid scan and root-finding."""
+    for r in range(batch["scatter"].shape[0]):
+        s, n = batch["scatter"][r], batch["n_obs"][r]
+        k = s.shape[0] - 2
+        w = [k + 1, 0]
+        s_zz, s_zw = s[1 : k + 1, 1 : k + 1], s[1 : k + 1][:, w]
+        if n - k - 1 <= 1:
+            write_failure(out, status, r, st.NO_RESIDUAL_DF)
+            continue
+        if np.linalg.matrix_rank(s_zz) < k:
+            write_failure(out, status, r, st.SINGULAR)
+            continue
+        explained = s_zw.T @ np.linalg.solve(s_zz, s_zw)
+        total = s[np.ix_(w, w)]
+
+        def statistic(b0, explained=explained, total=total, n=n, k=k):
+            b0 = np.asarray(b0, float)
+            quad = lambda m: m[0, 0] - 2 * b0 * m[0, 1] + b0 * b0 * m[1, 1]  # noqa: E731
+            return (quad(explained) / k) / ((quad(total) - quad(explained)) / (n - k - 1))
+
+        crit = f_critical(level, k, n - k - 1)
+        f = (explained[1, 1] / k) / ((total[1, 1] - explained[1, 1]) / (n - k - 1))
+        estimate = explained[0, 1] / explained[1, 1]
+        low, high, pieces = _reference_set(statistic, crit, estimate)
+        ar = float(statistic(truth[r]))
+        out[r, :9] = estimate, np.nan, low, high, float(ar > crit), ar, f, f, pieces
+        status[r] = st.OK
+
+
 ESTIMATORS = (
     Estimator(
         name="anderson_rubin",
@@ -522,6 +617,9 @@ ESTIMATORS = (
         needs=NEEDS,
         run=_run_anderson_rubin,
         reference=_reference_anderson_rubin,
+        sufficient=_run_anderson_rubin_sufficient,
+        sufficient_reference=_reference_anderson_rubin_sufficient,
+        sufficient_check=sufficient_check,
         options=(
             Setting(
                 "se",

@@ -95,6 +95,18 @@ def iv_statistics(x, z, y, work, cp, means, szz, a, q):
     if n - k - 1 <= 1:
         return st.NO_RESIDUAL_DF
     centred_cross_products(x, z, y, work, cp, means)
+    return statistics_from_cross_products(cp, k, n, szz, a, q)
+
+
+@njit(cache=True, fastmath=FAST)
+def statistics_from_cross_products(cp, k, n, szz, a, q):
+    """`iv_statistics` once the centred cross-products cp of [x, z_1..z_K, y] of n observations are formed.
+
+    All the classical IV statistics need; the sufficient-statistic sampler
+    (`causalmc.sims.dgps.gaussian`) draws cp itself.  Returns a status code.
+    """
+    if n - k - 1 <= 1:
+        return st.NO_RESIDUAL_DF
     iy = k + 1
     for i in range(k):
         for j in range(k):
@@ -119,6 +131,15 @@ def iv_statistics(x, z, y, work, cp, means, szz, a, q):
         return st.NO_VARIATION
     q[FSTAT] = (qxx / k) / (q[EXX] / (n - k - 1))
     return st.OK
+
+
+def sufficient_check(options) -> str | None:
+    """The IV estimators' forms for sufficient statistics are the classical ones."""
+    if options.get("se", "classical") != "classical":
+        return (
+            f"se = {options['se']!r} needs every observation's residual; only se = 'classical' uses the scatter alone"
+        )
+    return None
 
 
 @njit(cache=True)

@@ -44,6 +44,8 @@ from .common import (
     iv_statistics,
     liml_lambda,
     reference_fit,
+    statistics_from_cross_products,
+    sufficient_check,
     robust_first_stage_f,
     robust_sums,
 )
@@ -55,6 +57,75 @@ KCLASS_DIAGNOSTICS = ("first_stage_f", "first_stage_f_robust", "kappa", "first_s
 SCREEN_F, SCREEN_EFFECTIVE, SCREEN_MOP = 0, 1, 2
 SCREENS = ("f", "effective", "mop")
 TAU = 0.1  # worst-case bias of the effective-F critical value (MOP's 10 %)
+
+
+@njit(cache=True)
+def kclass_lambda(q, method, alpha, n, k):
+    """λ = κ − 1 of the k-class member: 0 (2SLS), LIML's root, or LIML's root − alpha/(n − K − 1) (Fuller)."""
+    if method == TSLS:
+        return 0.0
+    lam = liml_lambda(q)
+    if method == FULLER:
+        lam -= alpha / (n - k - 1)
+    return lam
+
+
+@njit(cache=True)
+def classical_kclass_variance(q, beta, n, denominator):
+    """σ̂²/(Qxx − λExx), σ̂² = (Syy − 2βSxy + β²Sxx)/(n − 2) the structural residuals' variance."""
+    ssr = q[SYY] - 2.0 * beta * q[SXY] + beta * beta * q[SXX]
+    return max(ssr, 0.0) / (n - 2) / denominator
+
+
+@njit(cache=True)
+def kclass_sufficient_kernel(scatter, n_obs, method, alpha, crit, f_min, truth, out, status):
+    """Classical 2SLS / LIML / Fuller from each replication's centred scatter matrix alone.
+
+    Parameters
+    ----------
+    scatter : float64 array, shape (R, K + 2, K + 2)
+        Centred cross-products of [x, z_1..z_K, y] (`causalmc.sims.dgps.gaussian`).
+    n_obs : float64 array, shape (R,)
+    method, alpha, crit, f_min, truth, out, status
+        As for `kclass_kernel` with ``se = classical``: the screening F (any
+        screen) is the first-stage F, which is also the effective F (K_eff = K).
+
+    Notes
+    -----
+    The arithmetic of `kclass_kernel`'s classical path after its cross-products:
+    `statistics_from_cross_products`, `kclass_lambda`, `classical_kclass_variance`.
+    """
+    n_reps = scatter.shape[0]
+    k = scatter.shape[1] - 2
+    cp = np.empty((k + 2, k + 2))
+    szz = np.empty((k, k))
+    a = np.empty(k)
+    q = np.empty(N_STATS)
+    for r in range(n_reps):
+        n = n_obs[r]
+        cp[:, :] = scatter[r]
+        code = statistics_from_cross_products(cp, k, n, szz, a, q)
+        if code != st.OK:
+            write_failure(out, status, r, code)
+            continue
+        lam = kclass_lambda(q, method, alpha, n, k)
+        denominator = q[QXX] - lam * q[EXX]
+        if not (denominator > 0.0):
+            write_failure(out, status, r, st.SINGULAR)
+            out[r, FIRST_F] = q[FSTAT]
+            continue
+        beta = (q[QXY] - lam * q[EXY]) / denominator
+        if f_min > -np.inf and not (q[FSTAT] > f_min):
+            write_failure(out, status, r, st.SCREENED_OUT)
+        else:
+            write_wald(
+                out, status, r, beta, math.sqrt(classical_kclass_variance(q, beta, n, denominator)), crit, truth[r]
+            )
+        out[r, FIRST_F] = q[FSTAT]
+        out[r, ROBUST_F] = np.nan
+        out[r, KAPPA] = lam + 1.0
+        out[r, EFFECTIVE_F] = q[FSTAT]
+        out[r, K_EFF] = float(k)
 
 
 @njit(cache=True)
@@ -117,11 +188,7 @@ def kclass_kernel(y, x, z, groups, method, alpha, se_code, crit, t_table, f_min,
         if code != st.OK:
             write_failure(out, status, r, code)
             continue
-        lam = 0.0
-        if method != TSLS:
-            lam = liml_lambda(q)
-            if method == FULLER:
-                lam -= alpha / (n - k - 1)
+        lam = kclass_lambda(q, method, alpha, n, k)
         denominator = q[QXX] - lam * q[EXX]
         if not (denominator > 0.0):
             write_failure(out, status, r, st.SINGULAR)
@@ -130,8 +197,7 @@ def kclass_kernel(y, x, z, groups, method, alpha, se_code, crit, t_table, f_min,
         beta = (q[QXY] - lam * q[EXY]) / denominator
         robust_f = np.nan
         if se_code == CLASSICAL:
-            ssr = q[SYY] - 2.0 * beta * q[SXY] + beta * beta * q[SXX]
-            var = max(ssr, 0.0) / (n - 2) / denominator
+            var = classical_kclass_variance(q, beta, n, denominator)
             effective, k_eff = q[FSTAT], float(k)
             c = crit
         else:
@@ -278,6 +344,55 @@ def reference_first_stage(x, Z, groups, se):
     return robust_f, effective, k_eff
 
 
+def _run_kclass_sufficient(batch, truth, options, level, out, status, method):
+    screen = SCREENS.index(options.get("screen", "f"))
+    kclass_sufficient_kernel(
+        batch["scatter"], batch["n_obs"], method, float(options.get("alpha", 0.0)), normal_critical(level),
+        float(options.get("f_min", -np.inf)) if screen != SCREEN_MOP else -np.inf, truth, out, status,
+    )  # fmt: skip
+    finish_kclass(out, status, options)
+
+
+def _reference_kclass_sufficient(batch, truth, options, level, out, status, method):
+    """Plain numpy from S of [x, z…, y]: Q = S_·z S_zz⁻¹ S_z·, E = S − Q for W = [y, x]; LIML's κ the smallest
+    eigenvalue of E_W⁻¹S_W; β = (Qxy − λExy)/(Qxx − λExx); σ̂² = (Syy − 2βSxy + β²Sxx)/(n − 2)."""
+    alpha = float(options.get("alpha", 0.0))
+    screen = options.get("screen", "f")
+    f_min = float(options.get("f_min", -np.inf)) if screen != "mop" else -np.inf
+    crit = normal_critical(level)
+    for r in range(batch["scatter"].shape[0]):
+        s, n = batch["scatter"][r], batch["n_obs"][r]
+        k = s.shape[0] - 2
+        if n - k - 1 <= 1:
+            write_failure(out, status, r, st.NO_RESIDUAL_DF)
+            continue
+        w = [k + 1, 0]  # y, x
+        s_zz, s_zw = s[1 : k + 1, 1 : k + 1], s[1 : k + 1][:, w]
+        if np.linalg.matrix_rank(s_zz) < k:
+            write_failure(out, status, r, st.SINGULAR)
+            continue
+        q_w = s_zw.T @ np.linalg.solve(s_zz, s_zw)
+        e_w = s[np.ix_(w, w)] - q_w
+        f = (q_w[1, 1] / k) / (e_w[1, 1] / (n - k - 1))
+        if not (q_w[1, 1] > 0 and e_w[1, 1] > 0):
+            write_failure(out, status, r, st.NO_VARIATION)
+            continue
+        lam = 0.0
+        if method != TSLS:
+            lam = max(np.min(np.linalg.eigvals(np.linalg.solve(e_w, s[np.ix_(w, w)])).real) - 1.0, 0.0)
+            if method == FULLER:
+                lam -= alpha / (n - k - 1)
+        denominator = q_w[1, 1] - lam * e_w[1, 1]
+        beta = (q_w[0, 1] - lam * e_w[0, 1]) / denominator
+        ssr = s[k + 1, k + 1] - 2 * beta * s[0, k + 1] + beta**2 * s[0, 0]
+        if f_min > -np.inf and not f > f_min:
+            write_failure(out, status, r, st.SCREENED_OUT)
+        else:
+            write_wald(out, status, r, beta, np.sqrt(max(ssr, 0.0) / (n - 2) / denominator), crit, truth[r])
+        out[r, FIRST_F : K_EFF + 1] = f, np.nan, lam + 1.0, f, k
+    finish_kclass(out, status, options)
+
+
 _FULLER_ALPHA = Setting("alpha", 1.0, "Fuller's constant (1 is nearly unbiased)", minimum=0.0, min_exclusive=True)
 _F_MIN = Setting("f_min", 10.0, "report 2SLS only when the screening F exceeds this", minimum=0.0)
 _SCREEN = Setting(
@@ -296,6 +411,9 @@ ESTIMATORS = (
         needs=NEEDS,
         run=partial(_run_kclass, method=TSLS),
         reference=partial(_reference_kclass, method=TSLS),
+        sufficient=partial(_run_kclass_sufficient, method=TSLS),
+        sufficient_reference=partial(_reference_kclass_sufficient, method=TSLS),
+        sufficient_check=sufficient_check,
         options=(SE_OPTION,),
         diagnostics=KCLASS_DIAGNOSTICS,
         option_needs=cluster_needs,
@@ -306,6 +424,9 @@ ESTIMATORS = (
         needs=NEEDS,
         run=partial(_run_kclass, method=LIML),
         reference=partial(_reference_kclass, method=LIML),
+        sufficient=partial(_run_kclass_sufficient, method=LIML),
+        sufficient_reference=partial(_reference_kclass_sufficient, method=LIML),
+        sufficient_check=sufficient_check,
         options=(SE_OPTION,),
         diagnostics=KCLASS_DIAGNOSTICS,
         option_needs=cluster_needs,
@@ -316,6 +437,9 @@ ESTIMATORS = (
         needs=NEEDS,
         run=partial(_run_kclass, method=FULLER),
         reference=partial(_reference_kclass, method=FULLER),
+        sufficient=partial(_run_kclass_sufficient, method=FULLER),
+        sufficient_reference=partial(_reference_kclass_sufficient, method=FULLER),
+        sufficient_check=sufficient_check,
         options=(SE_OPTION, _FULLER_ALPHA),
         diagnostics=KCLASS_DIAGNOSTICS,
         option_needs=cluster_needs,
@@ -326,6 +450,9 @@ ESTIMATORS = (
         needs=NEEDS,
         run=partial(_run_kclass, method=TSLS),
         reference=partial(_reference_kclass, method=TSLS),
+        sufficient=partial(_run_kclass_sufficient, method=TSLS),
+        sufficient_reference=partial(_reference_kclass_sufficient, method=TSLS),
+        sufficient_check=sufficient_check,
         options=(SE_OPTION, _F_MIN, _SCREEN),
         diagnostics=KCLASS_DIAGNOSTICS,
         option_needs=cluster_needs,

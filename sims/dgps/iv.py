@@ -46,6 +46,16 @@ Batch arrays: ``y`` (R, n), ``x`` (R, n), ``z`` (R, K, n), ``cluster``
 ζ_1..ζ_K, then c for U, v, e) when G > 0, then per unit the unit parts of
 Z_1..Z_K, U, v, e; without clusters and with normal errors, exactly the
 draws of the independent design.
+
+Sufficient sampler (``sampler = "sufficient"``, exact with hetero = 0, no
+clusters and normal errors): (X, Z_1..Z_K, Y) are then jointly normal with
+mean 0, w = Mε for ε = (Z_1..Z_K, U, v, e) ~ N(0, I), M's rows
+
+    X: (pi, …, pi, 1, 1, 0),   Z_j: the j-th unit vector,
+    Y: (beta·pi, …, beta·pi, beta + gamma, beta, 1),
+
+so the batch holds exact draws of the mean and centred scatter of
+[X, Z_1..Z_K, Y] (`sims.dgps.gaussian`) for any n, at a cost free of n.
 """
 
 from __future__ import annotations
@@ -58,6 +68,7 @@ from numba import njit
 from causalmc.estimators.spec import Setting
 
 from . import Dgp
+from .gaussian import sufficient_batch
 
 ABS_THIRD = 2.0 * math.sqrt(2.0 / math.pi)  # E|Z|³ for Z ~ N(0, 1)
 
@@ -141,6 +152,28 @@ def generate(rng, n_reps, p):
     return {"y": y, "x": x, "z": z, "cluster": cluster, "truth": np.full(n_reps, p["beta"])}
 
 
+def _sufficient(rng, n_reps, p):
+    k, b, g = p["k_instruments"], p["beta"], p["gamma"]
+    pi = first_stage_coefficient(p)
+    m = np.zeros((k + 2, k + 3))  # rows X, Z_1..Z_K, Y; columns Z_1..Z_K, U, v, e
+    m[0, :k], m[0, k], m[0, k + 1] = pi, 1.0, 1.0
+    m[1 : k + 1, :k] = np.eye(k)
+    m[k + 1, :k], m[k + 1, k], m[k + 1, k + 1], m[k + 1, k + 2] = b * pi, b + g, b, 1.0
+    batch = sufficient_batch(rng, n_reps, np.linalg.cholesky(m @ m.T), np.zeros(k + 2), p["n"])
+    batch["truth"] = np.full(n_reps, b)
+    return batch
+
+
+def _sufficient_inexact(p) -> str | None:
+    if p["hetero"] != 0:
+        return f"hetero = {p['hetero']:g} makes the errors non-normal given Z (only hetero = 0 is jointly Gaussian)"
+    if p["n_clusters"] != 0:
+        return f"n_clusters = {p['n_clusters']}: clustered units are not independent rows"
+    if p["error_df"] != 0:
+        return f"error_df = {p['error_df']:g}: t errors are not normal"
+    return None
+
+
 def check(p):
     problems = []
     if (p["pi"] is None) == (p["mu2_per_instrument"] is None):
@@ -209,6 +242,8 @@ DGPS = (
         provides=("y", "x", "z", "cluster"),
         generate=generate,
         check=check,
+        sufficient=_sufficient,
+        sufficient_inexact=_sufficient_inexact,
         examples=(
             {"n": 60, "k_instruments": 2, "pi": 0.3, "hetero": 0.5},
             {"n": 40, "k_instruments": 1, "mu2_per_instrument": 2.0},
