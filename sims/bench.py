@@ -580,6 +580,44 @@ def format_sufficient(result: dict) -> str:
     return "\n".join(lines)
 
 
+# -- big_n: one big cell with few replications spreads over every worker ---------------------------------
+
+BIG_N = "big_n"
+BIG_N_SCENARIO = {
+    "name": "big_n", "dgp": "iv", "seed": 4, "reps": 600, "estimators": ["tsls"],
+    "params": {"n": 1_000_000, "pi": 0.8},
+}  # fmt: skip
+
+
+def measure_big_n(scale: float = 1.0) -> dict:
+    """Wall time of one n = 10⁶ cell (data sampler) on 1 and 2 warm workers: its default chunks (10
+    replications, from the cost of one) make enough tasks for both."""
+    scenario = parse({**BIG_N_SCENARIO, "reps": max(40, int(BIG_N_SCENARIO["reps"] * scale))}, f"<bench:{BIG_N}>")
+    plan = runner.make_plan(scenario)
+    seconds = {}
+    with tempfile.TemporaryDirectory(prefix="causalmc-big-n-") as tmp:
+        for jobs in (1, 2):
+            runner.run(plan.with_reps({k: 20 for k in plan.reps}), Path(tmp), jobs=jobs, fresh=True)  # warm workers
+            seconds[jobs] = _seconds(lambda j=jobs: runner.run(plan, Path(tmp), jobs=j, fresh=True))
+    speedup = seconds[1] / seconds[2]
+    return {
+        "workload": BIG_N,
+        "reps": plan.total_reps,
+        "tasks": len(plan.tasks),
+        "seconds": seconds,
+        "targets": {"jobs2_vs_jobs1": {"target": 1.7, "value": speedup, "met": speedup >= 1.7}},
+    }
+
+
+def format_big_n(result: dict) -> str:
+    s, t = result["seconds"], result["targets"]["jobs2_vs_jobs1"]
+    return (
+        f"big_n: one iv cell, n = 10⁶, {result['reps']} replications of tsls in {result['tasks']} tasks (records only)\n"
+        f"  1 worker {s[1]:.2f} s, 2 workers {s[2]:.2f} s: {t['value']:.2f}×   target ≥ 1.7: "
+        f"{'met' if t['met'] else 'MISSED'}"
+    )
+
+
 def main(args) -> int:
     import importlib.util
 
@@ -587,7 +625,7 @@ def main(args) -> int:
         {
             REFERENCE_PACKAGES[w]
             for w in args.workloads
-            if w not in (MEMORY, SUFFICIENT) and importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None
+            if w not in (MEMORY, SUFFICIENT, BIG_N) and importlib.util.find_spec(REFERENCE_PACKAGES[w]) is None
         }
     )
     if missing:
@@ -604,6 +642,9 @@ def main(args) -> int:
         elif name == SUFFICIENT:
             result = measure_sufficient(scale=args.scale)
             print(format_sufficient(result), flush=True)
+        elif name == BIG_N:
+            result = measure_big_n(scale=args.scale)
+            print(format_big_n(result), flush=True)
         else:
             result = measure(WORKLOADS[name], scale=args.scale)
             print(format_result(result), flush=True)
@@ -616,4 +657,4 @@ def main(args) -> int:
     return 1 if missed else 0
 
 
-__all__ = ["MEMORY", "SUFFICIENT", "WORKLOADS", "main", "measure", "measure_memory", "measure_sufficient"]
+__all__ = ["BIG_N", "MEMORY", "SUFFICIENT", "WORKLOADS", "main", "measure", "measure_memory", "measure_sufficient"]

@@ -30,3 +30,12 @@ def test_memory_workload_writes_a_valid_scenario():
     scenario = parse(tomllib.loads(_toml({**MEMORY_SCENARIO, "reps": 10_000})))
     assert scenario.reps == 10_000 and dict(scenario.params)["n"] == 100
     assert [e.label for e in scenario.estimators] == ["ols", "ols_adjusted"]
+
+
+def test_the_big_n_workload_spreads_one_cell_over_many_tasks():
+    from causalmc.sims import runner
+    from causalmc.sims.bench import BIG_N_SCENARIO
+    from causalmc.sims.scenario import parse
+
+    plan = runner.make_plan(parse(BIG_N_SCENARIO))
+    assert len(plan.cells) == 1 and len(plan.tasks) == 120  # 5 replications per task: enough for 120 workers
