@@ -68,13 +68,23 @@ DF_OPTION = Setting(
 
 
 @njit(cache=True, fastmath=FAST)
-def slopes(cp, k, inv, b):
-    """b = S⁻¹s: the slopes from the centred cross-products cp of [regressors…, y] and inv = S⁻¹ (k × k)."""
+def fit_slopes(cp, k, sxx, inv, b):
+    """The slopes b = S⁻¹s from the centred cross-products cp of [x, controls…, y]; returns a status code.
+
+    Writes S_xx's inverse into `inv` (`sxx` is scratch).  ``no_variation``
+    when x is constant, ``singular`` when the regressors are collinear.
+    """
+    if not (cp[0, 0] > 0.0):
+        return st.NO_VARIATION
+    sxx[:, :] = cp[:k, :k]
+    if not spd_inverse(sxx, k, inv):
+        return st.SINGULAR
     for c in range(k):
         s = 0.0
         for d in range(k):
             s += inv[c, d] * cp[d, k]
         b[c] = s
+    return st.OK
 
 
 @njit(cache=True, fastmath=FAST)
@@ -126,14 +136,10 @@ def ols_sufficient_kernel(scatter, n_obs, columns, crit, dof, truth, out, status
         for a in range(k + 1):
             for c in range(k + 1):
                 cp[a, c] = scatter[r, columns[a], columns[c]]
-        if not (cp[0, 0] > 0.0):
-            write_failure(out, status, r, st.NO_VARIATION)
+        code = fit_slopes(cp, k, sxx, inv, b)
+        if code != st.OK:
+            write_failure(out, status, r, code)
             continue
-        sxx[:, :] = cp[:k, :k]
-        if not spd_inverse(sxx, k, inv):
-            write_failure(out, status, r, st.SINGULAR)
-            continue
-        slopes(cp, k, inv, b)
         write_wald(out, status, r, b[0], np.sqrt(classical_variance(cp, k, b, inv, df)), crit, truth[r])
         out[r, DOF] = dof if status[r] == st.OK else np.nan
 
@@ -203,14 +209,10 @@ def ols_kernel(y, x, w, se_code, df_code, crit, dof, truth, out, status):
             write_failure(out, status, r, st.NO_RESIDUAL_DF)
             continue
         centred_cross_products(x[r], w[r], y[r], work, cp, means)
-        if not (cp[0, 0] > 0.0):
-            write_failure(out, status, r, st.NO_VARIATION)
+        code = fit_slopes(cp, k, sxx, inv, b)
+        if code != st.OK:
+            write_failure(out, status, r, code)
             continue
-        sxx[:, :] = cp[:k, :k]
-        if not spd_inverse(sxx, k, inv):
-            write_failure(out, status, r, st.SINGULAR)
-            continue
-        slopes(cp, k, inv, b)
         if se_code == CLASSICAL:
             var = classical_variance(cp, k, b, inv, df)
         meat = 0.0

@@ -290,6 +290,21 @@ def classical_ar(q, k, df, crit, b0):
 
 
 @njit(cache=True)
+def write_ar(out, status, r, q, ar, crit, low, high, pieces, effective):
+    """Replication r's record: the 2SLS estimate (no se), the AR set, its test at the truth, the diagnostics."""
+    out[r, ESTIMATE] = q[QXY] / q[QXX]
+    out[r, SE] = np.nan
+    out[r, CI_LOW] = low
+    out[r, CI_HIGH] = high
+    out[r, REJECT] = 1.0 if ar > crit else 0.0
+    out[r, AR_STAT] = ar
+    out[r, FIRST_F] = q[FSTAT]
+    out[r, EFFECTIVE_F] = effective
+    out[r, PIECES] = pieces
+    status[r] = st.OK
+
+
+@njit(cache=True)
 def anderson_rubin_sufficient_kernel(scatter, n_obs, crit, truth, out, status):
     """The classical Anderson–Rubin test and set from each replication's centred scatter matrix alone.
 
@@ -317,16 +332,7 @@ def anderson_rubin_sufficient_kernel(scatter, n_obs, crit, truth, out, status):
         if code != st.OK:
             write_failure(out, status, r, code)
             continue
-        out[r, ESTIMATE] = q[QXY] / q[QXX]
-        out[r, SE] = np.nan
-        out[r, CI_LOW] = low
-        out[r, CI_HIGH] = high
-        out[r, REJECT] = 1.0 if ar > crit else 0.0
-        out[r, AR_STAT] = ar
-        out[r, FIRST_F] = q[FSTAT]
-        out[r, EFFECTIVE_F] = q[FSTAT]
-        out[r, PIECES] = pieces
-        status[r] = st.OK
+        write_ar(out, status, r, q, ar, crit, low, high, pieces, q[FSTAT])
 
 
 @njit(cache=True)
@@ -419,16 +425,7 @@ def anderson_rubin_kernel(y, x, z, groups, se_code, f_crit, g_hat, nu, cr2_crit,
                 for m in range(j + 1):
                     meat[j, m] = omega[2, j, m]
             effective, _ = effective_f(q[QXX], szz, meat, k, 1.0 if se_code == CR2 else factor, scratch)
-        out[r, ESTIMATE] = q[QXY] / q[QXX]
-        out[r, SE] = np.nan
-        out[r, CI_LOW] = low
-        out[r, CI_HIGH] = high
-        out[r, REJECT] = 1.0 if ar > crit else 0.0
-        out[r, AR_STAT] = ar
-        out[r, FIRST_F] = q[FSTAT]
-        out[r, EFFECTIVE_F] = effective
-        out[r, PIECES] = pieces
-        status[r] = st.OK
+        write_ar(out, status, r, q, ar, crit, low, high, pieces, effective)
 
 
 @cache

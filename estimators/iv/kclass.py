@@ -60,14 +60,19 @@ TAU = 0.1  # worst-case bias of the effective-F critical value (MOP's 10 %)
 
 
 @njit(cache=True)
-def kclass_lambda(q, method, alpha, n, k):
-    """λ = κ − 1 of the k-class member: 0 (2SLS), LIML's root, or LIML's root − alpha/(n − K − 1) (Fuller)."""
-    if method == TSLS:
-        return 0.0
-    lam = liml_lambda(q)
-    if method == FULLER:
-        lam -= alpha / (n - k - 1)
-    return lam
+def kclass_estimate(q, method, alpha, n, k):
+    """(λ, Qxx − λExx, β(λ)) of the k-class member; β is NaN unless Qxx − λExx > 0 (then ``singular``).
+
+    λ = κ − 1: 0 (2SLS), LIML's root, or LIML's root − alpha/(n − K − 1) (Fuller).
+    """
+    lam = 0.0
+    if method != TSLS:
+        lam = liml_lambda(q)
+        if method == FULLER:
+            lam -= alpha / (n - k - 1)
+    denominator = q[QXX] - lam * q[EXX]
+    beta = (q[QXY] - lam * q[EXY]) / denominator if denominator > 0.0 else np.nan
+    return lam, denominator, beta
 
 
 @njit(cache=True)
@@ -93,7 +98,7 @@ def kclass_sufficient_kernel(scatter, n_obs, method, alpha, crit, f_min, truth, 
     Notes
     -----
     The arithmetic of `kclass_kernel`'s classical path after its cross-products:
-    `statistics_from_cross_products`, `kclass_lambda`, `classical_kclass_variance`.
+    `statistics_from_cross_products`, `kclass_estimate`, `classical_kclass_variance`.
     """
     n_reps = scatter.shape[0]
     k = scatter.shape[1] - 2
@@ -108,13 +113,11 @@ def kclass_sufficient_kernel(scatter, n_obs, method, alpha, crit, f_min, truth, 
         if code != st.OK:
             write_failure(out, status, r, code)
             continue
-        lam = kclass_lambda(q, method, alpha, n, k)
-        denominator = q[QXX] - lam * q[EXX]
+        lam, denominator, beta = kclass_estimate(q, method, alpha, n, k)
         if not (denominator > 0.0):
             write_failure(out, status, r, st.SINGULAR)
             out[r, FIRST_F] = q[FSTAT]
             continue
-        beta = (q[QXY] - lam * q[EXY]) / denominator
         if f_min > -np.inf and not (q[FSTAT] > f_min):
             write_failure(out, status, r, st.SCREENED_OUT)
         else:
@@ -188,13 +191,11 @@ def kclass_kernel(y, x, z, groups, method, alpha, se_code, crit, t_table, f_min,
         if code != st.OK:
             write_failure(out, status, r, code)
             continue
-        lam = kclass_lambda(q, method, alpha, n, k)
-        denominator = q[QXX] - lam * q[EXX]
+        lam, denominator, beta = kclass_estimate(q, method, alpha, n, k)
         if not (denominator > 0.0):
             write_failure(out, status, r, st.SINGULAR)
             out[r, FIRST_F] = q[FSTAT]
             continue
-        beta = (q[QXY] - lam * q[EXY]) / denominator
         robust_f = np.nan
         if se_code == CLASSICAL:
             var = classical_kclass_variance(q, beta, n, denominator)
