@@ -31,7 +31,8 @@ class Setting:
 
     The type is `kind`, or the type of `default` when `kind` is not given
     (int, float or str); an int is accepted where a float is declared, never
-    the reverse.  A str setting must be one of `choices`.  A setting whose
+    the reverse.  A str setting must be one of `choices` (any non-empty
+    string when there are none: a column name, a data file).  A setting whose
     default is None is optional: absent unless the scenario sets it.
     """
 
@@ -52,7 +53,7 @@ class Setting:
     def allowed(self) -> str:
         """Describe the allowed values, for error messages and listings."""
         if self.kind is str:
-            return "one of " + ", ".join(repr(c) for c in self.choices)
+            return "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else "a non-empty string"
         noun = "an integer" if self.kind is int else "a number"
         lo, hi = self.minimum, self.maximum
         if lo is not None and hi is not None:
@@ -68,7 +69,7 @@ class Setting:
     def validate(self, value):
         """Return `value` cast to this setting's type, or raise ValueError."""
         if self.kind is str:
-            if not isinstance(value, str) or value not in self.choices:
+            if not isinstance(value, str) or not value or (self.choices and value not in self.choices):
                 raise ValueError(f"{value!r} is not allowed; allowed: {self.allowed()}")
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -2,15 +2,16 @@
 
 Data flow, one direction::
 
-    scenario → cells → tasks (cell, chunk) → [worker: stream → DGP batch →
-    each estimator kernel → arrays] → client writes one records file per
-    task → summary → figures → report (report.html, report.md)
+    scenario → cells → tasks (cell, chunk) → [worker: stream → DGP batch (the
+    data, or its sufficient statistics) → each estimator kernel → arrays] →
+    one records file per task → summary → figures → report (report.html, report.md)
 
 Randomness.  Task (cell, chunk) draws from
 ``SeedSequence(seed, spawn_key=(cell.key, chunk))``: addressed by what is
 computed, never by which worker computes it, so any number of workers, any
 task order, more replications or another grid value leave existing numbers
-unchanged.  Chunk c holds replications [c·chunk_size, (c+1)·chunk_size).
+unchanged.  Chunk c of a cell holds replications [c·chunk_size, (c+1)·chunk_size),
+the cell's chunk size following from the scenario alone (`Scenario.chunk_for`).
 
 Resume.  Each task's file name encodes (cell key, chunk, replications), and
 files are renamed into place only when complete.  A rerun skips the files
@@ -18,7 +19,14 @@ that exist, deletes those the plan no longer needs, and computes the rest.
 A run directory written with another fingerprint is refused unless
 ``fresh``.
 
-Only the client process writes files; workers return arrays.
+Workers that share the output folder's filesystem with the client (loky,
+a local Dask cluster, or a remote one given ``workers_write``) write their
+task's records file themselves, atomically; otherwise they return arrays
+and the client writes.  Everything else (manifest, summary, figures,
+report) is written by the client.
+
+Replications by precision.  With ``target_mcse`` the run goes in rounds
+(`next_reps`), each decided by the records of the one before alone.
 """
 
 from __future__ import annotations
@@ -83,9 +91,9 @@ class Task:
     terms: tuple = ()  # per estimator: its term names in this cell, or None for one term (the estimand)
     plugins: tuple[tuple[str, str], ...] = ()  # (source, digest) of the plugins the worker loads first
     inline: tuple = ()  # user estimators and DGPs defined outside any plugin, carried by value
+    sampler: str = "data"  # "sufficient": the DGP's sufficient statistics and the estimators' forms for them
     # Set when the worker writes the records file itself (a filesystem it shares with the client):
     # the records folder, the layout and the cell's label and grid values.
-    sampler: str = "data"  # "sufficient": the DGP's sufficient statistics and the estimators' forms for them
     write_to: str | None = None
     layout: RecordLayout | None = None
     cell_label: str = ""

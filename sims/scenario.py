@@ -158,6 +158,8 @@ class Scenario:
     target_mcse: Mapping = field(default_factory=dict)
     max_reps: int | None = None
     sampler: str = "data"  # "sufficient": the DGP draws its sufficient statistics, not the data
+    # data-file parameter value as written -> {"path": resolved, "sha256": content hash}
+    data_files: Mapping = field(default_factory=dict)
     source: Mapping = field(default_factory=dict, repr=False, compare=False)  # the TOML as read
     # "dgp:NAME" / "estimator:NAME" -> {"origin", "identity"} for the user code (plugins) it runs
     code: Mapping = field(default_factory=dict)
@@ -170,8 +172,22 @@ class Scenario:
             grid_values = dict(zip(names, values))
             params = {**self.params, **grid_values}
             label = ",".join(f"{k}={_fmt(v)}" for k, v in grid_values.items()) or "all"
-            cells.append(Cell(label, params, grid_values, cell_key(self.dgp, params)))
+            resolved = {k: self.data_files[v]["path"] if self._is_file(k, v) else v for k, v in params.items()}
+            cells.append(Cell(label, resolved, grid_values, cell_key(self.dgp, self.identity_params(params))))
         return cells
+
+    def _is_file(self, name, value) -> bool:
+        return isinstance(value, str) and value in self.data_files and name in self.data_file_params
+
+    @property
+    def data_file_params(self) -> tuple[str, ...]:
+        """The DGP's parameters that name data files."""
+        dgp = plugins.dgp_registry().get(self.dgp)
+        return dgp.data_files if dgp else ()
+
+    def identity_params(self, params: Mapping) -> dict:
+        """Parameters as the run's identity sees them: a data file by its content hash, not its path."""
+        return {k: f"sha256:{self.data_files[v]['sha256']}" if self._is_file(k, v) else v for k, v in params.items()}
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the numbers of a replication.
@@ -183,7 +199,7 @@ class Scenario:
         identity = {
             "numbers_version": NUMBERS_VERSION,
             "dgp": self.dgp,
-            "params": dict(self.params),
+            "params": self.identity_params(self.params),
             "grid_parameters": list(self.grid),
             "seed": self.seed,
             "level": self.level,
@@ -240,6 +256,7 @@ class Scenario:
             "target_mcse": dict(self.target_mcse),
             "max_reps": self.max_reps,
             "sampler": self.sampler,
+            "data_files": {k: dict(v) for k, v in self.data_files.items()},
             "estimators": [e.as_dict() for e in self.estimators],
             "params": dict(self.params),
             "grid": {k: list(v) for k, v in self.grid.items()},
@@ -307,6 +324,7 @@ class _Parser:
         chunk_size = self.integer("chunk_size", minimum=1, default=None)
         target_mcse, max_reps = self.targets(reps)
         params, grid = self.parameters(dgp)
+        data_files = self.data_files(dgp, params, grid)
         configs = self.estimator_configs(dgp, level)
         scenario = Scenario(
             path=str(self.path),
@@ -320,6 +338,7 @@ class _Parser:
             target_mcse=target_mcse,
             max_reps=max_reps,
             sampler=self.string("sampler", default="data"),
+            data_files=data_files,
             estimators=configs,
             params=params,
             grid=grid,
@@ -429,6 +448,26 @@ class _Parser:
                 raise self.error(key, f"{values!r} repeats a value")
             grid[name] = tuple(cast)
         return params, grid
+
+    def data_files(self, dgp, params, grid) -> dict:
+        """Each data file the parameters name: resolved (shipped name, or relative to the scenario's folder),
+        checked to exist, and hashed."""
+        found = {}
+        base = Path(self.path).parent if self.path and not str(self.path).startswith("<") else Path.cwd()
+        for name in dgp.data_files:
+            keyed = [(f"grid.{name}", v) for v in grid[name]] if name in grid else [(f"params.{name}", params[name])]
+            for key, value in keyed:
+                if value is None or value in found:
+                    continue
+                path = dgps.resolve_data_file(value, base, dgp.shipped_data)
+                if not path.is_file():
+                    shipped = f"; shipped: {', '.join(dgp.shipped_data)}" if dgp.shipped_data else ""
+                    raise self.error(key, f"data file not found: {path} (a relative path is read from {base}{shipped})")
+                try:
+                    found[value] = {"path": str(path.resolve()), "sha256": dgps.file_digest(path)}
+                except OSError as exc:
+                    raise self.error(key, f"cannot read the data file {path} ({exc.strerror})") from None
+        return found
 
     def setting(self, key, setting, value):
         if value is None:

@@ -19,9 +19,11 @@ relies on this to split a chunk into cache-sized pieces.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -76,6 +78,14 @@ class Dgp:
     sufficient_inexact : callable, optional
         ``sufficient_inexact(params) -> str | None``: why `sufficient` is not
         exact for these parameters (a scenario error), or None.
+    data_files : tuple of str
+        Parameters naming a data file (CSV or Parquet): a path relative to
+        the scenario's folder, an absolute one, or a name in `shipped_data`.
+        The generator and `check` see the resolved absolute path; the run's
+        identity (fingerprint, cell keys, so the seeds) sees the file's
+        content hash, never its path.
+    shipped_data : mapping
+        Names of data files that ship with causalmc -> their path.
     """
 
     name: str
@@ -89,6 +99,8 @@ class Dgp:
     estimand: str = "effect"
     sufficient: Callable[[np.random.Generator, int, Mapping], Batch] | None = None
     sufficient_inexact: Callable[[Mapping], str | None] | None = None
+    data_files: tuple[str, ...] = ()
+    shipped_data: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def param_map(self) -> dict[str, Setting]:
@@ -102,6 +114,33 @@ class Dgp:
         """Each example: the defaults overridden by its values."""
         defaults = {p.name: p.default for p in self.params}
         return [defaults | dict(example) for example in self.examples]
+
+
+def resolve_data_file(value: str, base_dir, shipped: Mapping[str, str]) -> Path:
+    """The file a data parameter names: a shipped name, else a path (relative: to the scenario's folder)."""
+    if value in shipped:
+        return Path(shipped[value])
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(base_dir) / path
+
+
+def file_digest(path) -> str:
+    """SHA-256 of a file's bytes (what identifies a data file in a run)."""
+    return _digest(str(Path(path).resolve()), *_stamp(path))
+
+
+def _stamp(path) -> tuple[int, int]:
+    stat = Path(path).stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@cache
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
 
 
 @cache
