@@ -172,6 +172,12 @@ class Estimator:
     sufficient_check : callable, optional
         ``sufficient_check(options) -> str | None``: why these options need
         the raw data (a scenario error with ``sampler = "sufficient"``).
+    resampling : bool
+        The estimator draws random numbers of its own (bootstrap weights,
+        permutations): `run` and `reference` then take a keyword ``rng``, a
+        `numpy.random.Generator` of the estimator's own stream, keyed by
+        cell, chunk and the estimator's label (never shared with the data's,
+        so adding it shifts no other number).
     """
 
     name: str
@@ -189,6 +195,7 @@ class Estimator:
     sufficient: KernelRunner | None = None
     sufficient_reference: KernelRunner | None = None
     sufficient_check: Callable[[Mapping], str | None] | None = None
+    resampling: bool = False
     option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

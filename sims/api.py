@@ -374,6 +374,7 @@ def estimate(
     null: float = 0.0,
     plugins: Iterable[str] = (),
     source: str = "the data",
+    seed: int = 0,
     **options,
 ) -> pd.Series:
     """Run a registered estimator on one tidy dataset (a `sample`, or your own data).
@@ -388,6 +389,8 @@ def estimate(
         Confidence level.
     null : float
         The value tested by ``reject`` (H0: θ = null).
+    seed : int
+        Seed of a resampling estimator's draws (bootstrap weights, permutations).
     **options
         The estimator's options (as in a scenario file).
 
@@ -431,7 +434,9 @@ def estimate(
     status = np.zeros((1, len(names)), np.int8)
     drawn = dict.fromkeys(names, np.array([float(null)]))
     truth = np.empty((1, len(names)))
-    message = runner.run_estimator(spec, batch, drawn, names, terms is None, chosen, level, truth, out, status)
+    message = runner.run_estimator(
+        spec, batch, drawn, names, terms is None, chosen, level, truth, out, status, rng=np.random.default_rng(seed)
+    )
     rows = []
     for j, term in enumerate(names):
         values = dict(zip((*CORE_COLUMNS, *spec.diagnostics), out[0, j], strict=True))

@@ -32,6 +32,7 @@ Replications by precision.  With ``target_mcse`` the run goes in rounds
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -45,7 +46,7 @@ import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -113,9 +114,15 @@ class TaskResult:
     written: bool = False
 
 
-def stream(seed: int, cell_key: int, chunk: int) -> np.random.Generator:
-    """The random stream of one (cell, chunk)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(cell_key, chunk))))
+def stream(seed: int, cell_key: int, chunk: int, label: str | None = None) -> np.random.Generator:
+    """The random stream of one (cell, chunk): the data's, or (with `label`) a resampling estimator's own."""
+    key = (cell_key, chunk) if label is None else (cell_key, chunk, label_key(label))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+def label_key(label: str) -> int:
+    """A stable 64-bit integer of an estimator label (its stream's key)."""
+    return int.from_bytes(hashlib.sha256(label.encode()).digest()[:8], "little")
 
 
 def compute(task: Task) -> TaskResult:
@@ -135,6 +142,10 @@ def compute(task: Task) -> TaskResult:
     specs = [registry[e.name] for e in task.estimators]
     terms = [t or (dgp.estimand,) for t in task.terms]
     rng = stream(task.seed, task.cell_key, task.chunk)
+    own_streams = [
+        stream(task.seed, task.cell_key, task.chunk, config.label) if spec.resampling else None
+        for spec, config in zip(specs, task.estimators, strict=True)
+    ]
     truths = [np.empty((task.n_reps, len(t))) for t in terms]
     values = [np.empty((task.n_reps, len(t), spec.width)) for spec, t in zip(specs, terms, strict=True)]
     codes = [np.empty((task.n_reps, len(t)), dtype=np.int8) for t in terms]
@@ -143,12 +154,12 @@ def compute(task: Task) -> TaskResult:
         hi = min(lo + task.sub_batch, task.n_reps)
         batch = generate(rng, hi - lo, task.params)
         drawn = dgps.pop_truths(batch, dgp.estimand)
-        for spec, config, single, names, truth, out, status in zip(
-            specs, task.estimators, task.terms, terms, truths, values, codes, strict=True
+        for spec, config, single, names, truth, out, status, own in zip(
+            specs, task.estimators, task.terms, terms, truths, values, codes, own_streams, strict=True
         ):
             message = run_estimator(
                 spec, batch, drawn, names, single is None, config.options, task.level,
-                truth[lo:hi], out[lo:hi], status[lo:hi], task.sampler,
+                truth[lo:hi], out[lo:hi], status[lo:hi], task.sampler, own,
             )  # fmt: skip
             if message and config.label not in errors:
                 first = lo + int(np.argmax((status[lo:hi] == st.ERROR).any(axis=1)))
@@ -165,17 +176,20 @@ def compute(task: Task) -> TaskResult:
     return TaskResult(task, outputs, time.perf_counter() - start, errors)
 
 
-def run_estimator(spec, batch, drawn, names, single, options, level, truth, out, status, sampler="data"):
+def run_estimator(spec, batch, drawn, names, single, options, level, truth, out, status, sampler="data", rng=None):
     """Run one estimator on a batch: truths (R, m) filled from `drawn`, outputs (R, m, width).
 
     A single-term estimator's kernel sees its documented one-term shapes,
     as views of the same arrays (no copies).  With the sufficient sampler
-    the estimator's form for sufficient statistics runs.  Returns its error
-    message.
+    the estimator's form for sufficient statistics runs.  A resampling
+    estimator gets `rng`, its own stream (a fixed one when None: the probe,
+    a single dataset).  Returns its error message.
     """
     for j, term in enumerate(names):
         truth[:, j] = drawn[term] if term in drawn else np.nan
     kernel = spec.sufficient if sampler == "sufficient" else spec.run
+    if spec.resampling:
+        kernel = partial(kernel, rng=rng if rng is not None else np.random.default_rng(0))
     if single:
         return kernel(batch, truth[:, 0], options, level, out[:, 0], status[:, 0])
     return kernel(batch, truth, options, level, out, status)

@@ -32,7 +32,7 @@ def rng(request):
     return np.random.default_rng(seed_for(request.node.nodeid))
 
 
-def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=False):
+def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=False, seed=0):
     """Run an estimator (or its twin) on a batch; return (out, status)."""
     spec = estimators.registry()[name]
     opts = spec.default_options() | (options or {})
@@ -46,7 +46,9 @@ def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=F
     truth = np.zeros(shape) if truth is None else truth
     out = np.full((*shape, spec.width), -999.0)
     status = np.full(shape, -1, dtype=np.int8)
-    (spec.reference if reference else spec.run)(batch, truth, opts, level, out, status)
+    kernel = spec.reference if reference else spec.run
+    extra = {"rng": np.random.default_rng(seed)} if spec.resampling else {}
+    kernel(batch, truth, opts, level, out, status, **extra)
     return out, status
 
 

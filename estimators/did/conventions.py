@@ -24,7 +24,7 @@ from .. import status as st
 from ..inference import write_failure, write_wald
 from ..spec import Setting
 
-CLASSICAL, HC1, CLUSTER, CLUSTER_NESTED, HC0, HC2, HC3 = range(7)
+CLASSICAL, HC1, CLUSTER, CLUSTER_NESTED, HC0, HC2, HC3, CR2, WILD, RI = range(10)
 SE_CODES = {
     "classical": CLASSICAL,
     "hc0": HC0,
@@ -33,6 +33,9 @@ SE_CODES = {
     "hc3": HC3,
     "cluster": CLUSTER,
     "cluster_nested": CLUSTER_NESTED,
+    "cr2": CR2,
+    "wild": WILD,
+    "ri": RI,
 }
 
 NEEDS = ("panel_y", "treated", "start")

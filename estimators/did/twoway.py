@@ -49,12 +49,31 @@ from ..inference import (
     spd_inverse,
     t_critical_table,
     write_failure,
+    write_t_intervals,
     write_wald,
 )
 from ..moments import FAST
-from ..spec import REJECT, Estimator, Setting
+from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator, Setting
+from .few_clusters import RI as RI_METHOD
+from .few_clusters import (
+    DOF,
+    P_VALUE,
+    WEIGHTS,
+    cr2_unit_level,
+    reference_bound,
+    reference_cr2,
+    reference_draws,
+    reference_p_value,
+    reference_resampling_parts,
+    resampling_test,
+)
+from .few_clusters import WILD as WILD_METHOD
 from .conventions import (
     CLASSICAL,
+    CLUSTER,
+    CR2,
+    RI,
+    WILD,
     NEEDS,
     SE_CODES,
     cluster_problem,
@@ -91,7 +110,7 @@ def pretrend_thresholds(level: float, max_q: int, n_clusters: int, test: str) ->
 
 
 @njit(cache=True, fastmath=FAST)
-def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status):
+def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status, rng, n_draws, weights_code, alpha):
     """Batched two-way fixed effects with one regressor D: closed form, one pass.
 
     Parameters
@@ -100,11 +119,17 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status):
     treated : float64 array, shape (R, G)
     start : int64 array, shape (R,)
     se_code : int
-        CLASSICAL, CLUSTER or CLUSTER_NESTED.
+        CLASSICAL, CLUSTER, CLUSTER_NESTED, CR2, WILD or RI.
     t_table : float64 array
         t critical values by degrees of freedom.
-    out : float64 array, shape (R, 5)
+    out : float64 array, shape (R, 7)
+        estimate, se, ci_low, ci_high, reject, dof, p_value.  For CR2 the
+        interval and test are left to `write_t_intervals` (fractional ν).
     status : int8 array, shape (R,)
+    rng : numpy.random.Generator
+        The estimator's own stream: bootstrap weights or permutations (WILD, RI).
+    n_draws, weights_code, alpha : int, int, float
+        B, Rademacher or Webb, and 1 − level, for WILD and RI.
 
     Notes
     -----
@@ -121,6 +146,11 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status):
     col_mean = np.empty(t)
     row_mean = np.empty(g)
     row_h = np.empty(g)
+    c = np.empty(g)
+    z = np.empty(g)
+    resid = np.empty(g)
+    resampling = se_code == WILD or se_code == RI
+    coefficients = np.empty((n_draws if resampling else 1, 5))
     for r in range(n_reps):
         t0 = start[r]
         n_post = 0
@@ -180,21 +210,46 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status):
                 write_failure(out, status, r, st.NO_RESIDUAL_DF)
                 continue
             var = ssr / df / (s_dd * hth)
-            crit = t_table[df]
-        else:
-            k_cr = two_way_cluster_k(se_code, g, t, 1)
-            problem = cluster_problem(g, n_obs, k_cr)
-            if problem != st.OK:
-                write_failure(out, status, r, problem)
+            write_wald(out, status, r, beta, math.sqrt(var), t_table[df], truth[r])
+            out[r, DOF] = df
+            out[r, P_VALUE] = math.nan
+            continue
+        # Unit-level form (few_clusters): centred treatment c, contrasts z, residuals r = z − c·γ̂.
+        for i in range(g):
+            c[i] = treated[r, i] - d_mean
+            z[i] = row_h[i] - h_col
+            resid[i] = z[i] - c[i] * beta * hth
+        if se_code == CR2:
+            meat, nu = cr2_unit_level(c, resid, s_dd)
+            if not (meat > 0.0 and nu > 0.0):
+                write_failure(out, status, r, st.NO_VARIATION)
                 continue
-            meat = 0.0
-            for i in range(g):
-                dc = treated[r, i] - d_mean
-                score = dc * (row_h[i] - h_col - dc * beta * hth)
-                meat += score * score
-            var = meat / (s_dd * hth) ** 2 * cr1_factor(g, n_obs, k_cr)
-            crit = t_table[g - 1]
-        write_wald(out, status, r, beta, math.sqrt(var), crit, truth[r])
+            out[r, ESTIMATE] = beta
+            out[r, SE] = math.sqrt(meat) / (s_dd * hth)
+            out[r, DOF] = nu
+            out[r, P_VALUE] = math.nan
+            status[r] = st.OK
+            continue
+        k_cr = two_way_cluster_k(CLUSTER if resampling else se_code, g, t, 1)
+        problem = cluster_problem(g, n_obs, k_cr)
+        if problem != st.OK:
+            write_failure(out, status, r, problem)
+            continue
+        meat = 0.0
+        for i in range(g):
+            score = c[i] * resid[i]
+            meat += score * score
+        se = math.sqrt(meat * cr1_factor(g, n_obs, k_cr)) / (s_dd * hth)
+        if resampling:
+            method = WILD_METHOD if se_code == WILD else RI_METHOD
+            resampling_test(
+                rng, method, weights_code, n_draws, c, z, s_dd, hth, se, truth[r], alpha, coefficients, out, status, r
+            )
+            out[r, DOF] = math.nan
+            continue
+        write_wald(out, status, r, beta, se, t_table[g - 1], truth[r])
+        out[r, DOF] = g - 1
+        out[r, P_VALUE] = math.nan
 
 
 @njit(cache=True)
@@ -344,12 +399,17 @@ def wald_f(b, cov, first, stop):
     return inverse_quadratic_form(sub, rhs, q) / q
 
 
-def _run_twoway(batch, truth, options, level, out, status, with_leads):
+def _run_twoway(batch, truth, options, level, out, status, with_leads, rng=None):
     y = batch["panel_y"]
     g, t = y.shape[1:]
     t_table = t_critical_table(level, g * t)
     if not with_leads:
-        twfe_kernel(y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, truth, out, status)
+        twfe_kernel(
+            y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, truth, out, status,
+            rng if rng is not None else _NO_DRAWS, options["draws"], WEIGHTS[options["weights"]], 1.0 - level,
+        )  # fmt: skip
+        if options["se"] == "cr2":
+            write_t_intervals(out, status, truth, level, out[:, DOF])
         return
     f_table = pretrend_thresholds(level, t, g, options["test"])
     event_study_kernel(
@@ -357,7 +417,7 @@ def _run_twoway(batch, truth, options, level, out, status, with_leads):
     )
 
 
-def _reference_twoway(batch, truth, options, level, out, status, with_leads):
+def _reference_twoway(batch, truth, options, level, out, status, with_leads, rng=None):
     """Plain numpy: D, leads, G unit dummies and T − 1 period dummies; least squares; the sandwich."""
     y_all, d_all, starts = batch["panel_y"], batch["treated"], batch["start"]
     g, t = y_all.shape[1:]
@@ -365,6 +425,12 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads):
     for r in range(y_all.shape[0]):
         d = np.repeat(d_all[r], t)
         t0 = starts[r]
+        if not with_leads and options["se"] in ("cr2", "wild", "ri"):
+            _reference_few_clusters(
+                y_all[r].reshape(-1), d_all[r], period >= t0, np.column_stack([d * (period >= t0), dummies]), unit,
+                options, level, truth[r], out, status, r, rng,
+            )  # fmt: skip
+            continue
         leads = [d * (period == t0 + e) for e in range(-2, -t0, -1) if 1 <= t0 + e] if with_leads else []
         columns = [d * (period >= t0), *leads]
         if with_leads and not leads:
@@ -375,6 +441,9 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads):
         fit = reference_ols(
             X, y_all[r].reshape(-1), unit, options["se"], level, truth[r], out, status, r, 0, nested_k=k + t
         )
+        if fit is not None and not with_leads:
+            out[r, DOF] = g - 1 if options["se"] != "classical" else g * t - g - t
+            out[r, P_VALUE] = np.nan
         if fit is not None and with_leads and status[r] == st.OK:
             beta, cov = fit
             b = beta[1:k]
@@ -387,16 +456,45 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads):
             out[r, 5:7] = f_stat, q
 
 
+def _reference_few_clusters(y, treated, post, X, unit, options, level, truth, out, status, r, rng):
+    """The twin of twfe's cr2, wild and ri on the full dummy design (few_clusters' reference functions)."""
+    g = len(treated)
+    if not (0 < treated.sum() < g) or post.all() or not post.any():
+        write_failure(out, status, r, st.NO_VARIATION)
+        return
+    if options["se"] == "cr2":
+        estimate, se, nu = reference_cr2(X, y, unit)
+        crit = stats.t.ppf(0.5 + level / 2, nu)
+        out[r, :5] = estimate, se, estimate - crit * se, estimate + crit * se, float(abs(estimate - truth) > crit * se)
+        out[r, DOF], out[r, P_VALUE] = nu, np.nan
+        status[r] = st.OK
+        return
+    fit = reference_ols(X, y, unit, "cluster", level, truth, out, status, r, 0)
+    if fit is None:
+        return
+    method = WILD_METHOD if options["se"] == "wild" else RI_METHOD
+    draws = reference_draws(rng, method, options["weights"], options["draws"], g)
+    parts, observed = reference_resampling_parts(X, y, unit, treated, post.astype(float), method, draws)
+    estimate, se, alpha = fit[0][0], out[r, SE], 1 - level
+    out[r, CI_LOW] = reference_bound(method, parts, observed, estimate, 2 * se, alpha, -1.0)
+    out[r, CI_HIGH] = reference_bound(method, parts, observed, estimate, 2 * se, alpha, 1.0)
+    p = reference_p_value(method, parts, observed, truth)
+    out[r, REJECT], out[r, DOF], out[r, P_VALUE] = float(p <= alpha), np.nan, p
+
+
 def _needs_pre_periods(shapes, options):
     t = shapes["panel_y"][1]
     return None if t >= 3 else f"a pre-trend test needs at least 3 periods (this panel has {t})"
 
 
 TWFE_SE = se_option(
-    ("classical", "cluster", "cluster_nested"),
-    "classical (df NT−G−T), cluster (K counts every fixed effect, as Stata's regress) or "
-    "cluster_nested (the unit effects, nested in the clusters, count as one: reghdfe/pyfixest)",
+    ("classical", "cluster", "cluster_nested", "cr2", "wild", "ri"),
+    "classical (df NT−G−T), cluster (K counts every fixed effect, as Stata's regress), "
+    "cluster_nested (the unit effects, nested in the clusters, count as one: reghdfe/pyfixest), "
+    "cr2 (Bell–McCaffrey with Imbens–Kolesár df), wild (restricted wild cluster bootstrap) or "
+    "ri (randomization inference over the treated units)",
 )
+_NO_DRAWS = np.random.default_rng(0)  # the kernel's Generator argument when an option draws nothing
 PRETREND_SE = se_option(("cluster", "cluster_nested"), "clustered by unit: cluster (Stata regress) or cluster_nested")
 
 ESTIMATORS = (
@@ -406,7 +504,15 @@ ESTIMATORS = (
         needs=NEEDS,
         run=partial(_run_twoway, with_leads=False),
         reference=partial(_reference_twoway, with_leads=False),
-        options=(TWFE_SE,),
+        options=(
+            TWFE_SE,
+            Setting("draws", 999, "B, bootstrap draws or permutations (se = wild or ri)", kind=int, minimum=19),
+            Setting(
+                "weights", "rademacher", "wild bootstrap weights (se = wild)", choices=("rademacher", "webb")
+            ),
+        ),
+        diagnostics=("dof", "p_value"),
+        resampling=True,
     ),
     Estimator(
         name="pretrend",
