@@ -26,13 +26,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from wildboottest import wildboottest
 
 from causalmc.estimators.did.conventions import panel_dummies
 from causalmc.estimators.did.few_clusters import (
     P_VALUE,
+    PAIRS,
     RI,
     WILD,
     reference_draws,
+    reference_pairs,
     reference_resampling_parts,
 )
 from causalmc.sims import api
@@ -48,7 +51,11 @@ def panel(rng, g, t, n_treated, start, reps=1, rho=0.6):
     e[:, :, 0] = rng.standard_normal((reps, g))
     for s in range(1, t):
         e[:, :, s] = rho * e[:, :, s - 1] + rng.standard_normal((reps, g))
-    y = rng.standard_normal((reps, g, 1)) + rng.standard_normal((reps, 1, t)) + np.exp(rng.standard_normal((reps, g, 1))) * e
+    y = (
+        rng.standard_normal((reps, g, 1))
+        + rng.standard_normal((reps, 1, t))
+        + np.exp(rng.standard_normal((reps, g, 1))) * e
+    )
     treated = np.zeros((reps, g))
     for r in range(reps):
         treated[r, rng.choice(g, n_treated, replace=False)] = 1.0
@@ -67,6 +74,8 @@ def panel(rng, g, t, n_treated, start, reps=1, rho=0.6):
         ("wild", "webb", 11, 8, 6, 99),
         ("ri", "rademacher", 10, 6, 1, 99),
         ("ri", "rademacher", 13, 5, 4, 149),
+        ("pairs", "rademacher", 8, 5, 2, 99),
+        ("pairs", "rademacher", 15, 6, 7, 199),
     ],
 )
 def test_kernel_equals_twin(rng, se, weights, g, t, n_treated, draws):
@@ -106,7 +115,6 @@ def _design(batch):
 @pytest.mark.parametrize(("g", "weights", "n_treated"), [(8, "rademacher", 3), (15, "webb", 4), (20, "rademacher", 9)])
 def test_wild_matches_wildboottest(rng, g, weights, n_treated):
     """Same weights: wildboottest's WCR11 t statistics and two-tailed p-value (H0: β = 0)."""
-    wildboottest = pytest.importorskip("wildboottest.wildboottest")
     batch = panel(rng, g, 6, n_treated, start=4)
     X, y, unit, post = _design(batch)
     draws = reference_draws(np.random.default_rng(7), WILD, weights, 99, g)
@@ -161,6 +169,29 @@ def test_ri_matches_statsmodels(rng):
     assert_close(t_of(*observed), t0, what="t")
     out, _ = kernel_and_twin("twfe", batch, {"se": "ri", "draws": 39}, truth=np.full(1, beta0))
     assert out[0, P_VALUE] == pytest.approx((1 + np.sum(np.abs(ts) >= abs(t0) * (1 - 1e-10))) / 40, abs=1e-12)
+
+
+def test_pairs_matches_statsmodels(rng):
+    """Each usable draw's |t*| = statsmodels' clustered |t| (CR1, K = every column, times √factor) of the stacked panel
+    of the drawn units, each copy its own unit and cluster, centred at β̂."""
+    g, t = 9, 5
+    batch = panel(rng, g, t, 3, start=3)
+    X, y, unit, post = _design(batch)
+    draws = reference_draws(np.random.default_rng(0), PAIRS, "rademacher", 30, g)
+    t_draws, estimate, _ = reference_pairs(X, y, unit, draws)
+    _, _, dummies = panel_dummies(g, t)
+    factor = (g * t - 1) / (g * t - X.shape[1]) * g / (g - 1)
+    expected = []
+    for draw in draws:
+        d_rows = X[:, 0].reshape(g, t)[draw].reshape(-1)
+        if np.ptp(d_rows.reshape(g, t).sum(axis=1)) == 0:
+            continue  # every drawn unit treated, or none: no D left beside the period effects
+        fit = sm.OLS(y.reshape(g, t)[draw].reshape(-1), np.column_stack([d_rows, dummies])).fit(
+            cov_type="cluster", cov_kwds={"groups": unit}
+        )
+        expected.append(abs(fit.params[0] - estimate) / fit.bse[0] * np.sqrt(factor))
+    assert len(expected) == len(t_draws) > 20
+    assert_close(t_draws, np.array(expected), what="pairs |t*|")
 
 
 def test_randomization_inference_is_exact():

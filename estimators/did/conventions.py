@@ -24,7 +24,7 @@ from .. import status as st
 from ..inference import write_failure, write_wald
 from ..spec import Setting
 
-CLASSICAL, HC1, CLUSTER, CLUSTER_NESTED, HC0, HC2, HC3, CR2, WILD, RI = range(10)
+CLASSICAL, HC1, CLUSTER, CLUSTER_NESTED, HC0, HC2, HC3, CR2, WILD, RI, PAIRS = range(11)
 SE_CODES = {
     "classical": CLASSICAL,
     "hc0": HC0,
@@ -36,6 +36,7 @@ SE_CODES = {
     "cr2": CR2,
     "wild": WILD,
     "ri": RI,
+    "pairs": PAIRS,
 }
 
 NEEDS = ("panel_y", "treated", "start")

@@ -43,7 +43,10 @@ units (B permutations), the t statistic of the sharp null y(0) = y − γ0·D̈
 recomputed with the permuted c;
 p(γ0) = (1 + #{π : |t_π| ≥ |t(γ0)|}) / (B + 1).
 
-Both t statistics are (a − γ0·b) / √(q0 − 2γ0·q1 + γ0²·q2) with five
+``pairs``  The pairs cluster bootstrap-t (`pairs_test`): whole units
+resampled with replacement, symmetric percentile-t interval.
+
+The wild and ri t statistics are (a − γ0·b) / √(q0 − 2γ0·q1 + γ0²·q2) with five
 numbers per draw, so p(γ0) costs O(B) once they are stored.  ``reject``
 tests the truth (p ≤ α); the interval is {γ0 : p(γ0) > α} found by
 bisection outward from γ̂ (where p = 1), each bound to 2⁻⁵² of its
@@ -60,10 +63,11 @@ from numba import njit
 from .. import status as st
 from ..inference import write_failure
 from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE
+from .conventions import panel_dummies
 
 RADEMACHER, WEBB = 0, 1
 WEIGHTS = {"rademacher": RADEMACHER, "webb": WEBB}
-WILD, RI = 0, 1
+WILD, RI, PAIRS = 0, 1, 2
 TIE = 1e-10  # |t_b| and |t0| within this relative distance tie (v = ±1, permutations within a group)
 DOF, P_VALUE = 5, 6  # twfe's diagnostic columns
 EIGEN_TOLERANCE = 1e-12  # clubSandwich: eigenvalues of a cluster's I − H at or below this count as 0
@@ -217,7 +221,13 @@ def p_value(method, coefficients, n_used, observed, gamma0):
     den0 = math.sqrt(max(q00 - 2.0 * gamma0 * q01 + gamma0 * gamma0 * q02, 0.0))
     count = 0
     for b in range(n_used):
-        a, bb, q0, q1, q2 = coefficients[b, 0], coefficients[b, 1], coefficients[b, 2], coefficients[b, 3], coefficients[b, 4]
+        a, bb, q0, q1, q2 = (
+            coefficients[b, 0],
+            coefficients[b, 1],
+            coefficients[b, 2],
+            coefficients[b, 3],
+            coefficients[b, 4],
+        )
         num = abs(a - gamma0 * bb)
         den = math.sqrt(max(q0 - 2.0 * gamma0 * q1 + gamma0 * gamma0 * q2, 0.0))
         # |t_b| vs |t0| cross-multiplied: a zero denominator is an infinite t, never a division.
@@ -253,7 +263,9 @@ def inverted_bound(method, coefficients, n_used, observed, estimate, step, alpha
 
 
 @njit(cache=True)
-def resampling_test(rng, method, weights_code, n_draws, c, z, s_c, scale, se, truth, alpha, coefficients, out, status, r):
+def resampling_test(
+    rng, method, weights_code, n_draws, c, z, s_c, scale, se, truth, alpha, coefficients, out, status, r
+):
     """Write estimate, se (CR1), the inverted interval, the test of the truth and its p-value (out[r, 6]).
 
     ``scale`` = Σ h_t² converts γ to β; ``truth`` is on the β scale.
@@ -274,6 +286,83 @@ def resampling_test(rng, method, weights_code, n_draws, c, z, s_c, scale, se, tr
     out[r, CI_HIGH] = inverted_bound(method, coefficients, n_used, observed, gamma, step, alpha, 1.0) / scale
     if math.isfinite(truth):
         p = p_value(method, coefficients, n_used, observed, truth * scale)
+        out[r, REJECT] = 1.0 if p <= alpha else 0.0
+        out[r, P_VALUE] = p
+    else:
+        out[r, REJECT] = math.nan
+        out[r, P_VALUE] = math.nan
+    status[r] = st.OK
+
+
+@njit(cache=True)
+def pairs_test(rng, n_draws, c, z, s_c, scale, se, truth, alpha, t_draws, out, status, r):
+    """The pairs cluster bootstrap-t: whole units resampled with replacement, symmetric percentile-t interval.
+
+    Each draw takes G units with replacement (unit ⌊G·u⌋ per uniform u),
+    each copy its own unit and cluster, and refits the unit-level
+    regression: t*_b = (γ*_b − γ̂)/se*_b with CR1 (its factor is the same
+    for every draw and cancels).  A draw without treated or without control
+    units, or with no residual variation, is left out.  With q the
+    ⌈(1 − α)(B' + 1)⌉-th smallest |t*| of the B' usable draws, the interval
+    is β̂ ± q·se and p(β0) = #{|t*_b| > |t(β0)|}/B'.  Fewer usable draws
+    than 1/α is status ``no_variation``.
+    """
+    g = c.shape[0]
+    index = np.empty(g, dtype=np.int64)
+    gamma = 0.0
+    q00 = 0.0
+    for i in range(g):
+        gamma += c[i] * z[i]
+    gamma /= s_c
+    for i in range(g):
+        resid = z[i] - c[i] * gamma
+        q00 += c[i] * c[i] * resid * resid
+    n_used = 0
+    for _ in range(n_draws):
+        d_mean = 0.0
+        z_mean = 0.0
+        for i in range(g):
+            index[i] = min(int(rng.random() * g), g - 1)
+            d_mean += c[index[i]]
+            z_mean += z[index[i]]
+        d_mean /= g
+        z_mean /= g
+        s_draw = 0.0
+        cz = 0.0
+        for i in range(g):
+            dc = c[index[i]] - d_mean
+            s_draw += dc * dc
+            cz += dc * (z[index[i]] - z_mean)
+        if not (s_draw > 1e-12 * s_c):
+            continue
+        slope = cz / s_draw
+        meat = 0.0
+        for i in range(g):
+            dc = c[index[i]] - d_mean
+            resid = z[index[i]] - z_mean - dc * slope
+            meat += dc * dc * resid * resid
+        if not (meat > 0.0):
+            continue
+        t_draws[n_used] = abs(slope - gamma) * s_draw / math.sqrt(meat)
+        n_used += 1
+    if n_used * alpha < 1.0 or not (q00 > 0.0):
+        write_failure(out, status, r, st.NO_VARIATION)
+        return
+    ordered = np.sort(t_draws[:n_used])
+    rank = min(int(math.ceil((1.0 - alpha) * (n_used + 1))), n_used)
+    crit = ordered[rank - 1]
+    estimate = gamma / scale
+    half_width = crit * math.sqrt(q00) / s_c / scale  # q times the se the draws' t used (no CR1 factor)
+    out[r, ESTIMATE] = estimate
+    out[r, SE] = se
+    out[r, CI_LOW] = estimate - half_width
+    out[r, CI_HIGH] = estimate + half_width
+    if math.isfinite(truth):
+        t0 = abs(gamma - truth * scale) * s_c / math.sqrt(q00)
+        count = 0
+        for b in range(n_used):
+            count += ordered[b] > t0 * (1.0 + TIE)
+        p = count / n_used
         out[r, REJECT] = 1.0 if p <= alpha else 0.0
         out[r, P_VALUE] = p
     else:
@@ -318,13 +407,17 @@ def reference_cr2(X, y, unit, column=0):
 
 
 def reference_draws(rng, method, weights, n_draws, n_units):
-    """The wild weights (B × G) or the permutations (B × G unit indices), drawn as the kernel draws them."""
+    """The wild weights (B × G), the permutations or the resampled units (B × G unit indices), as the kernel draws."""
+    if method == PAIRS:
+        return np.minimum((rng.random((n_draws, n_units)) * n_units).astype(np.int64), n_units - 1)
     if method == WILD:
         if weights == "rademacher" and n_units < 62 and 2**n_units <= n_draws:
             patterns = np.arange(2**n_units)[:, None] >> np.arange(n_units)[None, :]
             return np.where(patterns & 1, 1.0, -1.0)
         u = rng.random((n_draws, n_units))
-        return np.where(u < 0.5, 1.0, -1.0) if weights == "rademacher" else WEBB_POINTS[np.minimum((u * 6).astype(int), 5)]
+        return (
+            np.where(u < 0.5, 1.0, -1.0) if weights == "rademacher" else WEBB_POINTS[np.minimum((u * 6).astype(int), 5)]
+        )
     return np.argsort(rng.random((n_draws, n_units)), axis=1, kind="mergesort")
 
 
@@ -397,3 +490,31 @@ def reference_bound(method, parts, observed, estimate, step, alpha, direction):
         else:
             outside = middle
     return 0.5 * (inside + outside)
+
+
+def reference_pairs(X, y, unit, draws):
+    """The pairs bootstrap-t on the full design: each draw's panel stacked from the drawn units' rows (a copy is its
+    own unit and cluster), refitted with dummies; returns (|t*| of the usable draws, β̂, CR1 se without its factor)."""
+    g = len(np.unique(unit))
+    t = len(y) // g
+    _, _, dummies = panel_dummies(g, t)
+    d_unit = X[:, 0].reshape(g, t)
+    y_unit = y.reshape(g, t)
+
+    def fit(d_rows, y_rows):
+        design = np.column_stack([d_rows.reshape(-1), dummies])
+        if np.linalg.matrix_rank(design) < design.shape[1]:
+            return None
+        inv = np.linalg.inv(design.T @ design)
+        beta = inv @ design.T @ y_rows.reshape(-1)
+        resid = y_rows.reshape(-1) - design @ beta
+        scores = [(design[unit == i] @ inv[0]) @ resid[unit == i] for i in range(g)]
+        return beta[0], math.sqrt(np.sum(np.square(scores)))
+
+    estimate, se = fit(d_unit, y_unit)
+    usable = []
+    for draw in draws:
+        refit = fit(d_unit[draw], y_unit[draw])
+        if refit is not None and refit[1] > 0:
+            usable.append(abs(refit[0] - estimate) / refit[1])
+    return np.array(usable), estimate, se

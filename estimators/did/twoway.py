@@ -20,7 +20,14 @@ w_t = Σ_i (d_i − d̄)·y_it, the coefficients are (H'H)⁻¹H'w / S_dd.
 ``cluster_nested``  by unit, CR1 with the unit effects, nested in the clusters,
                     counted as one: K = k + T (reghdfe; pyfixest ``CRV1``)
 
-both cluster types with t(G − 1) intervals.  ``pretrend``'s ``reject``
+both cluster types with t(G − 1) intervals, and for few clusters or few
+treated units (`few_clusters`, in the unit-level form a common start allows):
+
+``cr2``             Bell–McCaffrey CR2 by unit, t(ν) with their Satterthwaite ν
+``wild``            restricted wild cluster bootstrap (``weights``, ``draws``)
+``ri``              randomization inference over units (``draws``)
+``pairs``           pairs cluster bootstrap-t (``draws``)
+  ``pretrend``'s ``reject``
 is the joint Wald test that every lead is zero, W/q against F(q, G − 1)
 with the clustered covariance (its rejection rate is the pre-trend test's
 size when trends are parallel and its power when they are not); its
@@ -54,16 +61,20 @@ from ..inference import (
 )
 from ..moments import FAST
 from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator, Setting
+from .few_clusters import PAIRS as PAIRS_METHOD
 from .few_clusters import RI as RI_METHOD
 from .few_clusters import (
     DOF,
     P_VALUE,
+    TIE,
     WEIGHTS,
     cr2_unit_level,
+    pairs_test,
     reference_bound,
     reference_cr2,
     reference_draws,
     reference_p_value,
+    reference_pairs,
     reference_resampling_parts,
     resampling_test,
 )
@@ -72,6 +83,7 @@ from .conventions import (
     CLASSICAL,
     CLUSTER,
     CR2,
+    PAIRS,
     RI,
     WILD,
     NEEDS,
@@ -149,8 +161,9 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status, rng, n_
     c = np.empty(g)
     z = np.empty(g)
     resid = np.empty(g)
-    resampling = se_code == WILD or se_code == RI
+    resampling = se_code == WILD or se_code == RI or se_code == PAIRS
     coefficients = np.empty((n_draws if resampling else 1, 5))
+    t_draws = np.empty(n_draws if se_code == PAIRS else 1)
     for r in range(n_reps):
         t0 = start[r]
         n_post = 0
@@ -240,6 +253,10 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status, rng, n_
             score = c[i] * resid[i]
             meat += score * score
         se = math.sqrt(meat * cr1_factor(g, n_obs, k_cr)) / (s_dd * hth)
+        if se_code == PAIRS:
+            pairs_test(rng, n_draws, c, z, s_dd, hth, se, truth[r], alpha, t_draws, out, status, r)
+            out[r, DOF] = math.nan
+            continue
         if resampling:
             method = WILD_METHOD if se_code == WILD else RI_METHOD
             resampling_test(
@@ -425,7 +442,7 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads, rng
     for r in range(y_all.shape[0]):
         d = np.repeat(d_all[r], t)
         t0 = starts[r]
-        if not with_leads and options["se"] in ("cr2", "wild", "ri"):
+        if not with_leads and options["se"] in ("cr2", "wild", "ri", "pairs"):
             _reference_few_clusters(
                 y_all[r].reshape(-1), d_all[r], period >= t0, np.column_stack([d * (period >= t0), dummies]), unit,
                 options, level, truth[r], out, status, r, rng,
@@ -472,6 +489,19 @@ def _reference_few_clusters(y, treated, post, X, unit, options, level, truth, ou
     fit = reference_ols(X, y, unit, "cluster", level, truth, out, status, r, 0)
     if fit is None:
         return
+    if options["se"] == "pairs":
+        draws = reference_draws(rng, PAIRS_METHOD, options["weights"], options["draws"], g)
+        t_draws, estimate, se_plain = reference_pairs(X, y, unit, draws)
+        alpha = 1 - level
+        if len(t_draws) * alpha < 1:
+            write_failure(out, status, r, st.NO_VARIATION)
+            return
+        ordered = np.sort(t_draws)
+        crit = ordered[min(math.ceil((1 - alpha) * (len(ordered) + 1)), len(ordered)) - 1]
+        out[r, CI_LOW], out[r, CI_HIGH] = estimate - crit * se_plain, estimate + crit * se_plain
+        p = np.count_nonzero(ordered > abs(estimate - truth) / se_plain * (1 + TIE)) / len(ordered)
+        out[r, REJECT], out[r, DOF], out[r, P_VALUE] = float(p <= alpha), np.nan, p
+        return
     method = WILD_METHOD if options["se"] == "wild" else RI_METHOD
     draws = reference_draws(rng, method, options["weights"], options["draws"], g)
     parts, observed = reference_resampling_parts(X, y, unit, treated, post.astype(float), method, draws)
@@ -488,11 +518,11 @@ def _needs_pre_periods(shapes, options):
 
 
 TWFE_SE = se_option(
-    ("classical", "cluster", "cluster_nested", "cr2", "wild", "ri"),
+    ("classical", "cluster", "cluster_nested", "cr2", "wild", "ri", "pairs"),
     "classical (df NT−G−T), cluster (K counts every fixed effect, as Stata's regress), "
     "cluster_nested (the unit effects, nested in the clusters, count as one: reghdfe/pyfixest), "
-    "cr2 (Bell–McCaffrey with Imbens–Kolesár df), wild (restricted wild cluster bootstrap) or "
-    "ri (randomization inference over the treated units)",
+    "cr2 (Bell–McCaffrey with Imbens–Kolesár df), wild (restricted wild cluster bootstrap), "
+    "ri (randomization inference over the treated units) or pairs (pairs cluster bootstrap-t)",
 )
 _NO_DRAWS = np.random.default_rng(0)  # the kernel's Generator argument when an option draws nothing
 PRETREND_SE = se_option(("cluster", "cluster_nested"), "clustered by unit: cluster (Stata regress) or cluster_nested")
@@ -506,10 +536,8 @@ ESTIMATORS = (
         reference=partial(_reference_twoway, with_leads=False),
         options=(
             TWFE_SE,
-            Setting("draws", 999, "B, bootstrap draws or permutations (se = wild or ri)", kind=int, minimum=19),
-            Setting(
-                "weights", "rademacher", "wild bootstrap weights (se = wild)", choices=("rademacher", "webb")
-            ),
+            Setting("draws", 999, "B, bootstrap draws or permutations (se = wild, ri or pairs)", kind=int, minimum=19),
+            Setting("weights", "rademacher", "wild bootstrap weights (se = wild)", choices=("rademacher", "webb")),
         ),
         diagnostics=("dof", "p_value"),
         resampling=True,
