@@ -374,7 +374,7 @@ def estimate(
     null: float = 0.0,
     plugins: Iterable[str] = (),
     source: str = "the data",
-    seed: int = 0,
+    seed: int | np.random.Generator = 0,
     **options,
 ) -> pd.Series:
     """Run a registered estimator on one tidy dataset (a `sample`, or your own data).
@@ -389,8 +389,9 @@ def estimate(
         Confidence level.
     null : float
         The value tested by ``reject`` (H0: θ = null).
-    seed : int
-        Seed of a resampling estimator's draws (bootstrap weights, permutations).
+    seed : int or numpy.random.Generator
+        Seed (or generator) of a resampling estimator's draws (bootstrap
+        weights, permutations).
     **options
         The estimator's options (as in a scenario file).
 
@@ -435,7 +436,17 @@ def estimate(
     drawn = dict.fromkeys(names, np.array([float(null)]))
     truth = np.empty((1, len(names)))
     message = runner.run_estimator(
-        spec, batch, drawn, names, terms is None, chosen, level, truth, out, status, rng=np.random.default_rng(seed)
+        spec,
+        batch,
+        drawn,
+        names,
+        terms is None,
+        chosen,
+        level,
+        truth,
+        out,
+        status,
+        rng=seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed),
     )
     rows = []
     for j, term in enumerate(names):

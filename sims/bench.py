@@ -169,6 +169,28 @@ def _staggered_panels(rng: np.random.Generator, n_reps: int, chunk: int = 1000):
         yield dgp.generate(rng, min(chunk, n_reps - start), params)
 
 
+def _placebo_reference(rng: np.random.Generator, n_reps: int, draws: int = 199) -> None:
+    """Placebo laws on the castle panel as a user would run them: pyfixest feols (CRV1 by state) and its
+    wildboottest (WCR11, Rademacher, the same B) per law."""
+    import pandas as pd
+    import pyfixest as pf
+
+    from .dgps.placebo_panel import SHIPPED, load_panel
+
+    y, _, _ = load_panel(SHIPPED["castle"], "state", "year", "l_homicide")
+    g, t = y.shape
+    unit, period = np.repeat(np.arange(g), t), np.tile(np.arange(1, t + 1), g)
+    for _ in range(n_reps):
+        treated = np.zeros(g)
+        treated[rng.permutation(g)[: g // 2]] = 1.0
+        t0 = rng.integers(3, t)
+        frame = pd.DataFrame({"y": y.reshape(-1), "D": np.repeat(treated, t) * (period >= t0), "unit": unit})
+        frame["period"] = period
+        fit = pf.feols("y ~ D | unit + period", data=frame, vcov={"CRV1": "unit"})
+        fit.coef(), fit.se(), fit.confint()
+        fit.wildboottest(reps=draws, param="D", seed=int(rng.integers(2**31)))
+
+
 def _staggered_floor(rng: np.random.Generator, n_reps: int) -> None:
     for _ in _staggered_panels(rng, n_reps):
         pass
@@ -296,6 +318,27 @@ WORKLOADS: dict[str, Workload] = {
         normals_per_rep=20 + 50 * 21,
         integers_per_rep=1,
         targets={"vs_reference": 1000.0, "vs_floor": 0.50},
+    ),
+    "placebo": Workload(
+        name="placebo",
+        description="placebo laws on the castle panel (50 x 11, half the states treated): twfe with CR1 and "
+        "the restricted wild cluster bootstrap, B = 199 (p-value and interval by inversion)",
+        scenario={
+            "name": "bench_placebo",
+            "dgp": "placebo_panel",
+            "seed": 1,
+            "estimators": [
+                {"name": "twfe", "se": "cluster"},
+                {"name": "twfe", "se": "wild", "draws": 199, "label": "twfe_wild"},
+            ],
+            "params": {"data": "castle", "min_pre": 2, "min_post": 2},
+        },
+        reps=20_000,
+        reference_reps=10,
+        reference_name="pyfixest feols + wildboottest loop",
+        reference=_placebo_reference,
+        normals_per_rep=50 + 1,
+        targets={"vs_reference": 500.0},
     ),
     "staggered": Workload(
         name="staggered",
@@ -437,6 +480,7 @@ REFERENCE_PACKAGES = {
     "iv_robust": "linearmodels",
     "did": "pandas",
     "staggered": "csdid",
+    "placebo": "wildboottest",
     "plugin": "statsmodels",
     "compiled_plugin": "numba",
 }
