@@ -52,6 +52,7 @@ from scipy import stats
 from .. import status as st
 from ..inference import (
     cr1_factor,
+    normal_critical,
     inverse_quadratic_form,
     spd_inverse,
     t_critical_table,
@@ -420,6 +421,9 @@ def _run_twoway(batch, truth, options, level, out, status, with_leads, rng=None)
     y = batch["panel_y"]
     g, t = y.shape[1:]
     t_table = t_critical_table(level, g * t)
+    normal = not with_leads and options["critical"] == "normal"
+    if normal:  # every df's critical value the normal one
+        t_table = np.full_like(t_table, normal_critical(level))
     if not with_leads:
         twfe_kernel(
             y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, truth, out, status,
@@ -427,6 +431,8 @@ def _run_twoway(batch, truth, options, level, out, status, with_leads, rng=None)
         )  # fmt: skip
         if options["se"] == "cr2":
             write_t_intervals(out, status, truth, level, out[:, DOF])
+        if normal:
+            out[status == st.OK, DOF] = np.inf
         return
     f_table = pretrend_thresholds(level, t, g, options["test"])
     event_study_kernel(
@@ -461,6 +467,11 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads, rng
         if fit is not None and not with_leads:
             out[r, DOF] = g - 1 if options["se"] != "classical" else g * t - g - t
             out[r, P_VALUE] = np.nan
+            if options["critical"] == "normal" and status[r] == st.OK:
+                crit = stats.norm.ppf(0.5 + level / 2)
+                estimate, se = out[r, ESTIMATE], out[r, SE]
+                out[r, CI_LOW], out[r, CI_HIGH] = estimate - crit * se, estimate + crit * se
+                out[r, REJECT], out[r, DOF] = float(abs(estimate - truth[r]) > crit * se), np.inf
         if fit is not None and with_leads and status[r] == st.OK:
             beta, cov = fit
             b = beta[1:k]
@@ -512,6 +523,12 @@ def _reference_few_clusters(y, treated, post, X, unit, options, level, truth, ou
     out[r, REJECT], out[r, DOF], out[r, P_VALUE] = float(p <= alpha), np.nan, p
 
 
+def _critical_applies(options, level):
+    if options["critical"] == "normal" and options["se"] not in ("classical", "cluster", "cluster_nested"):
+        return f"critical = 'normal' is for se = classical, cluster or cluster_nested, not {options['se']!r}"
+    return None
+
+
 def _needs_pre_periods(shapes, options):
     t = shapes["panel_y"][1]
     return None if t >= 3 else f"a pre-trend test needs at least 3 periods (this panel has {t})"
@@ -538,7 +555,14 @@ ESTIMATORS = (
             TWFE_SE,
             Setting("draws", 999, "B, bootstrap draws or permutations (se = wild, ri or pairs)", kind=int, minimum=19),
             Setting("weights", "rademacher", "wild bootstrap weights (se = wild)", choices=("rademacher", "webb")),
+            Setting(
+                "critical",
+                "t",
+                "critical values of classical and cluster errors: t (NT−G−T or G−1 df) or normal",
+                choices=("t", "normal"),
+            ),
         ),
+        check=_critical_applies,
         diagnostics=("dof", "p_value"),
         resampling=True,
     ),

@@ -31,7 +31,9 @@ Fisher–Yates shuffle of 0 … G − 1, or G' integers with replacement), then 
 The data file enters the run's identity by its content (SHA-256): the same
 table under another path gives the same numbers, an edited one is another
 experiment.  Each worker reads it once.  ``data = "castle"`` is the shipped
-castle-doctrine panel (`sims/dgps/data/README.md`).
+castle-doctrine panel, ``data = "cps"`` the CPS panel of BDM as rebuilt by
+Arkhangelsky et al. (2021), sliced to BDM's 1979–1999 unless the scenario
+gives a slice (`sims/dgps/data/README.md`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ from causalmc.estimators.spec import Setting
 from . import Dgp
 
 DATA = Path(__file__).parent / "data"
-SHIPPED = {"castle": str(DATA / "castle.csv")}
+SHIPPED = {"castle": str(DATA / "castle.csv"), "cps": str(DATA / "cps.csv")}
+# A shipped panel's slice when the scenario gives none: BDM's years for the CPS.
+SHIPPED_SLICE = {"cps": (1979, 1999)}
 
 
 class PanelError(ValueError):
@@ -116,13 +120,14 @@ def _load(path, _mtime, _size, unit, period, outcome, first, last, aggregate):
 
 def _shape(p):
     """(Y, units drawn per replication, treated per replication, start window) of the parameters."""
+    first, last = SHIPPED_SLICE.get(p["data"], (None, None))
     y = load_panel(
         SHIPPED.get(p["data"], p["data"]),
         p["unit"],
         p["period"],
         p["outcome"],
-        p["first_period"],
-        p["last_period"],
+        first if p["first_period"] is None else p["first_period"],
+        last if p["last_period"] is None else p["last_period"],
         p["aggregate"],
     )[0]
     g, t = y.shape
@@ -198,12 +203,14 @@ DGPS = (
         name="placebo_panel",
         summary="your balanced panel (CSV/Parquet) with random placebo laws (BDM 2004) and an optional injected effect",
         params=(
-            Setting("data", "castle", "the panel: a CSV or Parquet file (relative to the scenario), or 'castle'"),
+            Setting(
+                "data", "castle", "the panel: a CSV or Parquet file (relative to the scenario), or 'castle' or 'cps'"
+            ),
             Setting("unit", "state", "column of the unit ids"),
             Setting("period", "year", "column of the periods (numbers, sorted ascending)"),
             Setting("outcome", "l_homicide", "column of the outcome"),
-            Setting("first_period", None, "first period used (default: the panel's first)", kind=int),
-            Setting("last_period", None, "last period used (default: the panel's last)", kind=int),
+            Setting("first_period", None, "first period used (default: the panel's first; cps: 1979)", kind=int),
+            Setting("last_period", None, "last period used (default: the panel's last; cps: 1999)", kind=int),
             Setting(
                 "aggregate",
                 "none",
