@@ -302,13 +302,14 @@ def pairs_test(rng, n_draws, c, z, s_c, scale, se, truth, alpha, t_draws, out, s
     each copy its own unit and cluster, and refits the unit-level
     regression: t*_b = (γ*_b − γ̂)/se*_b with CR1 (its factor is the same
     for every draw and cancels).  A draw without treated or without control
-    units, or with no residual variation, is left out.  With q the
+    units, or with one distinct unit of each (a perfect fit), is left out.  With q the
     ⌈(1 − α)(B' + 1)⌉-th smallest |t*| of the B' usable draws, the interval
     is β̂ ± q·se and p(β0) = #{|t*_b| > |t(β0)|}/B'.  Fewer usable draws
     than 1/α is status ``no_variation``.
     """
     g = c.shape[0]
     index = np.empty(g, dtype=np.int64)
+    seen = np.zeros(g, dtype=np.int64)
     gamma = 0.0
     q00 = 0.0
     for i in range(g):
@@ -318,13 +319,24 @@ def pairs_test(rng, n_draws, c, z, s_c, scale, se, truth, alpha, t_draws, out, s
         resid = z[i] - c[i] * gamma
         q00 += c[i] * c[i] * resid * resid
     n_used = 0
-    for _ in range(n_draws):
+    for b in range(n_draws):
         d_mean = 0.0
         z_mean = 0.0
+        distinct_treated = 0
+        distinct_control = 0
         for i in range(g):
             index[i] = min(int(rng.random() * g), g - 1)
             d_mean += c[index[i]]
             z_mean += z[index[i]]
+            if seen[index[i]] != b + 1:  # first copy of this unit in draw b
+                seen[index[i]] = b + 1
+                if c[index[i]] > 0.0:
+                    distinct_treated += 1
+                else:
+                    distinct_control += 1
+        # Unusable: no treated or no control unit, or one of each (a perfect fit, se* = 0).
+        if distinct_treated == 0 or distinct_control == 0 or distinct_treated + distinct_control < 3:
+            continue
         d_mean /= g
         z_mean /= g
         s_draw = 0.0
@@ -333,8 +345,6 @@ def pairs_test(rng, n_draws, c, z, s_c, scale, se, truth, alpha, t_draws, out, s
             dc = c[index[i]] - d_mean
             s_draw += dc * dc
             cz += dc * (z[index[i]] - z_mean)
-        if not (s_draw > 1e-12 * s_c):
-            continue
         slope = cz / s_draw
         meat = 0.0
         for i in range(g):
@@ -501,10 +511,10 @@ def reference_pairs(X, y, unit, draws):
     d_unit = X[:, 0].reshape(g, t)
     y_unit = y.reshape(g, t)
 
+    treated = d_unit.max(axis=1) > 0
+
     def fit(d_rows, y_rows):
         design = np.column_stack([d_rows.reshape(-1), dummies])
-        if np.linalg.matrix_rank(design) < design.shape[1]:
-            return None
         inv = np.linalg.inv(design.T @ design)
         beta = inv @ design.T @ y_rows.reshape(-1)
         resid = y_rows.reshape(-1) - design @ beta
@@ -514,7 +524,10 @@ def reference_pairs(X, y, unit, draws):
     estimate, se = fit(d_unit, y_unit)
     usable = []
     for draw in draws:
+        distinct = np.unique(draw)
+        n_treated = np.count_nonzero(treated[distinct])
+        if n_treated == 0 or n_treated == len(distinct) or len(distinct) < 3:
+            continue  # no treated, no control, or one of each: D absent or a perfect fit
         refit = fit(d_unit[draw], y_unit[draw])
-        if refit is not None and refit[1] > 0:
-            usable.append(abs(refit[0] - estimate) / refit[1])
+        usable.append(abs(refit[0] - estimate) / refit[1])
     return np.array(usable), estimate, se
