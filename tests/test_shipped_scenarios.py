@@ -32,7 +32,7 @@ def test_scenario_file_is_valid(path):
 @pytest.mark.parametrize("path", SUITE, ids=lambda p: p.stem)
 def test_suite_scenario_meets_its_expectations(path, suite_outcome):
     scenario, outcome = suite_outcome(path.stem)
-    lines, failed = report.check_expectations(scenario, outcome.summary)
+    lines, failed = report.check_expectations(scenario, outcome.summary, outcome.run.run_dir)
     assert scenario.expectations, "a suite scenario states what it shows"
     assert failed == 0, "\n".join(lines)
 
