@@ -13,6 +13,7 @@ Every function takes ``plugins=``: plugin files or modules to load first
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -198,6 +199,41 @@ def run(
     )[0]
 
 
+def _plan_each(scenarios: list[Scenario]) -> None:
+    for scenario in scenarios:
+        try:
+            runner.make_plan(scenario)
+        except Exception:  # noqa: BLE001 (the main process plans again and reports it)
+            pass
+
+
+def _compile_in_parallel(scenarios: list[Scenario], jobs: int) -> None:
+    """Fill numba's cache from `jobs` processes at once before planning (a cold cache costs minutes).
+
+    Planning runs every estimator on a probe replication, compiling its
+    kernel and the DGP's.  The scenarios are grouped by DGP and the groups
+    dealt to the workers largest first (size: the distinct estimators a
+    group runs), so each worker compiles a different share.  Nothing is
+    written but the cache; any problem is left to the plans made
+    afterwards, in this process, which then load the kernels.
+    """
+    from joblib import Parallel, delayed
+
+    groups: dict[str, list[Scenario]] = {}
+    for scenario in scenarios:
+        groups.setdefault(scenario.dgp, []).append(scenario)
+    sizes = {dgp: len({e.name for s in group for e in s.estimators}) for dgp, group in groups.items()}
+    shares: list[list[Scenario]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for dgp in sorted(groups, key=lambda d: -sizes[d]):
+        lightest = loads.index(min(loads))
+        shares[lightest].extend(groups[dgp])
+        loads[lightest] += sizes[dgp]
+    shares = [share for share in shares if share]
+    with contextlib.suppress(Exception):
+        Parallel(n_jobs=jobs, backend="loky")(delayed(_plan_each)(share) for share in shares)
+
+
 def run_many(
     scenarios: list[Scenario],
     *,
@@ -230,6 +266,8 @@ def run_many(
             raise UsageError("backend 'dask' needs dask.distributed: pip install 'causalmc[dask]'") from None
     elif scheduler:
         raise UsageError("a scheduler goes with backend 'dask'")
+    if backend == "loky" and jobs > 1 and len(scenarios) > 1:
+        _compile_in_parallel(scenarios, jobs)
     plans = [runner.make_plan(s) for s in scenarios]
     for s in scenarios:
         runner.check_run_dir(runner.run_dir_for(s, out), s, fresh)
