@@ -207,7 +207,7 @@ def _plan_each(scenarios: list[Scenario]) -> None:
             pass
 
 
-def _compile_in_parallel(scenarios: list[Scenario], jobs: int) -> None:
+def compile_kernels(scenarios: list[Scenario], jobs: int) -> None:
     """Fill numba's cache from `jobs` processes at once before planning (a cold cache costs minutes).
 
     Planning runs every estimator on a probe replication, compiling its
@@ -267,7 +267,7 @@ def run_many(
     elif scheduler:
         raise UsageError("a scheduler goes with backend 'dask'")
     if backend == "loky" and jobs > 1 and len(scenarios) > 1:
-        _compile_in_parallel(scenarios, jobs)
+        compile_kernels(scenarios, jobs)
     plans = [runner.make_plan(s) for s in scenarios]
     for s in scenarios:
         runner.check_run_dir(runner.run_dir_for(s, out), s, fresh)

@@ -109,10 +109,26 @@ def applicable_pairs():
     return [(d, e) for d in dgps.registry().values() for e in estimators.registry().values() if applies(d, e)]
 
 
+def pytest_sessionstart(session):
+    """Compile the shipped scenarios' kernels on every core at once before the tests: a fresh clone's numba cache
+    is empty, and compiling one kernel after another in this process would take minutes."""
+    from causalmc.sims import api
+    from causalmc.sims.cli import scenarios_folder
+    from causalmc.sims.scenario import load, scenario_files
+
+    api.compile_kernels([load(f) for f in scenario_files(scenarios_folder())], os.cpu_count() or 1)
+
+
 def option_combinations(spec, level=0.95):
-    """Every combination of the choices of the string options (others at their defaults) the estimator accepts."""
+    """Every combination of the choices of the string options (others at their defaults) the estimator accepts.
+
+    A resampling estimator's integer options (B draws) are at their minimum: the twin's cost grows with them.
+    """
     choices = [[(o.name, c) for c in o.choices] for o in spec.options if o.choices]
-    combos = [spec.default_options() | dict(chosen) for chosen in itertools.product(*choices)]
+    base = spec.default_options()
+    if spec.resampling:
+        base |= {o.name: o.minimum for o in spec.options if o.kind is int and o.minimum is not None}
+    combos = [base | dict(chosen) for chosen in itertools.product(*choices)]
     return [c for c in combos if spec.check is None or spec.check(c, level) is None]
 
 
