@@ -110,13 +110,14 @@ def applicable_pairs():
 
 
 def pytest_sessionstart(session):
-    """Compile the shipped scenarios' kernels on every core at once before the tests: a fresh clone's numba cache
-    is empty, and compiling one kernel after another in this process would take minutes."""
+    """Compile the suite scenarios' kernels on every core at once before the tests: a fresh clone's numba cache is
+    empty, and compiling one kernel after another in this process would take minutes."""
     from causalmc.sims import api
     from causalmc.sims.cli import scenarios_folder
     from causalmc.sims.scenario import load, scenario_files
 
-    api.compile_kernels([load(f) for f in scenario_files(scenarios_folder())], os.cpu_count() or 1)
+    suite = [s for s in (load(f) for f in scenario_files(scenarios_folder())) if s.suite_reps is not None]
+    api.compile_kernels(suite, os.cpu_count() or 1)
 
 
 def option_combinations(spec, level=0.95):
