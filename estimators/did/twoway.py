@@ -427,7 +427,7 @@ def _run_twoway(batch, truth, options, level, out, status, with_leads, rng=None)
     if not with_leads:
         twfe_kernel(
             y, batch["treated"], batch["start"], SE_CODES[options["se"]], t_table, truth, out, status,
-            rng if rng is not None else _NO_DRAWS, options["draws"], WEIGHTS[options["weights"]], 1.0 - level,
+            rng, options["draws"], WEIGHTS[options["weights"]], 1.0 - level,
         )  # fmt: skip
         if options["se"] == "cr2":
             write_t_intervals(out, status, truth, level, out[:, DOF])
@@ -541,7 +541,6 @@ TWFE_SE = se_option(
     "cr2 (Bell–McCaffrey with Imbens–Kolesár df), wild (restricted wild cluster bootstrap), "
     "ri (randomization inference over the treated units) or pairs (pairs cluster bootstrap-t)",
 )
-_NO_DRAWS = np.random.default_rng(0)  # the kernel's Generator argument when an option draws nothing
 PRETREND_SE = se_option(("cluster", "cluster_nested"), "clustered by unit: cluster (Stata regress) or cluster_nested")
 
 ESTIMATORS = (
