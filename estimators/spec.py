@@ -30,10 +30,12 @@ class Setting:
     """A named, typed, range-checked value with a one-line meaning.
 
     The type is `kind`, or the type of `default` when `kind` is not given
-    (int, float or str); an int is accepted where a float is declared, never
-    the reverse.  A str setting must be one of `choices` (any non-empty
-    string when there are none: a column name, a data file).  A setting whose
-    default is None is optional: absent unless the scenario sets it.
+    (int, float, str or tuple); an int is accepted where a float is declared,
+    never the reverse.  A str setting must be one of `choices` (any non-empty
+    string when there are none: a column name, a data file).  A tuple setting
+    is a list of distinct names (``adjust = ["z", "w"]``), possibly empty,
+    each one of `choices` when there are any.  A setting whose default is
+    None is optional: absent unless the scenario sets it.
     """
 
     def __post_init__(self):
@@ -41,7 +43,7 @@ class Setting:
             object.__setattr__(self, "kind", type(self.default))
 
     name: str
-    default: int | float | str | None
+    default: int | float | str | tuple | None
     doc: str
     kind: type | None = None
     choices: tuple[str, ...] = ()
@@ -54,6 +56,9 @@ class Setting:
         """Describe the allowed values, for error messages and listings."""
         if self.kind is str:
             return "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else "a non-empty string"
+        if self.kind is tuple:
+            each = "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else "a name"
+            return f"a list of distinct names, each {each}"
         noun = "an integer" if self.kind is int else "a number"
         lo, hi = self.minimum, self.maximum
         if lo is not None and hi is not None:
@@ -72,6 +77,12 @@ class Setting:
             if not isinstance(value, str) or not value or (self.choices and value not in self.choices):
                 raise ValueError(f"{value!r} is not allowed; allowed: {self.allowed()}")
             return value
+        if self.kind is tuple:
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+                raise ValueError(f"{value!r} is not a list of names; allowed: {self.allowed()}")
+            if len(set(value)) != len(value) or (self.choices and not set(value) <= set(self.choices)):
+                raise ValueError(f"{list(value)!r} is not allowed; allowed: {self.allowed()}")
+            return tuple(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{value!r} has the wrong type; allowed: {self.allowed()}")
         if self.kind is int and not isinstance(value, int):

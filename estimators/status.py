@@ -16,6 +16,8 @@ ERROR = 6  # a user's (plugin) estimator raised, or returned something unreadabl
 NON_FINITE = 7  # a user's (plugin) estimator returned a NaN or infinite estimate
 LEVERAGE_ONE = 8  # an observation has leverage 1: HC2, HC3 and Bell–McCaffrey divide by 1 − h_ii
 NO_COMPARISON = 9  # a cohort or period the term needs has no comparison (untreated) units
+SEPARATION = 10  # the propensity model does not converge: (quasi-)complete separation, scores at 0 or 1
+NO_OVERLAP = 11  # a stratum, a match or the weights lack treated or control units (after trimming)
 
 NAMES = (
     "ok",
@@ -28,4 +30,6 @@ NAMES = (
     "non_finite",
     "leverage_one",
     "no_comparison",
+    "separation",
+    "no_overlap",
 )

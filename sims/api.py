@@ -515,6 +515,8 @@ def parse_option(spec_name: str, text: str) -> tuple[str, object]:
     setting = registry[spec_name].option_map.get(key) if spec_name in registry else None
     if setting is None or setting.kind is str:
         return key, value
+    if setting.kind is tuple:  # --option adjust=z,w
+        return key, tuple(v for v in value.split(",") if v)
     try:
         return key, setting.kind(value) if setting.kind is float else int(value)
     except ValueError:

@@ -681,7 +681,11 @@ def check_targets(table: Mapping, path, key: str = "target_mcse") -> dict:
 
 
 def _default_label(spec, options) -> str:
-    changed = [str(v) for k, v in options.items() if v != spec.option_map[k].default]
+    changed = [
+        "-".join(v) or "none" if isinstance(v, tuple) else str(v)
+        for k, v in options.items()
+        if v != spec.option_map[k].default
+    ]
     return "_".join([spec.name, *changed])
 
 
