@@ -1,7 +1,8 @@
 """Ordinary least squares of y on an intercept, x and optional controls.
 
 ``ols``          y ~ 1 + x
-``ols_adjusted`` y ~ 1 + x + controls   (the DGP's measured confounders)
+``ols_adjusted`` y ~ 1 + x + controls   (option ``adjust``: the DGP's measured
+                 confounders by default, or the variables it names)
 
 Both report the coefficient on x.  Standard errors (option ``se``), with
 aᵢ the row of (X'X)⁻¹X' for x, êᵢ the residuals, hᵢ the leverages and k
@@ -43,6 +44,7 @@ from .inference import (
     write_wald,
 )
 from .moments import FAST, centred_cross_products
+from .observables.common import ADJUST_OPTION, adjustment_arrays, covariates
 from .spec import ESTIMATE, SE, Estimator, Setting
 
 SE_TYPES = ("classical", "hc0", "hc1", "hc2", "hc3")
@@ -292,9 +294,9 @@ def ols_kernel(y, x, w, se_code, df_code, crit, dof, truth, out, status):
         status[r] = st.OK
 
 
-def _controls(batch, adjusted: bool) -> np.ndarray:
+def _controls(batch, options, adjusted: bool) -> np.ndarray:
     if adjusted:
-        return batch["controls"]
+        return covariates(batch, options)
     y = batch["y"]
     return np.empty((y.shape[0], 0, y.shape[1]))
 
@@ -315,7 +317,7 @@ def _check(options, level) -> str | None:
 
 
 def _run(batch, truth, options, level, out, status, adjusted):
-    y, x, w = batch["y"], batch["x"], _controls(batch, adjusted)
+    y, x, w = batch["y"], batch["x"], _controls(batch, options, adjusted)
     n, k = y.shape[1], w.shape[1] + 2
     crit, dof = _critical(level, n, k, options["df"])
     df_code = DF_TYPES.index(options["df"])
@@ -327,7 +329,7 @@ def _run(batch, truth, options, level, out, status, adjusted):
 def _reference(batch, truth, options, level, out, status, adjusted):
     """Plain numpy: X = [1, x, W], least squares, the hat matrix, textbook sandwiches;
     Bell–McCaffrey ν from the eigenvalues of G'G, G = (I − H)·diag(aᵢ/√(1 − hᵢ))."""
-    y_all, x_all, w_all = batch["y"], batch["x"], _controls(batch, adjusted)
+    y_all, x_all, w_all = batch["y"], batch["x"], _controls(batch, options, adjusted)
     se_type, df_type = options["se"], options["df"]
     for r in range(y_all.shape[0]):
         y = y_all[r]
@@ -412,6 +414,8 @@ def _reference_sufficient(batch, truth, options, level, out, status, adjusted):
 
 
 def _sufficient_check(options) -> str | None:
+    if options.get("adjust") is not None:
+        return "adjust = [...] picks variables from the data; the sufficient statistics hold the DGP's controls only"
     if options["se"] != "classical":
         return (
             f"se = {options['se']!r} needs every observation's residual; only se = 'classical' uses the scatter alone"
@@ -437,11 +441,12 @@ ESTIMATORS = (
     ),
     Estimator(
         name="ols_adjusted",
-        summary="OLS of y on 1 + x + the DGP's measured controls",
-        needs=("y", "x", "controls"),
+        summary="OLS of y on 1 + x + the covariates in adjust (default: the DGP's measured controls)",
+        needs=("y", "x"),
         run=partial(_run, adjusted=True),
         reference=partial(_reference, adjusted=True),
-        options=(SE_OPTION, DF_OPTION),
+        options=(SE_OPTION, DF_OPTION, ADJUST_OPTION),
+        option_needs=adjustment_arrays,
         diagnostics=("dof",),
         check=_check,
         sufficient=partial(_run_sufficient, adjusted=True),
