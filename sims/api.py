@@ -351,7 +351,7 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     most = parsed.max_reps or parsed.reps
     if not 0 <= rep < most:
         raise UsageError(f"rep {rep} is out of range; the scenario has replications 0 … {most - 1}")
-    dgp = plugin_loader.dgp_registry()[parsed.dgp]
+    dgp = parsed.dgp_spec()  # its arrays (a dag's depend on the graph)
     bytes_per_rep = _bytes_per_rep(dgp, chosen)
     chunk, offset = divmod(rep, parsed.chunk_for(bytes_per_rep))
     rng = runner.stream(parsed.seed, chosen.key, chunk)

@@ -274,7 +274,7 @@ def make_plan(scenario: Scenario) -> Plan:
     this process before any worker starts, so workers load compiled code
     from the cache.
     """
-    dgp = plugins.dgp_registry()[scenario.dgp]
+    dgp = scenario.dgp_spec()
     registry = plugins.estimator_registry()
     used_code = [dgp, *(registry[c.name] for c in scenario.estimators)]
     worker_plugins = plugins.worker_sources(obj.origin for obj in used_code)

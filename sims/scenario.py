@@ -18,6 +18,7 @@ A scenario is a TOML file (data, never code)::
     beta = 0.0
     [grid]                            # full factorial sweep
     n = [100, 1000, 10000]
+    [dag]                             # a DGP with `configure` reads the table of its name (dgp = "dag": the graph)
     [suite]                           # membership of the default suite
     reps = 500                        # replications there (default: reps)
     [[expect]]                        # checked claims, see `Expectation`
@@ -179,6 +180,11 @@ class Scenario:
     def _is_file(self, name, value) -> bool:
         return isinstance(value, str) and value in self.data_files and name in self.data_file_params
 
+    def dgp_spec(self) -> dgps.Dgp:
+        """The scenario's DGP: the registry's, set up by the scenario's table named after it if it has `configure`."""
+        dgp = plugins.dgp_registry()[self.dgp]
+        return dgp.configure(self.source[self.dgp]) if dgp.configure is not None else dgp
+
     @property
     def data_file_params(self) -> tuple[str, ...]:
         """The DGP's parameters that name data files."""
@@ -309,9 +315,10 @@ class _Parser:
         return ScenarioError(self.path, key, message)
 
     def scenario(self) -> Scenario:
+        allowed = [*TOP_LEVEL_KEYS, *self.configuration_key()]
         for key in self.raw:
-            if key not in TOP_LEVEL_KEYS:
-                raise self.error(key, f"unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+            if key not in allowed:
+                raise self.error(key, f"unknown key; allowed: {', '.join(allowed)}")
         name = self.string("name", required=True)
         if not _NAME_PATTERN.match(name):
             raise self.error("name", f"{name!r} cannot be a folder name; allowed: letters, digits, '_', '-', '.'")
@@ -397,7 +404,21 @@ class _Parser:
         known = plugins.dgp_registry()
         if name not in known:
             raise self.error("dgp", f"unknown DGP {name!r}; allowed: {', '.join(known)}{PLUGIN_HINT}")
-        return known[name]
+        dgp = known[name]
+        if dgp.configure is None:
+            return dgp
+        if name not in self.raw:
+            raise self.error(name, f"missing; DGP {name!r} is described by a [{name}] table (see its documentation)")
+        try:
+            return dgp.configure(self.raw[name])
+        except dgps.ConfigError as exc:
+            raise self.error(f"{name}.{exc.key}" if exc.key else name, exc.message) from None
+
+    def configuration_key(self) -> list[str]:
+        """The top-level table that configures the scenario's DGP (``[dag]``), if it has one."""
+        name = self.raw.get("dgp")
+        dgp = plugins.dgp_registry().get(name) if isinstance(name, str) else None
+        return [name] if dgp is not None and dgp.configure is not None else []
 
     @staticmethod
     def user_code(dgp, configs) -> dict:

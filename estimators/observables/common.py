@@ -28,7 +28,9 @@ ADJUST_OPTION = Setting(
     "covariates to adjust for: batch arrays by name (a dag's variables), [] for none; absent: the DGP's controls",
     kind=tuple,
 )
-ESTIMAND_OPTION = Setting("estimand", "ate", "the target: ate (all units) or att (the treated units)", choices=ESTIMANDS)
+ESTIMAND_OPTION = Setting(
+    "estimand", "ate", "the target: ate (all units) or att (the treated units)", choices=ESTIMANDS
+)
 
 
 def adjustment_arrays(options: Mapping) -> tuple[str, ...]:

@@ -209,7 +209,7 @@ def reference_propensity(cov: np.ndarray, d: np.ndarray, link: int) -> tuple[int
     for iteration in range(MAX_ITERATIONS):
         _, _, g, w = scores(beta)
         info = (x * w[:, None]).T @ x
-        if not _positive_definite(info):
+        if not positive_definite(info):
             return (st.SINGULAR if iteration == 0 else st.SEPARATION), *_nans(x.shape[1], n)
         step_dir = np.linalg.solve(info, x.T @ g)
         step = 1.0
@@ -231,7 +231,7 @@ def reference_propensity(cov: np.ndarray, d: np.ndarray, link: int) -> tuple[int
     return st.OK, beta, p, (x * w[:, None]).T @ x
 
 
-def _positive_definite(a):
+def positive_definite(a):
     """The twin's test of the kernel's pivot rule: every Cholesky pivot above PIVOT_TOLERANCE of its diagonal."""
     a, diagonal = a.copy(), np.diag(a).copy()
     for j in range(a.shape[0]):

@@ -1,0 +1,759 @@
+"""A structural causal model written as data: the ``[dag]`` table of a scenario.
+
+The scenario describes a directed acyclic graph of variables V_1..V_m,
+each a function of its parents and its own noise; nothing in it is
+executed.  For units i = 1..n, independently, in topological order:
+
+    eta_v  = a_v + Σ_{p ∈ parents(v)} b_vp · V_p + Σ_terms c · g(V…)     the index
+    normal       V = eta_v + s_v · e_v,        e_v ~ N(0, 1)
+    uniform      V = eta_v + s_v · u_v,        u_v ~ U(0, 1)   (a root: U(a, a + s))
+    binary       V = 1(u_v < F(eta_v)),        u_v ~ U(0, 1)
+    categorical  V = Σ_{k=1}^{K−1} 1(u_v < F(eta_v − c_k)) ∈ {0, …, K−1},   u_v ~ U(0, 1)
+
+with F the logistic (link "logit", the default) or the standard normal
+(link "probit") distribution function, a_v the intercept, s_v the noise
+scale and b_vp the coefficients.  A categorical variable is an ordered
+logit (probit) with cut points c_k = −F⁻¹(p_k + … + p_{K−1}) for its
+``probs`` p_0..p_{K−1}, so that at eta_v = 0 it takes value k with
+probability p_k (binary is the case K = 2 with c_1 = 0: the intercept sets
+the base rate).  As a parent a categorical variable enters through its
+code 0..K−1; indicator terms give categories their own effects.  Terms
+(the whitelist) g:
+
+    square      V_a²                   nonlinear confounding
+    product     V_a · V_b              with a = the treatment: effect heterogeneity
+    exp         exp(V_a)
+    indicator   1(V_a > t)             a threshold t
+
+Every number (intercept, noise, coefficient, threshold) is a constant or
+the name of a parameter declared in ``[dag.parameters]`` with its
+default; such a parameter is a float parameter of the scenario like any
+other (``[params]``, ``[grid]``), filled in when the data are drawn, so a
+grid over it needs no recompilation.
+
+Truth: the effect of intervening on the treatment T, computed from the
+model with each unit's noise draws held fixed (its exogenous state); the
+descendants of T (mediators …) are recomputed under the intervention, the
+other variables keep their values.  For a binary T, per replication,
+
+    ate = (1/n) Σ_i [Y_i(do(T = 1)) − Y_i(do(T = 0))]          the estimand
+    att = mean of the same over the units with T_i = 1  ("truth:att"; NaN without treated units)
+
+the sample average effects.  For a continuous T (normal or uniform) the
+effect of a unit increase of each unit's own treatment,
+
+    ate = (1/n) Σ_i [Y_i(do(T = T_i + 1)) − Y_i(do(T = T_i))]
+
+(no att).  When every variable on a directed path from T to Y is normal or
+uniform with only linear dependence on T's descendants, this is the sum
+over directed paths T → … → Y of the products of their coefficients
+(`path_sum`).
+
+Batch arrays: ``y`` (R, n) the outcome; ``x`` (R, n) the treatment as a
+float; ``treatment`` (R, n) the same array, only for a binary treatment;
+``controls`` (R, p, n) the declared controls, in their order; and every
+other variable as an (R, n) array of its own name (estimators adjust for
+them by name: ``adjust = ["C", "M"]``).  Draw order per replication: unit
+after unit, and for each unit one draw per variable in topological order
+(ties broken by name): a standard normal for a normal variable, a uniform
+for any other.
+
+Grammar (every key shown; defaults in comments)::
+
+    dgp = "dag"
+
+    [dag]
+    treatment = "T"              # a binary, normal or uniform variable
+    outcome = "Y"
+    controls = ["C"]             # the default adjustment set ([] for none)
+
+    [dag.parameters]             # names usable as numbers below, with defaults
+    tau = 1.0
+    het = 0.5
+
+    [dag.variables.C]
+    type = "categorical"         # normal | binary | uniform | categorical
+    probs = [0.3, 0.4, 0.3]      # categorical only
+    link = "logit"               # binary and categorical: logit (default) | probit
+
+    [dag.variables.T]
+    type = "binary"
+    intercept = -0.5             # default 0
+    parents = { C = 0.8 }        # parent = coefficient (a number or a parameter)
+
+    [dag.variables.Y]
+    type = "normal"
+    noise = 2.0                  # normal and uniform: the noise scale, default 1
+    parents = { T = "tau", C = 1.0 }
+    terms = [
+        { product = ["T", "C"], coef = "het" },
+        { square = "C", coef = 0.3 },
+        { exp = "C", coef = 0.1 },
+        { indicator = "C", above = 1.5, coef = 1.0 },
+    ]
+
+    [params]                     # or [grid] tau = [0, 1, 2]
+    n = 1000
+    tau = 2.0
+
+Variables may come in any order; a variable named in a term is a parent
+as well.  The scenario is refused (exit 2, the key named) on a cycle, an
+unknown parent, type, link or term, a number naming an undeclared
+parameter (or a declared one no number uses), a name that is a reserved
+batch array (``y``, ``x``, ``treatment``, ``controls``, ``w1`` …), and an
+estimator that needs ``treatment`` when the treatment is not binary.
+
+Identity.  The validated graph is written as canonical JSON (variables and
+parents sorted by name, defaults filled in, numbers as floats; terms and
+controls in their order) into the string parameter ``graph`` of every
+cell: it enters the run's fingerprint and the cell keys (so a changed
+coefficient, edge or type changes the seeds), and workers rebuild the
+compiled program from it.  The same graph written with its variables in
+another order is the same graph: same text, same draws, same keys.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cache, lru_cache, partial
+from statistics import NormalDist
+
+import numpy as np
+from numba import njit
+
+from causalmc.estimators.spec import Setting
+
+from .. import frames
+from . import TRUTH_PREFIX, ConfigError, Dgp
+
+TYPES = ("normal", "binary", "uniform", "categorical")
+LINKS = ("logit", "probit")
+TERMS = ("square", "product", "exp", "indicator")
+TABLE_KEYS = ("treatment", "outcome", "controls", "parameters", "variables")
+VARIABLE_KEYS = ("type", "link", "intercept", "noise", "parents", "terms", "probs")
+TREATMENT_TYPES = ("binary", "normal", "uniform")
+CONTINUOUS = ("normal", "uniform")
+ENGINE_PARAMS = ("n", "graph")  # the DGP's own parameters: no graph parameter may take these names
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+# Codes of the compiled program (the interpreter's instruction table).
+NORMAL, BINARY, UNIFORM, CATEGORICAL = range(4)
+LOGIT, PROBIT = range(2)
+LINEAR, SQUARE, PRODUCT, EXP, INDICATOR = range(5)
+# Columns of a variable's row: type, link, intercept slot, noise slot, its terms [start, end), its cuts [start, end).
+V_TYPE, V_LINK, V_INTERCEPT, V_NOISE, V_TERM0, V_TERM1, V_CUT0, V_CUT1 = range(8)
+# Columns of a term's row: kind, variable a, variable b, coefficient slot, threshold slot.
+T_KIND, T_A, T_B, T_COEF, T_THRESHOLD = range(5)
+
+
+# -- validation: the [dag] table -> canonical graph ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A validated graph: its canonical JSON and its parameters' defaults."""
+
+    text: str
+    parameters: tuple[tuple[str, float], ...]  # (name, default), in declaration order
+
+    @property
+    def spec(self) -> dict:
+        return json.loads(self.text)
+
+
+def parse_graph(table) -> Graph:
+    """Validate a ``[dag]`` table; raise `ConfigError` naming the key (relative to ``dag``) and what is allowed."""
+    if not isinstance(table, Mapping):
+        raise ConfigError("", f"must be a table ([dag]), not {type(table).__name__}")
+    _known_keys(table, "", TABLE_KEYS)
+    parameters = _parameters(table.get("parameters", {}))
+    raw = table.get("variables")
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConfigError(
+            "variables", 'missing or empty; allowed: a table per variable, e.g. [dag.variables.T] type = "binary"'
+        )
+    for name in raw:
+        if not _NAME.match(name):
+            raise ConfigError(
+                f"variables.{name}", f"{name!r} is not a variable name; allowed: a letter, then letters, digits, '_'"
+            )
+        if is_reserved(name):
+            raise ConfigError(
+                f"variables.{name}",
+                f"{name!r} is reserved (a batch array or its frame column: y, x, treatment, controls, w1, …); "
+                "allowed: any other name",
+            )
+    names = sorted(raw)
+    variables = {name: _variable(f"variables.{name}", raw[name], names, parameters) for name in raw}
+    treatment = _variable_name(table, "treatment", names)
+    outcome = _variable_name(table, "outcome", names)
+    if outcome == treatment:
+        raise ConfigError("outcome", f"{outcome!r} is the treatment too; allowed: another variable")
+    if variables[treatment]["type"] not in TREATMENT_TYPES:
+        raise ConfigError(
+            "treatment",
+            f"{treatment!r} is {variables[treatment]['type']}; allowed: a variable of type {', '.join(TREATMENT_TYPES)}",
+        )
+    controls = table.get("controls")
+    if not isinstance(controls, list) or not all(isinstance(c, str) for c in controls):
+        raise ConfigError(
+            "controls", f"{controls!r}: allowed: a list of variable names (the default adjustment set), [] for none"
+        )
+    for c in controls:
+        if c not in variables or c in (treatment, outcome) or controls.count(c) > 1:
+            others = ", ".join(n for n in names if n not in (treatment, outcome))
+            raise ConfigError(
+                "controls",
+                f"{c!r} is not allowed; allowed: distinct variables other than treatment and outcome: {others}",
+            )
+    order(variables)  # refuses a cycle
+    used = {ref for spec in variables.values() for ref in _numbers(spec) if isinstance(ref, str)}
+    for name in dict(parameters):
+        if name not in used:
+            raise ConfigError(
+                f"parameters.{name}", "declared but no number of the graph names it; allowed: remove it, or use it"
+            )
+    canonical = {"treatment": treatment, "outcome": outcome, "controls": list(controls), "variables": variables}
+    return Graph(json.dumps(canonical, sort_keys=True, separators=(",", ":"), allow_nan=False), parameters)
+
+
+def is_reserved(name: str) -> bool:
+    """Whether a variable may not take this name: a batch array with a declared role, its frame column(s), truth."""
+    if name == "truth":
+        return True
+    for array, role in frames.ROLES.items():
+        if name in (array, role.column):
+            return True
+        if role.level == "block" and re.fullmatch(re.escape(role.column) + "[0-9]+", name):
+            return True
+    return False
+
+
+def _known_keys(table: Mapping, key: str, allowed) -> None:
+    for k in table:
+        if k not in allowed:
+            raise ConfigError(_join(key, k), f"unknown key; allowed: {', '.join(allowed)}")
+
+
+def _join(key: str, k: str) -> str:
+    return f"{key}.{k}" if key else k
+
+
+def _parameters(table) -> tuple[tuple[str, float], ...]:
+    if not isinstance(table, Mapping):
+        raise ConfigError("parameters", "must be a table of name = default number, e.g. [dag.parameters] tau = 1.0")
+    out = []
+    for name, default in table.items():
+        key = f"parameters.{name}"
+        if not _NAME.match(name) or name in ENGINE_PARAMS:
+            raise ConfigError(
+                key,
+                f"{name!r} cannot name a parameter; allowed: a letter, then letters, digits, '_', not {' or '.join(ENGINE_PARAMS)}",
+            )
+        if isinstance(default, bool) or not isinstance(default, int | float) or not math.isfinite(default):
+            raise ConfigError(key, f"{default!r} is not allowed; allowed: a number (the parameter's default)")
+        out.append((name, float(default)))
+    return tuple(out)
+
+
+def _number(key: str, value, parameters, minimum: float | None = None):
+    """A constant (as a float) or the name of a declared parameter."""
+    declared = [name for name, _ in parameters]
+    if isinstance(value, str):
+        if value not in declared:
+            allowed = f"one of {', '.join(declared)}" if declared else "none is declared"
+            raise ConfigError(
+                key,
+                f"{value!r} is not a declared parameter; allowed: a number, or a name declared in [dag.parameters] ({allowed})",
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(
+            key, f"{value!r} is not allowed; allowed: a number or the name of a parameter in [dag.parameters]"
+        )
+    if minimum is not None and value < minimum:
+        raise ConfigError(key, f"{value!r} is out of range; allowed: a number ≥ {minimum:g}")
+    return float(value)
+
+
+def _variable_name(table: Mapping, key: str, names) -> str:
+    value = table.get(key)
+    if value not in names:
+        raise ConfigError(key, f"{value!r} is not a variable; allowed: one of {', '.join(names)}")
+    return value
+
+
+def _variable(key: str, raw, names, parameters) -> dict:
+    """One variable's table, normalised: every field explicit, parents sorted, terms as written."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key, f'must be a table, e.g. [dag.{key}] type = "normal"')
+    _known_keys(raw, key, VARIABLE_KEYS)
+    kind = raw.get("type")
+    if kind not in TYPES:
+        raise ConfigError(
+            f"{key}.type", f"{'missing' if kind is None else f'unknown type {kind!r}'}; allowed: {', '.join(TYPES)}"
+        )
+    spec = {"type": kind, "intercept": _number(f"{key}.intercept", raw.get("intercept", 0.0), parameters)}
+    discrete = kind in ("binary", "categorical")
+    for field, ok, allowed_for in (("link", discrete, "binary and categorical"), ("noise", not discrete, "normal and uniform"),
+                                   ("probs", kind == "categorical", "categorical")):  # fmt: skip
+        if field in raw and not ok:
+            raise ConfigError(
+                f"{key}.{field}", f"a {kind} variable has no {field}; allowed for {allowed_for} variables"
+            )
+    if discrete:
+        link = raw.get("link", "logit")
+        if link not in LINKS:
+            raise ConfigError(f"{key}.link", f"unknown link {link!r}; allowed: {', '.join(LINKS)}")
+        spec["link"] = link
+    else:
+        spec["noise"] = _number(f"{key}.noise", raw.get("noise", 1.0), parameters, minimum=0.0)
+    if kind == "categorical":
+        spec["probs"] = _probs(f"{key}.probs", raw.get("probs"))
+    parents = raw.get("parents", {})
+    if not isinstance(parents, Mapping):
+        raise ConfigError(
+            f"{key}.parents", f"{parents!r}: allowed: a table of parent = coefficient, e.g. {{ C = 0.5 }}"
+        )
+    for parent in parents:
+        if parent not in names:
+            raise ConfigError(f"{key}.parents", f"unknown variable {parent!r}; allowed: {', '.join(names)}")
+    spec["parents"] = {p: _number(f"{key}.parents.{p}", parents[p], parameters) for p in sorted(parents)}
+    terms = raw.get("terms", [])
+    if not isinstance(terms, list):
+        raise ConfigError(f"{key}.terms", 'must be a list of term tables, e.g. [{ square = "C", coef = 0.5 }]')
+    spec["terms"] = [_term(f"{key}.terms[{j}]", t, names, parameters) for j, t in enumerate(terms)]
+    return spec
+
+
+def _probs(key: str, probs) -> list[float]:
+    if (
+        not isinstance(probs, list)
+        or len(probs) < 2
+        or not all(not isinstance(p, bool) and isinstance(p, int | float) and 0 < p < 1 for p in probs)
+        or abs(sum(probs) - 1.0) > 1e-9
+    ):
+        raise ConfigError(
+            key, f"{probs!r}: allowed: a list of K ≥ 2 probabilities in (0, 1) summing to 1 (categories 0..K−1)"
+        )
+    return [float(p) for p in probs]
+
+
+def _term(key: str, raw, names, parameters) -> dict:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key, f'{raw!r} must be a table, e.g. {{ square = "C", coef = 0.5 }}')
+    kinds = [k for k in raw if k in TERMS]
+    if len(kinds) != 1:
+        found = ", ".join(repr(k) for k in raw if k not in ("coef", "above")) or "none"
+        raise ConfigError(
+            key, f"unknown term ({found}); allowed: exactly one of {', '.join(TERMS)} naming its variable(s), and coef"
+        )
+    kind = kinds[0]
+    allowed = (kind, "coef", "above") if kind == "indicator" else (kind, "coef")
+    _known_keys(raw, key, allowed)
+    variables = raw[kind]
+    if kind == "product":
+        if not isinstance(variables, list) or len(variables) != 2:
+            raise ConfigError(f"{key}.product", f'{variables!r}: allowed: a list of two variables, e.g. ["T", "C"]')
+    else:
+        variables = [variables]
+    for v in variables:
+        if v not in names:
+            raise ConfigError(f"{key}.{kind}", f"unknown variable {v!r}; allowed: {', '.join(names)}")
+    if "coef" not in raw:
+        raise ConfigError(f"{key}.coef", "missing; allowed: a number or the name of a parameter")
+    term = {"kind": kind, "vars": list(variables), "coef": _number(f"{key}.coef", raw["coef"], parameters)}
+    if kind == "indicator":
+        if "above" not in raw:
+            raise ConfigError(
+                f"{key}.above", "missing; the indicator is 1(variable > above); allowed: a number or a parameter"
+            )
+        term["above"] = _number(f"{key}.above", raw["above"], parameters)
+    return term
+
+
+def _numbers(spec: Mapping) -> list:
+    """Every number of a variable's spec (constants and parameter names), in slot order."""
+    values = [spec["intercept"], spec.get("noise", 0.0), *spec["parents"].values()]
+    for term in spec["terms"]:
+        values += [term["coef"], term.get("above", 0.0)]
+    return values
+
+
+def parents_of(spec: Mapping) -> set[str]:
+    """A variable's parents: its linear parents and every variable its terms name."""
+    return set(spec["parents"]) | {v for term in spec["terms"] for v in term["vars"]}
+
+
+def order(variables: Mapping) -> list[str]:
+    """The topological order, ties broken by name; a cycle is a `ConfigError` naming it."""
+    parents = {name: parents_of(spec) for name, spec in variables.items()}
+    done, out = set(), []
+    while len(out) < len(parents):
+        ready = sorted(n for n in parents if n not in done and parents[n] <= done)
+        if not ready:
+            cycle = _cycle({n: p - done for n, p in parents.items() if n not in done})
+            raise ConfigError(
+                f"variables.{cycle[0]}.parents",
+                f"the graph has a cycle: {' → '.join([*cycle, cycle[0]])}; allowed: a directed acyclic graph",
+            )
+        done.add(ready[0])
+        out.append(ready[0])
+    return out
+
+
+def _cycle(parents: Mapping[str, set]) -> list[str]:
+    """A cycle among variables that all still have parents left (walk to a parent until one repeats)."""
+    path, node = [], min(parents)
+    while node not in path:
+        path.append(node)
+        node = min(parents[node])
+    cycle = list(reversed(path[path.index(node) :]))  # parent → child order
+    start = cycle.index(min(cycle))
+    return cycle[start:] + cycle[:start]
+
+
+# -- the compiled program and its interpreter ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Program:
+    """A graph compiled to arrays, variables in topological order."""
+
+    names: tuple[str, ...]
+    variables: np.ndarray  # int64 (m, 8): see V_TYPE …
+    terms: np.ndarray  # int64 (n_terms, 5): see T_KIND …
+    cuts: np.ndarray  # float64: the cut points of the discrete variables
+    slots: tuple  # per slot: a constant (float) or a parameter name
+    treatment: int
+    outcome: int
+    binary: bool  # the treatment is binary
+    affected: np.ndarray  # int64: the variables recomputed under do(T): descendants of T that are Y or its ancestors
+    controls: np.ndarray  # int64: the declared controls
+    others: tuple[str, ...]  # the batch arrays of their own name: every variable but T and Y, in topological order
+
+    def values(self, params: Mapping) -> np.ndarray:
+        return np.array([params[s] if isinstance(s, str) else s for s in self.slots], dtype=np.float64)
+
+
+@lru_cache(maxsize=64)
+def program(text: str) -> Program:
+    """Compile a graph's canonical JSON (cached by its text, so each worker compiles a graph once)."""
+    spec = json.loads(text)
+    variables = spec["variables"]
+    names = order(variables)
+    index = {name: i for i, name in enumerate(names)}
+    slots: list = []
+
+    def slot(value) -> int:
+        slots.append(value)
+        return len(slots) - 1
+
+    rows, terms, cuts = [], [], []
+    for name in names:
+        v = variables[name]
+        kind, link = TYPES.index(v["type"]), LINKS.index(v.get("link", "logit"))
+        row = [kind, link, slot(v["intercept"]), slot(v.get("noise", 0.0)), len(terms)]
+        for parent, coef in v["parents"].items():
+            terms.append([LINEAR, index[parent], index[parent], slot(coef), slot(0.0)])
+        for term in v["terms"]:
+            a = index[term["vars"][0]]
+            b = index[term["vars"][-1]]
+            terms.append([(SQUARE, PRODUCT, EXP, INDICATOR)[TERMS.index(term["kind"])], a, b, slot(term["coef"]),
+                          slot(term.get("above", 0.0))])  # fmt: skip
+        row += [len(terms), len(cuts)]
+        if kind == BINARY:
+            cuts.append(0.0)
+        elif kind == CATEGORICAL:
+            inverse = _logit if link == LOGIT else NormalDist().inv_cdf
+            survival = np.cumsum(v["probs"][::-1])[::-1][1:]  # P(V ≥ k) at eta = 0, k = 1..K−1
+            cuts += [-inverse(float(s)) for s in survival]
+        row.append(len(cuts))
+        rows.append(row)
+    t, y = index[spec["treatment"]], index[spec["outcome"]]
+    descendants = _descendants(variables, spec["treatment"])
+    ancestors = _ancestors(variables, spec["outcome"]) | {spec["outcome"]}
+    affected = [index[n] for n in names if n in descendants and n in ancestors]
+    return Program(
+        names=tuple(names),
+        variables=np.array(rows, dtype=np.int64).reshape(-1, 8),
+        terms=np.array(terms, dtype=np.int64).reshape(-1, 5),
+        cuts=np.array(cuts, dtype=np.float64),
+        slots=tuple(slots),
+        treatment=t,
+        outcome=y,
+        binary=variables[spec["treatment"]]["type"] == "binary",
+        affected=np.array(affected, dtype=np.int64),
+        controls=np.array([index[c] for c in spec["controls"]], dtype=np.int64),
+        others=tuple(n for n in names if n not in (spec["treatment"], spec["outcome"])),
+    )
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def _descendants(variables: Mapping, root: str) -> set[str]:
+    children = {n: {c for c, s in variables.items() if n in parents_of(s)} for n in variables}
+    found, stack = set(), [root]
+    while stack:
+        for child in children[stack.pop()]:
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _ancestors(variables: Mapping, leaf: str) -> set[str]:
+    found, stack = set(), [leaf]
+    while stack:
+        for parent in parents_of(variables[stack.pop()]):
+            if parent not in found:
+                found.add(parent)
+                stack.append(parent)
+    return found
+
+
+@njit(cache=True)
+def _cdf(x, link):
+    if link == LOGIT:
+        return 1.0 / (1.0 + math.exp(-x))
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+@njit(cache=True)
+def _evaluate(v, state, noise, variables, terms, cuts, values):
+    """The value of variable v given its parents' values in `state` and its noise draw."""
+    eta = values[variables[v, V_INTERCEPT]]
+    for j in range(variables[v, V_TERM0], variables[v, V_TERM1]):
+        kind = terms[j, T_KIND]
+        a = state[terms[j, T_A]]
+        c = values[terms[j, T_COEF]]
+        if kind == LINEAR:
+            eta += c * a
+        elif kind == SQUARE:
+            eta += c * a * a
+        elif kind == PRODUCT:
+            eta += c * a * state[terms[j, T_B]]
+        elif kind == EXP:
+            eta += c * math.exp(a)
+        elif a > values[terms[j, T_THRESHOLD]]:  # INDICATOR
+            eta += c
+    kind = variables[v, V_TYPE]
+    if kind == NORMAL or kind == UNIFORM:
+        return eta + values[variables[v, V_NOISE]] * noise[v]
+    level = 0.0
+    for k in range(variables[v, V_CUT0], variables[v, V_CUT1]):
+        if noise[v] < _cdf(eta - cuts[k], variables[v, V_LINK]):
+            level += 1.0
+    return level
+
+
+@njit(cache=True)
+def _intervene(t_value, state, noise, treatment, outcome, affected, variables, terms, cuts, values, scratch):
+    """Y under do(T = t_value) with the unit's noise held fixed: T's affected descendants recomputed."""
+    scratch[:] = state
+    scratch[treatment] = t_value
+    for j in range(affected.shape[0]):
+        v = affected[j]
+        scratch[v] = _evaluate(v, scratch, noise, variables, terms, cuts, values)
+    return scratch[outcome]
+
+
+@njit(cache=True)
+def _simulate(rng, variables, terms, cuts, values, treatment, outcome, binary, affected, out, ate, att):
+    """Draw and evaluate the graph for every unit of every replication; the sample effects per replication.
+
+    `out` has shape (m, R, n): each variable's (R, n) array contiguous.
+    """
+    m, n_reps, n = out.shape
+    noise = np.empty(m)
+    state = np.empty(m)
+    scratch = np.empty(m)
+    for r in range(n_reps):
+        total = 0.0
+        total_treated = 0.0
+        treated = 0
+        for i in range(n):
+            for v in range(m):
+                noise[v] = rng.standard_normal() if variables[v, V_TYPE] == NORMAL else rng.random()
+            for v in range(m):
+                state[v] = _evaluate(v, state, noise, variables, terms, cuts, values)
+                out[v, r, i] = state[v]
+            if binary:
+                y1 = _intervene(
+                    1.0, state, noise, treatment, outcome, affected, variables, terms, cuts, values, scratch
+                )
+                y0 = _intervene(
+                    0.0, state, noise, treatment, outcome, affected, variables, terms, cuts, values, scratch
+                )
+            else:
+                y0 = state[outcome]
+                y1 = _intervene(state[treatment] + 1.0, state, noise, treatment, outcome, affected, variables, terms,
+                                cuts, values, scratch)  # fmt: skip
+            total += y1 - y0
+            if binary and state[treatment] == 1.0:
+                total_treated += y1 - y0
+                treated += 1
+        ate[r] = total / n
+        att[r] = total_treated / treated if treated > 0 else np.nan
+
+
+def generate(rng, n_reps, p):
+    prog = program(p["graph"])
+    n = p["n"]
+    out = np.empty((len(prog.names), n_reps, n))
+    ate, att = np.empty(n_reps), np.empty(n_reps)
+    _simulate(rng, prog.variables, prog.terms, prog.cuts, prog.values(p), prog.treatment, prog.outcome, prog.binary,
+              prog.affected, out, ate, att)  # fmt: skip
+    batch = {"y": out[prog.outcome], "x": out[prog.treatment]}
+    if prog.binary:
+        batch["treatment"] = batch["x"]
+    batch["controls"] = np.ascontiguousarray(out[prog.controls].transpose(1, 0, 2))
+    index = {name: i for i, name in enumerate(prog.names)}
+    for name in prog.others:
+        batch[name] = out[index[name]]
+    batch["truth"] = ate
+    if prog.binary:
+        batch[f"{TRUTH_PREFIX}att"] = att
+    return batch
+
+
+def provides(text: str) -> tuple[str, ...]:
+    """The batch arrays a graph's generator fills (besides the truths)."""
+    prog = program(text)
+    return ("y", "x", *(("treatment",) if prog.binary else ()), "controls", *prog.others)
+
+
+def path_sum(text: str, params: Mapping) -> float:
+    """Σ over directed paths T → … → Y of the products of their linear coefficients.
+
+    The effect of the treatment when every variable on those paths is
+    normal or uniform and depends on T's descendants only linearly;
+    ValueError otherwise.  Parameter names are read from `params`.
+    """
+    spec = json.loads(text)
+    variables, t, y = spec["variables"], spec["treatment"], spec["outcome"]
+    descendants = _descendants(variables, t) | {t}
+    on_paths = (descendants - {t}) & (_ancestors(variables, y) | {y})
+    for name in on_paths:
+        v = variables[name]
+        nonlinear = [term["kind"] for term in v["terms"] if set(term["vars"]) & descendants]
+        if v["type"] not in CONTINUOUS or nonlinear:
+            raise ValueError(f"{name} ({v['type']}, terms {nonlinear}) is not linear in the treatment's descendants")
+
+    def number(value):
+        return float(params[value]) if isinstance(value, str) else value
+
+    def paths_from(node) -> float:  # Σ over paths node → … → Y of the coefficient products
+        if node == y:
+            return 1.0
+        children = [c for c in on_paths if node in variables[c]["parents"]]
+        return sum(number(variables[c]["parents"][node]) * paths_from(c) for c in sorted(children))
+
+    return paths_from(t)
+
+
+# -- the DGP, and its set-up by a scenario's [dag] table -------------------------------------
+
+
+N_SETTING = Setting("n", 1000, "number of units", minimum=2)
+
+
+def configure(table) -> Dgp:
+    """The dag DGP of one graph (a scenario's ``[dag]`` table): its parameters, arrays and checks."""
+    return _configured(parse_graph(table))
+
+
+@cache
+def _configured(graph: Graph) -> Dgp:
+    uses_as_noise = sorted(
+        {spec["noise"] for spec in graph.spec["variables"].values() if isinstance(spec.get("noise"), str)}
+    )
+    return replace(
+        DAG,
+        params=(
+            N_SETTING,
+            Setting(
+                "graph", graph.text, "the graph as canonical JSON (written from the [dag] table)", choices=(graph.text,)
+            ),
+            *(Setting(name, default, "a number of the graph ([dag.parameters])") for name, default in graph.parameters),
+        ),
+        provides=provides(graph.text),
+        check=partial(_check_noise, tuple(uses_as_noise)) if uses_as_noise else None,
+        examples=({},),
+    )
+
+
+def _check_noise(names, params) -> list[tuple[tuple[str, ...], str]]:
+    return [
+        ((name,), f"{params[name]:g} is a noise scale; allowed: a number ≥ 0") for name in names if params[name] < 0
+    ]
+
+
+def _example(table: Mapping, **params) -> dict:
+    graph = parse_graph(table)
+    return {"graph": graph.text, **dict(graph.parameters), **params}
+
+
+# The examples share the names of their non-treatment, non-outcome variables and a binary treatment, so one
+# `provides` holds for all (continuous treatments and other names: tests/test_dag.py).
+_LINEAR = {
+    "treatment": "T",
+    "outcome": "Y",
+    "controls": ["C"],
+    "variables": {
+        "C": {"type": "normal"},
+        "V": {"type": "uniform", "intercept": -1.0, "noise": 2.0},
+        "T": {"type": "binary", "parents": {"C": 0.8}},
+        "M": {"type": "normal", "parents": {"T": 0.5, "C": 0.3}},
+        "Y": {"type": "normal", "intercept": 1.0, "parents": {"T": 1.0, "M": 1.0, "C": 1.0, "V": 0.5}},
+        "K": {"type": "normal", "parents": {"T": 1.0, "Y": 1.0}},
+    },
+}
+_NONLINEAR = {
+    "treatment": "T",
+    "outcome": "Y",
+    "controls": ["C", "V"],
+    "parameters": {"tau": 1.0, "het": 0.5},
+    "variables": {
+        "Y": {
+            "type": "normal",
+            "noise": 0.5,
+            "parents": {"T": "tau", "M": 1.0, "C": 0.5},
+            "terms": [{"product": ["T", "V"], "coef": "het"}, {"exp": "V", "coef": 0.2}, {"square": "V", "coef": -0.3}],
+        },
+        "T": {
+            "type": "binary",
+            "link": "probit",
+            "intercept": -0.2,
+            "parents": {"C": 0.4, "V": 0.5},
+            "terms": [{"indicator": "C", "above": 1.5, "coef": 0.7}, {"square": "V", "coef": 0.2}],
+        },
+        "C": {"type": "categorical", "probs": [0.3, 0.4, 0.3]},
+        "V": {"type": "normal", "parents": {"C": 0.5}},
+        "M": {"type": "binary", "parents": {"T": 1.0, "V": 0.5}},
+        "K": {"type": "categorical", "link": "probit", "probs": [0.5, 0.3, 0.2], "parents": {"T": 0.5, "Y": 0.5}},
+    },
+}
+
+DAG = Dgp(
+    name="dag",
+    summary="a structural causal model written in the scenario's [dag] table; truth by intervention on the treatment",
+    params=(
+        N_SETTING,
+        Setting(
+            "graph", _example(_LINEAR)["graph"], "the graph as canonical JSON (written from the scenario's [dag] table)"
+        ),
+    ),
+    provides=provides(_example(_LINEAR)["graph"]),
+    generate=generate,
+    examples=({"n": 40}, _example(_NONLINEAR, n=30), _example(_NONLINEAR, n=5, tau=-1.0, het=2.0)),
+    estimand="ate",
+    configure=configure,
+)
+DGPS = (DAG,)
