@@ -44,7 +44,7 @@ from .inference import (
     write_wald,
 )
 from .moments import FAST, centred_cross_products
-from .observables.common import ADJUST_OPTION, adjustment_arrays, covariates
+from .adjustment import ADJUST_OPTION, adjustment_arrays, covariates
 from .spec import ESTIMATE, SE, Estimator, Setting
 
 SE_TYPES = ("classical", "hc0", "hc1", "hc2", "hc3")
@@ -310,13 +310,13 @@ def _critical(level, n, k, df_type) -> tuple[float, float]:
     return math.nan, math.nan
 
 
-def _check(options, level) -> str | None:
+def check_options(options, level) -> str | None:
     if options["df"] == "bm" and options["se"] != "hc2":
         return f"df = 'bm' goes with se = 'hc2' (Bell–McCaffrey degrees of freedom of HC2), not se = {options['se']!r}"
     return None
 
 
-def _run(batch, truth, options, level, out, status, adjusted):
+def run_ols(batch, truth, options, level, out, status, adjusted):
     y, x, w = batch["y"], batch["x"], _controls(batch, options, adjusted)
     n, k = y.shape[1], w.shape[1] + 2
     crit, dof = _critical(level, n, k, options["df"])
@@ -326,7 +326,7 @@ def _run(batch, truth, options, level, out, status, adjusted):
         write_t_intervals(out, status, truth, level, out[:, DOF])
 
 
-def _reference(batch, truth, options, level, out, status, adjusted):
+def reference_ols(batch, truth, options, level, out, status, adjusted):
     """Plain numpy: X = [1, x, W], least squares, the hat matrix, textbook sandwiches;
     Bell–McCaffrey ν from the eigenvalues of G'G, G = (I − H)·diag(aᵢ/√(1 − hᵢ))."""
     y_all, x_all, w_all = batch["y"], batch["x"], _controls(batch, options, adjusted)
@@ -430,11 +430,11 @@ ESTIMATORS = (
         name="ols",
         summary="OLS of y on 1 + x (the naive regression)",
         needs=("y", "x"),
-        run=partial(_run, adjusted=False),
-        reference=partial(_reference, adjusted=False),
+        run=partial(run_ols, adjusted=False),
+        reference=partial(reference_ols, adjusted=False),
         options=(SE_OPTION, DF_OPTION),
         diagnostics=("dof",),
-        check=_check,
+        check=check_options,
         sufficient=partial(_run_sufficient, adjusted=False),
         sufficient_reference=partial(_reference_sufficient, adjusted=False),
         sufficient_check=_sufficient_check,
@@ -443,12 +443,12 @@ ESTIMATORS = (
         name="ols_adjusted",
         summary="OLS of y on 1 + x + the covariates in adjust (default: the DGP's measured controls)",
         needs=("y", "x"),
-        run=partial(_run, adjusted=True),
-        reference=partial(_reference, adjusted=True),
+        run=partial(run_ols, adjusted=True),
+        reference=partial(reference_ols, adjusted=True),
         options=(SE_OPTION, DF_OPTION, ADJUST_OPTION),
         option_needs=adjustment_arrays,
         diagnostics=("dof",),
-        check=_check,
+        check=check_options,
         sufficient=partial(_run_sufficient, adjusted=True),
         sufficient_reference=partial(_reference_sufficient, adjusted=True),
         sufficient_check=_sufficient_check,

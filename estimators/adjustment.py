@@ -1,0 +1,40 @@
+"""The covariates an estimator adjusts for (option ``adjust``).
+
+Covariates have shape (R, p, n), variable-major like every block.  Option
+``adjust`` names them: absent, the DGP's declared ``controls``; a list of
+batch arrays of shape (R, n) (the variables of a ``dag`` DGP by name),
+stacked in that order; the empty list, no adjustment at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .spec import Setting
+
+ADJUST_OPTION = Setting(
+    "adjust",
+    None,
+    "covariates to adjust for: batch arrays by name (a dag's variables), [] for none; absent: the DGP's controls",
+    kind=tuple,
+)
+
+
+def adjustment_arrays(options: Mapping) -> tuple[str, ...]:
+    """The batch arrays ``adjust`` reads (an estimator's ``option_needs``)."""
+    adjust = options.get("adjust")
+    return ("controls",) if adjust is None else tuple(adjust)
+
+
+def covariates(batch: Mapping[str, np.ndarray], options: Mapping) -> np.ndarray:
+    """The covariates to adjust for, shape (R, p, n) (p = 0 for ``adjust = []``), C-contiguous float64."""
+    adjust = options.get("adjust")
+    if adjust is None:
+        return np.ascontiguousarray(batch["controls"], dtype=np.float64)
+    n_reps, n = batch["y"].shape
+    out = np.empty((n_reps, len(adjust), n))
+    for j, name in enumerate(adjust):
+        out[:, j, :] = batch[name]
+    return out
