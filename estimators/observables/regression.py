@@ -160,17 +160,15 @@ def _reference_stratify(batch, truth, options, level, out, status):
         strata = label.max() + 1
         groups = [(y[(label == s) & d], y[(label == s) & ~d]) for s in range(strata)]
         sizes = np.array([(len(g1), len(g0)) for g1, g0 in groups])
-        out[r, 5] = strata
-        if (sizes == 0).any():
-            write_failure(out, status, r, st.NO_OVERLAP)
-            continue
-        if (sizes == 1).any():
-            write_failure(out, status, r, st.LEVERAGE_ONE)
+        if (sizes <= 1).any():
+            write_failure(out, status, r, st.NO_OVERLAP if (sizes == 0).any() else st.LEVERAGE_ONE)
+            out[r, 5] = strata
             continue
         shares = sizes.sum(axis=1) / y.size if options["estimand"] == "ate" else sizes[:, 0] / sizes[:, 0].sum()
         gaps = np.array([g1.mean() - g0.mean() for g1, g0 in groups])
         variances = np.array([g1.var(ddof=1) / len(g1) + g0.var(ddof=1) / len(g0) for g1, g0 in groups])
         write_wald(out, status, r, shares @ gaps, np.sqrt(shares**2 @ variances), crit, truth[r])
+        out[r, 5] = strata
 
 
 ESTIMATORS = (
