@@ -96,7 +96,7 @@ def applicable_pairs():
     from causalmc.sims import dgps
 
     def applies(dgp, spec):
-        if not set(spec.needs) <= set(dgp.provides):
+        if not set(spec.arrays(spec.default_options())) <= set(dgp.provides):
             return False
         if spec.applies is None:
             return True

@@ -37,7 +37,16 @@ from .. import ols
 from .. import status as st
 from ..inference import normal_critical, write_failure, write_wald
 from ..spec import Estimator, Setting
-from .common import ADJUST_OPTION, ATE, ESTIMAND_OPTION, ESTIMANDS, adjustment_arrays, covariates
+from .common import (
+    ADJUST_OPTION,
+    ATE,
+    ESTIMAND_OPTION,
+    ESTIMANDS,
+    adjustment_arrays,
+    covariates,
+    estimand_term,
+    one_term,
+)
 
 # -- lin ----------------------------------------------------------------------
 
@@ -176,8 +185,9 @@ ESTIMATORS = (
         name="lin",
         summary="Lin's interacted regression y ~ d·(1 + centred covariates): the regression-adjustment ATE",
         needs=("y", "treatment"),
-        run=_run_lin,
-        reference=_reference_lin,
+        run=one_term(_run_lin),
+        reference=one_term(_reference_lin),
+        terms=estimand_term,
         options=(
             Setting("se", "hc2", ols.SE_OPTION.doc, choices=ols.SE_TYPES),
             Setting("df", "normal", ols.DF_OPTION.doc, choices=ols.DF_TYPES),
@@ -191,8 +201,9 @@ ESTIMATORS = (
         name="stratify",
         summary="exact post-stratification on discrete covariates, Neyman variance (ATE or ATT)",
         needs=("y", "treatment"),
-        run=_run_stratify,
-        reference=_reference_stratify,
+        run=one_term(_run_stratify),
+        reference=one_term(_reference_stratify),
+        terms=estimand_term,
         options=(ESTIMAND_OPTION, ADJUST_OPTION),
         diagnostics=("strata",),
         option_needs=adjustment_arrays,

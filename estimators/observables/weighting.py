@@ -65,7 +65,16 @@ from scipy import special
 from .. import status as st
 from ..inference import cholesky_inplace, cholesky_solve, normal_critical, write_failure, write_wald
 from ..spec import Estimator, Setting
-from .common import ADJUST_OPTION, ATE, ESTIMAND_OPTION, ESTIMANDS, adjustment_arrays, covariates
+from .common import (
+    ADJUST_OPTION,
+    ATE,
+    ESTIMAND_OPTION,
+    ESTIMANDS,
+    adjustment_arrays,
+    covariates,
+    estimand_term,
+    one_term,
+)
 from .propensity import LINKS, fit_propensity, link_values, positive_definite, reference_propensity
 
 METHODS = ("ipw", "aipw", "ipwra")
@@ -588,8 +597,9 @@ def _estimator(method, summary, options):
         name=method,
         summary=summary,
         needs=("y", "treatment"),
-        run=partial(_run, method=method),
-        reference=partial(_reference, method=method),
+        run=one_term(partial(_run, method=method)),
+        reference=one_term(partial(_reference, method=method)),
+        terms=estimand_term,
         options=options,
         diagnostics=DIAGNOSTICS,
         check=partial(_check, method=method),

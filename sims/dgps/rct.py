@@ -8,7 +8,8 @@ For units i = 1..n, independently:
     logit P(T_i = 1) = logit(p_treat) + selection · (Y0_i − mu0) / sd0
     Y_i = T_i · Y1_i + (1 − T_i) · Y0_i                   observed outcome
 
-Truth: tau, the average treatment effect.  With selection = 0 assignment is
+Truth: tau, the average treatment effect (term ``ate``; the effect on the
+treated, term ``att``, is the same constant).  With selection = 0 assignment is
 randomised and every estimator here is unbiased; with selection > 0 units
 with high untreated outcomes select into treatment and the comparison of
 means is biased upward.  The covariate W explains a share r2 of Var(Y0);
@@ -60,7 +61,8 @@ def generate(rng, n_reps, p):
     n = p["n"]
     y, t, w = np.empty((n_reps, n)), np.empty((n_reps, n)), np.empty((n_reps, 1, n))
     _draw(rng, p["mu0"], p["sd0"], p["tau"], _logit(p["p_treat"]), p["selection"], p["r2"], y, t, w)
-    return {"y": y, "x": t, "treatment": t, "controls": w, "truth": np.full(n_reps, p["tau"])}
+    truth = np.full(n_reps, p["tau"])  # a constant effect: the ATE and the ATT
+    return {"y": y, "x": t, "treatment": t, "controls": w, "truth": truth, "truth:att": truth.copy()}
 
 
 DGPS = (
@@ -79,5 +81,6 @@ DGPS = (
         provides=("y", "x", "treatment", "controls"),
         generate=generate,
         examples=({"n": 40, "selection": 1.0}, {"n": 12, "p_treat": 0.2}),
+        estimand="ate",
     ),
 )
