@@ -455,6 +455,8 @@ def estimate(
             raise UsageError(
                 f"unknown option {key!r} of {estimator!r}; allowed: {', '.join(spec.option_map) or '(none)'}"
             )
+        if value is None and spec.option_map[key].default is None:  # an optional option left unset (adjust)
+            continue
         try:
             chosen[key] = spec.option_map[key].validate(value)
         except ValueError as exc:

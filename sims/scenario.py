@@ -183,7 +183,9 @@ class Scenario:
     def dgp_spec(self) -> dgps.Dgp:
         """The scenario's DGP: the registry's, set up by the scenario's table named after it if it has `configure`."""
         dgp = plugins.dgp_registry()[self.dgp]
-        return dgp.configure(self.source[self.dgp]) if dgp.configure is not None else dgp
+        if dgp.configure is None:
+            return dgp
+        return dgp.configure(self.source.get(self.dgp), self.source.get("params", {}))
 
     @property
     def data_file_params(self) -> tuple[str, ...]:
@@ -407,12 +409,10 @@ class _Parser:
         dgp = known[name]
         if dgp.configure is None:
             return dgp
-        if name not in self.raw:
-            raise self.error(name, f"missing; DGP {name!r} is described by a [{name}] table (see its documentation)")
         try:
-            return dgp.configure(self.raw[name])
+            return dgp.configure(self.raw.get(name), self.raw.get("params", {}))
         except dgps.ConfigError as exc:
-            raise self.error(f"{name}.{exc.key}" if exc.key else name, exc.message) from None
+            raise self.error(exc.key, exc.message) from None
 
     def configuration_key(self) -> list[str]:
         """The top-level table that configures the scenario's DGP (``[dag]``), if it has one."""

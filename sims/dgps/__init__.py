@@ -17,8 +17,8 @@ sub-batches from the same generator gives identical arrays.  The runner
 relies on this to split a chunk into cache-sized pieces.
 
 A DGP with `Dgp.configure` (``dag``) is set up by a table of the scenario
-named after it: the scenario parser calls ``configure(table)`` for the
-DGP of that scenario (its parameters, arrays and checks).  Whatever the
+named after it: the scenario parser calls ``configure(table, params)`` for
+the DGP of that scenario (its parameters, arrays and checks).  Whatever the
 configuration decides about the numbers must reach the generator through
 the parameters (e.g. a str parameter), because workers look a DGP up by
 name and call its registered `generate` with the cell's parameters.
@@ -41,7 +41,7 @@ TRUTH_PREFIX = "truth:"  # batch keys of the truths of further terms
 
 
 class ConfigError(ValueError):
-    """A mistake in a DGP's configuration table: the key (relative to the table) and what is allowed."""
+    """A mistake in a DGP's configuration (`Dgp.configure`): the scenario key and what is allowed."""
 
     def __init__(self, key: str, message: str):
         self.key, self.message = key, message
@@ -102,11 +102,12 @@ class Dgp:
     shipped_data : mapping
         Names of data files that ship with causalmc -> their path.
     configure : callable, optional
-        ``configure(table) -> Dgp``: the DGP set up by the scenario's table
-        named after it (``[dag]``), which such a scenario must have; raises
-        `ConfigError`.  The returned DGP declares that scenario's parameters
-        and arrays; its `generate` must be the registered one's, reading
-        everything it needs from the parameters (workers use the registry's).
+        ``configure(table, params) -> Dgp``: the DGP set up by the scenario's
+        table named after it (``[dag]``; None when absent) and its raw
+        ``[params]``; raises `ConfigError`.  The returned DGP declares that
+        scenario's parameters and arrays; its `generate` must be the
+        registered one's, reading everything it needs from the parameters
+        (workers use the registry's).
     """
 
     name: str
@@ -122,7 +123,7 @@ class Dgp:
     sufficient_inexact: Callable[[Mapping], str | None] | None = None
     data_files: tuple[str, ...] = ()
     shipped_data: Mapping[str, str] = field(default_factory=dict)
-    configure: Callable[[Mapping], Dgp] | None = None
+    configure: Callable[[Mapping | None, Mapping], Dgp] | None = None
 
     @property
     def param_map(self) -> dict[str, Setting]:
