@@ -90,6 +90,19 @@ __all__ = [
 ]
 
 
+def run_single_term(*args, **kwargs):
+    """`run_estimator` for an estimator that declares one term (its estimand, e.g. ipw's ``ate`` or ``att``):
+    (R, width) outputs and (R,) statuses."""
+    out, status = run_estimator(*args, **kwargs)
+    return out[:, 0], status[:, 0]
+
+
+def kernel_and_twin_single_term(*args, **kwargs):
+    """`kernel_and_twin` for an estimator that declares one term: (R, width) outputs and (R,) statuses."""
+    out, status = kernel_and_twin(*args, **kwargs)
+    return out[:, 0], status[:, 0]
+
+
 def applicable_pairs():
     """(DGP, estimator) pairs where the DGP provides what the estimator needs
     and the estimator applies to at least one of the DGP's examples."""

@@ -19,24 +19,13 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from conftest import RTOL
-from conftest import kernel_and_twin as kernel_and_twin_terms
-from conftest import run_estimator as run_estimator_terms
+from conftest import kernel_and_twin_single_term as kernel_and_twin
+from conftest import run_single_term as run_estimator
 from statsmodels.treatment.treatment_effects import TreatmentEffect
 
 from causalmc.estimators import status as st
 from causalmc.estimators.observables.propensity import LOGIT, PROBIT, fit_propensity, reference_propensity
 from causalmc.estimators.spec import ESTIMATE, SE
-
-
-def kernel_and_twin(*args, **kwargs):
-    """conftest's, for these one-term estimators (their term is the estimand): (R, width) outputs, (R,) statuses."""
-    out, status = kernel_and_twin_terms(*args, **kwargs)
-    return out[:, 0], status[:, 0]
-
-
-def run_estimator(*args, **kwargs):
-    out, status = run_estimator_terms(*args, **kwargs)
-    return out[:, 0], status[:, 0]
 
 
 def selection_batch(rng, n_reps, n, p, strength=0.7):

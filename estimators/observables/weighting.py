@@ -45,7 +45,7 @@ Diagnostics: ``ps_min``, ``ps_max`` (over all units), ``trimmed_share``
 weights, Kish's effective sample size), ``max_smd`` (the largest absolute
 standardised mean difference of a covariate after weighting:
 |Σw₁x/Σw₁ − Σw₀x/Σw₀| / √((s₁² + s₀²)/2), s² the unweighted within-arm
-variances; NaN without covariates).
+variances; NaN without covariates or with fewer than two units in an arm).
 
 Statuses: ``no_variation`` (every unit in one arm), ``singular`` (collinear
 covariates), ``separation`` (the propensity model does not converge), and
@@ -153,6 +153,11 @@ def _diagnostics(d, cov, ps, kept, w1, w0, out, r):
     out[r, ESS1] = s1 * s1 / s1sq
     out[r, ESS0] = s0 * s0 / s0sq
     worst = math.nan
+    n_treated = 0.0
+    for i in range(n):
+        n_treated += d[i] > 0.5
+    if n_treated < 2.0 or n - n_treated < 2.0:  # a within-arm variance needs two units
+        p = 0
     for j in range(p):
         # unweighted within-arm means and variances, then the weighted means
         n1 = m1 = m0 = 0.0
@@ -569,6 +574,7 @@ def _reference_diagnostics(d, cov, ps, kept, w1, w0, out, r):
         abs(np.average(v, weights=w1) - np.average(v, weights=w0))
         / np.sqrt((v[treated].var(ddof=1) + v[~treated].var(ddof=1)) / 2)
         for v in cov
+        if min(treated.sum(), (~treated).sum()) >= 2
     ]
     out[r, MAX_SMD] = max(smd) if smd else np.nan
 

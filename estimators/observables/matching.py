@@ -1,0 +1,816 @@
+"""Nearest-neighbour matching with replacement (Abadie & Imbens), ``match``.
+
+Each unit i of the target group (all units for the ATE, the treated for the
+ATT) is matched to the units J(i) of the other group nearest to it: the
+``m`` nearest and every unit tied with the m-th (distance equal to it
+exactly), each with weight 1/Mᵢ, Mᵢ = |J(i)| (R Matching's ``ties = TRUE``,
+``distance.tolerance = 0``).  Units are reused (matching with replacement).
+
+Distances (option ``on``, ``metric``), with Δ = xⱼ − xᵢ the difference of
+the covariates (``adjust``, p of them):
+
+``inverse_variance``  Δ' diag(1/s²) Δ, s² the sample variances (n − 1) of
+                      the whole sample (Matching's ``Weight = 1``);
+``mahalanobis``       Δ' S⁻¹ Δ, S their sample covariance matrix
+                      (``Weight = 2``, which uses S⁻¹ up to a scalar);
+``propensity``        |p̂ⱼ − p̂ᵢ|, p̂ a logit of the treatment on [1, x] fitted
+                      by Newton–Raphson (`propensity.fit_propensity`).
+
+With one covariate, or on the propensity score, the search runs on the
+sorted values (O(n log n)); otherwise by brute force over the other group
+(O(n² p)), never forming an n × n matrix.
+
+Estimate.  With Ŷᵢ(w) = Yᵢ when Wᵢ = w, else the mean of Y over J(i),
+τ̂ᵢ = Ŷᵢ(1) − Ŷᵢ(0) and τ̂ = the mean of τ̂ᵢ over the target group (N_t units).
+Bias adjustment (option ``bias_adjust = "regression"``, Abadie & Imbens
+2011, Matching's ``BiasAdjust = TRUE`` with its default ``Z = X``): μ̂_w(x) =
+x'α̂_w from the least squares of Y on [1, x] among the units of group w,
+each weighted by Kⱼ (below), so only units used as matches enter; a matched
+outcome Yⱼ becomes Yⱼ + (xᵢ − xⱼ)'α̂_w.
+
+Standard error: the Abadie–Imbens (2006) variance of the population
+estimand (Matching's default ``sample = FALSE``).  With Kⱼ = Σᵢ [j ∈ J(i)]/Mᵢ
+(the weight unit j carries as a match; K_M(j)/M without ties) and
+KKⱼ = Σᵢ [j ∈ J(i)]/Mᵢ²:
+
+    ATE  V = [ Σⱼ σ̂ⱼ² (Kⱼ² + 2Kⱼ − KKⱼ) + Σᵢ (τ̂ᵢ − τ̂)² ] / N²
+    ATT  V = [ Σ_{controls j} σ̂ⱼ² (Kⱼ² − KKⱼ) + Σ_{treated i} (τ̂ᵢ − τ̂)² ] / N₁²
+
+(with bias adjustment τ̂ᵢ is the adjusted one).  The conditional variances
+σ̂ⱼ² (option ``var_matches`` = J, Matching's ``Var.calc``):
+
+``J ≥ 1``  the sample variance (divisor c − 1) of the outcomes of j and of
+           its J nearest units of its own treatment group (ties kept), c
+           of them: Matching's ``VarCalcMatchC``.  For J = 1 it is AI
+           (2006) eq. (14), ½(Yⱼ − Yₗ)²; for J > 1 eq. (14) would use
+           J/(J + 1)·(Yⱼ − Ȳ_J)², which is not what Matching computes.
+``J = 0``  homoskedasticity: one σ̂² = ½ Σᵢ (1/Mᵢ) Σ_{j∈J(i)} (τ̂ᵢⱼ − τ̂)² / N_t
+           over the matched pairs' (adjusted) differences τ̂ᵢⱼ (Matching's
+           ``Var.calc = 0``).
+
+Propensity-score matching (``on = "propensity"``) with ``ps_se = "ai2016"``
+subtracts the Abadie–Imbens (2016) effect of estimating the score.  With
+f = p(1 − p) the logit density at the fit, I the information of the logit
+(intercept first) and, for each unit i and group w, ĉov_w(i) the sample
+covariance (divisor |H| − 1) of [1, x] and Y over H_w(i), the L = J units
+of group w nearest to i on p̂ (i itself included when Wᵢ = w; ties kept):
+
+    ATE  c = (1/N) Σᵢ fᵢ [ĉov₁(i)/p̂ᵢ + ĉov₀(i)/(1 − p̂ᵢ)],        V − c'I⁻¹c
+    ATT  c = (1/N₁) Σᵢ fᵢ [ĉov₁(i) + p̂ᵢ/(1 − p̂ᵢ)·ĉov₀(i)],
+         d = (1/N₁) Σᵢ fᵢ (τ̂ᵢ − τ̂) [1, xᵢ],                       V − c'I⁻¹c + d'I⁻¹d
+
+(sums over all N units; for the ATT the controls' τ̂ᵢ = Ŷᵢ(1) − Yᵢ come from
+matching them to their m nearest treated units), as in Stata's ``teffects
+psmatch``.  ``ps_se = "ai2006"`` keeps V, ignoring the estimation of p̂.
+
+Interval: τ̂ ± z_{1−α/2}·√V (normal critical values, as Matching and teffects).
+
+Diagnostics, per replication:
+
+``max_smd``        max over covariates of |x̄(1) − x̄(0)| / √((s₁² + s₀²)/2):
+                   x̄(w) the mean of x̂ᵢ(w) over the target group after
+                   matching (x̂ᵢ(w) = xᵢ or the mean of x over J(i)), s_w² the
+                   sample variance of the covariate in group w before
+                   matching (NaN when a group has one unit);
+``matched_units``  distinct units used as a match at least once;
+``max_weight``     the largest Kⱼ (how often the most reused unit serves);
+``ps_min``, ``ps_max``  the range of p̂ (NaN when matching on covariates).
+
+Statuses: ``no_variation`` when every unit has the same treatment (or the
+variance is not positive, which the AI 2016 subtraction can produce in small
+samples); ``singular`` when a covariate is constant, S is singular, the
+logit's covariates are collinear or a bias-adjustment regression is
+singular; ``separation`` when the logit does not converge; ``no_overlap``
+when a group that supplies matches has fewer than m units;
+``no_residual_df`` when a group has too few units for the J within-group
+matches of the variance (J + 1) or the covariance sets (J).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy import special
+
+from .. import status as st
+from ..inference import (
+    cholesky_inplace,
+    cholesky_solve,
+    inverse_quadratic_form,
+    normal_critical,
+    spd_inverse,
+    write_failure,
+    write_wald,
+)
+from ..spec import Estimator, Setting
+from . import common
+from .propensity import LOGIT, fit_propensity, reference_propensity
+
+ON = ("covariates", "propensity")
+COVARIATES, PROPENSITY = range(2)
+METRICS = ("inverse_variance", "mahalanobis")
+INVERSE_VARIANCE, MAHALANOBIS = range(2)
+BIAS = ("none", "regression")
+NO_BIAS_ADJUSTMENT, REGRESSION = range(2)
+PS_SE = ("ai2016", "ai2006")
+AI2016, AI2006 = range(2)
+DIAGNOSTICS = ("max_smd", "matched_units", "max_weight", "ps_min", "ps_max")
+MAX_SMD, MATCHED_UNITS, MAX_WEIGHT, PS_MIN, PS_MAX = range(5, 10)
+
+
+@njit(cache=True)
+def _nearest_sorted(vals, idx, cnt, x, k, exclude, out):
+    """The k units nearest to x among a group sorted by value, with every unit tied with the k-th.
+
+    ``vals[:cnt]`` ascending, ``idx`` their unit numbers; unit `exclude`
+    (-1: none) is skipped.  Writes the units into `out`, returns how many.
+    Two pointers walk outwards from x, so distances come in increasing
+    order and a tie is an exact equality of ``|x − v|``.
+    """
+    right = np.searchsorted(vals[:cnt], x)  # first value >= x; values left of it are < x
+    left = right - 1
+    taken = 0
+    kth = 0.0
+    while True:
+        if left >= 0 and idx[left] == exclude:
+            left -= 1
+            continue
+        if right < cnt and idx[right] == exclude:
+            right += 1
+            continue
+        dl = x - vals[left] if left >= 0 else np.inf
+        dr = vals[right] - x if right < cnt else np.inf
+        if dl == np.inf and dr == np.inf:
+            break
+        dist = dl if dl <= dr else dr
+        if taken >= k and dist > kth:
+            break
+        kth = dist
+        if dl <= dr:
+            out[taken] = idx[left]
+            left -= 1
+        else:
+            out[taken] = idx[right]
+            right += 1
+        taken += 1
+    return taken
+
+
+@njit(cache=True)
+def _distance(cov, i, j, weight, diagonal):
+    """Δ'AΔ with Δ = x_j − x_i, A = `weight` (only its diagonal when `diagonal`)."""
+    p = cov.shape[0]
+    total = 0.0
+    for a in range(p):
+        da = cov[a, j] - cov[a, i]
+        if diagonal:
+            total += weight[a, a] * da * da
+        else:
+            for b in range(p):
+                total += weight[a, b] * da * (cov[b, j] - cov[b, i])
+    return total
+
+
+@njit(cache=True)
+def _nearest_brute(cov, weight, diagonal, members, cnt, i, k, exclude, dist, out):
+    """The k units of `members[:cnt]` nearest to unit i, with every unit tied with the k-th (brute force)."""
+    m = 0
+    for a in range(cnt):
+        j = members[a]
+        if j == exclude:
+            continue
+        dist[m] = _distance(cov, i, j, weight, diagonal)
+        out[m] = j
+        m += 1
+    kth = np.partition(dist[:m], k - 1)[k - 1]
+    taken = 0
+    for a in range(m):
+        if dist[a] <= kth:
+            out[taken] = out[a]
+            taken += 1
+    return taken
+
+
+@njit(cache=True)
+def _nearest(one_d, search, i, group, k, exclude, out):
+    """Unit i's k nearest units of treatment `group` (ties kept), written to `out`; returns how many.
+
+    ``search = (point, vals, idx, counts, cov, weight, diagonal, dist)``: the sorted search on `point` when
+    `one_d`, else brute force on `cov` with the metric `weight`.
+    """
+    point, vals, idx, counts, cov, weight, diagonal, dist = search
+    if one_d:
+        return _nearest_sorted(vals[group], idx[group], counts[group], point[i], k, exclude, out)
+    return _nearest_brute(cov, weight, diagonal, idx[group], counts[group], i, k, exclude, dist, out)
+
+
+@njit(cache=True)
+def _weighted_slopes(cov, y, treated, group, weights, alpha, scatter):
+    """Slopes α of the least squares of y on [1, x] within a group, unit j weighted by weights[j]; False if singular.
+
+    Centred at the weighted means (the intercept partialled out), solved by Cholesky.
+    """
+    p, n = cov.shape
+    total = 0.0
+    ybar = 0.0
+    xbar = np.zeros(p)
+    for j in range(n):
+        if (treated[j] > 0.5) == (group == 1) and weights[j] > 0.0:
+            total += weights[j]
+            ybar += weights[j] * y[j]
+            for a in range(p):
+                xbar[a] += weights[j] * cov[a, j]
+    ybar /= total
+    for a in range(p):
+        xbar[a] /= total
+    scatter[:, :] = 0.0
+    alpha[:] = 0.0
+    for j in range(n):
+        if (treated[j] > 0.5) == (group == 1) and weights[j] > 0.0:
+            for a in range(p):
+                da = weights[j] * (cov[a, j] - xbar[a])
+                alpha[a] += da * (y[j] - ybar)
+                for b in range(a + 1):
+                    scatter[a, b] += da * (cov[b, j] - xbar[b])
+    if not cholesky_inplace(scatter, p):
+        return False
+    cholesky_solve(scatter, alpha, p)
+    return True
+
+
+@njit(cache=True)
+def _covariance_row(cov, y, members, cnt, out):
+    """Sample covariances (divisor cnt − 1) of [1, x] with y over `members[:cnt]`: out[0] = 0 (the intercept)."""
+    p = cov.shape[0]
+    ybar = 0.0
+    for a in range(cnt):
+        ybar += y[members[a]]
+    ybar /= cnt
+    out[0] = 0.0
+    for c in range(p):
+        xbar = 0.0
+        for a in range(cnt):
+            xbar += cov[c, members[a]]
+        xbar /= cnt
+        s = 0.0
+        for a in range(cnt):
+            j = members[a]
+            s += (cov[c, j] - xbar) * (y[j] - ybar)
+        out[c + 1] = s / (cnt - 1)
+
+
+@njit(cache=True)
+def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, ps_se, crit, truth, out, status):
+    """Batched nearest-neighbour matching with Abadie–Imbens standard errors.
+
+    Parameters
+    ----------
+    y, treatment : float64 arrays, shape (R, n)
+        Outcome; 1 for treated units, 0 for controls.
+    cov : float64 array, shape (R, p, n)
+        Covariates, variable-major, p ≥ 1.
+    on, metric, estimand, bias, ps_se : int
+        Codes: COVARIATES or PROPENSITY; INVERSE_VARIANCE or MAHALANOBIS;
+        common.ATE or common.ATT; NO_BIAS_ADJUSTMENT or REGRESSION; AI2016
+        or AI2006.
+    m : int
+        Matches per unit (ties add more).
+    var_matches : int
+        J, the within-group matches of the conditional variances (0:
+        homoskedastic).
+    crit : float
+        Normal critical value z_{1−α/2}.
+    truth : float64 array, shape (R,)
+    out : float64 array, shape (R, 10)
+        Estimate, se, ci_low, ci_high, reject, then the DIAGNOSTICS.
+    status : int8 array, shape (R,)
+
+    Notes
+    -----
+    Formulas and statuses in the module docstring.  Per replication: the
+    matches of the target units are stored as a flat list (ties can make it
+    longer than n·m; it grows by doubling), and K, KK, the imputed outcomes
+    and τ̂ᵢ are accumulated from it.
+    """
+    n_reps, n = y.shape
+    p = cov.shape[1]
+    ate = estimand == common.ATE
+    on_ps = on == PROPENSITY
+    one_d = on_ps or p == 1
+    adjust_ps = on_ps and ps_se == AI2016
+    k = p + 1
+    vals = np.empty((2, n))
+    idx = np.empty((2, n), np.int64)
+    counts = np.zeros(2, np.int64)
+    buf = np.empty(n, np.int64)
+    dist = np.empty(n)
+    weight = np.empty((p, p))
+    scatter = np.empty((p, p))
+    alpha = np.zeros((2, p))  # bias-adjustment slopes of the controls (0) and the treated (1)
+    coef = np.empty(k)
+    info = np.empty((k, k))
+    info_copy = np.empty((k, k))
+    ps = np.empty(n)
+    point = np.empty(n)
+    kcount = np.empty(n)
+    kkcount = np.empty(n)
+    imputed = np.empty(n)
+    tau = np.empty(n)
+    ptr = np.zeros(n + 1, np.int64)
+    match_idx = np.empty(n * m, np.int64)
+    xbar = np.empty(p)
+    row = np.empty(k)
+    cvec = np.empty(k)
+    dvec = np.empty(k)
+    means = np.empty((2, p))
+    for r in range(n_reps):
+        yr = y[r]
+        dr = treatment[r]
+        xr = cov[r]
+        n1 = 0
+        for i in range(n):
+            if dr[i] > 0.5:
+                n1 += 1
+        n0 = n - n1
+        if n1 == 0 or n0 == 0:
+            write_failure(out, status, r, st.NO_VARIATION)
+            continue
+        # The matching variable: the fitted score, or the covariates and their metric.
+        code = st.OK
+        if on_ps:
+            code = fit_propensity(xr, dr, LOGIT, coef, ps, info)
+            point[:] = ps
+        else:
+            for a in range(p):
+                s = 0.0
+                for i in range(n):
+                    s += xr[a, i]
+                xbar[a] = s / n
+            for a in range(p):
+                for b in range(a + 1):
+                    s = 0.0
+                    for i in range(n):
+                        s += (xr[a, i] - xbar[a]) * (xr[b, i] - xbar[b])
+                    scatter[a, b] = s / (n - 1)
+                    scatter[b, a] = scatter[a, b]
+            if metric == INVERSE_VARIANCE or p == 1:
+                weight[:, :] = 0.0
+                for a in range(p):
+                    if not (scatter[a, a] > 0.0):
+                        code = st.SINGULAR
+                    else:
+                        weight[a, a] = 1.0 / scatter[a, a]
+            elif not spd_inverse(scatter, p, weight):
+                code = st.SINGULAR
+            point[:] = xr[0]
+        if code != st.OK:
+            write_failure(out, status, r, code)
+            continue
+        if n0 < m or (ate and n1 < m) or (adjust_ps and not ate and n1 < m):
+            write_failure(out, status, r, st.NO_OVERLAP)
+            continue
+        if var_matches > 0 and (n0 < var_matches + 1 or (ate and n1 < var_matches + 1)):
+            write_failure(out, status, r, st.NO_RESIDUAL_DF)
+            continue
+        if adjust_ps and (n0 < var_matches or n1 < var_matches):
+            write_failure(out, status, r, st.NO_RESIDUAL_DF)
+            continue
+        # Group members, sorted by the matching variable for the one-dimensional search.
+        counts[:] = 0
+        for i in range(n):
+            g = 1 if dr[i] > 0.5 else 0
+            idx[g, counts[g]] = i
+            counts[g] += 1
+        if one_d:
+            for g in range(2):
+                members = idx[g, : counts[g]].copy()
+                order = np.argsort(point[members])
+                for a in range(counts[g]):
+                    idx[g, a] = members[order[a]]
+                    vals[g, a] = point[members[order[a]]]
+        search = (point, vals, idx, counts, xr, weight, metric == INVERSE_VARIANCE, dist)
+        # Matching: the target units' matches are stored; an ATT adjusted for the estimated score
+        # also imputes the controls' treated outcome (not counted in K).
+        kcount[:] = 0.0
+        kkcount[:] = 0.0
+        used = 0
+        for i in range(n):
+            treated_i = dr[i] > 0.5
+            target = ate or treated_i
+            ptr[i] = used
+            if not (target or adjust_ps):
+                continue
+            cnt = _nearest(one_d, search, i, 0 if treated_i else 1, m, -1, buf)
+            s = 0.0
+            for a in range(cnt):
+                s += yr[buf[a]]
+            imputed[i] = s / cnt
+            if target:
+                if used + cnt > match_idx.shape[0]:
+                    bigger = np.empty(max(2 * match_idx.shape[0], used + cnt), np.int64)
+                    bigger[:used] = match_idx[:used]
+                    match_idx = bigger
+                share = 1.0 / cnt
+                for a in range(cnt):
+                    j = buf[a]
+                    match_idx[used + a] = j
+                    kcount[j] += share
+                    kkcount[j] += share * share
+                used += cnt
+        ptr[n] = used
+        if bias == REGRESSION:
+            ok = _weighted_slopes(xr, yr, dr, 0, kcount, alpha[0], scatter)
+            if ok and ate:
+                ok = _weighted_slopes(xr, yr, dr, 1, kcount, alpha[1], scatter)
+            if not ok:
+                write_failure(out, status, r, st.SINGULAR)
+                continue
+        # τ̂ᵢ: the matched outcome's mean, moved by (xᵢ − x̄_J(i))'α̂ of the matches' group.
+        n_target = 0
+        est = 0.0
+        for i in range(n):
+            treated_i = dr[i] > 0.5
+            if not (ate or treated_i or adjust_ps):
+                continue
+            shift = 0.0
+            if bias == REGRESSION:
+                g = 0 if treated_i else 1
+                cnt = ptr[i + 1] - ptr[i]
+                for a in range(p):
+                    s = 0.0
+                    for e in range(ptr[i], ptr[i + 1]):
+                        s += xr[a, match_idx[e]]
+                    shift += (xr[a, i] - s / cnt) * alpha[g, a]
+            tau[i] = yr[i] - imputed[i] - shift if treated_i else imputed[i] + shift - yr[i]
+            if ate or treated_i:
+                n_target += 1
+                est += tau[i]
+        est /= n_target
+        # Abadie–Imbens (2006) variance of the population estimand.
+        var = 0.0
+        sigma2 = 0.0
+        if var_matches == 0:
+            sq = 0.0
+            for i in range(n):
+                if ptr[i + 1] == ptr[i]:
+                    continue
+                treated_i = dr[i] > 0.5
+                g = 0 if treated_i else 1
+                share = 1.0 / (ptr[i + 1] - ptr[i])
+                for e in range(ptr[i], ptr[i + 1]):
+                    j = match_idx[e]
+                    pair = yr[i] - yr[j] if treated_i else yr[j] - yr[i]
+                    if bias == REGRESSION:
+                        adj = 0.0
+                        for a in range(p):
+                            adj += (xr[a, i] - xr[a, j]) * alpha[g, a]
+                        pair = pair - adj if treated_i else pair + adj
+                    sq += share * (pair - est) ** 2
+            sigma2 = 0.5 * sq / n_target
+        for j in range(n):
+            if kcount[j] > 0.0:
+                factor = kcount[j] * kcount[j] - kkcount[j]
+                if ate:
+                    factor += 2.0 * kcount[j]
+                if var_matches > 0:
+                    own = 1 if dr[j] > 0.5 else 0
+                    cnt = _nearest(one_d, search, j, own, var_matches, j, buf)
+                    buf[cnt] = j
+                    mean = 0.0
+                    for a in range(cnt + 1):
+                        mean += yr[buf[a]]
+                    mean /= cnt + 1
+                    sigma2 = 0.0
+                    for a in range(cnt + 1):
+                        sigma2 += (yr[buf[a]] - mean) ** 2
+                    sigma2 /= cnt
+                var += sigma2 * factor
+        for i in range(n):
+            if ate or dr[i] > 0.5:
+                var += (tau[i] - est) ** 2
+        var /= n_target * n_target
+        if adjust_ps:
+            # Abadie–Imbens (2016): the effect of the estimated score, from local covariances on p̂.
+            cvec[:] = 0.0
+            dvec[:] = 0.0
+            for i in range(n):
+                pi = ps[i]
+                fi = pi * (1.0 - pi)
+                for g in range(2):
+                    cnt = _nearest(True, search, i, g, var_matches, -1, buf)
+                    _covariance_row(xr, yr, buf, cnt, row)
+                    if ate:
+                        scale = fi / pi if g == 1 else fi / (1.0 - pi)
+                    else:
+                        scale = fi if g == 1 else fi * pi / (1.0 - pi)
+                    for a in range(k):
+                        cvec[a] += scale * row[a]
+                if not ate:
+                    dev = fi * (tau[i] - est)
+                    dvec[0] += dev
+                    for a in range(p):
+                        dvec[a + 1] += dev * xr[a, i]
+            for a in range(k):
+                cvec[a] /= n_target
+                dvec[a] /= n_target
+            info_copy[:, :] = info
+            var -= inverse_quadratic_form(info_copy, cvec, k)
+            if not ate:
+                info_copy[:, :] = info
+                var += inverse_quadratic_form(info_copy, dvec, k)
+        se = math.sqrt(var) if var > 0.0 else np.nan
+        write_wald(out, status, r, est, se, crit, truth[r])
+        if status[r] != st.OK:
+            continue
+        # Diagnostics: balance after matching, reuse, the score's range.
+        means[:, :] = 0.0
+        matched = 0
+        heaviest = 0.0
+        for j in range(n):
+            g = 1 if dr[j] > 0.5 else 0
+            if kcount[j] > 0.0:
+                matched += 1
+                heaviest = max(heaviest, kcount[j])
+            w = kcount[j] + (1.0 if ate or g == 1 else 0.0)
+            for a in range(p):
+                means[g, a] += w * xr[a, j]
+        smd = 0.0
+        if n1 < 2 or n0 < 2:
+            smd = np.nan
+        else:
+            for a in range(p):
+                pooled = 0.0
+                for g in range(2):
+                    s = 0.0
+                    for e in range(counts[g]):
+                        s += xr[a, idx[g, e]]
+                    mean = s / counts[g]
+                    s = 0.0
+                    for e in range(counts[g]):
+                        s += (xr[a, idx[g, e]] - mean) ** 2
+                    pooled += 0.5 * s / (counts[g] - 1)
+                diff = abs(means[1, a] - means[0, a]) / n_target
+                sd = math.sqrt(pooled)
+                value = diff / sd if sd > 0.0 else (0.0 if diff == 0.0 else np.inf)
+                smd = max(smd, value)
+        out[r, MAX_SMD] = smd
+        out[r, MATCHED_UNITS] = matched
+        out[r, MAX_WEIGHT] = heaviest
+        if on_ps:
+            lo = np.inf
+            hi = -np.inf
+            for i in range(n):
+                lo = min(lo, ps[i])
+                hi = max(hi, ps[i])
+            out[r, PS_MIN] = lo
+            out[r, PS_MAX] = hi
+        else:
+            out[r, PS_MIN] = np.nan
+            out[r, PS_MAX] = np.nan
+
+
+def _codes(options) -> tuple[int, ...]:
+    return (
+        ON.index(options["on"]),
+        METRICS.index(options["metric"]),
+        common.ESTIMANDS.index(options["estimand"]),
+        options["m"],
+        BIAS.index(options["bias_adjust"]),
+        options["var_matches"],
+        PS_SE.index(options["ps_se"]),
+    )
+
+
+def _run(batch, truth, options, level, out, status):
+    on, metric, estimand, m, bias, var_matches, ps_se = _codes(options)
+    cov = common.covariates(batch, options)
+    match_kernel(
+        batch["y"],
+        batch["treatment"],
+        cov,
+        on,
+        metric,
+        estimand,
+        m,
+        bias,
+        var_matches,
+        ps_se,
+        normal_critical(level),
+        truth,
+        out,
+        status,
+    )
+
+
+def _reference(batch, truth, options, level, out, status):
+    """Plain numpy, one replication at a time, as R Matching organises it: brute-force distances from each unit,
+    the matched pairs as (unit, match, 1/Mᵢ) rows, K and KK by bincount, the variance from those rows."""
+    cov_all = common.covariates(batch, options)
+    crit = normal_critical(level)
+    for r in range(batch["y"].shape[0]):
+        code, est, se, diagnostics = _reference_one(batch["y"][r], batch["treatment"][r], cov_all[r], options)
+        if code != st.OK:
+            write_failure(out, status, r, code)
+            continue
+        write_wald(out, status, r, est, se, crit, truth[r])
+        if status[r] == st.OK:
+            out[r, MAX_SMD:] = diagnostics
+
+
+def _reference_one(y, d, x, options):
+    """(status, estimate, se, diagnostics) of one replication; x has shape (p, n)."""
+    failed = (np.nan, np.nan, None)
+    treated = d > 0.5
+    n, p = len(y), x.shape[0]
+    n1, n0 = int(treated.sum()), int((~treated).sum())
+    m, big_j = options["m"], options["var_matches"]
+    ate = options["estimand"] == "ate"
+    on_ps = options["on"] == "propensity"
+    adjust_ps = on_ps and options["ps_se"] == "ai2016"
+    if n1 == 0 or n0 == 0:
+        return st.NO_VARIATION, *failed
+    if on_ps:
+        code, beta, _, info = reference_propensity(x, d, LOGIT)
+        if code != st.OK:
+            return code, *failed
+        # The score unit by unit (elementwise), so that identical covariate rows get identical scores and tie;
+        # a BLAS product x @ β may round the same row differently at different positions.
+        ps = special.expit(beta[0] + np.sum(beta[1:, None] * x, axis=0))
+
+        def distances(i):
+            return (ps - ps[i]) ** 2
+
+    else:
+        if options["metric"] == "inverse_variance" or p == 1:
+            variances = np.var(x, axis=1, ddof=1)
+            if not (variances > 0).all():
+                return st.SINGULAR, *failed
+            a_mat = np.diag(1 / variances)
+        else:
+            s_mat = np.cov(x)
+            if np.linalg.matrix_rank(s_mat) < p:
+                return st.SINGULAR, *failed
+            a_mat = np.linalg.inv(s_mat)
+
+        def distances(i):
+            delta = (x - x[:, [i]]).T
+            return np.einsum("ja,ab,jb->j", delta, a_mat, delta)
+
+    if n0 < m or (ate and n1 < m) or (adjust_ps and not ate and n1 < m):
+        return st.NO_OVERLAP, *failed
+    if big_j > 0 and (n0 < big_j + 1 or (ate and n1 < big_j + 1)):
+        return st.NO_RESIDUAL_DF, *failed
+    if adjust_ps and (n0 < big_j or n1 < big_j):
+        return st.NO_RESIDUAL_DF, *failed
+
+    def nearest(i, group_mask, k, exclude_self):
+        candidates = np.flatnonzero(group_mask & (np.arange(n) != i)) if exclude_self else np.flatnonzero(group_mask)
+        dc = distances(i)[candidates]
+        return candidates[dc <= np.sort(dc)[k - 1]]
+
+    # Matched pairs (unit, match, weight) of the target units.
+    target = np.ones(n, bool) if ate else treated
+    rows_i, rows_j, rows_w = [], [], []
+    imputed = np.full(n, np.nan)
+    for i in range(n):
+        if target[i] or adjust_ps:
+            found = nearest(i, ~treated if treated[i] else treated, m, False)
+            imputed[i] = y[found].mean()
+            if target[i]:
+                rows_i += [i] * len(found)
+                rows_j += list(found)
+                rows_w += [1 / len(found)] * len(found)
+    rows_i, rows_j, rows_w = np.array(rows_i), np.array(rows_j), np.array(rows_w)
+    k_count = np.bincount(rows_j, weights=rows_w, minlength=n)
+    kk_count = np.bincount(rows_j, weights=rows_w**2, minlength=n)
+    # Bias adjustment: least squares of y on [1, x] in each group, weighted by K.
+    alpha = {0: np.zeros(p), 1: np.zeros(p)}
+    if options["bias_adjust"] == "regression":
+        for g in (0, 1) if ate else (0,):
+            use = (treated == bool(g)) & (k_count > 0)
+            design = np.column_stack([np.ones(use.sum()), x[:, use].T]) * np.sqrt(k_count[use])[:, None]
+            if np.linalg.matrix_rank(design) < p + 1:
+                return st.SINGULAR, *failed
+            alpha[g] = np.linalg.lstsq(design, y[use] * np.sqrt(k_count[use]), rcond=None)[0][1:]
+    # Pair differences τ̂ᵢⱼ (treated minus control, bias-adjusted), and τ̂ᵢ their weighted means.
+    sign = np.where(treated[rows_i], 1.0, -1.0)
+    match_group = np.where(treated[rows_i], 0, 1)
+    adjustment = np.array([(x[:, i] - x[:, j]) @ alpha[g] for i, j, g in zip(rows_i, rows_j, match_group)])
+    pair = sign * (y[rows_i] - y[rows_j]) - sign * adjustment if len(rows_i) else np.zeros(0)
+    tau = np.full(n, np.nan)
+    tau[target] = np.bincount(rows_i, weights=rows_w * pair, minlength=n)[target]
+    if adjust_ps and not ate:
+        tau[~treated] = imputed[~treated] - y[~treated]
+    est = np.sum(rows_w * pair) / np.sum(rows_w)
+    n_target = target.sum()
+    # Conditional variances: within-group matching (J ≥ 1) or one pooled value (J = 0).
+    if big_j == 0:
+        sigma2 = np.full(n, 0.5 * np.sum(rows_w * (pair - est) ** 2) / np.sum(rows_w))
+    else:
+        sigma2 = np.zeros(n)
+        for j in np.flatnonzero(k_count > 0):
+            own = nearest(j, treated == treated[j], big_j, True)
+            sigma2[j] = np.var(y[np.append(own, j)], ddof=1)
+    factor = k_count**2 - kk_count + (2 * k_count if ate else 0)
+    var = (np.sum(sigma2 * factor) + np.sum((tau[target] - est) ** 2)) / n_target**2
+    if adjust_ps:
+        f = ps * (1 - ps)
+        x1 = np.vstack([np.ones(n), x])  # (k, n), intercept first
+        c = np.zeros(p + 1)
+        for i in range(n):
+            for g in (0, 1):
+                h = nearest(i, treated == bool(g), big_j, False)
+                cov_row = (x1[:, h] - x1[:, h].mean(axis=1, keepdims=True)) @ (y[h] - y[h].mean()) / (len(h) - 1)
+                if ate:
+                    scale = 1 / ps[i] if g == 1 else 1 / (1 - ps[i])
+                else:
+                    scale = 1.0 if g == 1 else ps[i] / (1 - ps[i])
+                c += f[i] * scale * cov_row
+        c /= n_target
+        info_inv = np.linalg.inv(info)
+        var -= c @ info_inv @ c
+        if not ate:
+            dvec = x1 @ (f * (tau - est)) / n_target
+            var += dvec @ info_inv @ dvec
+    se = np.sqrt(var) if var > 0 else np.nan
+    # Diagnostics.
+    if n1 < 2 or n0 < 2:
+        smd = np.nan
+    else:
+        xhat = {0: np.where(~treated, x, 0.0), 1: np.where(treated, x, 0.0)}
+        for i, j, w in zip(rows_i, rows_j, rows_w):
+            xhat[0 if treated[i] else 1][:, i] += w * x[:, j]
+        diff = np.abs(xhat[1][:, target].mean(axis=1) - xhat[0][:, target].mean(axis=1))
+        sd = np.sqrt((np.var(x[:, treated], axis=1, ddof=1) + np.var(x[:, ~treated], axis=1, ddof=1)) / 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            smd = np.max(np.where(sd > 0, diff / sd, np.where(diff == 0, 0.0, np.inf)))
+    ps_range = (ps.min(), ps.max()) if on_ps else (np.nan, np.nan)
+    diagnostics = np.array([smd, np.sum(k_count > 0), k_count.max(), *ps_range])
+    return st.OK, est, se, diagnostics
+
+
+def _applies(shapes, options) -> str | None:
+    adjust = options.get("adjust")
+    p = len(adjust) if adjust is not None else shapes.get("controls", (0,))[0]
+    return None if p > 0 else "matching needs at least one covariate (adjust = [] leaves none)"
+
+
+def _check(options, level) -> str | None:
+    on_ps = options["on"] == "propensity"
+    if on_ps and options["metric"] != "inverse_variance":
+        return "metric applies to covariate matching; on = 'propensity' matches on |p̂ᵢ − p̂ⱼ|"
+    if on_ps and options["bias_adjust"] != "none":
+        return "bias_adjust = 'regression' is for covariate matching (AI 2016 covers matching on p̂ without it)"
+    if not on_ps and options["ps_se"] != "ai2016":
+        return "ps_se chooses the standard error of on = 'propensity'"
+    if on_ps and options["ps_se"] == "ai2016" and options["var_matches"] < 2:
+        return "ps_se = 'ai2016' estimates local covariances from var_matches ≥ 2 neighbours"
+    return None
+
+
+ESTIMATORS = (
+    Estimator(
+        name="match",
+        summary="nearest-neighbour matching with replacement (covariates or logit p-score), Abadie–Imbens SE",
+        needs=("y", "treatment"),
+        run=common.one_term(_run),
+        reference=common.one_term(_reference),
+        terms=common.estimand_term,
+        options=(
+            common.ADJUST_OPTION,
+            common.ESTIMAND_OPTION,
+            Setting("on", "covariates", "match on the covariates, or on a logit propensity score", choices=ON),
+            Setting(
+                "metric",
+                "inverse_variance",
+                "covariate distance: inverse_variance (diag(1/s²), Matching's Weight = 1) or mahalanobis (S⁻¹)",
+                choices=METRICS,
+            ),
+            Setting("m", 1, "matches per unit (units tied with the m-th are all kept)", minimum=1),
+            Setting(
+                "bias_adjust",
+                "none",
+                "none, or regression (Abadie–Imbens 2011: K-weighted least squares on the covariates per group)",
+                choices=BIAS,
+            ),
+            Setting(
+                "var_matches",
+                2,
+                "within-group matches J of the conditional variances (Matching's Var.calc; 0: homoskedastic)",
+                minimum=0,
+            ),
+            Setting(
+                "ps_se",
+                "ai2016",
+                "with on = propensity: ai2016 (adjusted for the estimated score) or ai2006 (score taken as known)",
+                choices=PS_SE,
+            ),
+        ),
+        diagnostics=DIAGNOSTICS,
+        applies=_applies,
+        check=_check,
+        option_needs=common.adjustment_arrays,
+    ),
+)
