@@ -96,6 +96,7 @@ LOSSES = {
     "coverage": Loss(absolute=True, target=lambda level: level),
     "rejection": Loss(absolute=True, target=lambda level: 1.0 - level),
     "power": Loss(absolute=False, sign=-1.0),
+    "wrong_sign": Loss(absolute=False),
 }
 NEUTRAL = ("mean_estimate", "mean_se", "ci_width")
 PAIRED_MEASURES = (*LOSSES, *NEUTRAL)

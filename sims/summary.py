@@ -22,6 +22,8 @@ rejection           share rejecting H0: θ = θᵢ (a test term:  √(p(1−p)/R
                     its own null, e.g. no pre-trends)
 power               share of sets excluding 0                  √(p(1−p)/R)
 unbounded_ci        share of unbounded confidence sets         √(p(1−p)/R)
+wrong_sign          share of estimates whose sign is not the   √(p(1−p)/R)
+                    truth's (replications with θᵢ ≠ 0)
 median_bias         median e                                   quantile MCSE (below)
 iqr                 Q₀.₇₅(θ̂) − Q₀.₂₅(θ̂)                       quantile MCSE (below)
 mad                 median |e|                                 quantile MCSE (below)
@@ -75,6 +77,7 @@ MEASURES = (
     "rejection",
     "power",
     "unbounded_ci",
+    "wrong_sign",
     "iqr",
     "mad",
     "fail_rate",
@@ -189,6 +192,8 @@ def measures(group: pd.DataFrame) -> dict:
         width = set_width(lo, hi)
         put("ci_width", *_mean_and_mcse(width))
         put("unbounded_ci", *_proportion(~np.isfinite(width)))
+        signed = truth != 0
+        put("wrong_sign", *_proportion(np.sign(est[signed]) != np.sign(truth[signed])))
         put("median_bias", *quantile_mcse(e, 0.5))
         put("iqr", *iqr_mcse(est))
         put("mad", *quantile_mcse(np.abs(e), 0.5))
@@ -203,6 +208,7 @@ def measures(group: pd.DataFrame) -> dict:
             "se_ratio",
             "ci_width",
             "unbounded_ci",
+            "wrong_sign",
             "median_bias",
             "iqr",
             "mad",

@@ -87,7 +87,17 @@ def test_measures_match_direct_formulas(rng):
     assert_close([row["ci_width"], row["ci_width_mcse"]], [width.mean(), width.std(ddof=1) / math.sqrt(r)])
     assert_close([row["median_bias"], row["mad"]], [np.median(e), np.median(np.abs(e))])
     assert_close(row["iqr"], np.subtract(*np.quantile(est, [0.75, 0.25])))
+    wrong = np.mean(np.sign(est) != np.sign(truth))  # the truth is 1.0: the share of estimates ≤ 0
+    assert_close([row["wrong_sign"], row["wrong_sign_mcse"]], [wrong, math.sqrt(wrong * (1 - wrong) / r)])
     assert math.isnan(row["mean_first_stage_f"])
+
+
+def test_wrong_sign_counts_replications_against_their_own_truth(rng):
+    records = make_records(rng, n_ok=6, n_failed=0)
+    records["truth"] = [1.0, 1.0, -2.0, -2.0, 0.0, 0.0]  # a zero truth has no sign: not counted
+    records["estimate"] = [0.5, -0.1, -1.0, 3.0, 1.0, -1.0]
+    row = summary.summarize(records).iloc[0]
+    assert_close([row["wrong_sign"], row["wrong_sign_mcse"]], [0.5, math.sqrt(0.25 / 4)])
 
 
 def test_too_few_successes_give_nan_not_errors(rng):

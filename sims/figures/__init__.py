@@ -50,6 +50,7 @@ EXTRA_FIGURES = {
     "median_bias_vs_param": "generic",
     "se_ratio_vs_param": "generic",
     "rmse_vs_param": "generic",
+    "mad_vs_param": "generic",
     "ci_width_vs_param": "generic",
     "iv_median_bias_vs_f": "iv",
     "iv_rejection_vs_f": "iv",
@@ -63,6 +64,7 @@ EXTRA_FIGURES = {
     "did_bias_and_pretrend_power": "did",
     "event_study": "did",
     "staggered_weights": "did",
+    "overlap_weights": "observables",
 }
 STANDARD_FIGURES = (
     "bias_vs_param",

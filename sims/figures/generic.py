@@ -343,6 +343,16 @@ def rmse_vs_param(context):
     )
 
 
+def mad_vs_param(context):
+    """How far off is a typical estimate (median absolute error)?  Beside the RMSE where tails are heavy."""
+    return measure_vs_param(
+        context,
+        "mad",
+        "median |estimate − truth|",
+        question="How far off is a typical estimate (median absolute error) as {x} changes?",
+    )
+
+
 def ci_width_vs_param(context):
     """How wide are the intervals (mean width)?  With n, a consistent estimator's shrinks around the truth,
     a biased one's around the wrong value."""
