@@ -227,6 +227,54 @@ def _staggered_reference(rng: np.random.Generator, n_reps: int) -> None:
             imputation.aggregate("event_study")
 
 
+_OBSERVABLES_PARAMS = {"n": 1000, "p": 3}
+
+
+def _observables_data(rng: np.random.Generator, n_reps: int, chunk: int = 1000):
+    """The observables DGP at n = 1000 with three covariates (a logit score in X1), in chunks."""
+    from .dgps import registry
+
+    dgp = registry()["observables"]
+    params = {p.name: p.default for p in dgp.params} | _OBSERVABLES_PARAMS
+    for start in range(0, n_reps, chunk):
+        yield dgp.generate(rng, min(chunk, n_reps - start), params)
+
+
+def _observables_floor(rng: np.random.Generator, n_reps: int) -> None:
+    for _ in _observables_data(rng, n_reps):
+        pass
+
+
+def _observables_reference(rng: np.random.Generator, n_reps: int) -> None:
+    """Per dataset, as a user would loop it: statsmodels' logit score, then TreatmentEffect's ipw and aipw with
+    their GMM standard errors (the same numbers as the harness's ipw and aipw, tested)."""
+    import warnings
+
+    import statsmodels.api as sm
+    from statsmodels.treatment.treatment_effects import TreatmentEffect
+
+    for batch in _observables_data(rng, n_reps, chunk=1):
+        x = sm.add_constant(batch["controls"][0].T)
+        d = batch["treatment"][0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            select = sm.Logit(d, x).fit(disp=0)
+            effects = TreatmentEffect(sm.OLS(batch["y"][0], x), d.astype(int), results_select=select)
+            for method in (effects.ipw, effects.aipw):
+                result = method()
+                result.effect, result.sd, result.conf_int()
+
+
+def _matching_reference(rng: np.random.Generator, n_reps: int) -> None:
+    """Per dataset: causalinference's nearest-neighbour matching with bias adjustment (its own standard error)."""
+    from causalinference import CausalModel
+
+    for batch in _observables_data(rng, n_reps, chunk=1):
+        model = CausalModel(batch["y"][0], batch["treatment"][0].astype(int), batch["controls"][0].T)
+        model.est_via_matching(bias_adj=True)
+        model.estimates["matching"]["ate"]
+
+
 def _plugin_reference(rng: np.random.Generator, n_reps: int, n: int = 1000) -> None:
     """The bare loop: draw a dataset, make it a DataFrame, call the plugin's function on it."""
     import pandas as pd
@@ -353,6 +401,44 @@ WORKLOADS: dict[str, Workload] = {
         targets={"vs_reference": 1000.0, "vs_floor": 0.40},
         floor=_staggered_floor,
         floor_name="panel draws only",
+    ),
+    "observables": Workload(
+        name="observables",
+        description="observables DGP, n = 1000, 3 covariates: ipw + aipw (logit score, GMM sandwich SEs)",
+        scenario={
+            "name": "bench_observables",
+            "dgp": "observables",
+            "seed": 1,
+            "estimators": ["ipw", "aipw"],
+            "params": _OBSERVABLES_PARAMS,
+        },
+        reps=20_000,
+        reference_reps=20,
+        reference_name="statsmodels TreatmentEffect loop",
+        reference=_observables_reference,
+        normals_per_rep=5 * 1000,
+        targets={"vs_reference": 1000.0, "vs_floor": 0.50},
+        floor=_observables_floor,
+        floor_name="data draws only",
+    ),
+    "matching": Workload(
+        name="matching",
+        description="observables DGP, n = 1000, 3 covariates: match (m = 1, bias-adjusted, Abadie-Imbens SE)",
+        scenario={
+            "name": "bench_matching",
+            "dgp": "observables",
+            "seed": 1,
+            "estimators": [{"name": "match", "bias_adjust": "regression"}],
+            "params": _OBSERVABLES_PARAMS,
+        },
+        reps=1000,
+        reference_reps=20,
+        reference_name="causalinference loop",
+        reference=_matching_reference,
+        normals_per_rep=5 * 1000,
+        targets={},
+        floor=_observables_floor,
+        floor_name="data draws only",
     ),
     "plugin": Workload(
         name="plugin",
@@ -481,6 +567,8 @@ REFERENCE_PACKAGES = {
     "did": "pandas",
     "staggered": "csdid",
     "placebo": "wildboottest",
+    "observables": "statsmodels",
+    "matching": "causalinference",
     "plugin": "statsmodels",
     "compiled_plugin": "numba",
 }

@@ -3,7 +3,8 @@
 For unit i with covariates xᵢ (with an intercept first) and treatment dᵢ,
 p(xᵢ) = F(xᵢ'β) with F the logistic or the standard normal cdf.  β̂
 maximises the log-likelihood Σ dᵢ log pᵢ + (1 − dᵢ) log(1 − pᵢ), found by
-Newton–Raphson from β = 0 with step halving.  The weighting and matching
+Newton–Raphson from β = 0 with step halving, one pass over the units per
+step.  The weighting and matching
 estimators need, besides p̂:
 
 - the score of unit i, sᵢ = (dᵢ − pᵢ) f(xᵢ'β) / (pᵢ(1 − pᵢ)) · xᵢ, with f = F'
@@ -32,9 +33,9 @@ from ..inference import PIVOT_TOLERANCE, cholesky_inplace, cholesky_solve
 LINKS = ("logit", "probit")
 LOGIT, PROBIT = range(2)
 MAX_ITERATIONS = 100
-# Newton steps stop when every coefficient moves less than this (relative to 1 + |β|):
-# the quadratic convergence puts the solution at machine precision one step later.
-STEP_TOLERANCE = 1e-11
+# Newton steps stop once every coefficient moved less than this (relative to 1 + |β|): convergence is
+# quadratic, so the error after such a step is of the order of its square, below machine precision.
+STEP_TOLERANCE = 1e-8
 # A fitted score this close to 0 or 1 means the likelihood is maximised at infinity.
 SEPARATION_TOLERANCE = 1e-10
 _SQRT2 = math.sqrt(2.0)
@@ -56,52 +57,51 @@ def link_values(index, link):
 
 
 @njit(cache=True)
-def _log_likelihood(cov, d, link, coef, ps):
-    """Fill ps = F(xβ) and return the log-likelihood (-inf when a score is 0 or 1 against the data)."""
-    p, n = cov.shape
-    total = 0.0
-    for i in range(n):
-        index = coef[0]
-        for j in range(p):
-            index += coef[j + 1] * cov[j, i]
-        pi, _ = link_values(index, link)
-        ps[i] = pi
-        if d[i] > 0.5:
-            total += math.log(pi) if pi > 0.0 else -math.inf
-        else:
-            total += math.log1p(-pi) if pi < 1.0 else -math.inf
-    return total
-
-
-@njit(cache=True)
-def _gradient_information(cov, d, link, coef, grad, info):
-    """The score Σ sᵢ and the observed information at coef (see the module docstring)."""
+def _evaluate(cov, d, link, coef, ps, grad, info):
+    """One pass over the units at coef: fill ps = F(xβ), the score Σ sᵢ and the observed information (see the
+    module docstring); return the log-likelihood (-inf when a score is 0 or 1 against the data)."""
     p, n = cov.shape
     k = p + 1
     grad[:] = 0.0
     info[:, :] = 0.0
+    total = 0.0
+    x = np.empty(k)
+    x[0] = 1.0
     for i in range(n):
         index = coef[0]
         for j in range(p):
-            index += coef[j + 1] * cov[j, i]
-        pi, fi = link_values(index, link)
+            x[j + 1] = cov[j, i]
+            index += coef[j + 1] * x[j + 1]
         if link == LOGIT:
+            # one exponential gives the score and log(1 + e^index), stably on both sides
+            if index >= 0.0:
+                e = math.exp(-index)
+                pi = 1.0 / (1.0 + e)
+                softplus = index + math.log1p(e)
+            else:
+                e = math.exp(index)
+                pi = e / (1.0 + e)
+                softplus = math.log1p(e)
+            total += d[i] * index - softplus
             g = d[i] - pi
-            w = fi
+            w = pi * (1.0 - pi)
         else:
             q = 2.0 * d[i] - 1.0
-            lam = q * fi / (0.5 * math.erfc(-q * index / _SQRT2))
-            g = lam
-            w = lam * (lam + index)
+            pi = 0.5 * math.erfc(-index / _SQRT2)
+            tail = 0.5 * math.erfc(-q * index / _SQRT2)  # Φ(q·index), the probability of what was observed
+            total += math.log(tail) if tail > 0.0 else -math.inf
+            g = q * _INV_SQRT_2PI * math.exp(-0.5 * index * index) / tail
+            w = g * (g + index)
+        ps[i] = pi
         for a in range(k):
-            xa = 1.0 if a == 0 else cov[a - 1, i]
-            grad[a] += g * xa
+            grad[a] += g * x[a]
+            wa = w * x[a]
             for b in range(a + 1):
-                xb = 1.0 if b == 0 else cov[b - 1, i]
-                info[a, b] += w * xa * xb
+                info[a, b] += wa * x[b]
     for a in range(k):
         for b in range(a):
             info[b, a] = info[a, b]
+    return total
 
 
 @njit(cache=True)
@@ -127,9 +127,16 @@ def fit_propensity(cov, d, link, coef, ps, info):
     -------
     int
         ``ok``; ``no_variation`` when every unit has the same treatment;
-        ``singular`` when the information is not positive definite;
-        ``separation`` when Newton–Raphson does not converge or a score is
+        ``singular`` when the information is not positive definite at
+        β = 0 (collinear covariates); ``separation`` when it stops being
+        so later, when Newton–Raphson does not converge, or when a score is
         within SEPARATION_TOLERANCE of 0 or 1.
+
+    Notes
+    -----
+    Each Newton step costs one pass over the units, which evaluates the
+    log-likelihood, score and information together; a step that lowers
+    the log-likelihood is halved until it does not.
     """
     p, n = cov.shape
     k = p + 1
@@ -141,40 +148,38 @@ def fit_propensity(cov, d, link, coef, ps, info):
     coef[:] = 0.0
     grad = np.empty(k)
     chol = np.empty((k, k))
-    trial = np.empty(k)
-    current = _log_likelihood(cov, d, link, coef, ps)
+    start = np.empty(k)
+    step = np.empty(k)
+    current = _evaluate(cov, d, link, coef, ps, grad, info)
     converged = False
     for iteration in range(MAX_ITERATIONS):
-        _gradient_information(cov, d, link, coef, grad, info)
         chol[:, :] = info
         if not cholesky_inplace(chol, k):
             # At β = 0 the information is X'X times a constant: collinear covariates.  Later it
             # vanishes because the scores run to 0 or 1.
             return st.SINGULAR if iteration == 0 else st.SEPARATION
-        cholesky_solve(chol, grad, k)  # grad now holds the Newton step
-        step = 1.0
+        step[:] = grad
+        cholesky_solve(chol, step, k)
+        start[:] = coef
         for _halving in range(60):
             for a in range(k):
-                trial[a] = coef[a] + step * grad[a]
-            value = _log_likelihood(cov, d, link, trial, ps)
+                coef[a] = start[a] + step[a]
+            value = _evaluate(cov, d, link, coef, ps, grad, info)
             if value >= current - 1e-12 * abs(current):
                 break
             step *= 0.5
         moved = 0.0
         for a in range(k):
-            moved = max(moved, abs(trial[a] - coef[a]) / (1.0 + abs(coef[a])))
-            coef[a] = trial[a]
+            moved = max(moved, abs(coef[a] - start[a]) / (1.0 + abs(start[a])))
         current = value
         if moved < STEP_TOLERANCE:
             converged = True
             break
     if not converged or not math.isfinite(current):
         return st.SEPARATION
-    _log_likelihood(cov, d, link, coef, ps)
     for i in range(n):
         if ps[i] < SEPARATION_TOLERANCE or ps[i] > 1.0 - SEPARATION_TOLERANCE:
             return st.SEPARATION
-    _gradient_information(cov, d, link, coef, grad, info)
     chol[:, :] = info
     if not cholesky_inplace(chol, k):
         return st.SEPARATION

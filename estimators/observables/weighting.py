@@ -75,7 +75,7 @@ from .common import (
     estimand_term,
     one_term,
 )
-from .propensity import LINKS, fit_propensity, link_values, positive_definite, reference_propensity
+from .propensity import LINKS, LOGIT, fit_propensity, link_values, positive_definite, reference_propensity
 
 METHODS = ("ipw", "aipw", "ipwra")
 IPW, AIPW, IPWRA = range(3)
@@ -260,10 +260,13 @@ def weighting_kernel(y, d, cov, cov_out, method, estimand, hajek, link, trim, se
         for i in range(n):
             kept[i] = 1.0 if trim <= ps[i] <= 1.0 - trim else 0.0
             pi = ps[i]
-            index = coef[0]
-            for j in range(p):
-                index += coef[j + 1] * cr[j, i]
-            _, f = link_values(index, link)
+            if link == LOGIT:  # f = F' = p(1 − p): no second exponential
+                f = pi * (1.0 - pi)
+            else:
+                index = coef[0]
+                for j in range(p):
+                    index += coef[j + 1] * cr[j, i]
+                _, f = link_values(index, link)
             g[i] = (dr[i] - pi) * f / (pi * (1.0 - pi))
             treated = dr[i] > 0.5
             n1 += kept[i] * treated
