@@ -176,6 +176,9 @@ def influence(measure: str, rows: dict) -> tuple[float, np.ndarray]:
         return float(np.mean(hits)), hits
     if measure == "rejection":
         return float(np.mean(rows["reject"])), rows["reject"]
+    if measure == "wrong_sign":
+        hits = (np.sign(est) != np.sign(truth)).astype(float)
+        return float(np.mean(hits)), hits
     raise ValueError(f"unknown measure {measure!r}; allowed: {', '.join(PAIRED_MEASURES)}")
 
 
@@ -188,6 +191,8 @@ def _usable(measure: str, rows: dict) -> np.ndarray:
         return has_set
     if measure == "rejection":
         return ~np.isnan(rows["reject"])
+    if measure == "wrong_sign":  # a zero truth has no sign
+        return np.isfinite(rows["estimate"]) & np.isfinite(rows["truth"]) & (rows["truth"] != 0)
     return np.isfinite(rows["estimate"]) & np.isfinite(rows["truth"])
 
 

@@ -150,6 +150,10 @@ def test_noisier_copy_is_worse_and_an_exact_copy_is_not_distinguishable(paired_r
         expected = np.std(wide["a_noisy"] - wide["a"], ddof=1) / math.sqrt(len(wide))
         assert by.loc[(cell, "bias"), "difference_mcse"] == pytest.approx(expected, rel=1e-10)
     same = run.compare("a", "a_again")
+    # the truth is 0 here, which has no sign: wrong_sign alone is not measured
+    unsigned = same["measure"] == "wrong_sign"
+    assert set(same.loc[unsigned, "verdict"]) == {"not measured"}
+    same = same[~unsigned]
     assert set(same["verdict"]) == {"not distinguishable"} and (same["difference"] == 0).all()
 
 
