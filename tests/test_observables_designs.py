@@ -93,3 +93,31 @@ def test_kang_schafer_transforms_and_score(rng):
     mean = 210 + 27.4 * z[:, 0] + 13.7 * z[:, 1:].sum(axis=1) + 3.0 * batch["treatment"]
     noise = (batch["y"] - mean).ravel()
     assert_within_mcse([noise.mean(), noise.var()], [0.0, 1.0], [1 / np.sqrt(noise.size), np.sqrt(2 / noise.size)])
+
+
+def test_lunceford_davidian_moments(rng):
+    from causalmc.sims.dgps import lunceford_davidian as ld
+
+    batch, truths = draw("lunceford_davidian", rng, 100, n=1000)
+    np.testing.assert_array_equal(truths["ate"], 2.0)
+    x = batch["controls"].transpose(1, 0, 2).reshape(6, -1)
+    x1, x2, x3, v1, v2, v3 = x
+    units = x3.size
+    assert_within_mcse(x3.mean(), 0.2, np.sqrt(0.16 / units))
+    for group, sign in ((x3 == 1, 1.0), (x3 == 0, -1.0)):
+        block = np.stack([x1, v1, x2, v2])[:, group]
+        m = group.sum()
+        assert_within_mcse(block.mean(axis=1), sign * ld.TAU1, np.sqrt(np.diag(ld.SIGMA) / m))
+        cov = np.cov(block)
+        # MCSE of a sample covariance of normals: √((σ_ab² + σ_aa σ_bb)/m)
+        s = ld.SIGMA
+        assert_within_mcse(cov, s, np.sqrt((s**2 + np.outer(np.diag(s), np.diag(s))) / m))
+        p3 = 0.75 if sign > 0 else 0.25
+        assert_within_mcse(v3[group].mean(), p3, np.sqrt(p3 * (1 - p3) / m))
+    # the outcome's residual given its stated mean is N(0, 1); the treatment follows the stated logit
+    t, y = batch["treatment"].ravel(), batch["y"].ravel()
+    beta, xi, nu = ld.BETA["strong"], ld.XI["strong"], ld.NU
+    residual = y - (nu[1] * x1 + nu[2] * x2 + nu[3] * x3 + nu[4] * t + xi[0] * v1 + xi[1] * v2 + xi[2] * v3)
+    assert_within_mcse([residual.mean(), residual.var()], [0.0, 1.0], [1 / np.sqrt(units), np.sqrt(2 / units)])
+    score = special.expit(beta[1] * x1 + beta[2] * x2 + beta[3] * x3)
+    assert_within_mcse(t.mean(), score.mean(), np.sqrt(np.mean(score * (1 - score)) / units))
