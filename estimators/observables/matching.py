@@ -174,6 +174,26 @@ def _distance(cov, i, j, weight, diagonal):
 
 
 @njit(cache=True)
+def _kth_smallest(values, m, k):
+    """The k-th smallest of ``values[:m]`` (k ≤ m), by a sorted buffer of the k smallest: O(m·k), no allocation
+    beyond the k-buffer (k, the number of matches, is small)."""
+    best = np.empty(k)
+    filled = 0
+    for a in range(m):
+        v = values[a]
+        if filled == k and v >= best[k - 1]:
+            continue
+        slot = filled if filled < k else k - 1
+        while slot > 0 and best[slot - 1] > v:
+            best[slot] = best[slot - 1]
+            slot -= 1
+        best[slot] = v
+        if filled < k:
+            filled += 1
+    return best[k - 1]
+
+
+@njit(cache=True)
 def _nearest_brute(cov, weight, diagonal, members, cnt, i, k, exclude, dist, out):
     """The k units of `members[:cnt]` nearest to unit i, with every unit tied with the k-th (brute force)."""
     m = 0
@@ -184,7 +204,7 @@ def _nearest_brute(cov, weight, diagonal, members, cnt, i, k, exclude, dist, out
         dist[m] = _distance(cov, i, j, weight, diagonal)
         out[m] = j
         m += 1
-    kth = np.partition(dist[:m], k - 1)[k - 1]
+    kth = _kth_smallest(dist, m, k)
     taken = 0
     for a in range(m):
         if dist[a] <= kth:
