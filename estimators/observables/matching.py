@@ -106,6 +106,7 @@ from ..inference import (
 )
 from ..spec import Estimator, Setting
 from . import common
+from .neighbours import nearest
 from .propensity import LOGIT, fit_propensity, reference_propensity
 
 ON = ("covariates", "propensity")
@@ -118,112 +119,6 @@ PS_SE = ("ai2016", "ai2006")
 AI2016, AI2006 = range(2)
 DIAGNOSTICS = ("max_smd", "matched_units", "max_weight", "ps_min", "ps_max")
 MAX_SMD, MATCHED_UNITS, MAX_WEIGHT, PS_MIN, PS_MAX = range(5, 10)
-
-
-@njit(cache=True)
-def _nearest_sorted(vals, idx, cnt, x, k, exclude, out):
-    """The k units nearest to x among a group sorted by value, with every unit tied with the k-th.
-
-    ``vals[:cnt]`` ascending, ``idx`` their unit numbers; unit `exclude`
-    (-1: none) is skipped.  Writes the units into `out`, returns how many.
-    Two pointers walk outwards from x, so distances come in increasing
-    order and a tie is an exact equality of ``|x − v|``.
-    """
-    right = np.searchsorted(vals[:cnt], x)  # first value >= x; values left of it are < x
-    left = right - 1
-    taken = 0
-    kth = 0.0
-    while True:
-        if left >= 0 and idx[left] == exclude:
-            left -= 1
-            continue
-        if right < cnt and idx[right] == exclude:
-            right += 1
-            continue
-        dl = x - vals[left] if left >= 0 else np.inf
-        dr = vals[right] - x if right < cnt else np.inf
-        if dl == np.inf and dr == np.inf:
-            break
-        dist = dl if dl <= dr else dr
-        if taken >= k and dist > kth:
-            break
-        kth = dist
-        if dl <= dr:
-            out[taken] = idx[left]
-            left -= 1
-        else:
-            out[taken] = idx[right]
-            right += 1
-        taken += 1
-    return taken
-
-
-@njit(cache=True)
-def _distance(cov, i, j, weight, diagonal):
-    """Δ'AΔ with Δ = x_j − x_i, A = `weight` (only its diagonal when `diagonal`)."""
-    p = cov.shape[0]
-    total = 0.0
-    for a in range(p):
-        da = cov[a, j] - cov[a, i]
-        if diagonal:
-            total += weight[a, a] * da * da
-        else:
-            for b in range(p):
-                total += weight[a, b] * da * (cov[b, j] - cov[b, i])
-    return total
-
-
-@njit(cache=True)
-def _kth_smallest(values, m, k):
-    """The k-th smallest of ``values[:m]`` (k ≤ m), by a sorted buffer of the k smallest: O(m·k), no allocation
-    beyond the k-buffer (k, the number of matches, is small)."""
-    best = np.empty(k)
-    filled = 0
-    for a in range(m):
-        v = values[a]
-        if filled == k and v >= best[k - 1]:
-            continue
-        slot = filled if filled < k else k - 1
-        while slot > 0 and best[slot - 1] > v:
-            best[slot] = best[slot - 1]
-            slot -= 1
-        best[slot] = v
-        if filled < k:
-            filled += 1
-    return best[k - 1]
-
-
-@njit(cache=True)
-def _nearest_brute(cov, weight, diagonal, members, cnt, i, k, exclude, dist, out):
-    """The k units of `members[:cnt]` nearest to unit i, with every unit tied with the k-th (brute force)."""
-    m = 0
-    for a in range(cnt):
-        j = members[a]
-        if j == exclude:
-            continue
-        dist[m] = _distance(cov, i, j, weight, diagonal)
-        out[m] = j
-        m += 1
-    kth = _kth_smallest(dist, m, k)
-    taken = 0
-    for a in range(m):
-        if dist[a] <= kth:
-            out[taken] = out[a]
-            taken += 1
-    return taken
-
-
-@njit(cache=True)
-def _nearest(one_d, search, i, group, k, exclude, out):
-    """Unit i's k nearest units of treatment `group` (ties kept), written to `out`; returns how many.
-
-    ``search = (point, vals, idx, counts, cov, weight, diagonal, dist)``: the sorted search on `point` when
-    `one_d`, else brute force on `cov` with the metric `weight`.
-    """
-    point, vals, idx, counts, cov, weight, diagonal, dist = search
-    if one_d:
-        return _nearest_sorted(vals[group], idx[group], counts[group], point[i], k, exclude, out)
-    return _nearest_brute(cov, weight, diagonal, idx[group], counts[group], i, k, exclude, dist, out)
 
 
 @njit(cache=True)
@@ -422,7 +317,7 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
             ptr[i] = used
             if not (target or adjust_ps):
                 continue
-            cnt = _nearest(one_d, search, i, 0 if treated_i else 1, m, -1, buf)
+            cnt = nearest(one_d, search, i, 0 if treated_i else 1, m, -1, buf)
             s = 0.0
             for a in range(cnt):
                 s += yr[buf[a]]
@@ -496,7 +391,7 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
                     factor += 2.0 * kcount[j]
                 if var_matches > 0:
                     own = 1 if dr[j] > 0.5 else 0
-                    cnt = _nearest(one_d, search, j, own, var_matches, j, buf)
+                    cnt = nearest(one_d, search, j, own, var_matches, j, buf)
                     buf[cnt] = j
                     mean = 0.0
                     for a in range(cnt + 1):
@@ -519,7 +414,7 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
                 pi = ps[i]
                 fi = pi * (1.0 - pi)
                 for g in range(2):
-                    cnt = _nearest(True, search, i, g, var_matches, -1, buf)
+                    cnt = nearest(True, search, i, g, var_matches, -1, buf)
                     _covariance_row(xr, yr, buf, cnt, row)
                     if ate:
                         scale = fi / pi if g == 1 else fi / (1.0 - pi)

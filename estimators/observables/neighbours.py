@@ -1,0 +1,119 @@
+"""Nearest neighbours with every tie kept, for matching estimators.
+
+A unit's k nearest units of a group, and every unit at exactly the k-th
+distance: on one sorted coordinate (one covariate, or the propensity
+score) by two pointers walking outwards from the unit, O(log n + k); on
+several covariates by brute force over the group with a quadratic-form
+metric, O(n p), never forming an n × n matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def nearest_sorted(vals, idx, cnt, x, k, exclude, out):
+    """The k units nearest to x among a group sorted by value, with every unit tied with the k-th.
+
+    ``vals[:cnt]`` ascending, ``idx`` their unit numbers; unit `exclude`
+    (-1: none) is skipped.  Writes the units into `out`, returns how many.
+    Two pointers walk outwards from x, so distances come in increasing
+    order and a tie is an exact equality of ``|x − v|``.
+    """
+    right = np.searchsorted(vals[:cnt], x)  # first value >= x; values left of it are < x
+    left = right - 1
+    taken = 0
+    kth = 0.0
+    while True:
+        if left >= 0 and idx[left] == exclude:
+            left -= 1
+            continue
+        if right < cnt and idx[right] == exclude:
+            right += 1
+            continue
+        dl = x - vals[left] if left >= 0 else np.inf
+        dr = vals[right] - x if right < cnt else np.inf
+        if dl == np.inf and dr == np.inf:
+            break
+        dist = dl if dl <= dr else dr
+        if taken >= k and dist > kth:
+            break
+        kth = dist
+        if dl <= dr:
+            out[taken] = idx[left]
+            left -= 1
+        else:
+            out[taken] = idx[right]
+            right += 1
+        taken += 1
+    return taken
+
+
+@njit(cache=True)
+def distance(cov, i, j, weight, diagonal):
+    """Δ'AΔ with Δ = x_j − x_i, A = `weight` (only its diagonal when `diagonal`)."""
+    p = cov.shape[0]
+    total = 0.0
+    for a in range(p):
+        da = cov[a, j] - cov[a, i]
+        if diagonal:
+            total += weight[a, a] * da * da
+        else:
+            for b in range(p):
+                total += weight[a, b] * da * (cov[b, j] - cov[b, i])
+    return total
+
+
+@njit(cache=True)
+def kth_smallest(values, m, k):
+    """The k-th smallest of ``values[:m]`` (k ≤ m), by a sorted buffer of the k smallest: O(m·k), no allocation
+    beyond the k-buffer (k, the number of matches, is small)."""
+    best = np.empty(k)
+    filled = 0
+    for a in range(m):
+        v = values[a]
+        if filled == k and v >= best[k - 1]:
+            continue
+        slot = filled if filled < k else k - 1
+        while slot > 0 and best[slot - 1] > v:
+            best[slot] = best[slot - 1]
+            slot -= 1
+        best[slot] = v
+        if filled < k:
+            filled += 1
+    return best[k - 1]
+
+
+@njit(cache=True)
+def nearest_brute(cov, weight, diagonal, members, cnt, i, k, exclude, dist, out):
+    """The k units of `members[:cnt]` nearest to unit i, with every unit tied with the k-th (brute force)."""
+    m = 0
+    for a in range(cnt):
+        j = members[a]
+        if j == exclude:
+            continue
+        dist[m] = distance(cov, i, j, weight, diagonal)
+        out[m] = j
+        m += 1
+    kth = kth_smallest(dist, m, k)
+    taken = 0
+    for a in range(m):
+        if dist[a] <= kth:
+            out[taken] = out[a]
+            taken += 1
+    return taken
+
+
+@njit(cache=True)
+def nearest(one_d, search, i, group, k, exclude, out):
+    """Unit i's k nearest units of treatment `group` (ties kept), written to `out`; returns how many.
+
+    ``search = (point, vals, idx, counts, cov, weight, diagonal, dist)``: the sorted search on `point` when
+    `one_d`, else brute force on `cov` with the metric `weight`.
+    """
+    point, vals, idx, counts, cov, weight, diagonal, dist = search
+    if one_d:
+        return nearest_sorted(vals[group], idx[group], counts[group], point[i], k, exclude, out)
+    return nearest_brute(cov, weight, diagonal, idx[group], counts[group], i, k, exclude, dist, out)
