@@ -430,6 +430,7 @@ WORKLOADS: dict[str, Workload] = {
             "seed": 1,
             "estimators": [{"name": "match", "bias_adjust": "regression"}],
             "params": _OBSERVABLES_PARAMS,
+            "chunk_size": 100,  # ten tasks, so two workers share them
         },
         reps=1000,
         reference_reps=20,
