@@ -83,7 +83,7 @@ from scipy import optimize, special
 from .. import status as st
 from ..inference import PIVOT_TOLERANCE, cholesky_inplace, cholesky_solve, normal_critical, write_failure, write_wald
 from ..spec import Estimator, Setting
-from .common import ADJUST_OPTION, adjustment_arrays, covariates, estimand_term, one_term
+from .common import ADJUST_OPTION, adjustment_arrays, covariates, estimand_term, max_standardised_difference, one_term
 from .propensity import positive_definite
 
 SE_TYPES = ("sandwich", "fixed_weights")
@@ -345,40 +345,19 @@ def balancing_kernel(y, d, cov, order, se_code, crit, truth, out, status):
         write_wald(out, status, r, tau, math.sqrt(var), crit, truth[r])
         if status[r] != st.OK:
             continue
-        _diagnostics(dr, xr, w, n1, out, r)
+        _diagnostics(dr, xr, w, out, r)
 
 
 @njit(cache=True)
-def _diagnostics(d, x, w, n1, out, r):
-    p, n = x.shape
+def _diagnostics(d, x, w, out, r):
+    n = d.shape[0]
     sum_sq = share = 0.0
     for i in range(n):
         sum_sq += w[i] * w[i]
         share = max(share, w[i])
     out[r, ESS0] = 1.0 / sum_sq
     out[r, MAX_SHARE] = share
-    n0 = n - n1
-    worst = math.nan
-    for j in range(p):
-        m1 = m0 = 0.0
-        for i in range(n):
-            if d[i] > 0.5:
-                m1 += x[j, i]
-            else:
-                m0 += x[j, i]
-        m1 /= n1
-        m0 /= n0
-        v1 = v0 = gap = 0.0
-        for i in range(n):
-            if d[i] > 0.5:
-                v1 += (x[j, i] - m1) ** 2
-            else:
-                v0 += (x[j, i] - m0) ** 2
-                gap += w[i] * (x[j, i] - m1)  # Σwᵢxᵢ − m₁, with the weights summing to 1
-        smd = abs(gap) / math.sqrt((v1 / (n1 - 1.0) + v0 / (n0 - 1.0)) / 2.0)
-        if not smd <= worst:  # NaN-aware maximum (worst starts as NaN)
-            worst = smd
-    out[r, MAX_SMD] = worst
+    out[r, MAX_SMD] = max_standardised_difference(d, x, d, w)
 
 
 def _run(batch, truth, options, level, out, status):

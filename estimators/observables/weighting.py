@@ -73,6 +73,7 @@ from .common import (
     adjustment_arrays,
     covariates,
     estimand_term,
+    max_standardised_difference,
     one_term,
 )
 from .propensity import LINKS, LOGIT, fit_propensity, link_values, positive_definite, reference_propensity
@@ -136,7 +137,6 @@ def _outcome_model(y, cov, weight, k, a_mat, rhs, chol, gamma, x):
 @njit(cache=True)
 def _diagnostics(d, cov, ps, kept, w1, w0, out, r):
     n = d.shape[0]
-    p = cov.shape[0]
     lo, hi, n_kept = 1.0, 0.0, 0.0
     s1 = s1sq = s0 = s0sq = 0.0
     for i in range(n):
@@ -152,37 +152,7 @@ def _diagnostics(d, cov, ps, kept, w1, w0, out, r):
     out[r, TRIMMED] = 1.0 - n_kept / n
     out[r, ESS1] = s1 * s1 / s1sq
     out[r, ESS0] = s0 * s0 / s0sq
-    worst = math.nan
-    n_treated = 0.0
-    for i in range(n):
-        n_treated += d[i] > 0.5
-    if n_treated < 2.0 or n - n_treated < 2.0:  # a within-arm variance needs two units
-        p = 0
-    for j in range(p):
-        # unweighted within-arm means and variances, then the weighted means
-        n1 = m1 = m0 = 0.0
-        for i in range(n):
-            if d[i] > 0.5:
-                n1 += 1.0
-                m1 += cov[j, i]
-            else:
-                m0 += cov[j, i]
-        m1 /= n1
-        m0 /= n - n1
-        v1 = v0 = a1 = a0 = 0.0
-        for i in range(n):
-            x = cov[j, i]
-            if d[i] > 0.5:
-                v1 += (x - m1) ** 2
-            else:
-                v0 += (x - m0) ** 2
-            a1 += w1[i] * x
-            a0 += w0[i] * x
-        scale = math.sqrt((v1 / (n1 - 1.0) + v0 / (n - n1 - 1.0)) / 2.0)
-        smd = abs(a1 / s1 - a0 / s0) / scale
-        if not smd <= worst:  # NaN-aware maximum (worst starts as NaN)
-            worst = smd
-    out[r, MAX_SMD] = worst
+    out[r, MAX_SMD] = max_standardised_difference(d, cov, w1, w0)
 
 
 @njit(cache=True)
