@@ -571,3 +571,47 @@ def test_load_raises_a_scenario_error(tmp_path):
     with pytest.raises(ScenarioError) as caught:
         load(path)
     assert caught.value.key == "dag.variables.M.parents" and "'Q'" in caught.value.message
+
+
+def test_report_shows_the_graphs_structural_equations():
+    from causalmc.sims.report.page import dgp_equations
+
+    scenario = parse(
+        tomllib.loads(
+            textwrap.dedent(
+                """
+                name = "eq"
+                dgp = "dag"
+                reps = 10
+                seed = 1
+                estimators = ["ols_adjusted"]
+                [dag]
+                treatment = "T"
+                outcome = "Y"
+                controls = ["C"]
+                [dag.parameters]
+                g = 0.5
+                [dag.variables.C]
+                type = "categorical"
+                probs = [0.2, 0.8]
+                link = "probit"
+                [dag.variables.T]
+                type = "binary"
+                intercept = -1.0
+                parents = { C = 2.0 }
+                [dag.variables.Y]
+                type = "uniform"
+                noise = 3.0
+                parents = { T = "g" }
+                terms = [{ indicator = "C", above = 0.5, coef = 1.0 }, { square = "C", coef = -2.0 }]
+                """
+            )
+        )
+    )
+    lines = dgp_equations(scenario).splitlines()
+    assert lines[:3] == [
+        "C ∈ {0 … 1}: ordered probit in η = 0, category probabilities (0.2, 0.8) at η = 0",
+        "P(T = 1) = logit⁻¹(-1 + 2·C)",
+        "Y = g·T + 1[C > 0.5] + -2·C² + 3·U_Y,  U_Y ~ U(0, 1)",
+    ]
+    assert "treatment T, outcome Y, controls: C" in lines and "parameters (defaults): g = 0.5" in lines

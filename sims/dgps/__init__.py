@@ -101,6 +101,10 @@ class Dgp:
         content hash, never its path.
     shipped_data : mapping
         Names of data files that ship with causalmc -> their path.
+    describe : callable, optional
+        ``describe(params) -> str``: the model of these parameters as text
+        for the report (a ``dag`` scenario's structural equations); by
+        default the report shows the module docstring.
     configure : callable, optional
         ``configure(table, params) -> Dgp``: the DGP set up by the scenario's
         table named after it (``[dag]``; None when absent) and its raw
@@ -124,6 +128,7 @@ class Dgp:
     data_files: tuple[str, ...] = ()
     shipped_data: Mapping[str, str] = field(default_factory=dict)
     configure: Callable[[Mapping | None, Mapping], Dgp] | None = None
+    describe: Callable[[Mapping], str] | None = None
 
     @property
     def param_map(self) -> dict[str, Setting]:

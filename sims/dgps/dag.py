@@ -124,6 +124,7 @@ variable and unit on the bad_controls graph, draws included.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from collections.abc import Mapping
@@ -138,6 +139,7 @@ from causalmc.estimators.spec import Setting
 
 from . import TRUTH_PREFIX, ConfigError, Dgp
 from .dag_graph import (
+    equations,
     CONTINUOUS,
     Graph,
     LINKS,
@@ -434,6 +436,11 @@ def configure(table, params: Mapping) -> Dgp:
         raise ConfigError(f"{root}.{exc.key}" if exc.key else root, exc.message) from None
 
 
+def _describe(params: Mapping) -> str:
+    """The graph's structural equations, then the grammar's documentation (the report's model section)."""
+    return equations(json.loads(params["graph"])) + "\n\n" + inspect.cleandoc(__doc__)
+
+
 @cache
 def _configured(graph: Graph) -> Dgp:
     uses_as_noise = sorted(
@@ -450,6 +457,7 @@ def _configured(graph: Graph) -> Dgp:
         ),
         provides=provides(graph.text),
         check=partial(_check_noise, tuple(uses_as_noise)) if uses_as_noise else None,
+        describe=_describe,
         examples=({},),
     )
 

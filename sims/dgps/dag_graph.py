@@ -312,3 +312,68 @@ def _cycle(parents: Mapping[str, set]) -> list[str]:
     cycle = list(reversed(path[path.index(node) :]))  # parent → child order
     start = cycle.index(min(cycle))
     return cycle[start:] + cycle[:start]
+
+
+def equations(spec: Mapping) -> str:
+    """The graph's structural equations as text (for the report), variables in topological order.
+
+    ``spec`` is a canonical graph (`Graph.spec`).  Each line reads as the
+    model draws it, e.g. ``Y = 1·T + 0.5·M + gamma·C + ε_Y,  ε_Y ~ N(0, 1)``.
+    """
+    variables = spec["variables"]
+    lines = []
+    for name in order(variables):
+        var = variables[name]
+        index = _linear_index(var)
+        kind = var["type"]
+        noise = _number_text(var.get("noise", 1.0))
+        if kind == "normal":
+            lines.append(f"{name} = {_sum(index, _times(noise, f'ε_{name}'))},  ε_{name} ~ N(0, 1)")
+        elif kind == "uniform":
+            lines.append(f"{name} = {_sum(index, _times(noise, f'U_{name}'))},  U_{name} ~ U(0, 1)")
+        elif kind == "binary":
+            link = "logit⁻¹" if var.get("link", "logit") == "logit" else "Φ"
+            lines.append(f"P({name} = 1) = {link}({_sum(index) or '0'})")
+        else:
+            link = "logit" if var.get("link", "logit") == "logit" else "probit"
+            probs = ", ".join(f"{p:g}" for p in var["probs"])
+            lines.append(f"{name} ∈ {{0 … {len(var['probs']) - 1}}}: ordered {link} in η = {_sum(index) or '0'}, "
+                         f"category probabilities ({probs}) at η = 0")  # fmt: skip
+    treatment, outcome = spec["treatment"], spec["outcome"]
+    lines += [
+        "",
+        f"treatment {treatment}, outcome {outcome}, controls: {', '.join(spec['controls']) or 'none'}",
+        f"truth: the mean over units of {outcome}(do({treatment} = 1)) − {outcome}(do({treatment} = 0)) with each "
+        "unit's noise held fixed (for a continuous treatment, of a unit increase)",
+    ]
+    if spec["parameters"]:
+        lines.append("parameters (defaults): " + ", ".join(f"{k} = {v:g}" for k, v in spec["parameters"].items()))
+    return "\n".join(lines)
+
+
+def _number_text(value) -> str:
+    return value if isinstance(value, str) else f"{value:g}"
+
+
+def _times(coef: str, what: str) -> str:
+    return what if coef == "1" else f"{coef}·{what}"
+
+
+def _linear_index(var: Mapping) -> list[str]:
+    """The pieces of a variable's index: intercept, coefficient·parent, then its terms."""
+    pieces = [] if var["intercept"] == 0 else [_number_text(var["intercept"])]
+    pieces += [_times(_number_text(c), parent) for parent, c in var["parents"].items()]
+    for term in var["terms"]:
+        kind, names, coef = term_kind(term), term_vars(term), _number_text(term["coef"])
+        text = {
+            "square": f"{names[0]}²",
+            "product": "·".join(names),
+            "exp": f"exp({names[0]})",
+            "indicator": f"1[{names[0]} > {_number_text(term.get('above', 0.0))}]",
+        }[kind]
+        pieces.append(_times(coef, text))
+    return pieces
+
+
+def _sum(pieces, *more) -> str:
+    return " + ".join([*pieces, *more])

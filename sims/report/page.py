@@ -104,13 +104,16 @@ def _plain(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def dgp_equations(dgp_name: str) -> str:
-    """The DGP's equations: its module docstring (the one-line summary for a DGP without one)."""
+def dgp_equations(scenario) -> str:
+    """The DGP's equations: what its `describe` says of the scenario's parameters (a dag's graph), else its
+    module docstring (the one-line summary for a DGP without one)."""
     from .. import plugins
 
-    dgp = plugins.dgp_registry().get(dgp_name)
-    if dgp is None:
+    if scenario.dgp not in plugins.dgp_registry():
         return ""
+    dgp = scenario.dgp_spec()
+    if dgp.describe is not None:
+        return dgp.describe(dict(scenario.params))
     module = inspect.getmodule(dgp.generate)
     return inspect.cleandoc(module.__doc__) if module is not None and module.__doc__ else dgp.summary
 
@@ -226,7 +229,7 @@ def context(run_dir: Path, scenario, summary: pd.DataFrame, figures: list[Path])
         "cells": len(scenario.cells()),
         "estimators": [e.label for e in scenario.estimators],
         "toml": scenario.source,
-        "equations": dgp_equations(scenario.dgp),
+        "equations": dgp_equations(scenario),
         "tables": measure_tables(summary, list(scenario.grid)),
         "notes": [line.strip() for line in target_lines(scenario, summary)] + stock_yogo_note(summary, scenario),
         "replications": replications_text(scenario),
