@@ -274,3 +274,30 @@ def test_stratify_failures_are_statuses(rng):
     batch["treatment"][1, np.flatnonzero(batch["controls"][1, 0] == 2)[:2]] = 1.0
     _, status = kernel_and_twin("stratify", batch, all_ok=False)
     assert status[0] == st.NO_OVERLAP and status[1] == st.LEVERAGE_ONE and status[2] == st.OK
+
+
+def test_estimate_on_your_own_table_adjusts_for_named_columns(tmp_path, capsys):
+    # `estimate ipw own.csv --option adjust=age,educ`: a list option from the command line, columns by name
+    import json
+
+    from causalmc.sims.cli import main
+
+    rng = np.random.default_rng(5)
+    batch = selection_batch(rng, 1, 300, 2)
+    frame = pd.DataFrame(
+        {
+            "y": batch["y"][0],
+            "treatment": batch["treatment"][0],
+            "age": batch["controls"][0, 0],
+            "educ": batch["controls"][0, 1],
+        }
+    )
+    path = tmp_path / "own.csv"
+    frame.to_csv(path, index=False)
+    options = ["--option", "adjust=age,educ", "--option", "estimand=att"]
+    assert main(["estimate", "ipw", str(path), *options, "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    record = printed[0] if isinstance(printed, list) else printed
+    expected, _ = run_estimator("ipw", batch, {"estimand": "att"})
+    np.testing.assert_allclose([record["estimate"], record["se"]], expected[0, [ESTIMATE, SE]], rtol=RTOL)
+    assert record["term"] == "att"
