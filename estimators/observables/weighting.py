@@ -33,7 +33,9 @@ of unit i on τ̂, without a degrees-of-freedom correction, and the interval is
                propensity score, γ of the outcome models), G_θ'·(θ̂ − θ)ᵢ
                with G_θ the derivative of τ's equation in θ and (β̂ − β)ᵢ =
                I⁻¹sᵢ (`propensity`).  Equal to statsmodels' GMM standard
-               errors (the default of ``ipw``, ``ipwra`` and ``aipw`` ATE).
+               errors (the default of ``ipw``, ``ipwra`` and ``aipw`` ATE;
+               statsmodels has no AIPW ATT, whose sandwich the tests hold
+               to the twin's stacked equations and check by coverage).
 ``fixed_ps``   (ipw) the same, treating p̂ as known: with an estimated score
                this is conservative for the ATE (Hirano, Imbens & Ridder 2003).
 ``influence``  (aipw) φᵢ is τ's own equation only, √(mean ψ²/n) (DoubleML):
@@ -306,8 +308,10 @@ def weighting_kernel(y, d, cov, cov_out, method, estimand, hajek, link, trim, se
                 else:
                     tau += (w1[i] - w0[i]) * (yr[i] - f0)
             tau /= total
-            u1[:] = 0.0  # G of γ₁ (ATE): Σ cᵢ(1 − w₁ᵢ/cᵢ)xᵢ = Σ (cᵢ − w₁ᵢ)xᵢ
-            u0[:] = 0.0  # G of γ₀ (ATE): −Σ (cᵢ − w₀ᵢ)xᵢ
+            # G of γ₁ and γ₀, the derivatives of τ's equation: ATE Σ (cᵢ − w₁ᵢ)xᵢ and −Σ (cᵢ − w₀ᵢ)xᵢ;
+            # ATT 0 (the treated outcome model is not used) and −Σ (w₁ᵢ − w₀ᵢ)xᵢ
+            u1[:] = 0.0
+            u0[:] = 0.0
             for i in range(n):
                 if estimand == ATE:
                     phi[i] = (
@@ -321,8 +325,11 @@ def weighting_kernel(y, d, cov, cov_out, method, estimand, hajek, link, trim, se
                     g_beta[a] += coef_i * x[a]
                 _row(co, i, xo)
                 for a in range(ko):
-                    u1[a] += (target[i] - w1[i]) * xo[a] / total
-                    u0[a] -= (target[i] - w0[i]) * xo[a] / total
+                    if estimand == ATE:
+                        u1[a] += (target[i] - w1[i]) * xo[a] / total
+                        u0[a] -= (target[i] - w0[i]) * xo[a] / total
+                    else:
+                        u0[a] -= (w1[i] - w0[i]) * xo[a] / total
             if se_code == SANDWICH:
                 # γ̂ₐ − γₐ ≈ Aₐ⁻¹ Σ xᵢeₐᵢ over arm a: unit i adds (Aₐ⁻¹Gₐ)·xᵢeₐᵢ
                 _solve(a1, u1, ko, chol_o, h1)
@@ -391,8 +398,6 @@ def _check(options, level, method) -> str | None:
     allowed = {"ipw": ("sandwich", "fixed_ps"), "aipw": ("sandwich", "influence"), "ipwra": ("sandwich",)}[method]
     if se not in allowed:
         return f"{method} takes se = {' or '.join(repr(s) for s in allowed)}, not {se!r}"
-    if method == "aipw" and se == "sandwich" and options["estimand"] == "att":
-        return "aipw with estimand = 'att' takes se = 'influence' (the ATTE score's own variance, as DoubleML)"
     return None
 
 
