@@ -539,8 +539,14 @@ def _list(args) -> int:
     for dgp in plugins.dgp_registry().values():
         origin = "" if dgp.origin == "causalmc" else f"   [{dgp.origin}]"
         print(f"\n  {dgp.name}: {dgp.summary}{origin}")
-        print(f"    provides: {', '.join(dgp.provides)}")
+        if dgp.configure is not None:  # its arrays and parameters come from the scenario's table
+            print(f"    set up by the scenario's [{dgp.name}] table (the grammar: {dgp.name}'s module docstring);")
+            print(f"    provides, for an example: {', '.join(dgp.provides)}")
+        else:
+            print(f"    provides: {', '.join(dgp.provides)}")
         for p in dgp.params:
+            if dgp.configure is not None and len(p.choices) == 1:
+                continue  # fixed by the example's configuration (a dag's graph as JSON)
             default = "(unset)" if p.default is None else repr(p.default)
             print(f"    {p.name:<20} {default:<10} {p.allowed():<28} {p.doc}")
     print("\nEstimators (data needed; options)")
