@@ -520,7 +520,10 @@ DAG = Dgp(
     params=(
         N_SETTING,
         Setting(
-            "graph", _example(_LINEAR)["graph"], "the graph as canonical JSON (written from the scenario's [dag] table)"
+            "graph",
+            _example(_LINEAR)["graph"],
+            "the graph as canonical JSON (written from the scenario's [dag] table)",
+            choices=(_example(_LINEAR)["graph"],),
         ),
     ),
     provides=provides(_example(_LINEAR)["graph"]),
