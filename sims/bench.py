@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -159,14 +160,28 @@ _STAGGERED_SCENARIO = {
 }
 
 
-def _staggered_panels(rng: np.random.Generator, n_reps: int, chunk: int = 1000):
-    """did_staggered's default panels (50 × 20, cohorts adopting in 6, 10, 14, a quarter never), in chunks."""
+def _dgp_batches(name: str, params: dict, rng: np.random.Generator, n_reps: int, chunk: int = 1000):
+    """Batches of the DGP `name` at its defaults overridden by `params`, `chunk` replications at a time."""
     from .dgps import registry
 
-    dgp = registry()["did_staggered"]
-    params = {p.name: p.default for p in dgp.params}
+    dgp = registry()[name]
+    chosen = {p.name: p.default for p in dgp.params} | params
     for start in range(0, n_reps, chunk):
-        yield dgp.generate(rng, min(chunk, n_reps - start), params)
+        yield dgp.generate(rng, min(chunk, n_reps - start), chosen)
+
+
+def _draws_only(name: str, params: dict):
+    """A floor: drawing the DGP's batches and nothing else."""
+
+    def floor(rng: np.random.Generator, n_reps: int) -> None:
+        for _ in _dgp_batches(name, params, rng, n_reps):
+            pass
+
+    return floor
+
+
+# did_staggered's default panels: 50 × 20, cohorts adopting in 6, 10, 14, a quarter never
+_staggered_panels = partial(_dgp_batches, "did_staggered", {})
 
 
 def _placebo_reference(rng: np.random.Generator, n_reps: int, draws: int = 199) -> None:
@@ -189,11 +204,6 @@ def _placebo_reference(rng: np.random.Generator, n_reps: int, draws: int = 199) 
         fit = pf.feols("y ~ D | unit + period", data=frame, vcov={"CRV1": "unit"})
         fit.coef(), fit.se(), fit.confint()
         fit.wildboottest(reps=draws, param="D", seed=int(rng.integers(2**31)))
-
-
-def _staggered_floor(rng: np.random.Generator, n_reps: int) -> None:
-    for _ in _staggered_panels(rng, n_reps):
-        pass
 
 
 def _staggered_reference(rng: np.random.Generator, n_reps: int) -> None:
@@ -230,19 +240,8 @@ def _staggered_reference(rng: np.random.Generator, n_reps: int) -> None:
 _OBSERVABLES_PARAMS = {"n": 1000, "p": 3}
 
 
-def _observables_data(rng: np.random.Generator, n_reps: int, chunk: int = 1000):
-    """The observables DGP at n = 1000 with three covariates (a logit score in X1), in chunks."""
-    from .dgps import registry
-
-    dgp = registry()["observables"]
-    params = {p.name: p.default for p in dgp.params} | _OBSERVABLES_PARAMS
-    for start in range(0, n_reps, chunk):
-        yield dgp.generate(rng, min(chunk, n_reps - start), params)
-
-
-def _observables_floor(rng: np.random.Generator, n_reps: int) -> None:
-    for _ in _observables_data(rng, n_reps):
-        pass
+# the observables DGP at n = 1000 with three covariates (a logit score in X1)
+_observables_data = partial(_dgp_batches, "observables", _OBSERVABLES_PARAMS)
 
 
 def _observables_reference(rng: np.random.Generator, n_reps: int) -> None:
@@ -399,7 +398,7 @@ WORKLOADS: dict[str, Workload] = {
         reference=_staggered_reference,
         normals_per_rep=20 + 50 * 22,
         targets={"vs_reference": 1000.0, "vs_floor": 0.40},
-        floor=_staggered_floor,
+        floor=_draws_only("did_staggered", {}),
         floor_name="panel draws only",
     ),
     "observables": Workload(
@@ -418,7 +417,7 @@ WORKLOADS: dict[str, Workload] = {
         reference=_observables_reference,
         normals_per_rep=5 * 1000,
         targets={"vs_reference": 1000.0, "vs_floor": 0.50},
-        floor=_observables_floor,
+        floor=_draws_only("observables", _OBSERVABLES_PARAMS),
         floor_name="data draws only",
     ),
     "matching": Workload(
@@ -438,7 +437,7 @@ WORKLOADS: dict[str, Workload] = {
         reference=_matching_reference,
         normals_per_rep=5 * 1000,
         targets={},
-        floor=_observables_floor,
+        floor=_draws_only("observables", _OBSERVABLES_PARAMS),
         floor_name="data draws only",
     ),
     "plugin": Workload(
