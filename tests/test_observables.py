@@ -11,6 +11,7 @@ Conventions, stated once and asserted below:
 
 from __future__ import annotations
 
+import gc
 import itertools
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from conftest import run_single_term as run_estimator
 from statsmodels.treatment.treatment_effects import TreatmentEffect
 
 from causalmc.estimators import status as st
+from causalmc.estimators.observables import propensity
 from causalmc.estimators.observables.propensity import LOGIT, PROBIT, fit_propensity, reference_propensity
 from causalmc.estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, SE
 
@@ -62,6 +64,43 @@ def test_propensity_matches_statsmodels(rng, link):
             np.testing.assert_allclose(ours, oracle.predict(), rtol=RTOL, atol=1e-12)
         for ours in (info, ref_info):
             np.testing.assert_allclose(ours, -oracle.model.hessian(oracle.params), rtol=RTOL)
+
+
+def test_propensity_from_far_starts_matches_statsmodels(rng):
+    # Convention: as above.  Binary, skewed and heavy-tailed covariates, where the logit's start (the linear
+    # discriminant) is far from β̂ and the fit takes checked, halved steps, still reach statsmodels' MLE.
+    for _ in range(20):
+        n = rng.integers(40, 400)
+        cov = np.vstack([rng.random(n) < 0.3, rng.exponential(size=n), rng.standard_t(4, size=n)])
+        index = -0.5 + 1.5 * cov[0] - rng.uniform(0, 0.5) * cov[1] + rng.uniform(-1, 1) * cov[2]
+        d = (rng.random(n) < 1 / (1 + np.exp(-index))).astype(float)
+        code, coef, ps, info, (ref_code, ref_coef, ref_ps, ref_info) = fit_both(cov, d, LOGIT)
+        assert code == ref_code == st.OK
+        oracle = sm.Logit(d, sm.add_constant(cov.T, has_constant="add")).fit(disp=0, method="newton", tol=1e-14)
+        for ours in (coef, ref_coef):
+            np.testing.assert_allclose(ours, oracle.params, rtol=RTOL, atol=1e-10)
+        np.testing.assert_allclose(ps, oracle.predict(), rtol=RTOL, atol=1e-12)
+        np.testing.assert_allclose(info, -oracle.model.hessian(oracle.params), rtol=RTOL)
+
+
+def test_propensity_is_fitted_once_per_batch(rng):
+    # ipw, aipw and ipwra share a batch's fit; the shared fit gives the same numbers as a fit of their own,
+    # and it is forgotten with the batch.
+    batch = selection_batch(rng, 5, 300, 2)
+    alone = {name: run_estimator(name, {k: v.copy() for k, v in batch.items()}) for name in ("ipw", "aipw", "ipwra")}
+    together = {name: run_estimator(name, batch) for name in ("ipw", "aipw", "ipwra")}
+    for name in alone:
+        np.testing.assert_array_equal(together[name][0], alone[name][0])
+    d, cov = batch["treatment"], batch["controls"]
+    first = propensity.fitted_propensity(batch, {"link": "logit"}, d, cov)
+    assert propensity.fitted_propensity(batch, {"link": "logit"}, d, cov) is first
+    assert propensity.fitted_propensity(batch, {"link": "probit"}, d, cov) is not first
+    assert propensity.fitted_propensity(batch, {"link": "logit", "adjust": ["controls"]}, d, cov) is not first
+    keys = [key for key in propensity._FITS if key[0] == id(batch["treatment"])]
+    assert len(keys) == 3
+    del batch, d, together
+    gc.collect()
+    assert not any(key in propensity._FITS for key in keys)
 
 
 @pytest.mark.parametrize("link", [LOGIT, PROBIT])

@@ -31,6 +31,11 @@ __all__ = [
     "estimand_term",
     "max_standardised_difference",
     "one_term",
+    "dot",
+    "linear_index",
+    "total",
+    "weighted_gram",
+    "weighted_sums",
 ]
 
 ESTIMANDS = ("ate", "att")
@@ -55,7 +60,7 @@ def one_term(run):
     return run_one_term
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def max_standardised_difference(d, cov, w1, w0):
     """The largest absolute standardised mean difference of a covariate after weighting.
 
@@ -72,33 +77,122 @@ def max_standardised_difference(d, cov, w1, w0):
     w1, w0 : float64 arrays, shape (n,)
     """
     p, n = cov.shape
-    n1 = s1 = s0 = 0.0
-    for i in range(n):
-        n1 += d[i] > 0.5
-        s1 += w1[i]
-        s0 += w0[i]
+    n1 = total(d)
+    n0 = n - n1
+    s1, s0 = total(w1), total(w0)
     worst = math.nan
-    if n1 < 2.0 or n - n1 < 2.0:  # a within-arm variance needs two units
+    if n1 < 2.0 or n0 < 2.0:  # a within-arm variance needs two units
         return worst
     for j in range(p):
-        m1 = m0 = 0.0
-        for i in range(n):
-            if d[i] > 0.5:
-                m1 += cov[j, i]
-            else:
-                m0 += cov[j, i]
-        m1 /= n1
-        m0 /= n - n1
-        v1 = v0 = a1 = a0 = 0.0
-        for i in range(n):
-            x = cov[j, i]
-            if d[i] > 0.5:
-                v1 += (x - m1) ** 2
-            else:
-                v0 += (x - m0) ** 2
-            a1 += w1[i] * x
-            a0 += w0[i] * x
-        smd = abs(a1 / s1 - a0 / s0) / math.sqrt((v1 / (n1 - 1.0) + v0 / (n - n1 - 1.0)) / 2.0)
+        row = cov[j]
+        m1 = dot(d, row) / n1
+        m0 = (total(row) - m1 * n1) / n0
+        # a second pass, about each arm's own mean: exact where a one-pass Σx² − n·m² would cancel
+        v1, v0 = _arm_squares(d, row, m1, m0)
+        smd = abs(dot(w1, row) / s1 - dot(w0, row) / s0) / math.sqrt((v1 / (n1 - 1.0) + v0 / (n0 - 1.0)) / 2.0)
         if not smd <= worst:  # NaN-aware maximum (worst starts as NaN)
             worst = smd
     return worst
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _arm_squares(d, x, m1, m0):
+    """(Σ over treated of (x − m1)², Σ over controls of (x − m0)²), d 0 or 1."""
+    v1 = v0 = 0.0
+    for i in range(d.shape[0]):
+        c1 = x[i] - m1
+        c0 = x[i] - m0
+        v1 += d[i] * c1 * c1
+        v0 += (1.0 - d[i]) * c0 * c0
+    return v1, v0
+
+
+# The sums over units below allow the reassociation of additions (and nothing else of fastmath), so LLVM
+# vectorises them: about six times faster at n = 1000.  A sum's order is then fixed by the compiled loop, the
+# same on every run on a machine, so runs stay reproducible bit for bit.
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def total(v):
+    """Σᵢ vᵢ."""
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += v[i]
+    return s
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def dot(a, b):
+    """Σᵢ aᵢbᵢ."""
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i] * b[i]
+    return s
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def weighted_sums(cov, v, out):
+    """X'v for X = [1, covᵀ]: out[0] = Σᵢ vᵢ and out[j + 1] = Σᵢ vᵢ cov[j, i].
+
+    Parameters
+    ----------
+    cov : float64 array, shape (p, n)
+    v : float64 array, shape (n,)
+    out : float64 array, shape (≥ p + 1,)
+    """
+    p, n = cov.shape
+    total = 0.0
+    for i in range(n):
+        total += v[i]
+    out[0] = total
+    for j in range(p):
+        row = cov[j]
+        total = 0.0
+        for i in range(n):
+            total += v[i] * row[i]
+        out[j + 1] = total
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def weighted_gram(cov, w, gram, scratch):
+    """X'WX = Σᵢ wᵢ xᵢxᵢ' for xᵢ = [1, cov[:, i]], both triangles filled.
+
+    Parameters
+    ----------
+    cov : float64 array, shape (p, n)
+    w : float64 array, shape (n,)
+    gram : float64 array, shape (≥ p + 1, ≥ p + 1)
+    scratch : float64 array, shape (n,)
+        Overwritten (wᵢ cov[a, i] of one covariate a at a time).
+    """
+    p, n = cov.shape
+    total = 0.0
+    for i in range(n):
+        total += w[i]
+    gram[0, 0] = total
+    for a in range(p):
+        row_a = cov[a]
+        total = 0.0
+        for i in range(n):
+            scratch[i] = w[i] * row_a[i]
+            total += scratch[i]
+        gram[a + 1, 0] = gram[0, a + 1] = total
+        for b in range(a + 1):
+            row_b = cov[b]
+            total = 0.0
+            for i in range(n):
+                total += scratch[i] * row_b[i]
+            gram[a + 1, b + 1] = gram[b + 1, a + 1] = total
+
+
+@njit(cache=True)
+def linear_index(cov, coef, out):
+    """out = X coef for X = [1, covᵀ]: out[i] = coef[0] + Σⱼ coef[j + 1] cov[j, i], shape (n,)."""
+    p, n = cov.shape
+    for i in range(n):
+        out[i] = coef[0]
+    for j in range(p):
+        c = coef[j + 1]
+        row = cov[j]
+        for i in range(n):
+            out[i] += c * row[i]

@@ -3,8 +3,8 @@
 For unit i with covariates xᵢ (with an intercept first) and treatment dᵢ,
 p(xᵢ) = F(xᵢ'β) with F the logistic or the standard normal cdf.  β̂
 maximises the log-likelihood Σ dᵢ log pᵢ + (1 − dᵢ) log(1 − pᵢ), found by
-Newton–Raphson from β = 0 with step halving, one pass over the units per
-step.  The weighting and matching
+Newton–Raphson (from the linear discriminant or β = 0) with step halving,
+one pass over the units per step.  The weighting and matching
 estimators need, besides p̂:
 
 - the score of unit i, sᵢ = (dᵢ − pᵢ) f(xᵢ'β) / (pᵢ(1 − pᵢ)) · xᵢ, with f = F'
@@ -23,12 +23,17 @@ perfectly) is status ``separation``; collinear covariates are ``singular``.
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from .. import status as st
 from ..inference import PIVOT_TOLERANCE, cholesky_inplace, cholesky_solve
+from ..vector_math import exp_into, sum_log1p
+from .common import linear_index, weighted_gram, weighted_sums
 
 LINKS = ("logit", "probit")
 LOGIT, PROBIT = range(2)
@@ -36,6 +41,9 @@ MAX_ITERATIONS = 100
 # Newton steps stop once every coefficient moved less than this (relative to 1 + |β|): convergence is
 # quadratic, so the error after such a step is of the order of its square, below machine precision.
 STEP_TOLERANCE = 1e-8
+# Below this Newton decrement g'I⁻¹g the step is taken without evaluating the log-likelihood: the quadratic
+# model then predicts a gain of 0.005 and Newton's method is in its quadratic phase.
+FULL_STEP_DECREMENT = 1e-2
 # A fitted score this close to 0 or 1 means the likelihood is maximised at infinity.
 SEPARATION_TOLERANCE = 1e-10
 _SQRT2 = math.sqrt(2.0)
@@ -56,52 +64,100 @@ def link_values(index, link):
     return 0.5 * math.erfc(-index / _SQRT2), _INV_SQRT_2PI * math.exp(-0.5 * index * index)
 
 
-@njit(cache=True)
-def _evaluate(cov, d, link, coef, ps, grad, info):
-    """One pass over the units at coef: fill ps = F(xβ), the score Σ sᵢ and the observed information (see the
-    module docstring); return the log-likelihood (-inf when a score is 0 or 1 against the data)."""
-    p, n = cov.shape
-    k = p + 1
-    grad[:] = 0.0
-    info[:, :] = 0.0
-    total = 0.0
-    x = np.empty(k)
-    x[0] = 1.0
+@njit(cache=True, error_model="numpy")  # see vector_math: vectorised divisions
+def _logit_scores(d, index, ps, g, w, e, bits):
+    """The logit's pᵢ = F(tᵢ), gᵢ = dᵢ − pᵢ and wᵢ = pᵢ(1 − pᵢ) from tᵢ = index, and e = e^−|t|: one exponential
+    per unit, of −|t|, gives p on both sides without overflow."""
+    n = d.shape[0]
     for i in range(n):
-        index = coef[0]
-        for j in range(p):
-            x[j + 1] = cov[j, i]
-            index += coef[j + 1] * x[j + 1]
-        if link == LOGIT:
-            # one exponential gives the score and log(1 + e^index), stably on both sides
-            if index >= 0.0:
-                e = math.exp(-index)
-                pi = 1.0 / (1.0 + e)
-                softplus = index + math.log1p(e)
-            else:
-                e = math.exp(index)
-                pi = e / (1.0 + e)
-                softplus = math.log1p(e)
-            total += d[i] * index - softplus
-            g = d[i] - pi
-            w = pi * (1.0 - pi)
-        else:
-            q = 2.0 * d[i] - 1.0
-            pi = 0.5 * math.erfc(-index / _SQRT2)
-            tail = 0.5 * math.erfc(-q * index / _SQRT2)  # Φ(q·index), the probability of what was observed
-            total += math.log(tail) if tail > 0.0 else -math.inf
-            g = q * _INV_SQRT_2PI * math.exp(-0.5 * index * index) / tail
-            w = g * (g + index)
+        w[i] = -abs(index[i])
+    exp_into(w, e, bits)  # not in place: overlapping arrays keep LLVM's loops scalar
+    for i in range(n):
+        inverse = 1.0 / (1.0 + e[i])
+        pi = inverse if index[i] >= 0.0 else e[i] * inverse
         ps[i] = pi
-        for a in range(k):
-            grad[a] += g * x[a]
-            wa = w * x[a]
-            for b in range(a + 1):
-                info[a, b] += wa * x[b]
-    for a in range(k):
-        for b in range(a):
-            info[b, a] = info[a, b]
+        g[i] = d[i] - pi
+        w[i] = pi * (1.0 - pi)
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _linear_part(d, index):
+    """Σᵢ dᵢtᵢ − max(tᵢ, 0), the logit log-likelihood but for Σ log(1 + e^−|tᵢ|)."""
+    total = 0.0
+    for i in range(d.shape[0]):
+        total += d[i] * index[i] - max(index[i], 0.0)
     return total
+
+
+@njit(cache=True)
+def _evaluate(cov, d, link, coef, ps, grad, info, index, g, w, e, bits, want_loglik):
+    """One pass over the units at coef: fill ps = F(xβ), the score Σ sᵢ and the observed information (see the
+    module docstring); return the log-likelihood when `want_loglik` (-inf when a score is 0 or 1 against the
+    data), else 0.  index, g, w, e: float64 scratch of shape (n,); bits: int64 scratch of shape (n,)."""
+    n = d.shape[0]
+    linear_index(cov, coef, index)
+    total = 0.0
+    if link == LOGIT:
+        _logit_scores(d, index, ps, g, w, e, bits)
+        if want_loglik:
+            # Σ dᵢtᵢ − log(1 + e^tᵢ), with log(1 + eᵗ) = max(t, 0) + log(1 + e^−|t|)
+            total = _linear_part(d, index) - sum_log1p(e)
+    else:
+        for i in range(n):
+            t = index[i]
+            q = 2.0 * d[i] - 1.0
+            pi = 0.5 * math.erfc(-t / _SQRT2)
+            tail = 0.5 * math.erfc(-q * t / _SQRT2)  # Φ(q·index), the probability of what was observed
+            if want_loglik:
+                total += math.log(tail) if tail > 0.0 else -math.inf
+            ps[i] = pi
+            g[i] = q * _INV_SQRT_2PI * math.exp(-0.5 * t * t) / tail
+            w[i] = g[i] * (g[i] + t)
+    weighted_sums(cov, g, grad)
+    weighted_gram(cov, w, info, index)
+    return total
+
+
+@njit(cache=True)
+def _discriminant_start(cov, d, coef, chol):
+    """Linear discriminant analysis's logit coefficients, a start near β̂ when the covariates are roughly normal
+    within arms: β = S⁻¹(μ₁ − μ₀), intercept log(n₁/n₀) − β'(μ₁ + μ₀)/2, with S the pooled within-arm
+    covariance.  False (coef untouched) when S is singular."""
+    p, n = cov.shape
+    n1 = 0.0
+    for i in range(n):
+        n1 += d[i]
+    n0 = n - n1
+    if p == 0 or n1 < 2.0 or n0 < 2.0:
+        return False
+    gap = np.empty(p)
+    mid = np.empty(p)
+    centred = np.empty((p, n))
+    for j in range(p):
+        row = cov[j]
+        s1 = s = 0.0
+        for i in range(n):
+            s1 += d[i] * row[i]
+            s += row[i]
+        m1, m0 = s1 / n1, (s - s1) / n0
+        gap[j] = m1 - m0
+        mid[j] = 0.5 * (m1 + m0)
+        for i in range(n):
+            centred[j, i] = row[i] - m0 - d[i] * gap[j]
+    for a in range(p):
+        for b in range(a + 1):
+            s = 0.0
+            for i in range(n):
+                s += centred[a, i] * centred[b, i]
+            chol[a, b] = chol[b, a] = s / (n - 2.0)
+    if not cholesky_inplace(chol, p):
+        return False
+    cholesky_solve(chol, gap, p)
+    coef[0] = math.log(n1 / n0)
+    for j in range(p):
+        coef[j + 1] = gap[j]
+        coef[0] -= gap[j] * mid[j]
+    return True
 
 
 @njit(cache=True)
@@ -135,8 +191,14 @@ def fit_propensity(cov, d, link, coef, ps, info):
     Notes
     -----
     Each Newton step costs one pass over the units, which evaluates the
-    log-likelihood, score and information together; a step that lowers
-    the log-likelihood is halved until it does not.
+    score and information together.  The logit starts from the linear
+    discriminant (`_discriminant_start`) when that is closer in likelihood
+    than β = 0, which saves about two steps.  While the Newton decrement
+    g'I⁻¹g (twice the gain the quadratic model predicts) exceeds
+    FULL_STEP_DECREMENT, the pass also evaluates the log-likelihood and a
+    step that lowers it is halved until it does not; closer to the
+    maximum, where Newton's method converges quadratically, full steps are
+    taken unchecked.
     """
     p, n = cov.shape
     k = p + 1
@@ -145,33 +207,52 @@ def fit_propensity(cov, d, link, coef, ps, info):
         treated += d[i]
     if treated == 0.0 or treated == n:
         return st.NO_VARIATION
-    coef[:] = 0.0
     grad = np.empty(k)
     chol = np.empty((k, k))
     start = np.empty(k)
     step = np.empty(k)
-    current = _evaluate(cov, d, link, coef, ps, grad, info)
+    index = np.empty(n)
+    g = np.empty(n)
+    w = np.empty(n)
+    e = np.empty(n)
+    bits = np.empty(n, np.int64)
+    coef[:] = 0.0
+    from_zero = True
+    if link == LOGIT and _discriminant_start(cov, d, coef, chol):
+        current = _evaluate(cov, d, link, coef, ps, grad, info, index, g, w, e, bits, True)
+        chol[:, :] = info
+        # worse than β = 0 (log-likelihood −n log 2), or an information that is not positive definite there,
+        # which β = 0 tells apart (collinear or separated): start from 0
+        from_zero = not (current > -n * math.log(2.0) and cholesky_inplace(chol, k))
+        if from_zero:
+            coef[:] = 0.0
+    if from_zero:
+        current = _evaluate(cov, d, link, coef, ps, grad, info, index, g, w, e, bits, True)
     converged = False
     for iteration in range(MAX_ITERATIONS):
         chol[:, :] = info
         if not cholesky_inplace(chol, k):
             # At β = 0 the information is X'X times a constant: collinear covariates.  Later it
             # vanishes because the scores run to 0 or 1.
-            return st.SINGULAR if iteration == 0 else st.SEPARATION
+            return st.SINGULAR if iteration == 0 and from_zero else st.SEPARATION
         step[:] = grad
         cholesky_solve(chol, step, k)
+        decrement = 0.0
+        for a in range(k):
+            decrement += step[a] * grad[a]
+        checked = not decrement < FULL_STEP_DECREMENT
         start[:] = coef
         for _halving in range(60):
             for a in range(k):
                 coef[a] = start[a] + step[a]
-            value = _evaluate(cov, d, link, coef, ps, grad, info)
-            if value >= current - 1e-12 * abs(current):
+            value = _evaluate(cov, d, link, coef, ps, grad, info, index, g, w, e, bits, checked)
+            if not checked or value >= current - 1e-12 * abs(current):
                 break
             step *= 0.5
         moved = 0.0
         for a in range(k):
             moved = max(moved, abs(coef[a] - start[a]) / (1.0 + abs(start[a])))
-        current = value
+        current = value if checked else current
         if moved < STEP_TOLERANCE:
             converged = True
             break
@@ -184,6 +265,55 @@ def fit_propensity(cov, d, link, coef, ps, info):
     if not cholesky_inplace(chol, k):
         return st.SEPARATION
     return st.OK
+
+
+@njit(cache=True)
+def fit_propensity_batch(cov, d, link, codes, coefs, scores, infos):
+    """`fit_propensity` on each of R datasets: cov (R, p, n), d (R, n); out codes (R,) int8, coefs (R, p + 1),
+    scores (R, n), infos (R, p + 1, p + 1)."""
+    for r in range(d.shape[0]):
+        codes[r] = fit_propensity(cov[r], d[r], link, coefs[r], scores[r], infos[r])
+
+
+class PropensityFits(NamedTuple):
+    """A batch's fitted propensity scores (`fit_propensity_batch`)."""
+
+    status: np.ndarray  # (R,) int8
+    coef: np.ndarray  # (R, p + 1)
+    ps: np.ndarray  # (R, n)
+    info: np.ndarray  # (R, p + 1, p + 1)
+
+
+# Fits of the batches still alive, keyed by (id of the batch's treatment array, adjust, link).  They hold no
+# reference to the batch's arrays, so the treatment array's death removes them.
+_FITS: dict[tuple, tuple[weakref.ref, PropensityFits]] = {}
+
+
+def fitted_propensity(
+    batch: Mapping[str, np.ndarray], options: Mapping, d: np.ndarray, cov: np.ndarray
+) -> PropensityFits:
+    """The propensity score of every dataset of `batch`: d (R, n) its float64 treatment and cov (R, p, n) the
+    covariates of ``adjust``, with ``link``.
+
+    Fitted once per batch: ipw, aipw and ipwra in one scenario share the
+    fit, as a user fits the score once and hands it to statsmodels'
+    ``TreatmentEffect``.  The fit is a function of the data alone, so the
+    numbers are the same whichever estimator fits it first; it is
+    forgotten with the batch.
+    """
+    treatment = batch["treatment"]
+    adjust = options.get("adjust")
+    key = (id(treatment), None if adjust is None else tuple(adjust), options["link"])
+    known = _FITS.get(key)
+    if known is not None and known[0]() is treatment:
+        return known[1]
+    n_reps, p, n = cov.shape
+    fits = PropensityFits(
+        np.empty(n_reps, np.int8), np.empty((n_reps, p + 1)), np.empty((n_reps, n)), np.empty((n_reps, p + 1, p + 1))
+    )
+    fit_propensity_batch(cov, d, LINKS.index(options["link"]), fits.status, fits.coef, fits.ps, fits.info)
+    _FITS[key] = (weakref.ref(treatment, lambda _, key=key, known=_FITS: known.pop(key, None)), fits)
+    return fits
 
 
 def reference_propensity(cov: np.ndarray, d: np.ndarray, link: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:

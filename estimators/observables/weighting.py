@@ -74,11 +74,16 @@ from .common import (
     ESTIMANDS,
     adjustment_arrays,
     covariates,
+    dot,
     estimand_term,
+    linear_index,
     max_standardised_difference,
     one_term,
+    total,
+    weighted_gram,
+    weighted_sums,
 )
-from .propensity import LINKS, LOGIT, fit_propensity, link_values, positive_definite, reference_propensity
+from .propensity import LINKS, LOGIT, fitted_propensity, link_values, positive_definite, reference_propensity
 
 METHODS = ("ipw", "aipw", "ipwra")
 IPW, AIPW, IPWRA = range(3)
@@ -110,55 +115,71 @@ def _solve(matrix, vector, k, chol, out):
 
 
 @njit(cache=True)
-def _row(cov, i, x):
-    """x = [1, covariates of unit i]."""
-    x[0] = 1.0
-    for j in range(cov.shape[0]):
-        x[j + 1] = cov[j, i]
+def _outcome_model(y, cov, weight, k, gram, rhs, chol, gamma, scratch):
+    """Weighted least squares γ of y on x = [1, cov] over the units with weight > 0; gram = Σ w x x'.  False when
+    singular."""
+    weighted_gram(cov, weight, gram, scratch)
+    for i in range(y.shape[0]):
+        scratch[i] = weight[i] * y[i]
+    weighted_sums(cov, scratch, rhs)
+    return _solve(gram, rhs, k, chol, gamma)
+
+
+@njit(cache=True, error_model="numpy")  # see vector_math: vectorised divisions
+def _weights(d, ps, f, trim, estimand, kept, target, w1, w0, dw1, dw0, g):
+    """Per unit (module docstring): kᵢ, cᵢ, the arm weights wₐᵢ, their derivatives in the index xᵢ'β (∂wₐᵢ/∂β =
+    dwₐᵢ xᵢ) and gᵢ of the score's score gᵢxᵢ, from dᵢ, p̂ᵢ and fᵢ = F'(xᵢ'β̂).  Branch-free, so it vectorises."""
+    for i in range(d.shape[0]):
+        pi, di, fi = ps[i], d[i], f[i]
+        ki = 1.0 if trim <= pi <= 1.0 - trim else 0.0
+        on, off = 1.0 / pi, 1.0 / (1.0 - pi)
+        k1 = ki * di
+        k0 = ki - k1
+        kept[i] = ki
+        g[i] = (di - pi) * fi * on * off
+        dw0[i] = k0 * fi * off * off
+        if estimand == ATE:
+            target[i] = ki
+            w1[i] = k1 * on
+            dw1[i] = -k1 * fi * on * on
+            w0[i] = k0 * off
+        else:
+            target[i] = k1
+            w1[i] = k1
+            dw1[i] = 0.0
+            w0[i] = k0 * pi * off
 
 
 @njit(cache=True)
-def _outcome_model(y, cov, weight, k, a_mat, rhs, chol, gamma, x):
-    """Weighted least squares γ of y on x over the units with weight > 0; a_mat = Σ w x x'. False when singular."""
-    a_mat[:, :] = 0.0
-    rhs[:] = 0.0
+def _residuals(y, cov, gamma, out):
+    """out = y − xᵢ'γ, xᵢ = [1, cov[:, i]]."""
+    linear_index(cov, gamma, out)
     for i in range(y.shape[0]):
-        if weight[i] == 0.0:
-            continue
-        _row(cov, i, x)
-        for a in range(k):
-            rhs[a] += weight[i] * x[a] * y[i]
-            for b in range(a + 1):
-                a_mat[a, b] += weight[i] * x[a] * x[b]
-    for a in range(k):
-        for b in range(a):
-            a_mat[b, a] = a_mat[a, b]
-    return _solve(a_mat, rhs, k, chol, gamma)
+        out[i] = y[i] - out[i]
 
 
 @njit(cache=True)
 def _diagnostics(d, cov, ps, kept, w1, w0, out, r):
     n = d.shape[0]
     lo, hi, n_kept = 1.0, 0.0, 0.0
-    s1 = s1sq = s0 = s0sq = 0.0
     for i in range(n):
         lo = min(lo, ps[i])
         hi = max(hi, ps[i])
         n_kept += kept[i]
-        s1 += w1[i]
-        s1sq += w1[i] * w1[i]
-        s0 += w0[i]
-        s0sq += w0[i] * w0[i]
     out[r, PS_MIN] = lo
     out[r, PS_MAX] = hi
     out[r, TRIMMED] = 1.0 - n_kept / n
-    out[r, ESS1] = s1 * s1 / s1sq
-    out[r, ESS0] = s0 * s0 / s0sq
+    s1, s0 = total(w1), total(w0)
+    out[r, ESS1] = s1 * s1 / dot(w1, w1)
+    out[r, ESS0] = s0 * s0 / dot(w0, w0)
     out[r, MAX_SMD] = max_standardised_difference(d, cov, w1, w0)
 
 
-@njit(cache=True)
-def weighting_kernel(y, d, cov, cov_out, method, estimand, hajek, link, trim, se_code, crit, truth, out, status):
+@njit(cache=True, error_model="numpy")
+def weighting_kernel(
+    y, d, cov, cov_out, fit_status, coefs, scores, infos, method, estimand, hajek, link, trim, se_code, crit, truth,
+    out, status,
+):  # fmt: skip
     """Batched ipw / aipw / ipwra with their standard errors (see the module docstring).
 
     Parameters
@@ -169,6 +190,12 @@ def weighting_kernel(y, d, cov, cov_out, method, estimand, hajek, link, trim, se
         Covariates of the propensity score.
     cov_out : float64 array, shape (R, q, n)
         Covariates of the outcome models (aipw, ipwra).
+    fit_status : int8 array, shape (R,)
+    coefs : float64 array, shape (R, p + 1)
+    scores : float64 array, shape (R, n)
+    infos : float64 array, shape (R, p + 1, p + 1)
+        The fitted propensity score (`propensity.fit_propensity_batch`):
+        its status, β̂, p̂ and observed information.
     method : int
         IPW, AIPW or IPWRA.
     estimand : int
@@ -187,13 +214,17 @@ def weighting_kernel(y, d, cov, cov_out, method, estimand, hajek, link, trim, se
     out : float64 array, shape (R, 11)
         estimate, se, ci_low, ci_high, reject, then `DIAGNOSTICS`.
     status : int8 array, shape (R,)
+
+    Notes
+    -----
+    Every sum over units is a pass over contiguous arrays (`weighted_sums`,
+    `weighted_gram`, `linear_index`): the influence of unit i on a
+    nuisance parameter enters as an array of per-unit coefficients whose
+    products with the covariates are summed at once.
     """
     n_reps, p, n = cov.shape
     k = p + 1  # coefficients of the propensity score
     ko = cov_out.shape[1] + 1  # of each outcome model
-    coef = np.empty(k)
-    ps = np.empty(n)
-    info = np.empty((k, k))
     chol = np.empty((k, k))
     kept = np.empty(n)
     target = np.empty(n)
@@ -202,11 +233,11 @@ def weighting_kernel(y, d, cov, cov_out, method, estimand, hajek, link, trim, se
     dw1 = np.empty(n)
     dw0 = np.empty(n)
     g = np.empty(n)  # the propensity score's score is g_i x_i
-    fit1 = np.empty(n)
-    fit0 = np.empty(n)
+    res1 = np.empty(n)  # the outcome models' residuals yᵢ − m̂ₐᵢ
+    res0 = np.empty(n)
     phi = np.empty(n)
-    x = np.empty(k)  # [1, covariates of the score] of one unit
-    xo = np.empty(ko)  # [1, covariates of the outcome] of one unit
+    unit = np.empty(n)  # per-unit coefficients of a sum over units
+    scratch = np.empty(n)
     chol_o = np.empty((ko, ko))
     a1 = np.empty((ko, ko))
     a0 = np.empty((ko, ko))
@@ -218,179 +249,122 @@ def weighting_kernel(y, d, cov, cov_out, method, estimand, hajek, link, trim, se
     g_x = np.empty(ko)
     u1 = np.empty(ko)
     u0 = np.empty(ko)
-    v1 = np.empty(k)
-    v0 = np.empty(k)
     h1 = np.empty(ko)
     h0 = np.empty(ko)
     for r in range(n_reps):
-        yr, dr, cr, co = y[r], d[r], cov[r], cov_out[r]
-        code = fit_propensity(cr, dr, link, coef, ps, info)
-        if code != st.OK:
-            write_failure(out, status, r, code)
+        yr, dr, cr, co, ps, coef = y[r], d[r], cov[r], cov_out[r], scores[r], coefs[r]
+        if fit_status[r] != st.OK:
+            write_failure(out, status, r, fit_status[r])
             continue
-        n1 = n0 = total = 0.0
-        for i in range(n):
-            kept[i] = 1.0 if trim <= ps[i] <= 1.0 - trim else 0.0
-            pi = ps[i]
-            if link == LOGIT:  # f = F' = p(1 − p): no second exponential
-                f = pi * (1.0 - pi)
-            else:
-                index = coef[0]
-                for j in range(p):
-                    index += coef[j + 1] * cr[j, i]
-                _, f = link_values(index, link)
-            g[i] = (dr[i] - pi) * f / (pi * (1.0 - pi))
-            treated = dr[i] > 0.5
-            n1 += kept[i] * treated
-            n0 += kept[i] * (not treated)
-            if estimand == ATE:
-                target[i] = kept[i]
-                w1[i] = kept[i] / pi if treated else 0.0
-                dw1[i] = -kept[i] * f / (pi * pi) if treated else 0.0
-            else:
-                target[i] = kept[i] if treated else 0.0
-                w1[i] = kept[i] if treated else 0.0
-                dw1[i] = 0.0
-            if treated:
-                w0[i] = dw0[i] = 0.0
-            elif estimand == ATE:
-                w0[i] = kept[i] / (1.0 - pi)
-                dw0[i] = kept[i] * f / ((1.0 - pi) * (1.0 - pi))
-            else:
-                w0[i] = kept[i] * pi / (1.0 - pi)
-                dw0[i] = kept[i] * f / ((1.0 - pi) * (1.0 - pi))
-            total += target[i]
+        if link == LOGIT:  # f = F'(xβ) = p(1 − p): no second exponential
+            for i in range(n):
+                scratch[i] = ps[i] * (1.0 - ps[i])
+        else:
+            linear_index(cr, coef, scratch)
+            for i in range(n):
+                scratch[i] = link_values(scratch[i], link)[1]
+        _weights(dr, ps, scratch, trim, estimand, kept, target, w1, w0, dw1, dw0, g)
+        n1 = dot(kept, dr)
+        n0 = total(kept) - n1
+        size = n1 + n0 if estimand == ATE else n1  # Σ cᵢ
         # an outcome model needs more units than coefficients in its arm
         need = ko if method != IPW else 0
         if n1 <= need or n0 <= need or n1 == 0.0 or n0 == 0.0:
             write_failure(out, status, r, st.NO_OVERLAP)
             continue
         _diagnostics(dr, cr, ps, kept, w1, w0, out, r)
-        g_beta[:] = 0.0
         if method == IPW:
-            sum1 = sum0 = m1 = m0 = 0.0
-            for i in range(n):
-                sum1 += w1[i]
-                sum0 += w0[i]
-                m1 += w1[i] * yr[i]
-                m0 += w0[i] * yr[i]
-            norm1 = sum1 if hajek else total
-            norm0 = sum0 if hajek else total
-            mu1, mu0 = m1 / norm1, m0 / norm0
+            norm1 = total(w1) if hajek else size
+            norm0 = total(w0) if hajek else size
+            mu1, mu0 = dot(w1, yr) / norm1, dot(w0, yr) / norm0
             tau = mu1 - mu0
             # φᵢ = (w₁ᵢ(yᵢ − μ₁) [or w₁ᵢyᵢ − cᵢμ₁]) / norm₁ − (same for arm 0), plus Gβ'I⁻¹sᵢ
+            inv1, inv0 = 1.0 / norm1, 1.0 / norm0
+            centre1, centre0 = (mu1, mu0) if hajek else (0.0, 0.0)
+            ht_term = 0.0 if hajek else mu1 * inv1 - mu0 * inv0
             for i in range(n):
-                c1 = w1[i] if hajek else target[i]
-                c0 = w0[i] if hajek else target[i]
-                e1 = yr[i] - mu1 if hajek else yr[i]
-                e0 = yr[i] - mu0 if hajek else yr[i]
-                phi[i] = (w1[i] * yr[i] - c1 * mu1) / norm1 - (w0[i] * yr[i] - c0 * mu0) / norm0
-                coef_i = dw1[i] * e1 / norm1 - dw0[i] * e0 / norm0
-                _row(cr, i, x)
-                for a in range(k):
-                    g_beta[a] += coef_i * x[a]
+                e1 = (yr[i] - centre1) * inv1
+                e0 = (yr[i] - centre0) * inv0
+                phi[i] = w1[i] * e1 - w0[i] * e0 - target[i] * ht_term
+                unit[i] = dw1[i] * e1 - dw0[i] * e0
+            weighted_sums(cr, unit, g_beta)
         elif method == AIPW:
-            if not _outcome_model(yr, co, kept * dr, ko, a1, rhs, chol_o, gamma1, xo) or not _outcome_model(
-                yr, co, kept * (1.0 - dr), ko, a0, rhs, chol_o, gamma0, xo
+            for i in range(n):
+                unit[i] = kept[i] * dr[i]
+                phi[i] = kept[i] - unit[i]  # the control arm's kept units, a weight for now
+            if not _outcome_model(yr, co, unit, ko, a1, rhs, chol_o, gamma1, scratch) or not _outcome_model(
+                yr, co, phi, ko, a0, rhs, chol_o, gamma0, scratch
             ):
                 write_failure(out, status, r, st.SINGULAR)
                 continue
-            tau = 0.0
+            _residuals(yr, co, gamma1, res1)
+            _residuals(yr, co, gamma0, res0)
+            # τ's equation ψᵢ − cᵢτ, m̂₁ᵢ − m̂₀ᵢ = e₀ᵢ − e₁ᵢ
+            if estimand == ATE:
+                for i in range(n):
+                    phi[i] = target[i] * (res0[i] - res1[i]) + w1[i] * res1[i] - w0[i] * res0[i]
+            else:
+                for i in range(n):
+                    phi[i] = (w1[i] - w0[i]) * res0[i]
+            inv_size = 1.0 / size
+            tau = total(phi) * inv_size
             for i in range(n):
-                _row(co, i, xo)
-                f1 = f0 = 0.0
-                for a in range(ko):
-                    f1 += xo[a] * gamma1[a]
-                    f0 += xo[a] * gamma0[a]
-                fit1[i], fit0[i] = f1, f0
-                if estimand == ATE:
-                    tau += target[i] * (f1 - f0) + w1[i] * (yr[i] - f1) - w0[i] * (yr[i] - f0)
-                else:
-                    tau += (w1[i] - w0[i]) * (yr[i] - f0)
-            tau /= total
-            # G of γ₁ and γ₀, the derivatives of τ's equation: ATE Σ (cᵢ − w₁ᵢ)xᵢ and −Σ (cᵢ − w₀ᵢ)xᵢ;
-            # ATT 0 (the treated outcome model is not used) and −Σ (w₁ᵢ − w₀ᵢ)xᵢ
-            u1[:] = 0.0
-            u0[:] = 0.0
-            for i in range(n):
-                if estimand == ATE:
-                    phi[i] = (
-                        target[i] * (fit1[i] - fit0[i] - tau) + w1[i] * (yr[i] - fit1[i]) - w0[i] * (yr[i] - fit0[i])
-                    ) / total
-                else:
-                    phi[i] = ((w1[i] - w0[i]) * (yr[i] - fit0[i]) - target[i] * tau) / total
-                _row(cr, i, x)
-                coef_i = (dw1[i] * (yr[i] - fit1[i]) - dw0[i] * (yr[i] - fit0[i])) / total
-                for a in range(k):
-                    g_beta[a] += coef_i * x[a]
-                _row(co, i, xo)
-                for a in range(ko):
-                    if estimand == ATE:
-                        u1[a] += (target[i] - w1[i]) * xo[a] / total
-                        u0[a] -= (target[i] - w0[i]) * xo[a] / total
-                    else:
-                        u0[a] -= (w1[i] - w0[i]) * xo[a] / total
+                phi[i] = (phi[i] - target[i] * tau) * inv_size
+                unit[i] = (dw1[i] * res1[i] - dw0[i] * res0[i]) * inv_size
+            weighted_sums(cr, unit, g_beta)
             if se_code == SANDWICH:
+                # G of γ₁ and γ₀, the derivatives of τ's equation: ATE Σ (cᵢ − w₁ᵢ)xᵢ and −Σ (cᵢ − w₀ᵢ)xᵢ;
+                # ATT 0 (the treated outcome model is not used) and −Σ (w₁ᵢ − w₀ᵢ)xᵢ
+                if estimand == ATE:
+                    for i in range(n):
+                        unit[i] = (target[i] - w1[i]) * inv_size
+                    weighted_sums(co, unit, u1)
+                    for i in range(n):
+                        unit[i] = (w0[i] - target[i]) * inv_size
+                else:
+                    u1[:] = 0.0
+                    for i in range(n):
+                        unit[i] = (w0[i] - w1[i]) * inv_size
+                weighted_sums(co, unit, u0)
                 # γ̂ₐ − γₐ ≈ Aₐ⁻¹ Σ xᵢeₐᵢ over arm a: unit i adds (Aₐ⁻¹Gₐ)·xᵢeₐᵢ
                 _solve(a1, u1, ko, chol_o, h1)
                 _solve(a0, u0, ko, chol_o, h0)
+                linear_index(co, h1, unit)
+                linear_index(co, h0, scratch)
                 for i in range(n):
-                    _row(co, i, xo)
-                    s1 = s0 = 0.0
-                    for a in range(ko):
-                        s1 += h1[a] * xo[a]
-                        s0 += h0[a] * xo[a]
-                    phi[i] += kept[i] * (dr[i] * s1 * (yr[i] - fit1[i]) + (1.0 - dr[i]) * s0 * (yr[i] - fit0[i]))
+                    phi[i] += kept[i] * (dr[i] * unit[i] * res1[i] + (1.0 - dr[i]) * scratch[i] * res0[i])
         else:  # IPWRA
-            if not _outcome_model(yr, co, w1, ko, a1, rhs, chol_o, gamma1, xo) or not _outcome_model(
-                yr, co, w0, ko, a0, rhs, chol_o, gamma0, xo
+            if not _outcome_model(yr, co, w1, ko, a1, rhs, chol_o, gamma1, scratch) or not _outcome_model(
+                yr, co, w0, ko, a0, rhs, chol_o, gamma0, scratch
             ):
                 write_failure(out, status, r, st.SINGULAR)
                 continue
-            tau = 0.0
-            g_x[:] = 0.0
+            _residuals(yr, co, gamma1, res1)
+            _residuals(yr, co, gamma0, res0)
+            inv_size = 1.0 / size
             for i in range(n):
-                _row(co, i, xo)
-                f1 = f0 = 0.0
-                for a in range(ko):
-                    f1 += xo[a] * gamma1[a]
-                    f0 += xo[a] * gamma0[a]
-                    g_x[a] += target[i] * xo[a] / total
-                fit1[i], fit0[i] = f1, f0
-                tau += target[i] * (f1 - f0)
-            tau /= total
+                phi[i] = target[i] * (res0[i] - res1[i])  # cᵢ(m̂₁ᵢ − m̂₀ᵢ)
+            tau = total(phi) * inv_size
+            for i in range(n):
+                unit[i] = target[i] * inv_size
+            weighted_sums(co, unit, g_x)
             # γ̂ₐ − γₐ ≈ Aₐ⁻¹[Σ wₐᵢxᵢeₐᵢ + Bₐ(β̂ − β)], Bₐ = Σ ∂wₐᵢ/∂β' eₐᵢ xᵢ: project on uₐ = Aₐ⁻¹G
             _solve(a1, g_x, ko, chol_o, u1)
             _solve(a0, g_x, ko, chol_o, u0)
-            v1[:] = 0.0
-            v0[:] = 0.0
+            linear_index(co, u1, unit)  # s₁ᵢ = xᵢ'u₁
+            linear_index(co, u0, scratch)  # s₀ᵢ
             for i in range(n):
-                _row(co, i, xo)
-                s1 = s0 = 0.0
-                for a in range(ko):
-                    s1 += u1[a] * xo[a]
-                    s0 += u0[a] * xo[a]
-                _row(cr, i, x)
-                e1 = yr[i] - fit1[i]
-                e0 = yr[i] - fit0[i]
-                phi[i] = target[i] * (fit1[i] - fit0[i] - tau) / total + w1[i] * e1 * s1 - w0[i] * e0 * s0
-                for a in range(k):
-                    v1[a] += dw1[i] * e1 * s1 * x[a]
-                    v0[a] += dw0[i] * e0 * s0 * x[a]
-            for a in range(k):
-                g_beta[a] = v1[a] - v0[a]
+                e1 = res1[i] * unit[i]
+                e0 = res0[i] * scratch[i]
+                phi[i] = (phi[i] - target[i] * tau) * inv_size + w1[i] * e1 - w0[i] * e0
+                unit[i] = dw1[i] * e1 - dw0[i] * e0
+            weighted_sums(cr, unit, g_beta)
         if se_code == SANDWICH:
-            _solve(info, g_beta, k, chol, h_beta)
+            _solve(infos[r], g_beta, k, chol, h_beta)
+            linear_index(cr, h_beta, scratch)
             for i in range(n):
-                _row(cr, i, x)
-                s = 0.0
-                for a in range(k):
-                    s += h_beta[a] * x[a]
-                phi[i] += s * g[i]
-        var = 0.0
-        for i in range(n):
-            var += phi[i] * phi[i]
-        write_wald(out, status, r, tau, math.sqrt(var), crit, truth[r])
+                phi[i] += scratch[i] * g[i]
+        write_wald(out, status, r, tau, math.sqrt(dot(phi, phi)), crit, truth[r])
 
 
 def _check(options, level, method) -> str | None:
@@ -403,11 +377,17 @@ def _check(options, level, method) -> str | None:
 
 def _run(batch, truth, options, level, out, status, method):
     d = np.ascontiguousarray(batch["treatment"], dtype=np.float64)
+    cov = covariates(batch, options)
+    fit = fitted_propensity(batch, options, d, cov)
     weighting_kernel(
         batch["y"],
         d,
-        covariates(batch, options),
+        cov,
         covariates(batch, _outcome_options(options)),
+        fit.status,
+        fit.coef,
+        fit.ps,
+        fit.info,
         METHODS.index(method),
         ESTIMANDS.index(options["estimand"]),
         options.get("weights", "hajek") == "hajek",
