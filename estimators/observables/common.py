@@ -85,14 +85,27 @@ def max_standardised_difference(d, cov, w1, w0):
         return worst
     for j in range(p):
         row = cov[j]
-        m1 = dot(d, row) / n1
-        m0 = (total(row) - m1 * n1) / n0
+        sum_x, sum1_x, weighted1, weighted0 = _four_sums(d, w1, w0, row)
+        m1 = sum1_x / n1
+        m0 = (sum_x - sum1_x) / n0
         # a second pass, about each arm's own mean: exact where a one-pass Σx² − n·m² would cancel
         v1, v0 = _arm_squares(d, row, m1, m0)
-        smd = abs(dot(w1, row) / s1 - dot(w0, row) / s0) / math.sqrt((v1 / (n1 - 1.0) + v0 / (n0 - 1.0)) / 2.0)
+        smd = abs(weighted1 / s1 - weighted0 / s0) / math.sqrt((v1 / (n1 - 1.0) + v0 / (n0 - 1.0)) / 2.0)
         if not smd <= worst:  # NaN-aware maximum (worst starts as NaN)
             worst = smd
     return worst
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _four_sums(d, w1, w0, x):
+    """(Σx, Σdx, Σw₁x, Σw₀x) in one pass."""
+    sum_x = sum1_x = weighted1 = weighted0 = 0.0
+    for i in range(x.shape[0]):
+        sum_x += x[i]
+        sum1_x += d[i] * x[i]
+        weighted1 += w1[i] * x[i]
+        weighted0 += w0[i] * x[i]
+    return sum_x, sum1_x, weighted1, weighted0
 
 
 @njit(cache=True, fastmath={"reassoc"})

@@ -33,7 +33,7 @@ from numba import njit
 from .. import status as st
 from ..inference import PIVOT_TOLERANCE, cholesky_inplace, cholesky_solve
 from ..vector_math import exp_into, sum_log1p
-from .common import linear_index, weighted_gram, weighted_sums
+from .common import dot, linear_index, total, weighted_gram, weighted_sums
 
 LINKS = ("logit", "probit")
 LOGIT, PROBIT = range(2)
@@ -80,6 +80,15 @@ def _logit_scores(d, index, ps, g, w, e, bits):
         w[i] = pi * (1.0 - pi)
 
 
+@njit(cache=True)
+def _count_outside(x, low, high):
+    """How many xᵢ lie outside [low, high] (a count, so the loop vectorises)."""
+    count = 0
+    for i in range(x.shape[0]):
+        count += (x[i] < low) | (x[i] > high)
+    return count
+
+
 @njit(cache=True, fastmath={"reassoc"})
 def _linear_part(d, index):
     """Σᵢ dᵢtᵢ − max(tᵢ, 0), the logit log-likelihood but for Σ log(1 + e^−|tᵢ|)."""
@@ -122,41 +131,34 @@ def _evaluate(cov, d, link, coef, ps, grad, info, index, g, w, e, bits, want_log
 def _discriminant_start(cov, d, coef, chol):
     """Linear discriminant analysis's logit coefficients, a start near β̂ when the covariates are roughly normal
     within arms: β = S⁻¹(μ₁ − μ₀), intercept log(n₁/n₀) − β'(μ₁ + μ₀)/2, with S the pooled within-arm
-    covariance.  False (coef untouched) when S is singular."""
+    covariance.  False (coef untouched) when S is not positive definite.
+
+    S comes from one pass, (Σxx' − n₁μ₁μ₁' − n₀μ₀μ₀')/(n − 2), which loses digits to cancellation when a
+    covariate's mean dwarfs its spread: harmless in a start, which the fit drops when it is worse than β = 0.
+    chol: (≥ p, ≥ p) scratch."""
     p, n = cov.shape
-    n1 = 0.0
-    for i in range(n):
-        n1 += d[i]
+    n1 = total(d)
     n0 = n - n1
     if p == 0 or n1 < 2.0 or n0 < 2.0:
         return False
-    gap = np.empty(p)
-    mid = np.empty(p)
-    centred = np.empty((p, n))
+    m1 = np.empty(p)
+    m0 = np.empty(p)
     for j in range(p):
-        row = cov[j]
-        s1 = s = 0.0
-        for i in range(n):
-            s1 += d[i] * row[i]
-            s += row[i]
-        m1, m0 = s1 / n1, (s - s1) / n0
-        gap[j] = m1 - m0
-        mid[j] = 0.5 * (m1 + m0)
-        for i in range(n):
-            centred[j, i] = row[i] - m0 - d[i] * gap[j]
+        treated_sum = dot(d, cov[j])
+        m1[j] = treated_sum / n1
+        m0[j] = (total(cov[j]) - treated_sum) / n0
     for a in range(p):
         for b in range(a + 1):
-            s = 0.0
-            for i in range(n):
-                s += centred[a, i] * centred[b, i]
-            chol[a, b] = chol[b, a] = s / (n - 2.0)
+            cross = dot(cov[a], cov[b]) - n1 * m1[a] * m1[b] - n0 * m0[a] * m0[b]
+            chol[a, b] = chol[b, a] = cross / (n - 2.0)
     if not cholesky_inplace(chol, p):
         return False
+    gap = m1 - m0
     cholesky_solve(chol, gap, p)
     coef[0] = math.log(n1 / n0)
     for j in range(p):
         coef[j + 1] = gap[j]
-        coef[0] -= gap[j] * mid[j]
+        coef[0] -= 0.5 * gap[j] * (m1[j] + m0[j])
     return True
 
 
@@ -258,9 +260,8 @@ def fit_propensity(cov, d, link, coef, ps, info):
             break
     if not converged or not math.isfinite(current):
         return st.SEPARATION
-    for i in range(n):
-        if ps[i] < SEPARATION_TOLERANCE or ps[i] > 1.0 - SEPARATION_TOLERANCE:
-            return st.SEPARATION
+    if _count_outside(ps, SEPARATION_TOLERANCE, 1.0 - SEPARATION_TOLERANCE) > 0:
+        return st.SEPARATION
     chol[:, :] = info
     if not cholesky_inplace(chol, k):
         return st.SEPARATION
