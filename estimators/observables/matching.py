@@ -221,6 +221,7 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
     counts = np.zeros(2, np.int64)
     buf = np.empty(n, np.int64)
     dist = np.empty(n)
+    block = np.empty((2, p, n))  # each group's covariates, contiguous (brute-force search)
     weight = np.empty((p, p))
     scatter = np.empty((p, p))
     alpha = np.zeros((2, p))  # bias-adjustment slopes of the controls (0) and the treated (1)
@@ -305,7 +306,12 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
                 for a in range(counts[g]):
                     idx[g, a] = members[order[a]]
                     vals[g, a] = point[members[order[a]]]
-        search = (point, vals, idx, counts, xr, weight, metric == INVERSE_VARIANCE, dist)
+        else:
+            for g in range(2):
+                for a in range(p):
+                    for j in range(counts[g]):
+                        block[g, a, j] = xr[a, idx[g, j]]
+        search = (point, vals, idx, counts, xr, block, weight, metric == INVERSE_VARIANCE, dist)
         # Matching: the target units' matches are stored; an ATT adjusted for the estimated score
         # also imputes the controls' treated outcome (not counted in K).
         kcount[:] = 0.0

@@ -52,21 +52,6 @@ def nearest_sorted(vals, idx, cnt, x, k, exclude, out):
 
 
 @njit(cache=True)
-def distance(cov, i, j, weight, diagonal):
-    """Δ'AΔ with Δ = x_j − x_i, A = `weight` (only its diagonal when `diagonal`)."""
-    p = cov.shape[0]
-    total = 0.0
-    for a in range(p):
-        da = cov[a, j] - cov[a, i]
-        if diagonal:
-            total += weight[a, a] * da * da
-        else:
-            for b in range(p):
-                total += weight[a, b] * da * (cov[b, j] - cov[b, i])
-    return total
-
-
-@njit(cache=True)
 def kth_smallest(values, m, k):
     """The k-th smallest of ``values[:m]`` (k ≤ m), by a sorted buffer of the k smallest: O(m·k), no allocation
     beyond the k-buffer (k, the number of matches, is small)."""
@@ -87,21 +72,39 @@ def kth_smallest(values, m, k):
 
 
 @njit(cache=True)
-def nearest_brute(cov, weight, diagonal, members, cnt, i, k, exclude, dist, out):
-    """The k units of `members[:cnt]` nearest to unit i, with every unit tied with the k-th (brute force)."""
-    m = 0
-    for a in range(cnt):
-        j = members[a]
-        if j == exclude:
-            continue
-        dist[m] = distance(cov, i, j, weight, diagonal)
-        out[m] = j
-        m += 1
-    kth = kth_smallest(dist, m, k)
+def nearest_brute(cov, block, weight, diagonal, members, cnt, i, k, exclude, dist, out):
+    """The k units of `members[:cnt]` nearest to unit i, with every unit tied with the k-th (brute force).
+
+    The distance is Δ'AΔ with Δ = x_j − x_i and A = `weight` (only its diagonal when `diagonal`), summed
+    term by term over (a, b) in row-major order whatever the data, so equal Δ give equal distances and ties
+    stay exact.  ``block[:, a]`` holds the covariates of ``members[a]``, contiguous, so each term is one
+    vectorised pass over the group.
+    """
+    p = cov.shape[0]
+    dist[:cnt] = 0.0
+    for a in range(p):
+        row_a = block[a]
+        x_a = cov[a, i]
+        if diagonal:
+            w = weight[a, a]
+            for j in range(cnt):
+                da = row_a[j] - x_a
+                dist[j] += w * da * da
+        else:
+            for b in range(p):
+                row_b = block[b]
+                x_b = cov[b, i]
+                w = weight[a, b]
+                for j in range(cnt):
+                    dist[j] += w * (row_a[j] - x_a) * (row_b[j] - x_b)
+    for j in range(cnt):
+        if members[j] == exclude:
+            dist[j] = np.inf
+    kth = kth_smallest(dist, cnt, k)
     taken = 0
-    for a in range(m):
-        if dist[a] <= kth:
-            out[taken] = out[a]
+    for j in range(cnt):
+        if dist[j] <= kth and members[j] != exclude:
+            out[taken] = members[j]
             taken += 1
     return taken
 
@@ -110,10 +113,11 @@ def nearest_brute(cov, weight, diagonal, members, cnt, i, k, exclude, dist, out)
 def nearest(one_d, search, i, group, k, exclude, out):
     """Unit i's k nearest units of treatment `group` (ties kept), written to `out`; returns how many.
 
-    ``search = (point, vals, idx, counts, cov, weight, diagonal, dist)``: the sorted search on `point` when
-    `one_d`, else brute force on `cov` with the metric `weight`.
+    ``search = (point, vals, idx, counts, cov, block, weight, diagonal, dist)``: the sorted search on `point`
+    when `one_d`, else brute force on `cov` with the metric `weight`, `block[group]` holding the group's
+    covariates in the order of ``idx[group]``.
     """
-    point, vals, idx, counts, cov, weight, diagonal, dist = search
+    point, vals, idx, counts, cov, block, weight, diagonal, dist = search
     if one_d:
         return nearest_sorted(vals[group], idx[group], counts[group], point[i], k, exclude, out)
-    return nearest_brute(cov, weight, diagonal, idx[group], counts[group], i, k, exclude, dist, out)
+    return nearest_brute(cov, block[group], weight, diagonal, idx[group], counts[group], i, k, exclude, dist, out)
