@@ -1,7 +1,8 @@
 """Lunceford & Davidian (2004): confounders X, outcome predictors V, three strengths each.
 
 For units i = 1..n, independently (Lunceford & Davidian 2004, Statistics in
-Medicine 23:2937–2960, Section 5, as we read it):
+Medicine 23:2937–2960, Section 5; every value below also agrees with an
+independent public R implementation of the design):
 
     X3 ~ Bernoulli(x3_prob)                              (0.2 in the paper)
     V3 | X3 ~ Bernoulli(0.75·X3 + 0.25·(1 − X3))
