@@ -129,6 +129,20 @@ BUILT_IN = "causalmc"  # the origin of the estimators and DGPs that ship with ca
 KernelRunner = Callable[[Mapping[str, np.ndarray], np.ndarray, Mapping, float, np.ndarray, np.ndarray], str | None]
 
 
+class Batch(dict):
+    """A batch's arrays (name → array with the replications on its first axis), as the runner hands them to
+    every estimator, with `memo`: what estimators derive from the data and share, keyed by what they derived
+    it with (ipw, aipw and ipwra share one propensity fit).
+
+    The runner makes one per sub-batch, so a memo entry lives and dies with the data it came from.  A plain
+    dict (a test, `causalmc.estimate`) has no memo: each estimator derives its own, the same numbers.
+    """
+
+    def __init__(self, arrays=(), /):
+        super().__init__(arrays)
+        self.memo: dict = {}
+
+
 @dataclass(frozen=True)
 class Estimator:
     """One estimator: a batched numba kernel and its reference twin.

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from causalmc.estimators import status as st
-from causalmc.estimators.spec import BUILT_IN
+from causalmc.estimators.spec import BUILT_IN, Batch
 
 from . import NUMBERS_VERSION, __version__, dgps, plugins, records
 from .records import EstimatorOutput, RecordLayout
@@ -152,7 +152,7 @@ def compute(task: Task) -> TaskResult:
     errors = {}
     for lo in range(0, task.n_reps, task.sub_batch):
         hi = min(lo + task.sub_batch, task.n_reps)
-        batch = generate(rng, hi - lo, task.params)
+        batch = Batch(generate(rng, hi - lo, task.params))  # its memo dies with it
         drawn = dgps.pop_truths(batch, dgp.estimand)
         for spec, config, single, names, truth, out, status, own in zip(
             specs, task.estimators, task.terms, terms, truths, values, codes, own_streams, strict=True

@@ -11,7 +11,6 @@ Conventions, stated once and asserted below:
 
 from __future__ import annotations
 
-import gc
 import itertools
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from statsmodels.treatment.treatment_effects import TreatmentEffect
 from causalmc.estimators import status as st
 from causalmc.estimators.observables import propensity
 from causalmc.estimators.observables.propensity import LOGIT, PROBIT, fit_propensity, reference_propensity
-from causalmc.estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, SE
+from causalmc.estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, SE, Batch
 
 
 def selection_batch(rng, n_reps, n, p, strength=0.7):
@@ -84,23 +83,24 @@ def test_propensity_from_far_starts_matches_statsmodels(rng):
 
 
 def test_propensity_is_fitted_once_per_batch(rng):
-    # ipw, aipw and ipwra share a batch's fit; the shared fit gives the same numbers as a fit of their own,
-    # and it is forgotten with the batch.
-    batch = selection_batch(rng, 5, 300, 2)
-    alone = {name: run_estimator(name, {k: v.copy() for k, v in batch.items()}) for name in ("ipw", "aipw", "ipwra")}
+    # ipw, aipw and ipwra share a batch's fit through its memo (the runner's batches have one), with the same
+    # numbers as fits of their own; a plain dict has no memo.
+    arrays = selection_batch(rng, 5, 300, 2)
+    alone = {name: run_estimator(name, arrays) for name in ("ipw", "aipw", "ipwra")}
+    batch = Batch(arrays)
     together = {name: run_estimator(name, batch) for name in ("ipw", "aipw", "ipwra")}
     for name in alone:
         np.testing.assert_array_equal(together[name][0], alone[name][0])
+    assert list(batch.memo) == [("propensity", None, "logit")]
     d, cov = batch["treatment"], batch["controls"]
-    first = propensity.fitted_propensity(batch, {"link": "logit"}, d, cov)
-    assert propensity.fitted_propensity(batch, {"link": "logit"}, d, cov) is first
-    assert propensity.fitted_propensity(batch, {"link": "probit"}, d, cov) is not first
-    assert propensity.fitted_propensity(batch, {"link": "logit", "adjust": ["controls"]}, d, cov) is not first
-    keys = [key for key in propensity._FITS if key[0] == id(batch["treatment"])]
-    assert len(keys) == 3
-    del batch, d, together
-    gc.collect()
-    assert not any(key in propensity._FITS for key in keys)
+    shared = batch.memo[("propensity", None, "logit")]
+    assert propensity.fitted_propensity(batch, {"link": "logit"}, d, cov) is shared
+    assert propensity.fitted_propensity(batch, {"link": "probit"}, d, cov) is not shared
+    assert propensity.fitted_propensity(batch, {"link": "logit", "adjust": ["controls"]}, d, cov) is not shared
+    assert len(batch.memo) == 3
+    assert propensity.fitted_propensity(arrays, {"link": "logit"}, d, cov) is not propensity.fitted_propensity(
+        arrays, {"link": "logit"}, d, cov
+    )
 
 
 @pytest.mark.parametrize("link", [LOGIT, PROBIT])
@@ -361,3 +361,19 @@ def test_aipw_att_sandwich_covers(rng):
     hits = covers(out[:, CI_LOW], out[:, CI_HIGH], 2.0)
     coverage = hits.mean()
     assert abs(coverage - 0.95) <= 4 * np.sqrt(0.95 * 0.05 / n_reps), coverage
+
+
+def test_runs_sharing_the_fit_keep_each_estimators_records(tmp_path):
+    # Through the runner: aipw's records are the same to the bit whether ipw shares its batches' fits or not.
+    from causalmc.sims import api
+
+    def run(estimators, out):
+        scenario = tmp_path / f"{out}.toml"
+        scenario.write_text(
+            f'name = "{out}"\ndgp = "observables"\nreps = 300\nseed = 7\nchunk_size = 100\n'
+            f"estimators = {estimators}\n[params]\nn = 200\n"
+        )
+        records = api.run(scenario, out=tmp_path / out, progress=False, figures=False, fresh=True).records()
+        return records[records["estimator"] == "aipw"].drop(columns="estimator").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(run('["aipw"]', "alone"), run('["ipw", "aipw"]', "shared"))

@@ -23,7 +23,6 @@ perfectly) is status ``separation``; collinear covariates are ``singular``.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -285,35 +284,30 @@ class PropensityFits(NamedTuple):
     info: np.ndarray  # (R, p + 1, p + 1)
 
 
-# Fits of the batches still alive, keyed by (id of the batch's treatment array, adjust, link).  They hold no
-# reference to the batch's arrays, so the treatment array's death removes them.
-_FITS: dict[tuple, tuple[weakref.ref, PropensityFits]] = {}
-
-
 def fitted_propensity(
     batch: Mapping[str, np.ndarray], options: Mapping, d: np.ndarray, cov: np.ndarray
 ) -> PropensityFits:
     """The propensity score of every dataset of `batch`: d (R, n) its float64 treatment and cov (R, p, n) the
     covariates of ``adjust``, with ``link``.
 
-    Fitted once per batch: ipw, aipw and ipwra in one scenario share the
-    fit, as a user fits the score once and hands it to statsmodels'
+    Fitted once per batch when the batch has a memo (`spec.Batch`, as the
+    runner's have): ipw, aipw and ipwra in one scenario share the fit, as a
+    user fits the score once and hands it to statsmodels'
     ``TreatmentEffect``.  The fit is a function of the data alone, so the
-    numbers are the same whichever estimator fits it first; it is
-    forgotten with the batch.
+    numbers are the same whichever estimator fits it first.
     """
-    treatment = batch["treatment"]
+    memo = getattr(batch, "memo", None)
     adjust = options.get("adjust")
-    key = (id(treatment), None if adjust is None else tuple(adjust), options["link"])
-    known = _FITS.get(key)
-    if known is not None and known[0]() is treatment:
-        return known[1]
+    key = ("propensity", None if adjust is None else tuple(adjust), options["link"])
+    if memo is not None and key in memo:
+        return memo[key]
     n_reps, p, n = cov.shape
     fits = PropensityFits(
         np.empty(n_reps, np.int8), np.empty((n_reps, p + 1)), np.empty((n_reps, n)), np.empty((n_reps, p + 1, p + 1))
     )
     fit_propensity_batch(cov, d, LINKS.index(options["link"]), fits.status, fits.coef, fits.ps, fits.info)
-    _FITS[key] = (weakref.ref(treatment, lambda _, key=key, known=_FITS: known.pop(key, None)), fits)
+    if memo is not None:
+        memo[key] = fits
     return fits
 
 
