@@ -128,7 +128,8 @@ def _outcome_model(y, cov, weight, k, gram, rhs, chol, gamma, scratch):
 @njit(cache=True, error_model="numpy")  # see vector_math: vectorised divisions
 def _weights(d, ps, f, trim, estimand, kept, target, w1, w0, dw1, dw0, g):
     """Per unit (module docstring): kᵢ, cᵢ, the arm weights wₐᵢ, their derivatives in the index xᵢ'β (∂wₐᵢ/∂β =
-    dwₐᵢ xᵢ) and gᵢ of the score's score gᵢxᵢ, from dᵢ, p̂ᵢ and fᵢ = F'(xᵢ'β̂).  Branch-free, so it vectorises."""
+    dwₐᵢ xᵢ) and gᵢ of the score's score gᵢxᵢ, from dᵢ, p̂ᵢ and fᵢ = F'(xᵢ'β̂).  Its branches are selects or
+    loop-invariant, so it vectorises."""
     for i in range(d.shape[0]):
         pi, di, fi = ps[i], d[i], f[i]
         ki = 1.0 if trim <= pi <= 1.0 - trim else 0.0
