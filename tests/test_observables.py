@@ -80,6 +80,14 @@ def test_propensity_from_far_starts_matches_statsmodels(rng):
             np.testing.assert_allclose(ours, oracle.params, rtol=RTOL, atol=1e-10)
         np.testing.assert_allclose(ps, oracle.predict(), rtol=RTOL, atol=1e-12)
         np.testing.assert_allclose(info, -oracle.model.hessian(oracle.params), rtol=RTOL)
+    # A binary covariate that splits the arms but for two units each: the discriminant's slope (23.5) is 3.7
+    # times the MLE's log odds ratio, log 576
+    x = np.r_[np.zeros(48), np.ones(2), np.ones(48), np.zeros(2)][None, :]
+    d = np.r_[np.zeros(50), np.ones(50)]
+    code, coef, ps, info, (ref_code, ref_coef, *_) = fit_both(x, d, LOGIT)
+    assert code == ref_code == st.OK
+    np.testing.assert_allclose(coef, [-np.log(24.0), np.log(576.0)], rtol=RTOL)
+    np.testing.assert_allclose(ref_coef, coef, rtol=RTOL)
 
 
 def test_propensity_is_fitted_once_per_batch(rng):
