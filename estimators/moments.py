@@ -1,10 +1,14 @@
-"""Centred cross-products: the sufficient statistics of linear estimators.
+"""Sums over observations that LLVM vectorises: centred cross-products, weighted sums and Gram matrices.
 
 OLS, 2SLS, LIML, the first-stage F and the Anderson–Rubin statistic are all
 functions of the centred cross-product matrix of a few variables (the
 intercept is partialled out by centring, Frisch–Waugh–Lovell).  Each
 variable is shifted by its first value, which keeps the one-pass formula
 Σab − n·ā·b̄ accurate when a mean is large relative to its spread.
+
+The weighted sums X'v, Gram matrices X'WX and linear indices Xβ of a design
+X = [1, covᵀ] serve the estimators that reweight or iterate over units (the
+propensity score, ``ipw``, ``aipw``, ``ipwra``).
 
 ``FAST`` lets LLVM reassociate these sums into SIMD lanes.  The order of
 summation then depends only on n, never on the data or on memory
@@ -20,7 +24,8 @@ FAST = {"reassoc", "contract"}
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _dot(a, b):
+def dot(a, b):
+    """Σᵢ aᵢbᵢ."""
     s = 0.0
     for i in range(a.shape[0]):
         s += a[i] * b[i]
@@ -128,6 +133,87 @@ def centred_cross_products(first, block, last, work, cp, means):
         means[a] = s / n
     for a in range(m):
         for c in range(a + 1):
-            s = _dot(work[a], work[c]) - n * means[a] * means[c]
+            s = dot(work[a], work[c]) - n * means[a] * means[c]
             cp[a, c] = s
             cp[c, a] = s
+
+
+# Sums over observations in a design X = [1, covᵀ] (covariates variable-major, shape (p, n)), for the
+# estimators that reweight or iterate (the propensity score, ipw, aipw, ipwra).
+
+
+@njit(cache=True, fastmath=FAST)
+def total(v):
+    """Σᵢ vᵢ."""
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += v[i]
+    return s
+
+
+@njit(cache=True, fastmath=FAST)
+def weighted_sums(cov, v, out):
+    """X'v for X = [1, covᵀ]: out[0] = Σᵢ vᵢ and out[j + 1] = Σᵢ vᵢ cov[j, i].
+
+    Parameters
+    ----------
+    cov : float64 array, shape (p, n)
+    v : float64 array, shape (n,)
+    out : float64 array, shape (≥ p + 1,)
+    """
+    p, n = cov.shape
+    total = 0.0
+    for i in range(n):
+        total += v[i]
+    out[0] = total
+    for j in range(p):
+        row = cov[j]
+        total = 0.0
+        for i in range(n):
+            total += v[i] * row[i]
+        out[j + 1] = total
+
+
+@njit(cache=True, fastmath=FAST)
+def weighted_gram(cov, w, gram, scratch):
+    """X'WX = Σᵢ wᵢ xᵢxᵢ' for xᵢ = [1, cov[:, i]], both triangles filled.
+
+    Parameters
+    ----------
+    cov : float64 array, shape (p, n)
+    w : float64 array, shape (n,)
+    gram : float64 array, shape (≥ p + 1, ≥ p + 1)
+    scratch : float64 array, shape (n,)
+        Overwritten (wᵢ cov[a, i] of one covariate a at a time).
+    """
+    p, n = cov.shape
+    total = 0.0
+    for i in range(n):
+        total += w[i]
+    gram[0, 0] = total
+    for a in range(p):
+        row_a = cov[a]
+        total = 0.0
+        for i in range(n):
+            scratch[i] = w[i] * row_a[i]
+            total += scratch[i]
+        gram[a + 1, 0] = gram[0, a + 1] = total
+        for b in range(a + 1):
+            row_b = cov[b]
+            total = 0.0
+            for i in range(n):
+                total += scratch[i] * row_b[i]
+            gram[a + 1, b + 1] = gram[b + 1, a + 1] = total
+
+
+@njit(cache=True)
+def linear_index(cov, coef, out):
+    """out = X coef for X = [1, covᵀ]: out[i] = coef[0] + Σⱼ coef[j + 1] cov[j, i], shape (n,)."""
+    p, n = cov.shape
+    for i in range(n):
+        out[i] = coef[0]
+    for j in range(p):
+        c = coef[j + 1]
+        row = cov[j]
+        for i in range(n):
+            out[i] += c * row[i]

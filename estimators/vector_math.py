@@ -21,6 +21,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .moments import FAST
+
 # ln 2 split in two (Cody & Waite 1980): k·LN2_HI is exact for |k| < 2¹¹, so the reduced argument is exact
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
@@ -65,7 +67,7 @@ def exp_into(x, out, bits):
         out[i] *= scale[i]
 
 
-@njit(cache=True, fastmath={"reassoc"})
+@njit(cache=True, fastmath=FAST)
 def sum_log1p(x):
     """Σᵢ log(1 + xᵢ) for 0 ≤ xᵢ ≤ 1, as the logarithms of products of up to 1000 factors: one ``log`` per
     block instead of one per element.  The relative error of a block's product is at most its length times

@@ -31,8 +31,8 @@ from numba import njit
 
 from .. import status as st
 from ..inference import PIVOT_TOLERANCE, cholesky_inplace, cholesky_solve
+from ..moments import FAST, dot, linear_index, total, weighted_gram, weighted_sums
 from ..vector_math import exp_into, sum_log1p
-from .common import dot, linear_index, total, weighted_gram, weighted_sums
 
 LINKS = ("logit", "probit")
 LOGIT, PROBIT = range(2)
@@ -88,7 +88,7 @@ def _count_outside(x, low, high):
     return count
 
 
-@njit(cache=True, fastmath={"reassoc"})
+@njit(cache=True, fastmath=FAST)
 def _linear_part(d, index):
     """Σᵢ dᵢtᵢ − max(tᵢ, 0), the logit log-likelihood but for Σ log(1 + e^−|tᵢ|)."""
     total = 0.0

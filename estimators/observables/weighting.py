@@ -66,6 +66,7 @@ from scipy import special
 
 from .. import status as st
 from ..inference import cholesky_inplace, cholesky_solve, normal_critical, write_failure, write_wald
+from ..moments import dot, linear_index, total, weighted_gram, weighted_sums
 from ..spec import Estimator, Setting
 from .common import (
     ADJUST_OPTION,
@@ -74,14 +75,9 @@ from .common import (
     ESTIMANDS,
     adjustment_arrays,
     covariates,
-    dot,
     estimand_term,
-    linear_index,
     max_standardised_difference,
     one_term,
-    total,
-    weighted_gram,
-    weighted_sums,
 )
 from .propensity import LINKS, LOGIT, fitted_propensity, link_values, positive_definite, reference_propensity
 
