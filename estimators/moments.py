@@ -23,9 +23,9 @@ from numba import njit
 FAST = {"reassoc", "contract"}
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@njit(cache=True, fastmath=FAST)
 def dot(a, b):
-    """Σᵢ aᵢbᵢ."""
+    """Σᵢ aᵢbᵢ.  Not inlined: inlined into a caller compiled without FAST, the sum would stay scalar."""
     s = 0.0
     for i in range(a.shape[0]):
         s += a[i] * b[i]
