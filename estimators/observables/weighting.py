@@ -111,14 +111,28 @@ def _solve(matrix, vector, k, chol, out):
 
 
 @njit(cache=True)
-def _outcome_model(y, cov, weight, k, gram, rhs, chol, gamma, scratch):
-    """Weighted least squares γ of y on x = [1, cov] over the units with weight > 0; gram = Σ w x x'.  False when
-    singular."""
+def _outcome_model(y, cov, weight, k, gram, rhs, chol, gamma, residual, scratch):
+    """Weighted least squares γ of y on x = [1, cov] over the units with weight > 0, gram = Σ w x x', and
+    residual = y − x'γ for every unit.  False when singular."""
     weighted_gram(cov, weight, gram, scratch)
     for i in range(y.shape[0]):
         scratch[i] = weight[i] * y[i]
     weighted_sums(cov, scratch, rhs)
-    return _solve(gram, rhs, k, chol, gamma)
+    if not _solve(gram, rhs, k, chol, gamma):
+        return False
+    linear_index(cov, gamma, residual)
+    for i in range(y.shape[0]):
+        residual[i] = y[i] - residual[i]
+    return True
+
+
+@njit(cache=True)
+def _outcome_models(y, cov, weight1, weight0, k, a1, a0, rhs, chol, gamma1, gamma0, scratch, res1, res0):
+    """The treated (weight1) and control (weight0) outcome models of aipw and ipwra: γₐ, Aₐ = Σ wₐ x x' and
+    the residuals eₐᵢ = yᵢ − xᵢ'γₐ.  False when either is singular."""
+    return _outcome_model(y, cov, weight1, k, a1, rhs, chol, gamma1, res1, scratch) and _outcome_model(
+        y, cov, weight0, k, a0, rhs, chol, gamma0, res0, scratch
+    )
 
 
 @njit(cache=True, error_model="numpy")  # see vector_math: vectorised divisions
@@ -145,14 +159,6 @@ def _weights(d, ps, f, trim, estimand, kept, target, w1, w0, dw1, dw0, g):
             w1[i] = k1
             dw1[i] = 0.0
             w0[i] = k0 * pi * off
-
-
-@njit(cache=True)
-def _residuals(y, cov, gamma, out):
-    """out = y − xᵢ'γ, xᵢ = [1, cov[:, i]]."""
-    linear_index(cov, gamma, out)
-    for i in range(y.shape[0]):
-        out[i] = y[i] - out[i]
 
 
 @njit(cache=True)
@@ -289,13 +295,9 @@ def weighting_kernel(
             for i in range(n):
                 unit[i] = kept[i] * dr[i]
                 phi[i] = kept[i] - unit[i]  # the control arm's kept units, a weight for now
-            if not _outcome_model(yr, co, unit, ko, a1, rhs, chol_o, gamma1, scratch) or not _outcome_model(
-                yr, co, phi, ko, a0, rhs, chol_o, gamma0, scratch
-            ):
+            if not _outcome_models(yr, co, unit, phi, ko, a1, a0, rhs, chol_o, gamma1, gamma0, scratch, res1, res0):
                 write_failure(out, status, r, st.SINGULAR)
                 continue
-            _residuals(yr, co, gamma1, res1)
-            _residuals(yr, co, gamma0, res0)
             # τ's equation ψᵢ − cᵢτ, m̂₁ᵢ − m̂₀ᵢ = e₀ᵢ − e₁ᵢ
             if estimand == ATE:
                 for i in range(n):
@@ -331,13 +333,9 @@ def weighting_kernel(
                 for i in range(n):
                     phi[i] += kept[i] * (dr[i] * unit[i] * res1[i] + (1.0 - dr[i]) * scratch[i] * res0[i])
         else:  # IPWRA
-            if not _outcome_model(yr, co, w1, ko, a1, rhs, chol_o, gamma1, scratch) or not _outcome_model(
-                yr, co, w0, ko, a0, rhs, chol_o, gamma0, scratch
-            ):
+            if not _outcome_models(yr, co, w1, w0, ko, a1, a0, rhs, chol_o, gamma1, gamma0, scratch, res1, res0):
                 write_failure(out, status, r, st.SINGULAR)
                 continue
-            _residuals(yr, co, gamma1, res1)
-            _residuals(yr, co, gamma0, res0)
             inv_size = 1.0 / size
             for i in range(n):
                 phi[i] = target[i] * (res0[i] - res1[i])  # cᵢ(m̂₁ᵢ − m̂₀ᵢ)
