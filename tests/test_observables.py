@@ -91,12 +91,14 @@ def test_propensity_from_far_starts_matches_statsmodels(rng):
 
 
 def test_propensity_is_fitted_once_per_batch(rng):
-    # ipw, aipw and ipwra share a batch's fit through its memo (the runner's batches have one), with the same
-    # numbers as fits of their own; a plain dict has no memo.
+    # ipw, aipw, ipwra and match on the score share a batch's fit through its memo (the runner's batches have
+    # one), with the same numbers as fits of their own; a plain dict has no memo.
     arrays = selection_batch(rng, 5, 300, 2)
-    alone = {name: run_estimator(name, arrays) for name in ("ipw", "aipw", "ipwra")}
+    options = {"match": {"on": "propensity"}}  # matching on the score shares the same logit
+    names = ("ipw", "aipw", "ipwra", "match")
+    alone = {name: run_estimator(name, arrays, options.get(name)) for name in names}
     batch = Batch(arrays)
-    together = {name: run_estimator(name, batch) for name in ("ipw", "aipw", "ipwra")}
+    together = {name: run_estimator(name, batch, options.get(name)) for name in names}
     for name in alone:
         np.testing.assert_array_equal(together[name][0], alone[name][0])
     assert list(batch.memo) == [("propensity", None, "logit")]

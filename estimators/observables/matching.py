@@ -14,7 +14,8 @@ the covariates (``adjust``, p of them):
 ``mahalanobis``       Δ' S⁻¹ Δ, S their sample covariance matrix
                       (``Weight = 2``, which uses S⁻¹ up to a scalar);
 ``propensity``        |p̂ⱼ − p̂ᵢ|, p̂ a logit of the treatment on [1, x] fitted
-                      by Newton–Raphson (`propensity.fit_propensity`).
+                      by Newton–Raphson (`propensity.fit_propensity`), the
+                      same fit the weighting estimators share per batch.
 
 With one covariate, or on the propensity score, the search runs on the
 sorted values (O(n log n)); otherwise by brute force over the other group
@@ -107,7 +108,7 @@ from ..spec import Estimator, Setting
 from . import common
 from .matching_reference import reference_match
 from .neighbours import nearest
-from .propensity import LOGIT, fit_propensity
+from .propensity import fitted_propensity
 
 ON = ("covariates", "propensity")
 COVARIATES, PROPENSITY = range(2)
@@ -177,7 +178,10 @@ def _covariance_row(cov, y, members, cnt, out):
 
 
 @njit(cache=True)
-def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, ps_se, crit, truth, out, status):
+def match_kernel(
+    y, treatment, cov, fit_status, scores, infos, on, metric, estimand, m, bias, var_matches, ps_se, crit, truth, out,
+    status,
+):  # fmt: skip
     """Batched nearest-neighbour matching with Abadie–Imbens standard errors.
 
     Parameters
@@ -186,6 +190,12 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
         Outcome; 1 for treated units, 0 for controls.
     cov : float64 array, shape (R, p, n)
         Covariates, variable-major, p ≥ 1.
+    fit_status : int8 array, shape (R,)
+    scores : float64 array, shape (R, n)
+    infos : float64 array, shape (R, p + 1, p + 1)
+        With ``on = PROPENSITY``, the logit score fitted on [1, cov]
+        (`propensity.fitted_propensity`): its status, p̂ and observed
+        information; otherwise unread (shapes (R, 0) and (R, 0, 0) do).
     on, metric, estimand, bias, ps_se : int
         Codes: COVARIATES or PROPENSITY; INVERSE_VARIANCE or MAHALANOBIS;
         common.ATE or common.ATT; NO_BIAS_ADJUSTMENT or REGRESSION; AI2016
@@ -225,10 +235,7 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
     weight = np.empty((p, p))
     scatter = np.empty((p, p))
     alpha = np.zeros((2, p))  # bias-adjustment slopes of the controls (0) and the treated (1)
-    coef = np.empty(k)
-    info = np.empty((k, k))
     info_copy = np.empty((k, k))
-    ps = np.empty(n)
     point = np.empty(n)
     kcount = np.empty(n)
     kkcount = np.empty(n)
@@ -245,6 +252,8 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
         yr = y[r]
         dr = treatment[r]
         xr = cov[r]
+        ps = scores[r]
+        info = infos[r]
         n1 = 0
         for i in range(n):
             if dr[i] > 0.5:
@@ -256,7 +265,7 @@ def match_kernel(y, treatment, cov, on, metric, estimand, m, bias, var_matches, 
         # The matching variable: the fitted score, or the covariates and their metric.
         code = st.OK
         if on_ps:
-            code = fit_propensity(xr, dr, LOGIT, coef, ps, info)
+            code = fit_status[r]
             point[:] = ps
         else:
             for a in range(p):
@@ -507,10 +516,20 @@ def _codes(options) -> tuple[int, ...]:
 def _run(batch, truth, options, level, out, status):
     on, metric, estimand, m, bias, var_matches, ps_se = _codes(options)
     cov = common.covariates(batch, options)
+    d = np.ascontiguousarray(batch["treatment"], dtype=np.float64)
+    if on == PROPENSITY:  # the logit ipw, aipw and ipwra fit on the same covariates: shared within a batch
+        fits = fitted_propensity(batch, {"adjust": options.get("adjust"), "link": "logit"}, d, cov)
+        fit_status, scores, infos = fits.status, fits.ps, fits.info
+    else:
+        n_reps = d.shape[0]
+        fit_status, scores, infos = np.zeros(n_reps, np.int8), np.empty((n_reps, 0)), np.empty((n_reps, 0, 0))
     match_kernel(
         batch["y"],
-        batch["treatment"],
+        d,
         cov,
+        fit_status,
+        scores,
+        infos,
         on,
         metric,
         estimand,
