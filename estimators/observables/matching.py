@@ -100,14 +100,13 @@ from ..inference import (
     cholesky_solve,
     inverse_quadratic_form,
     normal_critical,
-    spd_inverse,
     write_failure,
     write_wald,
 )
 from ..spec import Estimator, Setting
 from . import common
 from .matching_reference import reference_match
-from .neighbours import nearest
+from .neighbours import metric_matrix, nearest
 from .propensity import fitted_propensity
 
 ON = ("covariates", "propensity")
@@ -268,26 +267,7 @@ def match_kernel(
             code = fit_status[r]
             point[:] = ps
         else:
-            for a in range(p):
-                s = 0.0
-                for i in range(n):
-                    s += xr[a, i]
-                xbar[a] = s / n
-            for a in range(p):
-                for b in range(a + 1):
-                    s = 0.0
-                    for i in range(n):
-                        s += (xr[a, i] - xbar[a]) * (xr[b, i] - xbar[b])
-                    scatter[a, b] = s / (n - 1)
-                    scatter[b, a] = scatter[a, b]
-            if metric == INVERSE_VARIANCE or p == 1:
-                weight[:, :] = 0.0
-                for a in range(p):
-                    if not (scatter[a, a] > 0.0):
-                        code = st.SINGULAR
-                    else:
-                        weight[a, a] = 1.0 / scatter[a, a]
-            elif not spd_inverse(scatter, p, weight):
+            if not metric_matrix(xr, metric == INVERSE_VARIANCE or p == 1, weight, scatter, xbar):
                 code = st.SINGULAR
             point[:] = xr[0]
         if code != st.OK:

@@ -4,13 +4,16 @@ A unit's k nearest units of a group, and every unit at exactly the k-th
 distance: on one sorted coordinate (one covariate, or the propensity
 score) by two pointers walking outwards from the unit, O(log n + k); on
 several covariates by brute force over the group with a quadratic-form
-metric, O(n p), never forming an n × n matrix.
+metric (`metric_matrix`: inverse variances or Mahalanobis), O(n p), never
+forming an n × n matrix.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from ..inference import spd_inverse
 
 
 @njit(cache=True)
@@ -49,6 +52,43 @@ def nearest_sorted(vals, idx, cnt, x, k, exclude, out):
             right += 1
         taken += 1
     return taken
+
+
+@njit(cache=True)
+def metric_matrix(cov, diagonal, weight, scatter, mean):
+    """The metric A of the distance Δ'AΔ: the inverse sample variances on the diagonal (`diagonal`, Abadie–Imbens)
+    or the inverse sample covariance matrix S⁻¹ (Mahalanobis), S with divisor n − 1.  False when a variance is
+    0 or S is singular.
+
+    Parameters
+    ----------
+    cov : float64 array, shape (p, n)
+    weight : float64 array, shape (p, p)
+        Out: A.
+    scatter, mean : float64 arrays, shapes (p, p) and (p,)
+        Scratch (S and the means).
+    """
+    p, n = cov.shape
+    for a in range(p):
+        s = 0.0
+        for i in range(n):
+            s += cov[a, i]
+        mean[a] = s / n
+    for a in range(p):
+        for b in range(a + 1):
+            s = 0.0
+            for i in range(n):
+                s += (cov[a, i] - mean[a]) * (cov[b, i] - mean[b])
+            scatter[a, b] = s / (n - 1)
+            scatter[b, a] = scatter[a, b]
+    if not diagonal:
+        return spd_inverse(scatter, p, weight)
+    weight[:, :] = 0.0
+    for a in range(p):
+        if not (scatter[a, a] > 0.0):
+            return False
+        weight[a, a] = 1.0 / scatter[a, a]
+    return True
 
 
 @njit(cache=True)
