@@ -194,7 +194,7 @@ def _placebo_reference(rng: np.random.Generator, n_reps: int, draws: int = 199) 
 
     from .dgps.placebo_panel import SHIPPED, load_panel
 
-    y, _, _ = load_panel(SHIPPED["cps"], "state", "year", "log_wage", 1979, 1999)
+    y, _, _ = load_panel(SHIPPED["cps"].path, "state", "year", "log_wage", 1979, 1999)
     g, t = y.shape
     unit, period = np.repeat(np.arange(g), t), np.tile(np.arange(1, t + 1), g)
     for _ in range(n_reps):

@@ -159,7 +159,8 @@ class Scenario:
     target_mcse: Mapping = field(default_factory=dict)
     max_reps: int | None = None
     sampler: str = "data"  # "sufficient": the DGP draws its sufficient statistics, not the data
-    # data-file parameter value as written -> {"path": resolved, "sha256": content hash}
+    # data-file parameter value as written -> {"path": resolved, "sha256": content hash,
+    # "dataset": the shipped dataset it is (by content), or None}
     data_files: Mapping = field(default_factory=dict)
     source: Mapping = field(default_factory=dict, repr=False, compare=False)  # the TOML as read
     # "dgp:NAME" / "estimator:NAME" -> {"origin", "identity"} for the user code (plugins) it runs
@@ -171,7 +172,7 @@ class Scenario:
         cells = []
         for values in itertools.product(*(self.grid[n] for n in names)):
             grid_values = dict(zip(names, values))
-            params = {**self.params, **grid_values}
+            params = self.resolved_params({**self.params, **grid_values})
             label = ",".join(f"{k}={_fmt(v)}" for k, v in grid_values.items()) or "all"
             resolved = {k: self.data_files[v]["path"] if self._is_file(k, v) else v for k, v in params.items()}
             cells.append(Cell(label, resolved, grid_values, cell_key(self.dgp, self.identity_params(params))))
@@ -179,6 +180,22 @@ class Scenario:
 
     def _is_file(self, name, value) -> bool:
         return isinstance(value, str) and value in self.data_files and name in self.data_file_params
+
+    def resolved_params(self, params: Mapping) -> dict:
+        """`params` with what a shipped dataset they name defines and leave unset filled in (its columns, slice).
+
+        Done here, per cell and before the identity, so that the DGP and
+        the seeds see the same explicit values (`sims.dgps.datasets`).
+        """
+        dgp = plugins.dgp_registry().get(self.dgp)
+        if dgp is None or not dgp.data_files:
+            return dict(params)
+
+        def dataset_of(value):
+            entry = self.data_files.get(value)
+            return dgp.shipped_data.get(entry.get("dataset")) if entry else None
+
+        return dgp.with_dataset_defaults(params, dataset_of)
 
     def dgp_spec(self) -> dgps.Dgp:
         """The scenario's DGP: the registry's, set up by the scenario's table named after it if it has `configure`."""
@@ -207,7 +224,7 @@ class Scenario:
         identity = {
             "numbers_version": NUMBERS_VERSION,
             "dgp": self.dgp,
-            "params": self.identity_params(self.params),
+            "params": self.identity_params(self.resolved_params(self.params)),
             "grid_parameters": list(self.grid),
             "seed": self.seed,
             "level": self.level,
@@ -485,9 +502,12 @@ class _Parser:
                     shipped = f"; shipped: {', '.join(dgp.shipped_data)}" if dgp.shipped_data else ""
                     raise self.error(key, f"data file not found: {path} (a relative path is read from {base}{shipped})")
                 try:
-                    found[value] = {"path": str(path.resolve()), "sha256": dgps.file_digest(path)}
+                    digest = dgps.file_digest(path)
                 except OSError as exc:
                     raise self.error(key, f"cannot read the data file {path} ({exc.strerror})") from None
+                # A shipped dataset by content, however it is named: its definition then fills the parameters.
+                shipped = {dgps.file_digest(d.path): name for name, d in dgp.shipped_data.items()}
+                found[value] = {"path": str(path.resolve()), "sha256": digest, "dataset": shipped.get(digest)}
         return found
 
     def setting(self, key, setting, value):

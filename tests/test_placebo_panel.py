@@ -185,7 +185,7 @@ def test_the_panel_is_read_once_per_process(tmp_path, monkeypatch):
 
 
 def test_the_shipped_castle_panel_and_its_sample(tmp_path):
-    y, states, years = load_panel(SHIPPED["castle"], "state", "year", "l_homicide")
+    y, states, years = load_panel(SHIPPED["castle"].path, "state", "year", "l_homicide")
     assert y.shape == (50, 11) and years == tuple(range(2000, 2011))
     frame = api.sample(load(runner_scenario(tmp_path)), rep=2)
     assert len(frame) == 50 * 11 and frame.attrs["truth"] == 0.0
@@ -207,12 +207,70 @@ def test_castle_placebo_scenario_is_in_the_suite():
 def test_the_shipped_cps_panel_is_bdms():
     """50 states × 1979–2018; sliced to 1979–1999 by default; its two-way residuals' first three autocorrelations
     are near BDM's 0.51, 0.44, 0.33 (0.52, 0.45, 0.35 here: aggregated data, not BDM's micro residuals)."""
-    y, states, years = load_panel(SHIPPED["cps"], "state", "year", "log_wage")
+    y, states, years = load_panel(SHIPPED["cps"].path, "state", "year", "log_wage")
     assert y.shape == (50, 40) and years[0] == 1979 and years[-1] == 2018 and len(set(states)) == 50
-    params = {s.name: s.default for s in placebo_panel.DGPS[0].params} | {"data": "cps", "outcome": "log_wage"}
+    dgp = placebo_panel.DGPS[0]
+    params = dgp.with_dataset_defaults({s.name: s.default for s in dgp.params} | {"data": "cps"})
     panel = placebo_panel._shape(params)[0]
     assert panel.shape == (50, 21)
     np.testing.assert_array_equal(panel, y[:, :21])
     resid = panel - panel.mean(1, keepdims=True) - panel.mean(0, keepdims=True) + panel.mean()
     rho = [np.corrcoef(resid[:, lag:].ravel(), resid[:, :-lag].ravel())[0, 1] for lag in (1, 2, 3)]
     assert np.allclose(rho, [0.51, 0.44, 0.33], atol=0.02), rho
+
+
+def shipped_cps_scenario(folder: Path, data: str, extra: str = "") -> Path:
+    path = folder / f"cps_{len(list(folder.glob('cps_*.toml')))}.toml"
+    path.write_text(
+        f'name = "c"\ndgp = "placebo_panel"\nreps = 10\nseed = 1\nestimators = ["twfe"]\n'
+        f'[params]\ndata = "{data}"\nmin_pre = 6\nmin_post = 5\n{extra}'
+    )
+    return path
+
+
+def test_the_cps_dataset_by_name_by_path_or_as_a_copy_is_one_dataset_with_bdms_slice(tmp_path):
+    """The shipped dataset is known by its content: its columns and 1979–1999 slice fill the unset parameters in
+    every case, before the cell's identity, so the three scenarios are one experiment (same keys, same data)."""
+    shutil.copy(SHIPPED["cps"].path, tmp_path / "copy.csv")
+    named, by_path, copy = (
+        load(shipped_cps_scenario(tmp_path, data)) for data in ("cps", str(SHIPPED["cps"].path), "copy.csv")
+    )
+    for scenario in (named, by_path, copy):
+        (cell,) = scenario.cells()
+        assert {k: cell.params[k] for k in ("unit", "period", "outcome", "first_period", "last_period")} == {
+            "unit": "state", "period": "year", "outcome": "log_wage", "first_period": 1979, "last_period": 1999
+        }  # fmt: skip
+        assert cell.key == named.cells()[0].key and scenario.fingerprint() == named.fingerprint()
+        frame = api.sample(scenario, rep=1)
+        assert frame["period"].nunique() == 21 and frame["unit"].nunique() == 50
+    pd.testing.assert_frame_equal(api.sample(named, rep=4), api.sample(copy, rep=4))
+
+
+def test_an_explicit_slice_or_outcome_overrides_the_datasets_and_changes_the_identity(tmp_path):
+    default = load(shipped_cps_scenario(tmp_path, "cps"))
+    whole = load(shipped_cps_scenario(tmp_path, "cps", "first_period = 1979\nlast_period = 2018\n"))
+    hours = load(shipped_cps_scenario(tmp_path, "cps", 'outcome = "hours"\n'))
+    assert api.sample(whole, rep=0)["period"].nunique() == 40
+    assert whole.cells()[0].key != default.cells()[0].key and whole.fingerprint() != default.fingerprint()
+    assert hours.cells()[0].params["outcome"] == "hours" and hours.cells()[0].params["last_period"] == 1999
+    assert hours.cells()[0].key != default.cells()[0].key
+
+
+def test_a_file_of_ones_own_needs_its_columns_named(tmp_path, capsys):
+    small_panel().to_csv(tmp_path / "panel.csv", index=False)
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "m"\ndgp = "placebo_panel"\nreps = 4\nseed = 1\nestimators = ["twfe"]\n'
+                    '[params]\ndata = "panel.csv"\nperiod = "t"\n')  # fmt: skip
+    err = refused(tmp_path, capsys, path)
+    assert "key 'params.unit and params.outcome'" in err
+    assert "is not a shipped dataset, so its columns must be given; allowed: its columns id, t, y" in err
+
+
+def test_data_as_a_grid_parameter_takes_each_datasets_definition(tmp_path):
+    path = tmp_path / "both.toml"
+    path.write_text('name = "b"\ndgp = "placebo_panel"\nreps = 4\nseed = 1\nestimators = ["twfe"]\n'
+                    '[grid]\ndata = ["castle", "cps"]\n')  # fmt: skip
+    castle, cps = load(path).cells()
+    assert (castle.params["outcome"], castle.params["first_period"]) == ("l_homicide", None)
+    assert (cps.params["outcome"], cps.params["first_period"], cps.params["last_period"]) == ("log_wage", 1979, 1999)
+    assert api.sample(load(path), cell={"data": "cps"})["period"].nunique() == 21

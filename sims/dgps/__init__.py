@@ -36,6 +36,8 @@ import numpy as np
 
 from causalmc.estimators.spec import BUILT_IN, Setting, discover
 
+from .datasets import Dataset, with_defaults
+
 Batch = dict[str, np.ndarray]
 TRUTH_PREFIX = "truth:"  # batch keys of the truths of further terms
 
@@ -100,7 +102,11 @@ class Dgp:
         identity (fingerprint, cell keys, so the seeds) sees the file's
         content hash, never its path.
     shipped_data : mapping
-        Names of data files that ship with causalmc -> their path.
+        The shipped datasets it accepts, name -> `datasets.Dataset`.  When
+        a data file is one of them (by name, path or content), the
+        parameters its definition sets (columns, default slice) that the
+        scenario leaves unset take the definition's values in every cell
+        (`datasets.with_defaults`): the DGP sees explicit values.
     describe : callable, optional
         ``describe(params) -> str``: the model of these parameters as text
         for the report (a ``dag`` scenario's structural equations); by
@@ -126,7 +132,7 @@ class Dgp:
     sufficient: Callable[[np.random.Generator, int, Mapping], Batch] | None = None
     sufficient_inexact: Callable[[Mapping], str | None] | None = None
     data_files: tuple[str, ...] = ()
-    shipped_data: Mapping[str, str] = field(default_factory=dict)
+    shipped_data: Mapping[str, Dataset] = field(default_factory=dict)
     configure: Callable[[Mapping | None, Mapping], Dgp] | None = None
     describe: Callable[[Mapping], str] | None = None
 
@@ -139,15 +145,28 @@ class Dgp:
         return self.sufficient if name == "sufficient" else self.generate
 
     def example_params(self) -> list[dict]:
-        """Each example: the defaults overridden by its values."""
+        """Each example: the defaults overridden by its values, a shipped dataset's definition filling the rest."""
         defaults = {p.name: p.default for p in self.params}
-        return [defaults | dict(example) for example in self.examples]
+        return [self.with_dataset_defaults(defaults | dict(example)) for example in self.examples]
+
+    def with_dataset_defaults(self, params: Mapping, dataset_of: Callable[[str], Dataset | None] = None) -> dict:
+        """`params` with what a shipped dataset they name defines and they leave unset (`datasets.with_defaults`).
+
+        `dataset_of(value)` finds the dataset a data parameter's value is
+        (the scenario's: by content); by default, a shipped name.
+        """
+        dataset_of = dataset_of or self.shipped_data.get
+        for name in self.data_files:
+            value = params.get(name)
+            if isinstance(value, str):
+                params = with_defaults(params, dataset_of(value))
+        return dict(params)
 
 
-def resolve_data_file(value: str, base_dir, shipped: Mapping[str, str]) -> Path:
-    """The file a data parameter names: a shipped name, else a path (relative: to the scenario's folder)."""
+def resolve_data_file(value: str, base_dir, shipped: Mapping[str, Dataset]) -> Path:
+    """The file a data parameter names: a shipped dataset's name, else a path (relative: to the scenario's folder)."""
     if value in shipped:
-        return Path(shipped[value])
+        return shipped[value].path
     path = Path(value).expanduser()
     return path if path.is_absolute() else Path(base_dir) / path
 

@@ -30,10 +30,17 @@ Fisher–Yates shuffle of 0 … G − 1, or G' integers with replacement), then 
 
 The data file enters the run's identity by its content (SHA-256): the same
 table under another path gives the same numbers, an edited one is another
-experiment.  Each worker reads it once.  ``data = "castle"`` is the shipped
-castle-doctrine panel, ``data = "cps"`` the CPS panel of BDM as rebuilt by
-Arkhangelsky et al. (2021), sliced to BDM's 1979–1999 unless the scenario
-gives a slice (`sims/dgps/data/README.md`).
+experiment.  Each worker reads it once.  Shipped datasets
+(`sims.dgps.datasets`): ``data = "castle"``, the castle-doctrine panel
+(state, year, outcome l_homicide, 2000–2010); ``data = "cps"``, the CPS
+panel of BDM as rebuilt by Arkhangelsky et al. (2021) (state, year,
+outcome log_wage), sliced to BDM's 1979–1999 (21 periods) unless the
+scenario gives ``first_period`` / ``last_period``.  A shipped dataset is
+known by its content, so a path to its file behaves the same.  For a file
+of your own, ``unit``, ``period`` and ``outcome`` are required and the
+whole panel is used unless sliced.  The scenario loader fills a shipped
+dataset's columns and slice into the parameters, so the generator receives
+explicit values (`sims/dgps/data/README.md`).
 """
 
 from __future__ import annotations
@@ -47,12 +54,10 @@ from numba import njit
 
 from causalmc.estimators.spec import Setting
 
-from . import Dgp
+from . import Dgp, datasets, resolve_data_file
 
-DATA = Path(__file__).parent / "data"
-SHIPPED = {"castle": str(DATA / "castle.csv"), "cps": str(DATA / "cps.csv")}
-# A shipped panel's slice when the scenario gives none: BDM's years for the CPS.
-SHIPPED_SLICE = {"cps": (1979, 1999)}
+SHIPPED = datasets.named(("castle", "cps"))
+COLUMNS = ("unit", "period", "outcome")
 
 
 class PanelError(ValueError):
@@ -119,15 +124,19 @@ def _load(path, _mtime, _size, unit, period, outcome, first, last, aggregate):
 
 
 def _shape(p):
-    """(Y, units drawn per replication, treated per replication, start window) of the parameters."""
-    first, last = SHIPPED_SLICE.get(p["data"], (None, None))
+    """(Y, units drawn per replication, treated per replication, start window) of the parameters.
+
+    The parameters are explicit: the scenario loader has filled a shipped
+    dataset's columns and slice in (a shipped name is still mapped to its
+    file, for direct calls).
+    """
     y = load_panel(
-        SHIPPED.get(p["data"], p["data"]),
+        resolve_data_file(p["data"], Path.cwd(), SHIPPED),
         p["unit"],
         p["period"],
         p["outcome"],
-        first if p["first_period"] is None else p["first_period"],
-        last if p["last_period"] is None else p["last_period"],
+        p["first_period"],
+        p["last_period"],
         p["aggregate"],
     )[0]
     g, t = y.shape
@@ -171,7 +180,20 @@ def generate(rng, n_reps, p):
     return {"panel_y": y, "treated": treated, "start": start, "truth": np.full(n_reps, p["tau"])}
 
 
+def _columns(p) -> str:
+    """The allowed column names of a data file, for an error message."""
+    parquet = Path(p["data"]).suffix.lower() in (".parquet", ".pq")
+    try:
+        header = pd.read_parquet(p["data"]) if parquet else pd.read_csv(p["data"], nrows=0)
+    except Exception:  # an unreadable file: load_panel's check says why
+        return "allowed: column names of the file"
+    return f"allowed: its columns {', '.join(map(str, header.columns))}"
+
+
 def check(p):
+    unset = [name for name in COLUMNS if p[name] is None]
+    if unset:
+        return [((*unset,), f"{p['data']} is not a shipped dataset, so its columns must be given; {_columns(p)}")]
     try:
         panel, drawn, n_treated, (start_min, start_max) = _shape(p)
     except PanelError as exc:
@@ -206,9 +228,16 @@ DGPS = (
             Setting(
                 "data", "castle", "the panel: a CSV or Parquet file (relative to the scenario), or 'castle' or 'cps'"
             ),
-            Setting("unit", "state", "column of the unit ids"),
-            Setting("period", "year", "column of the periods (numbers, sorted ascending)"),
-            Setting("outcome", "l_homicide", "column of the outcome"),
+            Setting("unit", None, "column of the unit ids (shipped data: 'state'; your file: required)", kind=str),
+            Setting(
+                "period", None, "column of the periods, numbers (shipped data: 'year'; your file: required)", kind=str
+            ),
+            Setting(
+                "outcome",
+                None,
+                "column of the outcome (castle: 'l_homicide', cps: 'log_wage'; your file: required)",
+                kind=str,
+            ),
             Setting("first_period", None, "first period used (default: the panel's first; cps: 1979)", kind=int),
             Setting("last_period", None, "last period used (default: the panel's last; cps: 1999)", kind=int),
             Setting(
