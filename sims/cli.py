@@ -222,6 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
 
     p = sub.add_parser(
+        "pages",
+        help="write documentation pages of finished runs",
+        formatter_class=_Formatter,
+        description="Write one Markdown page per run folder into --out (OUT/<name>.md, its figures in "
+        "OUT/<name>/): the scenario's question and design, its claims with whether each holds and the "
+        "measured value ± MCSE, one table per measure its claims and figures use, the figures and the run's "
+        "provenance; then the index OUT.md beside the folder, one row per page in it. Every number comes "
+        "from the run. Every folder is checked first: nothing is written if one is no finished run.",
+        epilog="example:\n  python run_bench.py pages full/bdm_cps full/weak_iv --out docs/scenarios",
+    )
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("--out", type=Path, required=True, help="folder of the pages (the index goes beside it)")
+
+    p = sub.add_parser(
         "list",
         help="list DGPs, estimators and scenarios",
         formatter_class=_Formatter,
@@ -249,7 +263,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("suite", "run", "plan", "sample", "estimate", "summary", "check", "compare", "report", "list", "bench")
+COMMANDS = (
+    "suite",
+    "run",
+    "plan",
+    "sample",
+    "estimate",
+    "summary",
+    "check",
+    "compare",
+    "report",
+    "pages",
+    "list",
+    "bench",
+)
 
 
 def main(argv=None) -> int:
@@ -278,6 +305,8 @@ def main(argv=None) -> int:
             return _compare(args)
         if command == "report":
             return _rerender(args)
+        if command == "pages":
+            return _pages(args)
         if command == "list":
             return _list(args)
         if command == "bench":
@@ -478,6 +507,18 @@ def _rerender(args) -> int:
         print(f"{scenario.name}: {html}, {markdown}")
     for out in {Path(d).resolve().parent for d in args.run_dirs}:
         print(f"index: {page.write_index(out)}")
+    return 0
+
+
+def _pages(args) -> int:
+    from .report import pages
+
+    written, files, index = pages.write(args.run_dirs, args.out)
+    for page, path in zip(written, files):
+        print(f"{page.name}: {path}")
+        if page.stale:
+            print(f"   note: {page.stale}", file=sys.stderr)
+    print(f"index: {index}")
     return 0
 
 
