@@ -48,6 +48,7 @@ from .text import expectation_table, has_several_terms, replications_text
 PAGE_MARK = "<!-- causalmc scenario page: "
 PAGE_ROW_LIMIT = 100  # rows per measure table; a larger grid (confounding_sweep's 400 cells) is cut with a note
 FIGURE_COLOURS = 64
+CLAIM_CELLS_LISTED = 12  # a claim over more cells is one row for the cells where it holds (with its range)
 STANDARD_FIGURE_MEASURES = ("bias", "coverage")  # the always-drawn bias and coverage figures (median bias for IV)
 
 
@@ -165,26 +166,50 @@ def design(scenario) -> dict:
     }
 
 
-def claims(run: api.Run) -> list[dict]:
-    """Each claim per cell it selects: the claim, the cell, the measured value ± MCSE and whether it holds."""
+def claims(run: api.Run) -> tuple[list[dict], int, int]:
+    """Each claim per cell it selects: the claim, the cell, the measured value ± MCSE and whether it holds;
+    and how many of the (claim, cell) pairs hold, of how many.
+
+    A claim over more than `CLAIM_CELLS_LISTED` cells takes one row for the
+    cells where it holds (their number, the smallest and largest value
+    measured, each ± its MCSE) and one row for each cell where it fails.
+    """
     table = expectation_table(run.scenario, run.summary, run.run_dir)
     several_terms = has_several_terms(run.summary)
     rows = []
-    for r in table.itertuples():
-        value, mcse = value_and_mcse(r.value, r.mcse)
-        cell = "(selects no cell)" if r.cell is None else str(r.cell)
-        if several_terms and r.term is not None:
-            cell += f"; {r.term}"
-        what = "paired loss difference " if r.relation == "better_than" else ""
-        rows.append(
-            {
-                "claim": _cell(r.expectation),
-                "cell": _cell(cell),
-                "value": f"{what}{value}" + (f" ± {mcse}" if mcse else ""),
-                "holds": bool(r.holds),
-            }
-        )
-    return rows
+    for _, group in table.groupby("expectation", sort=False):
+        first = group.iloc[0]
+        what = "paired loss difference " if first.relation == "better_than" else ""
+        held = group[group["holds"].astype(bool)]
+        if len(group) > CLAIM_CELLS_LISTED and len(held):
+            low, high = held.loc[held["value"].idxmin()], held.loc[held["value"].idxmax()]
+            rows.append(
+                {
+                    "claim": _cell(first.expectation),
+                    "cell": f"{len(held)} of {len(group)} cells",
+                    "value": f"{what}{_shown(low.value, low.mcse)} to {_shown(high.value, high.mcse)}",
+                    "holds": True,
+                }
+            )
+            group = group[~group["holds"].astype(bool)]
+        for r in group.itertuples():
+            cell = "(selects no cell)" if r.cell is None else str(r.cell)
+            if several_terms and r.term is not None:
+                cell += f"; {r.term}"
+            rows.append(
+                {
+                    "claim": _cell(r.expectation),
+                    "cell": _cell(cell),
+                    "value": what + _shown(r.value, r.mcse),
+                    "holds": bool(r.holds),
+                }
+            )
+    return rows, int(table["holds"].astype(bool).sum()), len(table)
+
+
+def _shown(value: float, mcse: float) -> str:
+    text, error = value_and_mcse(value, mcse)
+    return f"{text} ± {error}" if error else text
 
 
 def _figures(scenario, files: list[Path]) -> list[Path]:
@@ -209,7 +234,7 @@ def context(page: ScenarioPage) -> dict:
     run, manifest = page.run, page.manifest
     scenario, summary = run.scenario, run.summary
     tables = measure_tables(summary, list(scenario.grid), headline_measures(scenario, summary))
-    checked = claims(run)
+    checked, held, total = claims(run)
     finished = manifest.get("timings", {}).get("finished", "")
     return {
         "scenario": scenario,
@@ -219,7 +244,8 @@ def context(page: ScenarioPage) -> dict:
         "tables": tables,
         "row_limit": PAGE_ROW_LIMIT,
         "claims": checked,
-        "held": sum(c["holds"] for c in checked),
+        "held": held,
+        "total": total,
         "figures": _figures(scenario, run.figures),
         "provenance": provenance(manifest),
         "finished": finished,
@@ -239,7 +265,7 @@ def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str) ->
         "cells": values["cells"],
         "replications": values["replications"],
         "held": values["held"],
-        "claims": len(values["claims"]),
+        "claims": values["total"],
         "date": values["date"],
         "revision": values["revision"],
     }
