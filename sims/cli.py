@@ -225,11 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         "pages",
         help="write documentation pages of finished runs",
         formatter_class=_Formatter,
-        description="Write one Markdown page per run folder into --out (OUT/<name>.md, its figures in "
-        "OUT/<name>/): the scenario's question and design, its claims with whether each holds and the "
-        "measured value ± MCSE, one table per measure its claims and figures use, the figures and the run's "
-        "provenance; then the index OUT.md beside the folder, one row per page in it. Every number comes "
-        "from the run. Every folder is checked first: nothing is written if one is no finished run.",
+        description="Write OUT/<name>.md per run folder (its figures in OUT/<name>/): the scenario's question and "
+        "design, its claims (holds or not, the value ± MCSE), a table per measure they and its figures use, the "
+        "figures, the provenance; then the index OUT.md, a row per page in OUT. Nothing is written if a folder "
+        "is no finished run.",
         epilog="example:\n  python run_bench.py pages full/bdm_cps full/weak_iv --out docs/scenarios",
     )
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
@@ -263,20 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = (
-    "suite",
-    "run",
-    "plan",
-    "sample",
-    "estimate",
-    "summary",
-    "check",
-    "compare",
-    "report",
-    "pages",
-    "list",
-    "bench",
-)
+COMMANDS = tuple("suite run plan sample estimate summary check compare report pages list bench".split())
 
 
 def main(argv=None) -> int:

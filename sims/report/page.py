@@ -210,12 +210,14 @@ def _data_uri(path: Path) -> str:
 
 
 @cache
-def _environment():
+def _environment(escape: bool = True):
+    """Jinja2 over the report templates; `escape` False for pages that are Markdown only (the scenario pages),
+    where an HTML entity is noise to the reader of the file."""
     import jinja2
 
     return jinja2.Environment(
         loader=jinja2.PackageLoader("causalmc.sims.report", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=False),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=False) if escape else False,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,

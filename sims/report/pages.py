@@ -35,14 +35,13 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
 from .. import api
 from ..summary import MEASURES
-from .page import MEASURE_TITLES, measure_tables, provenance, value_and_mcse
+from .page import MEASURE_TITLES, _environment, measure_tables, provenance, value_and_mcse
 from .text import expectation_table, has_several_terms, replications_text
 
 PAGE_MARK = "<!-- causalmc scenario page: "
@@ -270,7 +269,7 @@ def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str) ->
         "revision": values["revision"],
     }
     text = (
-        _environment()
+        _environment(escape=False)
         .get_template("scenario_page.md.j2")
         .render(**values, scenario_link=scenario_link, figure_folder=figure_folder)
     )
@@ -320,21 +319,7 @@ def render_index(out: Path) -> str:
         if first.startswith(PAGE_MARK):
             meta = json.loads(first.removeprefix(PAGE_MARK).removesuffix(" -->"))
             rows.append(meta | {"link": f"{Path(out).name}/{path.name}"})
-    return _environment().get_template("scenario_index.md.j2").render(rows=rows, cell_text=_cell)
-
-
-@cache
-def _environment():
-    """Jinja2 for Markdown: nothing escaped (an HTML entity in a Markdown page is noise to its readers)."""
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("causalmc.sims.report", "templates"),
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    return _environment(escape=False).get_template("scenario_index.md.j2").render(rows=rows, cell_text=_cell)
 
 
 def _replace(path: Path, text: str) -> Path:
