@@ -157,3 +157,19 @@ def test_a_bad_run_folder_exits_2_naming_it_and_nothing_is_written(tiny_run, tmp
     assert code == 2
     assert printed.err.startswith("error: ") and message in printed.err and str(bad) in printed.err
     assert not (tmp_path / "docs").exists()
+
+
+def test_a_run_to_mcse_targets_states_the_replications_it_reached(tmp_path, capsys):
+    """With target_mcse the replications per cell come from the manifest, not the file's first round."""
+    path = tmp_path / "adaptive.toml"
+    path.write_text(
+        'name = "adaptive"\ndgp = "confounding"\nreps = 100\nmax_reps = 800\nseed = 2\nestimators = ["ols"]\n'
+        "target_mcse = { bias = 0.01 }\n[grid]\nn = [20, 2000]\n"
+    )
+    main(["run", str(path), "--out", str(tmp_path / "runs"), "--jobs", "1", "--quiet", "--no-figures"])
+    reps = json.loads((tmp_path / "runs" / "adaptive" / "manifest.json").read_text())["reps"]
+    low, high = min(reps.values()), max(reps.values())
+    assert _pages([tmp_path / "runs" / "adaptive"], tmp_path / "scenarios", capsys)[0] == 0
+    reached = f"{low if low == high else f'{low} to {high}'} reps (reached by its MCSE targets)"
+    assert f"2 cells × {reached}, seed 2" in (tmp_path / "scenarios" / "adaptive.md").read_text()
+    assert f"| 2 × {reached} |" in (tmp_path / "scenarios.md").read_text()

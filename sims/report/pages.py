@@ -222,6 +222,15 @@ def _figures(scenario, files: list[Path]) -> list[Path]:
     return sorted(files, key=rank)
 
 
+def _replications_used(scenario, manifest: dict) -> str:
+    """The replications the run made: the scenario's count, or the range its MCSE targets reached."""
+    per_cell = manifest.get("reps")
+    if not per_cell:
+        return replications_text(scenario)
+    low, high = min(per_cell.values()), max(per_cell.values())
+    return f"{low if low == high else f'{low} to {high}'} reps (reached by its MCSE targets)"
+
+
 def _revision(manifest: dict) -> str:
     full = manifest.get("git_revision") or "unknown"
     commit, _, dirty = full.partition("-")
@@ -240,6 +249,7 @@ def context(page: ScenarioPage) -> dict:
         "design": design(scenario),
         "cells": len(scenario.cells()),
         "replications": replications_text(scenario),
+        "used": _replications_used(scenario, manifest),
         "tables": tables,
         "row_limit": PAGE_ROW_LIMIT,
         "claims": checked,
@@ -262,7 +272,7 @@ def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str) ->
         "dgp": page.run.scenario.dgp,
         "description": page.run.scenario.description,
         "cells": values["cells"],
-        "replications": values["replications"],
+        "replications": values["used"],
         "held": values["held"],
         "claims": values["total"],
         "date": values["date"],
