@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import zlib
 
 import numpy as np
@@ -30,6 +31,30 @@ def seed_for(name: str) -> int:
 @pytest.fixture
 def rng(request):
     return np.random.default_rng(seed_for(request.node.nodeid))
+
+
+# Set by .ci/run, which installs Chromium: there a missing browser is a failure, not a skip.
+REQUIRE_BROWSER = "CAUSALMC_REQUIRE_BROWSER"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of a headless Chromium (the first of chromium, chromium-browser, google-chrome on PATH).
+
+    Without one a test using it is skipped, so the README's test command passes on a fresh machine with no browser;
+    when CAUSALMC_REQUIRE_BROWSER is set to anything but "0" (.ci/run sets 1) it errors at set-up instead, so CI
+    cannot pass without running the browser tests.
+    """
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    reason = (
+        "no headless Chromium (chromium/chromium-browser/google-chrome on PATH); "
+        ".ci/run installs Debian's chromium package"
+    )
+    if os.environ.get(REQUIRE_BROWSER, "") not in ("", "0"):
+        pytest.fail(f"{reason}, and {REQUIRE_BROWSER} is set: this run must test in a browser", pytrace=False)
+    pytest.skip(reason)
 
 
 def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=False, seed=0):

@@ -200,6 +200,17 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _default_sigint():
+    """Run in the child between fork and exec: SIGINT back to its default disposition.
+
+    A child inherits an ignored SIGINT (pytest started by `nohup`, or as a background job of a non-interactive
+    shell), and Python installs its KeyboardInterrupt handler at start-up only when SIGINT is not ignored: the
+    run would then ignore the Ctrl-C and finish, as it should. This test is of Ctrl-C at a terminal, so the
+    disposition must be the default before the child's interpreter starts, whatever launched pytest.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("backend", ["loky", "dask"])
 def test_ctrl_c_stops_every_worker_and_leaves_the_run_resumable(tmp_path, clean, backend):
     path = write_scenario(tmp_path)
@@ -210,7 +221,11 @@ def test_ctrl_c_stops_every_worker_and_leaves_the_run_resumable(tmp_path, clean,
     slow_path.write_text(slow)
     argv = command(slow_path, out, "--jobs", "2", "--backend", backend)
     child = subprocess.Popen(
-        [sys.executable, str(ROOT / "run_bench.py"), *argv], cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE
+        [sys.executable, str(ROOT / "run_bench.py"), *argv],
+        cwd=ROOT,
+        start_new_session=True,
+        preexec_fn=_default_sigint,
+        stderr=subprocess.PIPE,
     )
     folder = out / NAME / "records"
     deadline = time.monotonic() + 180  # a hang guard, not a speed claim
