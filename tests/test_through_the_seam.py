@@ -450,8 +450,13 @@ def test_dag_adjust_lists_reach_the_kernel(scenario_path, run_of):
         assert causalmc.estimate("ols_adjusted", frame, adjust=adjust)["estimate"] == row["estimate"].iloc[0]
 
 
-def test_a_grid_of_integers_is_a_float_parameter_everywhere(run_of):
-    """hetero = [0, 1] is cast to floats before the DGP, the records' grid column and `sample`'s cell see it."""
+def test_a_grid_of_integers_is_a_float_parameter_everywhere(folder, scenario_path, run_of):
+    """hetero = [0, 1] is cast to floats before the DGP, the identity, the records' grid column and `sample`'s
+    cell: written 0.0 and 1.0 it is the same run."""
+    floats = write_scenario(folder, "confounding_floats", CASES["confounding"].body.replace("[0, 1]", "[0.0, 1.0]"))
+    as_ints, as_floats = (causalmc.sims.api.as_scenario(p) for p in (scenario_path("confounding"), floats))
+    assert [c.key for c in as_ints.cells()] == [c.key for c in as_floats.cells()]
+    assert as_ints.fingerprint() == as_floats.fingerprint()
     records = run_of("confounding").records()
     assert records["hetero"].dtype == np.float64 and set(records["hetero"]) == {0.0, 1.0}
     assert set(records["cell"]) == {"hetero=0", "hetero=1"}
