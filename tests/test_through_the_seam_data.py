@@ -27,9 +27,10 @@ import pytest
 
 import causalmc
 from causalmc.sims.api import as_scenario
-from causalmc.sims.dgps.placebo_panel import SHIPPED
+from causalmc.sims.dgps import placebo_panel
 from causalmc.sims.scenario import ScenarioError
 
+DATA = Path(placebo_panel.__file__).parent / "data"  # the shipped files
 CPS = 'data = "cps"\noutcome = "log_wage"\nmin_pre = 6\nmin_post = 5\n'  # BDM's design (bdm_cps.toml)
 
 
@@ -99,9 +100,9 @@ def test_cps_laws_start_only_in_1985_1995(tmp_path):
 
 
 def test_cps_with_only_a_first_period_keeps_bdms_last(tmp_path):
-    """first_period alone: 1990 … 1999, BDM's last year still the default (10 periods)."""
-    frame = causalmc.sample(placebo(tmp_path, "cps_from_1990", CPS + "first_period = 1990\n"), rep=0)
-    assert panel_shape(frame) == (50, 10), f"{panel_shape(frame)[1]} periods, not 1990–1999"
+    """first_period alone: 1985 … 1999, BDM's last year still the default (15 periods)."""
+    frame = causalmc.sample(placebo(tmp_path, "cps_from_1985", CPS + "first_period = 1985\n"), rep=0)
+    assert panel_shape(frame) == (50, 15), f"{panel_shape(frame)[1]} periods, not 1985–1999"
 
 
 def test_cps_with_only_a_last_period_starts_in_1979(tmp_path):
@@ -113,6 +114,17 @@ def test_cps_with_an_explicit_slice_is_that_slice(tmp_path):
     frames = samples(placebo(tmp_path, "cps_slice", CPS + "first_period = 1985\nlast_period = 2000\n"), 20)
     assert {panel_shape(f) for f in frames} == {(50, 16)}
     assert starts_of(frames) <= set(range(7, 13))  # 16 − 5 + 1 = 12
+
+
+def test_a_grid_over_the_shipped_panels_gives_each_cell_its_own_columns_and_slice(tmp_path):
+    """Each cell's dataset fills its own unset parameters: castle's l_homicide on 2000–2010, cps's log_wage on
+    BDM's 1979–1999."""
+    path = placebo(tmp_path, "both", 'min_pre = 6\nmin_post = 5\n[grid]\ndata = ["castle", "cps"]\n', reps=3)
+    castle, cps = (causalmc.sample(path, cell={"data": name}, rep=0) for name in ("castle", "cps"))
+    assert panel_shape(castle) == (50, 11) and panel_shape(cps) == (50, 21)
+    assert castle["y"].mean() < 3 < cps["y"].mean()  # log homicide rates about 1.5, log weekly wages about 6
+    keys = [c.key for c in as_scenario(path).cells()]
+    assert len(set(keys)) == 2
 
 
 @pytest.mark.parametrize(
@@ -171,7 +183,7 @@ def test_the_shipped_cps_named_by_its_path_or_its_name_differ_only_with_their_ke
     """The same identity must mean the same numbers: "cps" and the path of the shipped cps.csv give the same
     panel, or different cell keys (so different streams and records)."""
     by_name = as_scenario(placebo(tmp_path, "by_name", CPS))
-    by_path = as_scenario(placebo(tmp_path, "by_path", CPS.replace('"cps"', f'"{SHIPPED["cps"]}"')))
+    by_path = as_scenario(placebo(tmp_path, "by_path", CPS.replace('"cps"', f'"{DATA / "cps.csv"}"')))
     a, b = causalmc.sample(by_name, rep=0), causalmc.sample(by_path, rep=0)
     if a.shape == b.shape and (a["y"].to_numpy() == b["y"].to_numpy()).all():
         assert by_name.cells()[0].key == by_path.cells()[0].key  # the same table gives the same numbers
@@ -242,7 +254,7 @@ def test_adjust_naming_the_controls_block_adjusts_for_its_variables(tmp_path):
 def test_two_grid_values_naming_one_table_keep_two_cells(tmp_path):
     """data = ["castle", its path]: two cells with one cell key share one stream and one set of record files,
     so the run keeps one cell's records (4 of 8 here).  Either refuse the grid or keep the cells apart."""
-    body = f'dgp = "placebo_panel"\nestimators = ["twfe"]\n[grid]\ndata = ["castle", "{SHIPPED["castle"]}"]\n'
+    body = f'dgp = "placebo_panel"\nestimators = ["twfe"]\n[grid]\ndata = ["castle", "{DATA / "castle.csv"}"]\n'
     path = write_scenario(tmp_path, "one_table_twice", body, reps=4)
     try:
         run = causalmc.run(path, out=tmp_path / "out", jobs=1, progress=False, figures=False)
