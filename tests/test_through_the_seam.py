@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_scenario
 
 import causalmc
 from causalmc.estimators.spec import BUILT_IN
@@ -38,13 +39,6 @@ from causalmc.sims import plugins
 from causalmc.sims.scenario import ScenarioError
 
 REPS = 3
-
-
-def write_scenario(folder: Path, name: str, body: str, reps: int = REPS) -> Path:
-    """A scenario file: its name, replications and seed, then `body` (dgp, estimators, tables)."""
-    path = folder / f"{name}.toml"
-    path.write_text(f'name = "{name}"\nreps = {reps}\nseed = 20261203\n{body}', encoding="utf-8")
-    return path
 
 
 def residual_within_4_se(e: np.ndarray, mean: float = 0.0, sd: float = 1.0) -> None:
@@ -196,7 +190,7 @@ def scenario_path(folder):
 
     def get(name: str) -> Path:
         if name not in written:
-            written[name] = write_scenario(folder, name, CASES[name].body)
+            written[name] = write_scenario(folder, name, CASES[name].body, reps=REPS)
         return written[name]
 
     return get

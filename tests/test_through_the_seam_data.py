@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_scenario
 
 import causalmc
 from causalmc.sims.api import as_scenario
@@ -32,12 +33,6 @@ from causalmc.sims.scenario import ScenarioError
 
 DATA = Path(placebo_panel.__file__).parent / "data"  # the shipped files
 CPS = 'data = "cps"\noutcome = "log_wage"\nmin_pre = 6\nmin_post = 5\n'  # BDM's design (bdm_cps.toml)
-
-
-def write_scenario(folder: Path, name: str, body: str, reps: int = 3) -> Path:
-    path = folder / f"{name}.toml"
-    path.write_text(f'name = "{name}"\nreps = {reps}\nseed = 20261203\n{body}', encoding="utf-8")
-    return path
 
 
 def placebo(folder: Path, name: str, params: str, reps: int = 60, extra: str = "") -> Path:
