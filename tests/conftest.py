@@ -57,6 +57,14 @@ def chromium() -> str:
     pytest.skip(reason)
 
 
+def write_scenario(folder, name: str, body: str, reps: int = 3):
+    """A scenario file `folder/name.toml`: its name, replications and a fixed seed, then `body` (dgp, estimators,
+    tables); returns its path."""
+    path = folder / f"{name}.toml"
+    path.write_text(f'name = "{name}"\nreps = {reps}\nseed = 20261203\n{body}', encoding="utf-8")
+    return path
+
+
 def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=False, seed=0):
     """Run an estimator (or its twin) on a batch; return (out, status)."""
     spec = estimators.registry()[name]
@@ -112,6 +120,7 @@ __all__ = [
     "run_estimator",
     "seed_for",
     "st",
+    "write_scenario",
 ]
 
 
