@@ -339,7 +339,8 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     reproduces that replication's record.  ``cell`` gives the grid values
     (it may be left out when the grid has one cell).  The frame's ``attrs``
     hold the truth (of the DGP's estimand; ``truths`` has every term's), the
-    cell and the replication.
+    cell and the replication, and for a DGP fitted to data what it fitted
+    (``fitted``).
     """
     parsed = as_scenario(scenario, plugins=plugins)
     if parsed.sampler == "sufficient":
@@ -367,6 +368,8 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     frame.attrs.update(
         scenario=parsed.name, dgp=parsed.dgp, cell=chosen.label, rep=rep, truth=truths[dgp.estimand], truths=truths
     )
+    if dgp.fitted is not None:  # a design fitted to data shows what it fitted
+        frame.attrs["fitted"] = dgp.fitted(chosen.params)
     return frame
 
 

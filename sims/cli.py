@@ -491,6 +491,8 @@ def _sample(args) -> int:
     frame = api.sample(args.file, cell=cell, rep=args.rep, plugins=args.plugin)
     info = frame.attrs
     header = f"# {info['scenario']} ({info['dgp']}), cell {info['cell']}, rep {info['rep']}, truth {info['truth']!r}"
+    if "fitted" in info:
+        header += f"\n# {info['fitted']}"
     if args.out is None:
         print(header)
         print(frame.to_string(index=False))

@@ -113,7 +113,11 @@ def dgp_equations(scenario) -> str:
         return ""
     dgp = scenario.dgp_spec()
     if dgp.describe is not None:
-        return dgp.describe(dict(scenario.params))
+        # each cell's parameters as the DGP sees them (a shipped dataset's definition filled in, files by path)
+        texts = {cell.label: dgp.describe(dict(cell.params)) for cell in scenario.cells()}
+        if len(set(texts.values())) == 1:
+            return next(iter(texts.values()))
+        return "\n\n".join(f"{label}: {text}" for label, text in texts.items())
     module = inspect.getmodule(dgp.generate)
     return inspect.cleandoc(module.__doc__) if module is not None and module.__doc__ else dgp.summary
 
