@@ -37,7 +37,10 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from . import plugins, runner
+from . import plugins
+from .run.execute import run
+from .run.pipeline import run_scenario
+from .run.plan import make_plan
 from .scenario import parse
 
 
@@ -292,7 +295,7 @@ def _builtin_ols_reference(rng: np.random.Generator, n_reps: int) -> None:
     """The shipped ols kernel through the harness (one worker): what the compiled plugin is held to."""
     scenario = parse({**_OLS_SCENARIO, "estimators": ["ols"], "reps": n_reps}, "<bench:compiled_plugin>")
     with tempfile.TemporaryDirectory(prefix="causalmc-bench-") as tmp:
-        runner.run_scenario(runner.make_plan(scenario), Path(tmp), jobs=1, fresh=True, figures=False, report=False)
+        run_scenario(make_plan(scenario), Path(tmp), jobs=1, fresh=True, figures=False, report=False)
 
 
 _OLS_SCENARIO = {"name": "bench_ols", "dgp": "confounding", "seed": 1, "params": {"n": 1000}}
@@ -500,7 +503,7 @@ def measure(workload: Workload, scale: float = 1.0) -> dict:
     rounds = []
     with tempfile.TemporaryDirectory(prefix="causalmc-bench-") as tmp:
         for jobs in (1, 2):  # warm-up: compile, start the worker processes
-            runner.run_scenario(runner.make_plan(warm), Path(tmp), jobs=jobs, fresh=True, figures=False, report=False)
+            run_scenario(make_plan(warm), Path(tmp), jobs=jobs, fresh=True, figures=False, report=False)
         for _ in range(workload.repeats):
             seconds = {
                 "floor": _seconds(
@@ -515,8 +518,8 @@ def measure(workload: Workload, scale: float = 1.0) -> dict:
             }
             for jobs in (1, 2):
                 seconds[f"harness_jobs{jobs}"] = _seconds(
-                    lambda jobs=jobs: runner.run_scenario(
-                        runner.make_plan(scenario), Path(tmp), jobs=jobs, fresh=True, figures=False, report=False
+                    lambda jobs=jobs: run_scenario(
+                        make_plan(scenario), Path(tmp), jobs=jobs, fresh=True, figures=False, report=False
                     )
                 )
             rounds.append({k: reps / v for k, v in seconds.items()})
@@ -601,7 +604,7 @@ def measure_memory(scale: float = 1.0) -> dict:
     import subprocess
 
     counts = (10_000, max(20_000, int(1_000_000 * scale)))
-    runner.make_plan(parse({**MEMORY_SCENARIO, "reps": 10}))  # numba's cache filled: no compilation in the runs
+    make_plan(parse({**MEMORY_SCENARIO, "reps": 10}))  # numba's cache filled: no compilation in the runs
     peaks = {}
     with tempfile.TemporaryDirectory(prefix="causalmc-memory-") as tmp:
         for reps in counts:
@@ -678,11 +681,11 @@ def measure_sufficient(scale: float = 1.0) -> dict:
                      "params": {**scenario_keys["params"], "n": n}, "reps": max(20, int(reps * scale))},
                     f"<bench:{SUFFICIENT}>",
                 )  # fmt: skip
-                plan = runner.make_plan(scenario)  # compiled before timing
-                runner.run_scenario(plan.with_reps({k: 2 for k in plan.reps}), Path(tmp) / "warm", fresh=True,
+                plan = make_plan(scenario)  # compiled before timing
+                run_scenario(plan.with_reps({k: 2 for k in plan.reps}), Path(tmp) / "warm", fresh=True,
                                     figures=False, report=False)  # fmt: skip
                 seconds = _seconds(
-                    lambda p=plan: runner.run_scenario(p, Path(tmp), fresh=True, figures=False, report=False)
+                    lambda p=plan: run_scenario(p, Path(tmp), fresh=True, figures=False, report=False)
                 )
                 rates[f"{design}_{sampler}_{n}"] = plan.total_reps / seconds
             suff = [rates[f"{design}_sufficient_{n}"] for n in SUFFICIENT_SIZES]
@@ -727,13 +730,13 @@ def measure_big_n(scale: float = 1.0) -> dict:
     """Wall time of one n = 10⁶ cell (data sampler) on 1 and 2 started workers, medians of three alternating
     rounds: its default chunks (5 replications, from the cost of one) make enough tasks for both."""
     scenario = parse({**BIG_N_SCENARIO, "reps": max(40, int(BIG_N_SCENARIO["reps"] * scale))}, f"<bench:{BIG_N}>")
-    plan = runner.make_plan(scenario)
+    plan = make_plan(scenario)
     rounds = []
     with tempfile.TemporaryDirectory(prefix="causalmc-big-n-") as tmp:
         for jobs in (1, 2):
-            runner.run(plan.with_reps({k: 20 for k in plan.reps}), Path(tmp), jobs=jobs, fresh=True)  # warm workers
+            run(plan.with_reps({k: 20 for k in plan.reps}), Path(tmp), jobs=jobs, fresh=True)  # warm workers
         for _ in range(3):  # alternating, so a slow spell of the shared machine hits both sides of a ratio
-            rounds.append({j: _seconds(lambda j=j: runner.run(plan, Path(tmp), jobs=j, fresh=True)) for j in (1, 2)})
+            rounds.append({j: _seconds(lambda j=j: run(plan, Path(tmp), jobs=j, fresh=True)) for j in (1, 2)})
     speedup = statistics.median(r[1] / r[2] for r in rounds)
     seconds = {j: statistics.median(r[j] for r in rounds) for j in (1, 2)}
     return {

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from causalmc.sims import plugins, runner
+from causalmc.sims import plugins
+from causalmc.sims.run import pipeline
+from causalmc.sims.run.plan import make_plan
 from causalmc.sims.bench import WORKLOADS, draw_normals
 from causalmc.sims.scenario import parse
 
@@ -14,7 +16,7 @@ def test_workload_runs(name, tmp_path):
     with plugins.isolated():
         plugins.load_all(workload.plugins)
         scenario = parse({**workload.scenario, "reps": 4}, f"<bench:{name}>")
-        outcome = runner.run_scenario(runner.make_plan(scenario), tmp_path, jobs=1, figures=False)
+        outcome = pipeline.run_scenario(make_plan(scenario), tmp_path, jobs=1, figures=False)
         assert (outcome.summary["n_ok"] == 4).all()
         workload.reference(np.random.default_rng(0), 2)
     buffer = np.empty(workload.normals_per_rep)
@@ -33,9 +35,8 @@ def test_memory_workload_writes_a_valid_scenario():
 
 
 def test_the_big_n_workload_spreads_one_cell_over_many_tasks():
-    from causalmc.sims import runner
     from causalmc.sims.bench import BIG_N_SCENARIO
     from causalmc.sims.scenario import parse
 
-    plan = runner.make_plan(parse(BIG_N_SCENARIO))
+    plan = make_plan(parse(BIG_N_SCENARIO))
     assert len(plan.cells) == 1 and len(plan.tasks) == 120  # 5 replications per task: enough for 120 workers
