@@ -242,10 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
         "measured in one run; prints the ratios and checks the targets.",
         epilog="example:\n  python run_bench.py bench --workloads confounding --json bench.json",
     )
-    from .bench import BIG_N, MEMORY, SUFFICIENT, WORKLOADS
+    from .bench import workloads
 
-    extra = [MEMORY, SUFFICIENT, BIG_N]
-    p.add_argument("--workloads", nargs="+", choices=[*WORKLOADS, *extra], default=[*WORKLOADS, *extra])
+    names = list(workloads())
+    p.add_argument("--workloads", nargs="+", choices=names, default=names)
     p.add_argument("--scale", type=float, default=1.0, help="multiply every replication count (default 1)")
     p.add_argument("--json", type=Path, help="also write the measurements to this file")
     return parser
