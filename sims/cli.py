@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, api, plugins, report, runner
+from . import __version__, api, plugins, report
 from .frames import FrameError
 from .plugins import PluginError
+from .run.folder import RunDirError, WriteError
+from .run.pool import BACKENDS
 from .scenario import Scenario, ScenarioError, check_targets, load, scenario_files
 
 REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -62,7 +64,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument(
         "--backend",
-        choices=runner.BACKENDS,
+        choices=BACKENDS,
         default="loky",
         help="loky: processes on this machine (default); dask: a dask.distributed cluster",
     )
@@ -240,10 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
         "measured in one run; prints the ratios and checks the targets.",
         epilog="example:\n  python run_bench.py bench --workloads confounding --json bench.json",
     )
-    from .bench import BIG_N, MEMORY, SUFFICIENT, WORKLOADS
+    from .bench import workloads
 
-    extra = [MEMORY, SUFFICIENT, BIG_N]
-    p.add_argument("--workloads", nargs="+", choices=[*WORKLOADS, *extra], default=[*WORKLOADS, *extra])
+    names = list(workloads())
+    p.add_argument("--workloads", nargs="+", choices=names, default=names)
     p.add_argument("--scale", type=float, default=1.0, help="multiply every replication count (default 1)")
     p.add_argument("--json", type=Path, help="also write the measurements to this file")
     return parser
@@ -284,10 +286,10 @@ def main(argv=None) -> int:
             from .bench import main as bench_main
 
             return bench_main(args)
-    except (ScenarioError, runner.RunDirError, FileNotFoundError, PluginError, api.UsageError, FrameError) as exc:
+    except (ScenarioError, RunDirError, FileNotFoundError, PluginError, api.UsageError, FrameError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except runner.WriteError as exc:
+    except WriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:

@@ -187,7 +187,8 @@ def suite_outcome(tmp_path_factory):
     The seed is the scenario's own, shifted by CAUSALMC_TEST_SEED when set, so
     the Monte Carlo claims can be rechecked on fresh draws.
     """
-    from causalmc.sims import runner
+    from causalmc.sims.run import pipeline
+    from causalmc.sims.run.plan import make_plan
     from causalmc.sims.cli import scenarios_folder
     from causalmc.sims.scenario import load
 
@@ -199,7 +200,7 @@ def suite_outcome(tmp_path_factory):
         if name not in cache:
             scenario = load(scenarios_folder() / f"{name}.toml")
             scenario = scenario.with_overrides(reps=scenario.suite_reps, seed=scenario.seed + shift)
-            cache[name] = (scenario, runner.run_scenario(runner.make_plan(scenario), folder, jobs=2, figures=False))
+            cache[name] = (scenario, pipeline.run_scenario(make_plan(scenario), folder, jobs=2, figures=False))
         return cache[name]
 
     return get
