@@ -317,7 +317,8 @@ def scenario_of(run_dir) -> Scenario:
     manifest = json.loads(path.read_text())
     plugin_loader.load_all(manifest.get("plugins", []))
     parsed = manifest["scenario"]
-    return parse(manifest["scenario_source"], parsed["path"]).with_overrides(parsed["reps"], parsed["seed"])
+    source = parse(manifest["scenario_source"], parsed["path"], parsed.get("base_dir"))
+    return source.with_overrides(parsed["reps"], parsed["seed"])
 
 
 def summary_of(run_dir, scenario: Scenario) -> pd.DataFrame:

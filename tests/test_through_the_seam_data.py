@@ -13,8 +13,10 @@ identity sees against what the DGP sees.
   gives on the same panel numbered 1..T.
 - ``adjust`` naming a block (``controls``) adjusts for its variables.
 - Identity: parameters that give different data must give different cell
-  keys (a cell key picks the random stream and the records' file names);
-  the tests marked xfail show where they do not yet (sims/scenario.py).
+  keys (a cell key picks the random stream and the records' file names):
+  two grid values naming one table are refused, close floats keep their own
+  cell labels, an adaptive scenario's first round is in its fingerprint,
+  and a reopened run reads its data files from where they were first read.
 """
 
 from __future__ import annotations
@@ -242,10 +244,10 @@ def test_adjust_naming_the_controls_block_adjusts_for_its_variables(tmp_path):
     assert causalmc.estimate("ols_adjusted", frame, adjust=["controls"])["estimate"] == by.loc[1, "default"]
 
 
-# -- identity: what changes the numbers must change the keys (sims/scenario.py; reported to the lead) ---------------
+# -- identity: what changes the numbers must change the keys ---------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py: cell keys hash the table's content, not the grid value naming it")
+
 def test_two_grid_values_naming_one_table_keep_two_cells(tmp_path):
     """data = ["castle", its path]: two cells with one cell key share one stream and one set of record files,
     so the run keeps one cell's records (4 of 8 here).  Either refuse the grid or keep the cells apart."""
@@ -259,9 +261,6 @@ def test_two_grid_values_naming_one_table_keep_two_cells(tmp_path):
     assert run.records().groupby("cell", observed=True).size().tolist() == [4, 4]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="scenario.py: cell labels print floats with 6 digits; the summary groups by them"
-)
 def test_grid_values_equal_to_six_digits_keep_their_own_summary_rows(tmp_path):
     body = 'dgp = "confounding"\nestimators = ["ols"]\n[params]\nn = 20\n[grid]\nbeta = [0.1234561, 0.1234562]\n'
     run = causalmc.run(write_scenario(tmp_path, "close", body), out=tmp_path / "out", jobs=1, progress=False,
@@ -269,9 +268,6 @@ def test_grid_values_equal_to_six_digits_keep_their_own_summary_rows(tmp_path):
     assert len(run.summary) == 2 and (run.summary["reps"] == 3).all()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="scenario.py: with target_mcse, reps sizes the chunks but is not in the fingerprint"
-)
 def test_an_adaptive_scenarios_first_round_is_part_of_its_identity(tmp_path):
     """With target_mcse the chunk is at most `reps`, so --reps changes which draws make replication 60; the
     fingerprint must then change too (or the numbers must not)."""
@@ -284,7 +280,7 @@ def test_an_adaptive_scenarios_first_round_is_part_of_its_identity(tmp_path):
     assert same_numbers or first.fingerprint() != second.fingerprint()
 
 
-@pytest.mark.xfail(strict=True, reason="api.scenario_of re-resolves a relative data path against today's folder")
+
 def test_a_run_from_a_toml_string_with_a_relative_data_file_reopens_from_elsewhere(tmp_path, monkeypatch):
     """The manifest records the file each data value resolved to; reopening re-reads the source instead, and
     resolves "panel.csv" of a scenario given as text against the current folder."""

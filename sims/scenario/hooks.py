@@ -35,9 +35,10 @@ def data_files(r: Reader, dgp, params, grid) -> dict:
     """Each data file the parameters name: resolved (shipped name, or relative to the scenario's folder),
     checked to exist, and hashed."""
     found = {}
-    base = Path(r.path).parent if r.path and not str(r.path).startswith("<") else Path.cwd()
+    base = r.base_dir
     for name in dgp.data_files:
         keyed = [(f"grid.{name}", v) for v in grid[name]] if name in grid else [(f"params.{name}", params[name])]
+        named_by = {}  # content hash -> the grid value that named it first
         for key, value in keyed:
             if value is None or value in found:
                 continue
@@ -52,4 +53,7 @@ def data_files(r: Reader, dgp, params, grid) -> dict:
             # A shipped dataset by content, however it is named: its definition then fills the parameters.
             shipped = {dgps.file_digest(d.path): name for name, d in dgp.shipped_data.items()}
             found[value] = {"path": str(path.resolve()), "sha256": digest, "dataset": shipped.get(digest)}
+            # a cell's identity is the table's content: two grid values naming one table would be one cell twice
+            if named_by.setdefault(digest, value) != value:
+                raise r.error(key, f"{named_by[digest]!r} and {value!r} are one table (the same content); keep one")
     return found

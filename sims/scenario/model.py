@@ -122,6 +122,8 @@ class Scenario:
     source: Mapping = field(default_factory=dict, repr=False, compare=False)  # the TOML as read
     # "dgp:NAME" / "estimator:NAME" -> {"origin", "identity"} for the user code (plugins) it runs
     code: Mapping = field(default_factory=dict)
+    # where relative data paths were read from (not identity: the files' contents are)
+    base_dir: str = ""
 
     def cells(self) -> list[Cell]:
         """The full factorial grid, in file order."""
@@ -185,7 +187,8 @@ class Scenario:
             "grid_parameters": list(self.grid),
             "seed": self.seed,
             "level": self.level,
-            "chunk_size": self.chunk_size or CHUNK_POLICY,
+            # with target_mcse the chunk is at most `reps` (`chunk_for`), so reps decides the draws then
+            "chunk_size": self.chunk_size or (f"{CHUNK_POLICY}:{self.reps}" if self.target_mcse else CHUNK_POLICY),
             "estimators": [e.as_dict() for e in self.estimators],
         }
         if self.sampler != "data":  # kept out for the default, so existing runs keep their fingerprints
@@ -228,6 +231,7 @@ class Scenario:
     def as_dict(self) -> dict:
         return {
             "path": self.path,
+            "base_dir": self.base_dir,
             "name": self.name,
             "description": self.description,
             "dgp": self.dgp,
@@ -260,4 +264,8 @@ def _canonical(obj) -> str:
 
 
 def _fmt(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    """A grid value in a cell label: short (:g) where that is exact, else in full (labels must stay distinct)."""
+    if not isinstance(v, float):
+        return str(v)
+    short = f"{v:g}"
+    return short if float(short) == v else repr(v)

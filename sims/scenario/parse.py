@@ -21,9 +21,10 @@ TOP_LEVEL_KEYS = (
 ).split()
 
 
-def parse(raw: Mapping, path="<scenario>") -> Scenario:
-    """Validate a scenario already read into a dict (see `load`)."""
-    r = Reader(raw, path)
+def parse(raw: Mapping, path="<scenario>", base_dir=None) -> Scenario:
+    """Validate a scenario already read into a dict (see `load`); relative data paths are read from `base_dir`
+    (default: the file's folder, or the current one for a scenario given as text or a dict)."""
+    r = Reader(raw, path, base_dir)
     allowed = [*TOP_LEVEL_KEYS, *configuration_key(r)]
     for key in r.raw:
         if key not in allowed:
@@ -44,6 +45,7 @@ def parse(raw: Mapping, path="<scenario>") -> Scenario:
     configs = estimator_configs(r, dgp, level)
     scenario = Scenario(
         path=str(r.path),
+        base_dir=str(r.base_dir),
         name=name,
         description=r.string("description", default=""),
         dgp=dgp.name,

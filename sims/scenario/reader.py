@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from .model import ScenarioError
 
@@ -21,8 +22,13 @@ PLUGIN_HINT = (
 class Reader:
     """The raw scenario (a dict read from TOML) and the path its errors name."""
 
-    def __init__(self, raw: Mapping, path):
+    def __init__(self, raw: Mapping, path, base_dir=None):
         self.raw, self.path = raw, path
+        # where relative data paths are read from: the file's folder; for a TOML string or dict, the current
+        # folder when first parsed (kept in the manifest, so a reopened run reads the same files)
+        if base_dir is None:
+            base_dir = Path(path).parent if path and not str(path).startswith("<") else Path.cwd()
+        self.base_dir = Path(base_dir).resolve()
 
     def error(self, key: str, message: str) -> ScenarioError:
         return ScenarioError(self.path, key, message)
