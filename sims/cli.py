@@ -60,7 +60,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--jobs", type=_positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
     )
     p.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
-    p.add_argument("--quiet", action="store_true", help="print no progress bar and no tables")
+    p.add_argument("--quiet", action="store_true", help="print no progress bar and no tables, only failed claims")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print each scenario's full headline table, MCSE targets and claims (the suite prints one line each)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument(
         "--backend",
@@ -265,7 +270,7 @@ def main(argv=None) -> int:
             return _suite(args)
         if command == "run":
             scenarios = [api.as_scenario(f, reps=args.reps, seed=args.seed, plugins=args.plugin) for f in args.files]
-            return _run(scenarios, args)
+            return _run(scenarios, args, one_line=len(scenarios) > 1)
         if command == "plan":
             return _plan(args)
         if command == "sample":
@@ -307,10 +312,10 @@ def _suite(args) -> int:
     scenarios = [s for s in (load(f) for f in files) if s.suite_reps is not None]
     if not scenarios:
         raise ScenarioError(scenarios_folder(), "suite", "no scenario is marked for the default suite")
-    return _run([s.with_overrides(reps=s.suite_reps) for s in scenarios], args)
+    return _run([s.with_overrides(reps=s.suite_reps) for s in scenarios], args, one_line=True)
 
 
-def _run(scenarios: list[Scenario], args) -> int:
+def _run(scenarios: list[Scenario], args, one_line: bool = False) -> int:
     runs = api.run_many(
         scenarios,
         out=args.out,
@@ -322,18 +327,37 @@ def _run(scenarios: list[Scenario], args) -> int:
         scheduler=args.scheduler,
         workers_write=args.workers_write,
     )
-    failed = sum(_report(run, quiet=args.quiet) for run in runs)
+    mode = "quiet" if args.quiet else "verbose" if args.verbose else "line" if one_line else "headline"
+    checks = [_report(run, mode) for run in runs]
+    checked, failed = (sum(column) for column in zip(*checks))
+    if mode == "line":
+        print(
+            f"{len(runs)} scenarios, {sum(r.seconds for r in runs):.0f} s; claims: {checked - failed} of {checked} "
+            f"hold; reports: {Path(args.out) / 'index.html'}"
+        )
     return 1 if failed else 0
 
 
-def _report(run: api.Run, quiet: bool) -> int:
+def _report(run: api.Run, mode: str) -> tuple[int, int]:
+    """What the terminal shows of a run: quiet (failed claims only), line (one line: the suite), headline (the
+    measures the claims and figures use: `run`) or verbose (the full headline table, targets, claims).  A failed
+    claim is always printed in full.  Returns (claims checked, failed), a claim counted once per cell."""
     scenario = run.scenario
     lines, failed = report.check_expectations(scenario, run.summary, run.run_dir)
-    if quiet:
-        for line in lines:
-            if "FAIL" in line:
-                print(f"{scenario.name}: {line.strip()}", file=sys.stderr)
-        return failed
+    failures = [line.strip() for line in lines if "FAIL" in line]
+    if mode == "quiet":
+        for line in failures:
+            print(f"{scenario.name}: {line}", file=sys.stderr)
+        return len(lines), failed
+    if mode == "line":
+        claims = f"claims {len(lines) - failed}/{len(lines)} hold" if lines else "no claims"
+        print(
+            f"{scenario.name}: {len(scenario.cells())} cells x {report.replications_text(scenario)}, "
+            f"{run.seconds:.1f} s, {claims} -> {run.report}"
+        )
+        for line in failures:
+            print(f"   {line}")
+        return len(lines), failed
     manifest = run.manifest
     print(f"\n== {scenario.name}: {scenario.description}")
     print(
@@ -346,13 +370,15 @@ def _report(run: api.Run, quiet: bool) -> int:
         for label, error in by_label.items():
             last = error["message"].strip().splitlines()[-1]
             print(f"   error: {label} raised in cell {cell} (first at rep {error['rep']}): {last} (see manifest.json)")
-    print(report.format_headline(run.summary, list(scenario.grid)))
-    print("\n".join(report.target_lines(scenario, run.summary)))
+    measures = None if mode == "verbose" else report.scenario_measures(scenario)
+    print(report.format_headline(run.summary, list(scenario.grid), measures))
+    if mode == "verbose":
+        print("\n".join(report.target_lines(scenario, run.summary)))
     if lines:
         print(f"expectations: {len(lines) - failed} of {len(lines)} hold")
-        print("\n".join(line for line in lines if "FAIL" in line))
+        print("\n".join(failures))
     print(f"   full tables, figures and provenance: {run.report}")
-    return failed
+    return len(lines), failed
 
 
 def _plan(args) -> int:
