@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, api, plugins, report
+from .report import terminal
 from .frames import FrameError
 from .plugins import PluginError
 from .run.folder import RunDirError, WriteError
@@ -328,7 +329,7 @@ def _run(scenarios: list[Scenario], args, one_line: bool = False) -> int:
         workers_write=args.workers_write,
     )
     mode = "quiet" if args.quiet else "verbose" if args.verbose else "line" if one_line else "headline"
-    checks = [_report(run, mode) for run in runs]
+    checks = [terminal.show(run, mode) for run in runs]
     checked, failed = (sum(column) for column in zip(*checks))
     if mode == "line":
         print(
@@ -336,49 +337,6 @@ def _run(scenarios: list[Scenario], args, one_line: bool = False) -> int:
             f"hold; reports: {Path(args.out) / 'index.html'}"
         )
     return 1 if failed else 0
-
-
-def _report(run: api.Run, mode: str) -> tuple[int, int]:
-    """What the terminal shows of a run: quiet (failed claims only), line (one line: the suite), headline (the
-    measures the claims and figures use: `run`) or verbose (the full headline table, targets, claims).  A failed
-    claim is always printed in full.  Returns (claims checked, failed), a claim counted once per cell."""
-    scenario = run.scenario
-    lines, failed = report.check_expectations(scenario, run.summary, run.run_dir)
-    failures = [line.strip() for line in lines if "FAIL" in line]
-    if mode == "quiet":
-        for line in failures:
-            print(f"{scenario.name}: {line}", file=sys.stderr)
-        return len(lines), failed
-    if mode == "line":
-        claims = f"claims {len(lines) - failed}/{len(lines)} hold" if lines else "no claims"
-        print(
-            f"{scenario.name}: {len(scenario.cells())} cells x {report.replications_text(scenario)}, "
-            f"{run.seconds:.1f} s, {claims} -> {run.report}"
-        )
-        for line in failures:
-            print(f"   {line}")
-        return len(lines), failed
-    manifest = run.manifest
-    print(f"\n== {scenario.name}: {scenario.description}")
-    print(
-        f"   {scenario.dgp}, {len(scenario.cells())} cells x {report.replications_text(scenario)}, seed {scenario.seed}; "
-        f"{run.computed_tasks} tasks computed, {run.reused_tasks} reused, {run.seconds:.1f} s -> {run.run_dir}"
-    )
-    for note in manifest["skipped"]:
-        print(f"   note: {note['estimator']} skipped in cell {note['cell']}: {note['reason']}")
-    for cell, by_label in manifest.get("errors", {}).items():
-        for label, error in by_label.items():
-            last = error["message"].strip().splitlines()[-1]
-            print(f"   error: {label} raised in cell {cell} (first at rep {error['rep']}): {last} (see manifest.json)")
-    measures = None if mode == "verbose" else report.scenario_measures(scenario)
-    print(report.format_headline(run.summary, list(scenario.grid), measures))
-    if mode == "verbose":
-        print("\n".join(report.target_lines(scenario, run.summary)))
-    if lines:
-        print(f"expectations: {len(lines) - failed} of {len(lines)} hold")
-        print("\n".join(failures))
-    print(f"   full tables, figures and provenance: {run.report}")
-    return len(lines), failed
 
 
 def _plan(args) -> int:

@@ -1,6 +1,7 @@
 """What a run tells people: text for terminals and scripts, report pages for browsers and pull requests.
 
 - `sims.report.text`: summaries and expectation checks as text;
+- `sims.report.terminal`: what a finished run prints;
 - `sims.report.page`: ``report.html`` (self-contained) and ``report.md``
   per run, ``index.html`` per output folder, rendered with Jinja2 from the
   records, summary and manifest alone.
