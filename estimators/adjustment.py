@@ -2,8 +2,9 @@
 
 Covariates have shape (R, p, n), variable-major like every block.  Option
 ``adjust`` names them: absent, the DGP's declared ``controls``; a list of
-batch arrays of shape (R, n) (the variables of a ``dag`` DGP by name),
-stacked in that order; the empty list, no adjustment at all.
+batch arrays of shape (R, n) (the variables of a ``dag`` DGP by name) or
+blocks of shape (R, p, n) (``controls`` itself: its p variables), stacked in
+that order; the empty list, no adjustment at all.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ def covariates(batch: Mapping[str, np.ndarray], options: Mapping) -> np.ndarray:
     if adjust is None:
         return np.ascontiguousarray(batch["controls"], dtype=np.float64)
     n_reps, n = batch["y"].shape
-    out = np.empty((n_reps, len(adjust), n))
-    for j, name in enumerate(adjust):
-        out[:, j, :] = batch[name]
+    arrays = [np.reshape(batch[name], (n_reps, -1, n)) for name in adjust]  # a variable is a block of one
+    out = np.empty((n_reps, sum(a.shape[1] for a in arrays), n))
+    j = 0
+    for a in arrays:
+        out[:, j : j + a.shape[1], :] = a
+        j += a.shape[1]
     return out

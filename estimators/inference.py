@@ -202,3 +202,15 @@ def set_width(ci_low, ci_high):
         width = ci_high - ci_low
     empty = (ci_low == np.inf) & (ci_high == -np.inf)
     return np.where(empty, 0.0, np.where(ci_low > ci_high, np.inf, width))
+
+
+def positive_definite(a: np.ndarray) -> bool:
+    """Twins' test of the kernels' pivot rule (`cholesky_inplace`): every Cholesky pivot above PIVOT_TOLERANCE of
+    its diagonal."""
+    a, diagonal = a.copy(), np.diag(a).copy()
+    for j in range(a.shape[0]):
+        if not (a[j, j] > PIVOT_TOLERANCE * diagonal[j] and diagonal[j] > 0):
+            return False
+        a[j:, j] /= np.sqrt(a[j, j])
+        a[j + 1 :, j + 1 :] -= np.outer(a[j + 1 :, j], a[j + 1 :, j])
+    return True

@@ -29,8 +29,13 @@ import pandas as pd
 from causalmc.estimators import status as st
 from causalmc.estimators.spec import CORE_COLUMNS
 
-from . import dgps, frames, records, report, runner
+from . import dgps, frames, records, report
 from . import plugins as plugin_loader
+from .run import folder
+from .run.pipeline import run_scenario, write_summary
+from .run.plan import SUB_BATCH_BYTES, data_bytes, make_plan
+from .run.pool import BACKENDS
+from .run.tasks import run_estimator, stream
 from .scenario import Scenario, ScenarioError, load, parse
 
 
@@ -135,7 +140,7 @@ class Run:
 
     @property
     def manifest(self) -> dict:
-        return json.loads((self.run_dir / runner.MANIFEST).read_text())
+        return json.loads((self.run_dir / folder.MANIFEST).read_text())
 
     @property
     def errors(self) -> dict:
@@ -202,7 +207,7 @@ def run(
 def _plan_each(scenarios: list[Scenario]) -> None:
     for scenario in scenarios:
         try:
-            runner.make_plan(scenario)
+            make_plan(scenario)
         except Exception:  # noqa: BLE001 (the main process plans again and reports it)
             pass
 
@@ -257,8 +262,8 @@ def run_many(
                 "name",
                 f"{s.name!r} is the name of another scenario in this run; each needs its own output folder",
             )
-    if backend not in runner.BACKENDS:
-        raise UsageError(f"backend {backend!r} is not one of {', '.join(runner.BACKENDS)}")
+    if backend not in BACKENDS:
+        raise UsageError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     if backend == "dask":
         try:
             import dask.distributed  # noqa: F401
@@ -268,13 +273,13 @@ def run_many(
         raise UsageError("a scheduler goes with backend 'dask'")
     if backend == "loky" and jobs > 1 and len(scenarios) > 1:
         compile_kernels(scenarios, jobs)
-    plans = [runner.make_plan(s) for s in scenarios]
+    plans = [make_plan(s) for s in scenarios]
     for s in scenarios:
-        runner.check_run_dir(runner.run_dir_for(s, out), s, fresh)
+        folder.check_run_dir(folder.run_dir_for(s, out), s, fresh)
     show = progress and sys.stderr.isatty()
     runs = []
     for plan in plans:
-        outcome = runner.run_scenario(
+        outcome = run_scenario(
             plan,
             out,
             jobs=jobs,
@@ -306,19 +311,20 @@ def run_many(
 def scenario_of(run_dir) -> Scenario:
     """The scenario a run folder was written with (its plugins loaded again)."""
     run_dir = Path(run_dir)
-    path = run_dir / runner.MANIFEST
+    path = run_dir / folder.MANIFEST
     if not path.exists():
-        raise FileNotFoundError(f"{run_dir} is not a causalmc run folder (no {runner.MANIFEST})")
+        raise FileNotFoundError(f"{run_dir} is not a causalmc run folder (no {folder.MANIFEST})")
     manifest = json.loads(path.read_text())
     plugin_loader.load_all(manifest.get("plugins", []))
     parsed = manifest["scenario"]
-    return parse(manifest["scenario_source"], parsed["path"]).with_overrides(parsed["reps"], parsed["seed"])
+    source = parse(manifest["scenario_source"], parsed["path"], parsed.get("base_dir"))
+    return source.with_overrides(parsed["reps"], parsed["seed"])
 
 
 def summary_of(run_dir, scenario: Scenario) -> pd.DataFrame:
     """A run's summary, recomputed from the records if it is missing."""
     path = Path(run_dir) / "summary.parquet"
-    return pd.read_parquet(path) if path.exists() else runner.write_summary(Path(run_dir), scenario)
+    return pd.read_parquet(path) if path.exists() else write_summary(Path(run_dir), scenario)
 
 
 def open(run_dir) -> Run:  # noqa: A001 (the API's name for reopening a run)
@@ -339,7 +345,8 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     reproduces that replication's record.  ``cell`` gives the grid values
     (it may be left out when the grid has one cell).  The frame's ``attrs``
     hold the truth (of the DGP's estimand; ``truths`` has every term's), the
-    cell and the replication.
+    cell and the replication, and for a DGP fitted to data what it fitted
+    (``fitted``).
     """
     parsed = as_scenario(scenario, plugins=plugins)
     if parsed.sampler == "sufficient":
@@ -354,10 +361,10 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     dgp = parsed.dgp_spec()  # its arrays (a dag's depend on the graph)
     bytes_per_rep = _bytes_per_rep(dgp, chosen)
     chunk, offset = divmod(rep, parsed.chunk_for(bytes_per_rep))
-    rng = runner.stream(parsed.seed, chosen.key, chunk)
+    rng = stream(parsed.seed, chosen.key, chunk)
     # DGPs draw replication after replication: drawing the chunk's first
     # `offset` replications in pieces, then this one, gives the run's numbers.
-    step = max(1, runner.SUB_BATCH_BYTES // max(1, bytes_per_rep))
+    step = max(1, SUB_BATCH_BYTES // max(1, bytes_per_rep))
     while offset > 0:
         dgp.generate(rng, min(step, offset), chosen.params)
         offset -= min(step, offset)
@@ -367,14 +374,16 @@ def sample(scenario, *, cell: Mapping | None = None, rep: int = 0, plugins: Iter
     frame.attrs.update(
         scenario=parsed.name, dgp=parsed.dgp, cell=chosen.label, rep=rep, truth=truths[dgp.estimand], truths=truths
     )
+    if dgp.fitted is not None:  # a design fitted to data shows what it fitted
+        frame.attrs["fitted"] = dgp.fitted(chosen.params)
     return frame
 
 
 def _bytes_per_rep(dgp, cell) -> int:
-    """As `runner.make_plan` measures it: one replication's data, its truths left out."""
+    """As `make_plan` measures it: one replication's data, its truths left out."""
     probe = dgp.generate(np.random.default_rng(0), 1, cell.params)
     dgps.pop_truths(probe, dgp.estimand)
-    return runner.data_bytes(probe)
+    return data_bytes(probe)
 
 
 def _choose_cell(scenario: Scenario, wanted: Mapping):
@@ -475,7 +484,7 @@ def estimate(
     status = np.zeros((1, len(names)), np.int8)
     drawn = dict.fromkeys(names, np.array([float(null)]))
     truth = np.empty((1, len(names)))
-    message = runner.run_estimator(
+    message = run_estimator(
         spec,
         batch,
         drawn,

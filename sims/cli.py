@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, api, plugins, report, runner
+from . import __version__, api, plugins, report
+from .report import terminal
 from .frames import FrameError
 from .plugins import PluginError
+from .run.folder import RunDirError, WriteError
+from .run.pool import BACKENDS
 from .scenario import Scenario, ScenarioError, check_targets, load, scenario_files
 
 REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -58,11 +61,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--jobs", type=_positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
     )
     p.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
-    p.add_argument("--quiet", action="store_true", help="print no progress bar and no tables")
+    p.add_argument("--quiet", action="store_true", help="print no progress bar and no tables, only failed claims")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print each scenario's full headline table, MCSE targets and claims (the suite prints one line each)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument(
         "--backend",
-        choices=runner.BACKENDS,
+        choices=BACKENDS,
         default="loky",
         help="loky: processes on this machine (default); dask: a dask.distributed cluster",
     )
@@ -253,10 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
         "measured in one run; prints the ratios and checks the targets.",
         epilog="example:\n  python run_bench.py bench --workloads confounding --json bench.json",
     )
-    from .bench import BIG_N, MEMORY, SUFFICIENT, WORKLOADS
+    from .bench import workloads
 
-    extra = [MEMORY, SUFFICIENT, BIG_N]
-    p.add_argument("--workloads", nargs="+", choices=[*WORKLOADS, *extra], default=[*WORKLOADS, *extra])
+    names = list(workloads())
+    p.add_argument("--workloads", nargs="+", choices=names, default=names)
     p.add_argument("--scale", type=float, default=1.0, help="multiply every replication count (default 1)")
     p.add_argument("--json", type=Path, help="also write the measurements to this file")
     return parser
@@ -276,7 +284,7 @@ def main(argv=None) -> int:
             return _suite(args)
         if command == "run":
             scenarios = [api.as_scenario(f, reps=args.reps, seed=args.seed, plugins=args.plugin) for f in args.files]
-            return _run(scenarios, args)
+            return _run(scenarios, args, one_line=len(scenarios) > 1)
         if command == "plan":
             return _plan(args)
         if command == "sample":
@@ -299,10 +307,10 @@ def main(argv=None) -> int:
             from .bench import main as bench_main
 
             return bench_main(args)
-    except (ScenarioError, runner.RunDirError, FileNotFoundError, PluginError, api.UsageError, FrameError) as exc:
+    except (ScenarioError, RunDirError, FileNotFoundError, PluginError, api.UsageError, FrameError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except runner.WriteError as exc:
+    except WriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
@@ -320,10 +328,10 @@ def _suite(args) -> int:
     scenarios = [s for s in (load(f) for f in files) if s.suite_reps is not None]
     if not scenarios:
         raise ScenarioError(scenarios_folder(), "suite", "no scenario is marked for the default suite")
-    return _run([s.with_overrides(reps=s.suite_reps) for s in scenarios], args)
+    return _run([s.with_overrides(reps=s.suite_reps) for s in scenarios], args, one_line=True)
 
 
-def _run(scenarios: list[Scenario], args) -> int:
+def _run(scenarios: list[Scenario], args, one_line: bool = False) -> int:
     runs = api.run_many(
         scenarios,
         out=args.out,
@@ -335,37 +343,15 @@ def _run(scenarios: list[Scenario], args) -> int:
         scheduler=args.scheduler,
         workers_write=args.workers_write,
     )
-    failed = sum(_report(run, quiet=args.quiet) for run in runs)
+    mode = "quiet" if args.quiet else "verbose" if args.verbose else "line" if one_line else "headline"
+    checks = [terminal.show(run, mode) for run in runs]
+    checked, failed = (sum(column) for column in zip(*checks))
+    if mode == "line":
+        print(
+            f"{len(runs)} scenarios, {sum(r.seconds for r in runs):.0f} s; claims: {checked - failed} of {checked} "
+            f"hold; reports: {Path(args.out) / 'index.html'}"
+        )
     return 1 if failed else 0
-
-
-def _report(run: api.Run, quiet: bool) -> int:
-    scenario = run.scenario
-    lines, failed = report.check_expectations(scenario, run.summary, run.run_dir)
-    if quiet:
-        for line in lines:
-            if "FAIL" in line:
-                print(f"{scenario.name}: {line.strip()}", file=sys.stderr)
-        return failed
-    manifest = run.manifest
-    print(f"\n== {scenario.name}: {scenario.description}")
-    print(
-        f"   {scenario.dgp}, {len(scenario.cells())} cells x {report.replications_text(scenario)}, seed {scenario.seed}; "
-        f"{run.computed_tasks} tasks computed, {run.reused_tasks} reused, {run.seconds:.1f} s -> {run.run_dir}"
-    )
-    for note in manifest["skipped"]:
-        print(f"   note: {note['estimator']} skipped in cell {note['cell']}: {note['reason']}")
-    for cell, by_label in manifest.get("errors", {}).items():
-        for label, error in by_label.items():
-            last = error["message"].strip().splitlines()[-1]
-            print(f"   error: {label} raised in cell {cell} (first at rep {error['rep']}): {last} (see manifest.json)")
-    print(report.format_headline(run.summary, list(scenario.grid)))
-    print("\n".join(report.target_lines(scenario, run.summary)))
-    if lines:
-        print(f"expectations: {len(lines) - failed} of {len(lines)} hold")
-        print("\n".join(line for line in lines if "FAIL" in line))
-    print(f"   full tables, figures and provenance: {run.report}")
-    return failed
 
 
 def _plan(args) -> int:
@@ -518,6 +504,8 @@ def _sample(args) -> int:
     frame = api.sample(args.file, cell=cell, rep=args.rep, plugins=args.plugin)
     info = frame.attrs
     header = f"# {info['scenario']} ({info['dgp']}), cell {info['cell']}, rep {info['rep']}, truth {info['truth']!r}"
+    if "fitted" in info:
+        header += f"\n# {info['fitted']}"
     if args.out is None:
         print(header)
         print(frame.to_string(index=False))

@@ -14,7 +14,9 @@ estimators receive, and what `causalmc.estimate` reads.
   on every row; ``cohort`` (a unit's adoption period, 0 for never) is
   per unit.  Derived columns help a user's regression, and are never read
   back: ``post`` = 1(period ≥ start) and ``D`` = treated·post, or with
-  cohorts ``D`` = 1(0 < cohort ≤ period).
+  cohorts ``D`` = 1(0 < cohort ≤ period).  Read back, a panel's periods
+  may be any sorted numbers (years): ``start`` and ``cohort`` are read in
+  the same units and become the 1-indexed positions the kernels use.
 
 Each batch array name has a `Role` (its level and column name).  The
 shipped names are declared here; a plugin DGP declares the roles of new
@@ -58,6 +60,9 @@ ROLES: dict[str, Role] = {
     "cohort": Role("unit", "cohort"),
     "start": Role("replication", "start"),
 }
+# Arrays whose values are periods: the kernels read them as positions 1..T, a frame holds them in the units of
+# its `period` column (the same when the periods are 1..T, as `frame_of` writes them).
+IN_PERIODS = ("start", "cohort")
 
 
 def declare(name: str, level: str, column: str | None = None) -> None:
@@ -128,12 +133,16 @@ def arrays_of(frame: pd.DataFrame, names: Iterable[str], source: str = "the data
     if panel:
         frame = _balanced_panel(frame, source)
         units = frame["unit"].nunique()
+    if any(name in IN_PERIODS for name in names) and "period" in frame:
+        periods = np.unique(_column(frame, "period", source, "period"))
     for name, role in roles.items():
         if role.level == "block":
             block = _numbered(frame, role.column, source)
             out[name] = block.to_numpy(float).T[None]
             continue
         column = _column(frame, role.column, source, name)
+        if name in IN_PERIODS and "period" in frame:
+            column = _positions(column, periods, never=name == "cohort")
         if role.level == "unit_period":
             out[name] = column.reshape(units, -1)[None]
         elif role.level == "unit":
@@ -152,6 +161,14 @@ def arrays_of(frame: pd.DataFrame, names: Iterable[str], source: str = "the data
     # compiled for another layout (or for read-only memory, as Parquet
     # columns are) may sum in another order and differ in the last bits.
     return {name: np.array(a, order="C", copy=True) for name, a in out.items()}
+
+
+def _positions(values: np.ndarray, periods: np.ndarray, never: bool) -> np.ndarray:
+    """Values in the units of the sorted `periods` as 1-indexed positions: 1 + the periods before each, so
+    period ≥ value exactly where position ≥ its position (a start after the last period is T + 1).  With
+    `never`, 0 stays 0 (a cohort that never adopts, csdid's convention)."""
+    positions = np.searchsorted(periods, values, side="left") + 1.0
+    return np.where(values == 0, 0.0, positions) if never else positions
 
 
 def _shape_hint(frame: pd.DataFrame, name: str) -> tuple | None:

@@ -24,8 +24,9 @@ from dataclasses import replace
 
 import pandas as pd
 
-from . import runner
 from . import summary as summary_module
+from .run.plan import make_plan
+from .run.pool import compute_in_worker
 from .scenario import Scenario
 
 DEFAULT_PILOT = 500
@@ -57,17 +58,17 @@ def pilot(scenario: Scenario, reps: int = DEFAULT_PILOT, targets: dict | None = 
         worker count to the whole run's estimated compute time.
     """
     targets = dict(targets if targets is not None else scenario.target_mcse)
-    plan = runner.make_plan(scenario)  # compiles every kernel before timing
+    plan = make_plan(scenario)  # compiles every kernel before timing
     plan = plan.with_reps({key: reps for key in plan.reps})
     rows = []
     first = plan.tasks[0]
-    runner.compute_in_worker(replace(first, n_reps=1, sub_batch=1))  # first-call costs are not a replication's
+    compute_in_worker(replace(first, n_reps=1, sub_batch=1))  # first-call costs are not a replication's
     for cp in plan.cell_plans:
         if not cp.estimators:
             continue
         tasks = [t for t in plan.tasks if t.cell_key == cp.cell.key]
         started = time.perf_counter()
-        results = [runner.compute_in_worker(t) for t in tasks]
+        results = [compute_in_worker(t) for t in tasks]
         per_rep = (time.perf_counter() - started) / reps
         table = pd.concat(
             plan.layout.table(cp.cell.label, cp.cell.grid_values, r.task.rep_start, r.outputs).to_pandas()

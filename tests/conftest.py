@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import zlib
 
 import numpy as np
@@ -30,6 +31,38 @@ def seed_for(name: str) -> int:
 @pytest.fixture
 def rng(request):
     return np.random.default_rng(seed_for(request.node.nodeid))
+
+
+# Set by .ci/run, which installs Chromium: there a missing browser is a failure, not a skip.
+REQUIRE_BROWSER = "CAUSALMC_REQUIRE_BROWSER"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of a headless Chromium (the first of chromium, chromium-browser, google-chrome on PATH).
+
+    Without one a test using it is skipped, so the README's test command passes on a fresh machine with no browser;
+    when CAUSALMC_REQUIRE_BROWSER is set to anything but "0" (.ci/run sets 1) it errors at set-up instead, so CI
+    cannot pass without running the browser tests.
+    """
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    reason = (
+        "no headless Chromium (chromium/chromium-browser/google-chrome on PATH); "
+        ".ci/run installs Debian's chromium package"
+    )
+    if os.environ.get(REQUIRE_BROWSER, "") not in ("", "0"):
+        pytest.fail(f"{reason}, and {REQUIRE_BROWSER} is set: this run must test in a browser", pytrace=False)
+    pytest.skip(reason)
+
+
+def write_scenario(folder, name: str, body: str, reps: int = 3):
+    """A scenario file `folder/name.toml`: its name, replications and a fixed seed, then `body` (dgp, estimators,
+    tables); returns its path."""
+    path = folder / f"{name}.toml"
+    path.write_text(f'name = "{name}"\nreps = {reps}\nseed = 20261203\n{body}', encoding="utf-8")
+    return path
 
 
 def run_estimator(name, batch, options=None, level=0.95, truth=None, reference=False, seed=0):
@@ -87,6 +120,7 @@ __all__ = [
     "run_estimator",
     "seed_for",
     "st",
+    "write_scenario",
 ]
 
 
@@ -153,7 +187,8 @@ def suite_outcome(tmp_path_factory):
     The seed is the scenario's own, shifted by CAUSALMC_TEST_SEED when set, so
     the Monte Carlo claims can be rechecked on fresh draws.
     """
-    from causalmc.sims import runner
+    from causalmc.sims.run import pipeline
+    from causalmc.sims.run.plan import make_plan
     from causalmc.sims.cli import scenarios_folder
     from causalmc.sims.scenario import load
 
@@ -165,7 +200,7 @@ def suite_outcome(tmp_path_factory):
         if name not in cache:
             scenario = load(scenarios_folder() / f"{name}.toml")
             scenario = scenario.with_overrides(reps=scenario.suite_reps, seed=scenario.seed + shift)
-            cache[name] = (scenario, runner.run_scenario(runner.make_plan(scenario), folder, jobs=2, figures=False))
+            cache[name] = (scenario, pipeline.run_scenario(make_plan(scenario), folder, jobs=2, figures=False))
         return cache[name]
 
     return get

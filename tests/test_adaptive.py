@@ -12,7 +12,9 @@ import math
 import pandas as pd
 import pytest
 
-from causalmc.sims import records, runner
+from causalmc.sims import records
+from causalmc.sims.run import execute, folder, pipeline
+from causalmc.sims.run.plan import make_plan
 from causalmc.sims.cli import main
 from causalmc.sims.scenario import parse
 
@@ -31,8 +33,8 @@ def adaptive(**changes):
 
 
 def run(scenario, out):
-    result = runner.run(runner.make_plan(scenario), out)
-    return result, runner.write_summary(result.run_dir, scenario)
+    result = execute.run(make_plan(scenario), out)
+    return result, pipeline.write_summary(result.run_dir, scenario)
 
 
 def sorted_records(run_dir):
@@ -92,7 +94,7 @@ def test_a_target_never_met_stops_at_max_reps_and_says_so(tmp_path, capsys):
     assert summary["reps"].tolist() == [700]  # 200, then straight to the cap: the last chunk partial
     assert summary["target_met"].tolist() == [False] and summary["targets_missed"].tolist() == ["bias"]
     assert "n=30: MCSE targets NOT met at max_reps = 700 (ols_adjusted bias MCSE" in printed
-    names = runner.completed_files(tmp_path / "out" / "never")
+    names = folder.completed_files(tmp_path / "out" / "never")
     assert [name.rsplit("-", 2)[1:] for name in names] == [
         ["00000", "200.parquet"],
         ["00001", "200.parquet"],
@@ -117,7 +119,7 @@ def test_an_adaptive_run_resumes_in_its_second_round(tmp_path, monkeypatch):
 
     monkeypatch.setattr(records, "write_atomic", dies_in_round_two)
     with pytest.raises(KeyboardInterrupt):
-        runner.run(runner.make_plan(scenario), tmp_path / "resumed")
+        execute.run(make_plan(scenario), tmp_path / "resumed")
     monkeypatch.setattr(records, "write_atomic", original)
     run_dir = tmp_path / "resumed" / scenario.name
     assert json.loads((run_dir / "manifest.json").read_text())["state"] == "interrupted"
@@ -133,7 +135,7 @@ def test_a_tighter_target_extends_a_finished_run_and_a_looser_one_trims_it(tmp_p
     assert tight.reused_tasks >= len(loose.plan.tasks)
     again, summary_loose = run(adaptive(target_mcse={"coverage": 0.02}), tmp_path)
     assert again.computed_tasks == 0
-    assert sorted(runner.completed_files(again.run_dir)) == sorted(t.file_name for t in loose.plan.tasks)
+    assert sorted(folder.completed_files(again.run_dir)) == sorted(t.file_name for t in loose.plan.tasks)
     assert (summary_loose["reps"] <= summary_tight["reps"]).all()
 
 
@@ -184,7 +186,7 @@ def test_plan_command_prints_per_cell_needs_and_writes_nothing(tmp_path, capsys,
 def test_the_default_chunk_follows_a_replications_cost_and_an_explicit_one_wins():
     scenario = parse({**BASE, "reps": 200, "grid": {"n": [100, 1_000_000]}})
     assert [scenario.chunk_for(b) for b in (800, 240_000, 3_000_000, 40_000_000, 10**9)] == [5000, 1000, 50, 5, 1]
-    plan = runner.make_plan(scenario)
+    plan = make_plan(scenario)
     per_cell = {cp.cell.label: (cp.chunk_size, cp.bytes_per_rep) for cp in plan.cell_plans}
     assert per_cell["n=100"][0] == 5000
     # n = 10⁶: 24 MB per replication, so 10 replications per task and 20 tasks, enough for 20 workers.
@@ -192,4 +194,4 @@ def test_the_default_chunk_follows_a_replications_cost_and_an_explicit_one_wins(
     assert sum(t.cell_key == plan.cells[1].key for t in plan.tasks) == 20
     assert adaptive().chunk_for(800) == CHUNK  # with targets, rounds add chunks of the first round's size
     fixed = parse({**BASE, "reps": 200, "chunk_size": 7})
-    assert {cp.chunk_size for cp in runner.make_plan(fixed).cell_plans} == {7}
+    assert {cp.chunk_size for cp in make_plan(fixed).cell_plans} == {7}

@@ -12,7 +12,8 @@ import pytest
 from conftest import applicable_pairs
 
 from causalmc.estimators import status as st
-from causalmc.sims import dgps, runner
+from causalmc.sims import dgps
+from causalmc.sims.run import tasks
 
 CASES = applicable_pairs()
 
@@ -31,7 +32,7 @@ def test_kernel_speed(benchmark, dgp, spec):
     truth = np.empty((32, len(names)))
     out = np.empty((32, len(names), spec.width))
     status = np.empty((32, len(names)), dtype=np.int8)
-    benchmark(runner.run_estimator, spec, batch, drawn, names, terms is None, options, 0.95, truth, out, status)
+    benchmark(tasks.run_estimator, spec, batch, drawn, names, terms is None, options, 0.95, truth, out, status)
     assert np.isin(status, range(len(st.NAMES))).all()
 
 

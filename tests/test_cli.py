@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from causalmc.sims.cli import COMMANDS, main
+from conftest import write_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,3 +156,28 @@ def test_compare_flags_significant_changes(finished_run, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "better in" in out and "worse in" not in out
     assert main(["compare", str(worse), str(run_dir), "--any-change"]) == 1
+
+
+def test_the_terminal_shows_a_line_per_scenario_for_several_and_the_claims_measures_for_one(tmp_path, capsys):
+    """Several scenarios (the suite): one line each (cells x reps, time, claims held, report) and a closing line
+    with the totals and the output folder's index; a failed claim always in full.  One scenario: the headline table
+    of the measures its claims use; --verbose: the standard headline columns as well."""
+    body = 'dgp = "confounding"\nestimators = ["ols", "ols_adjusted"]\n[params]\nn = 50\n[grid]\nbeta = [0.0, 0.5]\n'
+    claim = '[[expect]]\nestimator = "ols_adjusted"\nmeasure = "coverage"\nat_least = 0.5\n'
+    good = write_scenario(tmp_path, "good", body + claim)
+    bad = write_scenario(tmp_path, "bad", body + '[[expect]]\nestimator = "ols"\nmeasure = "bias"\nequals = 9\n')
+    out = tmp_path / "out"
+    assert main(["run", str(good), str(bad), "--out", str(out), "--no-figures", "--jobs", "1"]) == 1
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[0].startswith("good: 2 cells x 3 reps, ")
+    assert printed[0].endswith(f"claims 2/2 hold -> {out / 'good' / 'report.html'}")
+    assert printed[1].startswith("bad: 2 cells x 3 reps, ") and "claims 0/2 hold" in printed[1]
+    assert [line.strip().startswith("FAIL ols bias equals 9") for line in printed[2:4]] == [True, True]
+    assert printed[4] == f"2 scenarios, {printed[4].split(' ')[2]} s; claims: 2 of 4 hold; reports: {out / 'index.html'}"
+    assert len(printed) == 5
+    assert main(["run", str(good), "--out", str(out), "--no-figures", "--jobs", "1"]) == 0
+    one = capsys.readouterr().out.splitlines()
+    assert one[3].split() == ["beta", "estimator", "coverage"] and "expectations: 2 of 2 hold" in one
+    assert main(["run", str(good), "--out", str(out), "--no-figures", "--jobs", "1", "--verbose"]) == 0
+    assert capsys.readouterr().out.splitlines()[3].split() == ["beta", "estimator", "bias", "rmse", "coverage",
+                                                                "se_ratio"]  # fmt: skip

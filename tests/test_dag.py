@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 
 import causalmc
-from causalmc.sims import frames, records, runner
+from causalmc.sims import frames, records
+from causalmc.sims.run import folder
 from causalmc.sims.cli import main
 from causalmc.sims.dgps import dag
 from causalmc.sims.scenario import ScenarioError, load, parse
@@ -378,7 +379,7 @@ def test_a_runs_scenario_is_read_back_with_its_graph(tmp_path):
     again = causalmc.open(run.run_dir)
     assert again.scenario.fingerprint() == run.scenario.fingerprint()
     # The manifest's parameters alone (the graph as canonical JSON, no [dag] table) describe the same DGP.
-    params = json.loads((run.run_dir / runner.MANIFEST).read_text())["scenario"]["params"]
+    params = json.loads((run.run_dir / folder.MANIFEST).read_text())["scenario"]["params"]
     raw = tomllib.loads(SCENARIO)
     del raw["dag"]
     raw["params"] = params

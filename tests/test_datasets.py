@@ -19,7 +19,8 @@ from conftest import applicable_pairs, option_combinations
 
 import causalmc
 import causalmc.sims.plugins
-from causalmc.sims import dgps, frames, runner
+from causalmc.sims import dgps, frames
+from causalmc.sims.run import tasks
 from causalmc.sims.cli import main, read_dataset
 
 DGPS = list(dgps.registry().values())
@@ -112,7 +113,7 @@ def test_estimate_on_a_sample_reproduces_its_record(dgp, tmp_path):
                     # later replication's draws depend on those before it in its chunk, so only its
                     # estimate and se are compared.
                     resampling = causalmc.sims.plugins.estimator_registry()[entry["name"]].resampling
-                    seed = runner.stream(scenario["seed"], cell_key, 0, entry["label"]) if rep == 0 else 0
+                    seed = tasks.stream(scenario["seed"], cell_key, 0, entry["label"]) if rep == 0 else 0
                     result = causalmc.estimate(entry, data, null=rows["truth"].iloc[0], seed=seed)
                     columns = ("estimate", "se", "ci_low", "ci_high", *_diagnostics(entry))
                     if resampling and rep != 0:

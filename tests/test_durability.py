@@ -25,8 +25,9 @@ import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal
 
-from causalmc.sims import records, runner
+from causalmc.sims import records
 from causalmc.sims.cli import main
+from causalmc.sims.run.folder import completed_files
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "durable"
@@ -34,7 +35,8 @@ NAME = "durable"
 # Runs `run_bench.py run …` with a SIGKILL at one point (argv[1]); the rest of argv is the command line.
 KILLER = textwrap.dedent("""\
     import os, signal, sys
-    from causalmc.sims import records, runner
+    from causalmc.sims import records
+    from causalmc.sims.run import tasks
     from causalmc.sims.cli import main
 
     point, argv = sys.argv[1], sys.argv[2:]
@@ -58,7 +60,7 @@ KILLER = textwrap.dedent("""\
         setattr(owner, name, patched)
 
     if point == "compile":  # the third kernel call of the planning probe
-        on_call(runner, "run_estimator", lambda args, n: "before" if n == 3 else None)
+        on_call(tasks, "run_estimator", lambda args, n: "before" if n == 3 else None)
     elif point == "between_chunks":  # right after the third chunk file is in place
         on_call(records, "write_atomic", lambda args, n: "after" if n == 3 else None)
     elif point == "chunk_write":  # the third chunk file half written under its temporary name
@@ -133,7 +135,7 @@ def test_a_run_killed_at_any_point_resumes_to_identical_records(tmp_path, clean,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()
     run_dir = out / NAME
-    finished = runner.completed_files(run_dir) if run_dir.exists() else []
+    finished = completed_files(run_dir) if run_dir.exists() else []
     expected_files = {"compile": 0, "between_chunks": 3, "chunk_write": 2, "summary": 24}[point]
     assert len(finished) == expected_files
     if point == "chunk_write":
@@ -163,7 +165,7 @@ def test_a_failing_write_stops_clearly_keeps_finished_chunks_and_resumes(tmp_pat
     err = capsys.readouterr().err
     assert os.strerror(code) in err and "3 finished chunks are kept" in err and "rerun the same command" in err
     run_dir = out / NAME
-    finished = runner.completed_files(run_dir)
+    finished = completed_files(run_dir)
     assert len(finished) == 3
     for name in finished:
         pq.read_table(run_dir / "records" / name)  # readable
@@ -187,7 +189,7 @@ def test_a_failing_summary_write_keeps_the_records(tmp_path, clean, capsys, monk
         patch.setattr(pd.DataFrame, "to_parquet", disk_full)
         assert main(command(path, out, "--jobs", "1")) == 3
     assert "summary.parquet: No space left on device" in capsys.readouterr().err
-    assert len(runner.completed_files(out / NAME)) == 24
+    assert len(completed_files(out / NAME)) == 24
     assert main(command(path, out, "--jobs", "1")) == 0
     assert_complete_and_identical(out, clean)
 
@@ -200,6 +202,17 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _default_sigint():
+    """Run in the child between fork and exec: SIGINT back to its default disposition.
+
+    A child inherits an ignored SIGINT (pytest started by `nohup`, or as a background job of a non-interactive
+    shell), and Python installs its KeyboardInterrupt handler at start-up only when SIGINT is not ignored: the
+    run would then ignore the Ctrl-C and finish, as it should. This test is of Ctrl-C at a terminal, so the
+    disposition must be the default before the child's interpreter starts, whatever launched pytest.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("backend", ["loky", "dask"])
 def test_ctrl_c_stops_every_worker_and_leaves_the_run_resumable(tmp_path, clean, backend):
     path = write_scenario(tmp_path)
@@ -210,7 +223,11 @@ def test_ctrl_c_stops_every_worker_and_leaves_the_run_resumable(tmp_path, clean,
     slow_path.write_text(slow)
     argv = command(slow_path, out, "--jobs", "2", "--backend", backend)
     child = subprocess.Popen(
-        [sys.executable, str(ROOT / "run_bench.py"), *argv], cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE
+        [sys.executable, str(ROOT / "run_bench.py"), *argv],
+        cwd=ROOT,
+        start_new_session=True,
+        preexec_fn=_default_sigint,
+        stderr=subprocess.PIPE,
     )
     folder = out / NAME / "records"
     deadline = time.monotonic() + 180  # a hang guard, not a speed claim
@@ -227,7 +244,7 @@ def test_ctrl_c_stops_every_worker_and_leaves_the_run_resumable(tmp_path, clean,
     assert not _group_alive(child.pid), "worker processes outlived the interrupted run"
     manifest = json.loads((out / NAME / "manifest.json").read_text())
     assert manifest["state"] == "interrupted"
-    for name in runner.completed_files(out / NAME):
+    for name in completed_files(out / NAME):
         pq.read_table(folder / name)
     # The same folder finishes the original scenario: the slow run's finished chunks of the
     # shared cell are reused when they match, and the rest is computed.
@@ -259,7 +276,7 @@ def test_a_full_disk_under_two_workers_stops_with_exit_3_and_resumes(tmp_path, c
     err = capsys.readouterr().err
     assert "No space left on device" in err and "rerun the same command" in err
     run_dir = out / NAME
-    finished = runner.completed_files(run_dir)
+    finished = completed_files(run_dir)
     assert 0 < len(finished) < 24
     for name in finished:
         pq.read_table(run_dir / "records" / name)

@@ -109,7 +109,7 @@ def test_namesakes_keep_their_own_code(installed):
     assert origins["estimators"] == str(site / "estimators" / "__init__.py")
     assert (site / "sims" / "sims.py").exists() and (site / "estimators" / "database.py").exists()  # their code
     assert origins["causalmc"] == str(site / "causalmc" / "__init__.py")
-    assert (site / "causalmc" / "sims" / "runner.py").exists() and (site / "causalmc" / "estimators" / "data").is_dir()
+    assert (site / "causalmc" / "sims" / "run" / "pipeline.py").exists() and (site / "causalmc" / "estimators" / "data").is_dir()
 
 
 def test_installed_causalmc_runs_an_entry_point_plugin(installed):

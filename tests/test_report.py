@@ -319,21 +319,13 @@ window.addEventListener("load", () => {
 </script></body>"""
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    pytest.fail("no headless Chromium: .ci/run installs Debian's chromium package; install it to run this test")
-
-
 def _in_browser(chromium, page, *flags):
     command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *flags, page.as_uri()]
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
-def test_the_report_renders_in_headless_chromium(paired_run, tmp_path):
+def test_the_report_renders_in_headless_chromium(chromium, paired_run, tmp_path):
     run, _ = paired_run
-    chromium = _chromium()
     checked = tmp_path / "checked.html"
     checked.write_text(run.report.read_text().replace("</body>", CHECK))
     dom = _in_browser(chromium, checked, "--virtual-time-budget=10000", "--dump-dom").stdout

@@ -7,8 +7,9 @@ Monte Carlo error (4 MCSE unless the file says otherwise).
 
 import pytest
 
-from causalmc.sims import report, runner
+from causalmc.sims import report
 from causalmc.sims.cli import scenarios_folder
+from causalmc.sims.run.plan import make_plan
 from causalmc.sims.scenario import load, scenario_files
 
 FILES = scenario_files(scenarios_folder())
@@ -26,7 +27,7 @@ def test_scenario_file_is_valid(path):
     scenario = load(path)
     assert scenario.name == path.stem
     assert scenario.description
-    runner.make_plan(scenario)
+    make_plan(scenario)
 
 
 @pytest.mark.parametrize("path", SUITE, ids=lambda p: p.stem)

@@ -22,7 +22,9 @@ import statsmodels.api as sm
 from scipy import stats
 
 from causalmc.estimators import status as st
-from causalmc.sims import plugins, runner
+from causalmc.sims import plugins
+from causalmc.sims.run import execute
+from causalmc.sims.run.plan import make_plan
 from causalmc.sims.cli import main
 from causalmc.sims.dgps.gaussian import draw_mean_and_scatter, reference_mean_and_scatter
 from causalmc.sims.scenario import parse
@@ -127,7 +129,7 @@ def both_samplers(tmp_path_factory):
     records = {}
     for sampler in ("data", "sufficient"):
         scenario = parse({**SMALL_N, "name": sampler, "sampler": sampler, "params": {"n": 8, "beta": 0.3}})
-        result = runner.run(runner.make_plan(scenario), out)
+        result = execute.run(make_plan(scenario), out)
         records[sampler] = pd.read_parquet(result.run_dir / "records")
     return records
 
@@ -306,7 +308,7 @@ def iv_both_samplers(tmp_path_factory):
     found = {}
     for sampler in ("data", "sufficient"):
         scenario = parse({**IV_SMALL_N, "name": f"iv_{sampler}", "sampler": sampler})
-        found[sampler] = pd.read_parquet(runner.run(runner.make_plan(scenario), out).run_dir / "records")
+        found[sampler] = pd.read_parquet(execute.run(make_plan(scenario), out).run_dir / "records")
     return found
 
 
@@ -339,5 +341,5 @@ def test_without_a_first_stage_the_f_statistic_is_exactly_central_f(tmp_path):
     noncentral only given Z, a mixture over Z unconditionally, so only the data sampler can check it there)."""
     scenario = parse({**IV_SMALL_N, "name": "null_first_stage", "sampler": "sufficient", "reps": 50_000,
                       "estimators": ["tsls"], "params": {**IV_SMALL_N["params"], "pi": 0.0}})  # fmt: skip
-    records = pd.read_parquet(runner.run(runner.make_plan(scenario), tmp_path).run_dir / "records")
+    records = pd.read_parquet(execute.run(make_plan(scenario), tmp_path).run_dir / "records")
     assert stats.kstest(records["first_stage_f"], stats.f(2, 9).cdf).pvalue > 1e-3

@@ -185,7 +185,8 @@ def test_summary_read_in_batches_equals_the_summary_of_all_records(tmp_path, mon
     import pandas as pd
 
     import causalmc
-    from causalmc.sims import records, runner
+    from causalmc.sims import records
+    from causalmc.sims.run import pipeline
     from causalmc.sims import summary as summary_module
 
     text = """
@@ -205,9 +206,9 @@ def test_summary_read_in_batches_equals_the_summary_of_all_records(tmp_path, mon
         cell_order=[c.label for c in run.scenario.cells()],
     )
     for batch_rows in (100, 1000, 10**7):  # per estimator of a cell; one cell; every cell at once
-        monkeypatch.setattr(runner, "SUMMARY_BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(pipeline, "SUMMARY_BATCH_ROWS", batch_rows)
         pd.testing.assert_frame_equal(
-            runner.write_summary(run.run_dir, run.scenario).astype({"cell": str, "estimator": str, "term": str}),
+            pipeline.write_summary(run.run_dir, run.scenario).astype({"cell": str, "estimator": str, "term": str}),
             everything.astype({"cell": str, "estimator": str, "term": str}),
         )
     first = records.read_cells(run.run_dir / "records", run.scenario.cells()[:1], ["rep", "estimator"], ["ols"], 7)

@@ -33,7 +33,9 @@ with the clustered covariance (its rejection rate is the pre-trend test's
 size when trends are parallel and its power when they are not); its
 estimate and interval are the D coefficient of the same regression.
 Option ``test = "hotelling"`` scales it for few clusters instead:
-W·(G − q)/(q·(G − 1)) against F(q, G − q).
+W·(G − q)/(q·(G − 1)) against F(q, G − q).  When the leads' clustered
+covariance is not positive definite (fewer informative clusters than
+leads, a noiseless panel) W/q is NaN and the test does not reject.
 
 Statuses: ``no_variation`` (every unit treated, no post or no pre period,
 a start outside the panel, no lead to test), ``too_few_clusters``,
@@ -54,6 +56,7 @@ from ..inference import (
     cr1_factor,
     normal_critical,
     inverse_quadratic_form,
+    positive_definite,
     spd_inverse,
     t_critical_table,
     write_failure,
@@ -476,7 +479,10 @@ def _reference_twoway(batch, truth, options, level, out, status, with_leads, rng
             beta, cov = fit
             b = beta[1:k]
             q = k - 1
-            f_stat = b @ np.linalg.solve(cov[1:k, 1:k], b) / q
+            # as the kernel: leads' covariance not positive definite (e.g. a noiseless low-rank panel) -> W/q NaN,
+            # and the joint test does not reject
+            pd_leads = positive_definite(cov[1:k, 1:k])
+            f_stat = b @ np.linalg.solve(cov[1:k, 1:k], b) / q if pd_leads else np.nan
             if options["test"] == "f":
                 out[r, REJECT] = float(f_stat > stats.f.ppf(level, q, g - 1))
             else:  # Hotelling: W·(G − q)/(q·(G − 1)) against F(q, G − q)

@@ -84,7 +84,7 @@ from .. import status as st
 from ..inference import PIVOT_TOLERANCE, cholesky_inplace, cholesky_solve, normal_critical, write_failure, write_wald
 from ..spec import Estimator, Setting
 from .common import ADJUST_OPTION, adjustment_arrays, covariates, estimand_term, max_standardised_difference, one_term
-from .propensity import positive_definite
+from ..inference import positive_definite
 
 SE_TYPES = ("sandwich", "fixed_weights")
 SANDWICH, FIXED_WEIGHTS = range(2)

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 
 from .. import status as st
-from ..inference import PIVOT_TOLERANCE, cholesky_inplace, cholesky_solve
+from ..inference import cholesky_inplace, cholesky_solve, positive_definite
 from ..moments import FAST, dot, linear_index, total, weighted_gram, weighted_sums
 from ..vector_math import exp_into, sum_log1p
 
@@ -359,17 +359,6 @@ def reference_propensity(cov: np.ndarray, d: np.ndarray, link: int) -> tuple[int
     if not np.isfinite(current) or p.min() < SEPARATION_TOLERANCE or p.max() > 1 - SEPARATION_TOLERANCE:
         return st.SEPARATION, *_nans(x.shape[1], n)
     return st.OK, beta, p, (x * w[:, None]).T @ x
-
-
-def positive_definite(a):
-    """The twin's test of the kernel's pivot rule: every Cholesky pivot above PIVOT_TOLERANCE of its diagonal."""
-    a, diagonal = a.copy(), np.diag(a).copy()
-    for j in range(a.shape[0]):
-        if not (a[j, j] > PIVOT_TOLERANCE * diagonal[j] and diagonal[j] > 0):
-            return False
-        a[j:, j] /= np.sqrt(a[j, j])
-        a[j + 1 :, j + 1 :] -= np.outer(a[j + 1 :, j], a[j + 1 :, j])
-    return True
 
 
 def _nans(k, n):

@@ -79,7 +79,8 @@ from .common import (
     max_standardised_difference,
     one_term,
 )
-from .propensity import LINKS, LOGIT, fitted_propensity, link_values, positive_definite, reference_propensity
+from ..inference import positive_definite
+from .propensity import LINKS, LOGIT, fitted_propensity, link_values, reference_propensity
 
 METHODS = ("ipw", "aipw", "ipwra")
 IPW, AIPW, IPWRA = range(3)

@@ -111,6 +111,10 @@ class Dgp:
         ``describe(params) -> str``: the model of these parameters as text
         for the report (a ``dag`` scenario's structural equations); by
         default the report shows the module docstring.
+    fitted : callable, optional
+        ``fitted(params) -> str``: for a DGP fitted to data (once per
+        scenario and data file, outside the replication loop), what it
+        fitted, one paragraph; `sample` shows it with the dataset.
     configure : callable, optional
         ``configure(table, params) -> Dgp``: the DGP set up by the scenario's
         table named after it (``[dag]``; None when absent) and its raw
@@ -135,6 +139,7 @@ class Dgp:
     shipped_data: Mapping[str, Dataset] = field(default_factory=dict)
     configure: Callable[[Mapping | None, Mapping], Dgp] | None = None
     describe: Callable[[Mapping], str] | None = None
+    fitted: Callable[[Mapping], str] | None = None
 
     @property
     def param_map(self) -> dict[str, Setting]:

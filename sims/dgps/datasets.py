@@ -24,7 +24,7 @@ Provenance and licences: ``sims/dgps/data/README.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -64,6 +64,10 @@ class Dataset:
     def path(self) -> Path:
         return DATA / self.file
 
+    def unsliced(self) -> Dataset:
+        """The same dataset with no default slice (a design that uses every period)."""
+        return replace(self, defaults={**self.defaults, "first_period": None, "last_period": None})
+
 
 CASTLE = Dataset(
     name="castle",
@@ -80,11 +84,33 @@ CPS = Dataset(
         "CPS state panel of Bertrand, Duflo & Mullainathan as rebuilt by Arkhangelsky et al. (2021): 50 US states x "
         "1979-2018, women's log weekly wage, hours, unemployment rate; default slice BDM's 1979-1999"
     ),
-    defaults={"unit": "state", "period": "year", "outcome": "log_wage", "first_period": 1979, "last_period": 1999},
+    defaults={
+        "unit": "state",
+        "period": "year",
+        "outcome": "log_wage",
+        "first_period": 1979,
+        "last_period": 1999,
+        "assignment": "min_wage",
+    },
     source="synthdid-py 0.1.0 (PyPI), synthdid/data/CPS.csv, from the R package synthdid",
     licence="BSD-3-Clause (notice in cps_LICENSE.txt)",
 )
-DATASETS: dict[str, Dataset] = {d.name: d for d in (CASTLE, CPS)}
+PENN = Dataset(
+    name="penn",
+    file="penn.csv",
+    summary="Penn World Table: 111 countries x 1960-2007, log GDP per capita, democracy and education indicators",
+    defaults={
+        "unit": "country",
+        "period": "year",
+        "outcome": "log_gdp",
+        "first_period": None,
+        "last_period": None,
+        "assignment": "dem",
+    },
+    source="synthdid-py 0.1.0 (PyPI), synthdid/data/PENN.csv, from the R package synthdid",
+    licence="BSD-3-Clause (notice in penn_LICENSE.txt)",
+)
+DATASETS: dict[str, Dataset] = {d.name: d for d in (CASTLE, CPS, PENN)}
 
 
 def named(names) -> dict[str, Dataset]:

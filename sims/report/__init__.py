@@ -1,6 +1,7 @@
 """What a run tells people: text for terminals and scripts, report pages for browsers and pull requests.
 
 - `sims.report.text`: summaries and expectation checks as text;
+- `sims.report.terminal`: what a finished run prints;
 - `sims.report.page`: ``report.html`` (self-contained) and ``report.md``
   per run, ``index.html`` per output folder, rendered with Jinja2 from the
   records, summary and manifest alone.
@@ -15,6 +16,7 @@ from .text import (
     format_summary,
     has_several_terms,
     replications_text,
+    scenario_measures,
     stock_yogo_note,
     target_lines,
     with_mcse,
@@ -29,6 +31,7 @@ __all__ = [
     "format_summary",
     "has_several_terms",
     "replications_text",
+    "scenario_measures",
     "stock_yogo_note",
     "target_lines",
     "with_mcse",

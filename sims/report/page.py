@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import runner
 from ..comparison import leaderboard
+from ..run.folder import MANIFEST
 from .text import expectation_table, has_several_terms, replications_text, stock_yogo_note, target_lines
 
 HTML, MARKDOWN, INDEX = "report.html", "report.md", "index.html"
@@ -133,7 +133,11 @@ def dgp_equations(scenario) -> str:
         return ""
     dgp = scenario.dgp_spec()
     if dgp.describe is not None:
-        return dgp.describe(dict(scenario.params))
+        # each cell's parameters as the DGP sees them (a shipped dataset's definition filled in, files by path)
+        texts = {cell.label: dgp.describe(dict(cell.params)) for cell in scenario.cells()}
+        if len(set(texts.values())) == 1:
+            return next(iter(texts.values()))
+        return "\n\n".join(f"{label}: {text}" for label, text in texts.items())
     module = inspect.getmodule(dgp.generate)
     return inspect.cleandoc(module.__doc__) if module is not None and module.__doc__ else dgp.summary
 
@@ -233,7 +237,7 @@ def _replications(manifest: dict) -> str:
 
 def context(run_dir: Path, scenario, summary: pd.DataFrame, figures: list[Path]) -> dict:
     """Everything the templates show, from a run folder's contents."""
-    manifest = json.loads((run_dir / runner.MANIFEST).read_text())
+    manifest = json.loads((run_dir / MANIFEST).read_text())
     expectations = expectation_table(scenario, summary, run_dir)
     several_terms = has_several_terms(summary)
     claims = [
@@ -286,7 +290,7 @@ def write_index(out) -> Path:
     """``index.html`` in an output folder: every run's report with its expectations' pass/fail count."""
     out = Path(out)
     runs = []
-    for manifest_path in sorted(out.glob(f"*/{runner.MANIFEST}")):
+    for manifest_path in sorted(out.glob(f"*/{MANIFEST}")):
         run_dir = manifest_path.parent
         if not (run_dir / HTML).exists():
             continue

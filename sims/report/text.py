@@ -66,8 +66,17 @@ def headline_columns(summary: pd.DataFrame) -> list[str]:
     return ["bias", "rmse", "coverage", "se_ratio"]
 
 
-def format_headline(summary: pd.DataFrame, grid_params) -> str:
-    """One short line per cell and estimator (and term): the headline measures with their MCSEs."""
+def scenario_measures(scenario) -> list[str] | None:
+    """The measures a scenario's claims and extra figures (``<measure>_vs_param``) use, in that order; None when
+    it has neither (then the standard headline columns)."""
+    used = [e.measure for e in scenario.expectations]
+    used += [name.removesuffix("_vs_param") for name in scenario.figures if name.endswith("_vs_param")]
+    return [m for m in dict.fromkeys(used) if m in summary_module.MEASURES] or None
+
+
+def format_headline(summary: pd.DataFrame, grid_params, measures: list[str] | None = None) -> str:
+    """One short line per cell and estimator (and term): the headline measures (`measures`, by default
+    `headline_columns`) with their MCSEs."""
     shown = pd.DataFrame({p: summary[p] for p in grid_params} if grid_params else {"cell": summary["cell"]})
     shown["estimator"] = summary["estimator"]
     if has_several_terms(summary):
@@ -75,8 +84,8 @@ def format_headline(summary: pd.DataFrame, grid_params) -> str:
     failed = summary["n_failed"] > 0
     if failed.any():
         shown["failed"] = [f"{a}/{b}" if a else "" for a, b in zip(summary["n_failed"], summary["reps"])]
-    for m in headline_columns(summary):
-        if summary[m].notna().any():
+    for m in measures or headline_columns(summary):
+        if m in summary and summary[m].notna().any():
             shown[m] = [with_mcse(v, e) if math.isfinite(v) else "" for v, e in zip(summary[m], summary[f"{m}_mcse"])]
     return shown.to_string(index=False)
 
