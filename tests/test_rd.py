@@ -12,8 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import assert_close, kernel_and_twin, st
+from conftest import assert_close, kernel_and_twin, st, write_scenario
 from rdrobust import rdrobust
+
+import causalmc
 
 from causalmc.estimators.rd import TERMS
 from causalmc.estimators.rd.conventions import KERNELS, VCE_TYPES
@@ -126,3 +128,68 @@ def test_the_models_are_cct_2014s():
     x = rd_dgp.generate(np.random.default_rng(9), 1, {"n": 20000, "model": "lee", "running": "beta", "sigma": 0.1})["x"]
     sd = np.sqrt(4 * 2 * 4 / (36 * 7) / x.size)  # Var(2B) = 4·αβ/((α+β)²(α+β+1))
     assert abs(x.mean() + 1 / 3) <= 4 * sd
+
+
+# -- through the seam: scenario text → causalmc.run / sample / estimate --------------------------------------------
+
+SEAM = """dgp = "rd"
+estimators = [
+    { name = "rd", h = 0.3, label = "rd_nn" },
+    { name = "rd", h = 0.25, b = 0.4, kernel = "epanechnikov", vce = "hc3", label = "rd_hc3" },
+]
+[params]
+n = 400
+[grid]
+model = ["lee", "cct3"]
+"""
+
+
+@pytest.fixture(scope="module")
+def seam_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rd_seam")
+    path = write_scenario(folder, "rd_seam", SEAM, reps=3)
+    return path, causalmc.run(path, out=folder / "runs", jobs=1, progress=False, figures=False)
+
+
+def test_a_run_records_the_three_rows_with_their_diagnostics(seam_run):
+    """Each (cell, rep, estimator) has the terms conventional, bias_corrected, robust with truth τ = 0.04, status,
+    h and b as configured, and the effective numbers of units on each side."""
+    _, run = seam_run
+    records = run.records()
+    assert len(records) == 2 * 3 * 2 * 3
+    assert set(records["term"]) == set(TERMS) and (records["truth"].round(12) == 0.04).all()
+    assert (records["status"] == "ok").all()
+    for label, h, b in (("rd_nn", 0.3, 0.3), ("rd_hc3", 0.25, 0.4)):
+        rows = records[records["estimator"] == label]
+        assert (rows["h"] == h).all() and (rows["b"] == b).all()
+        assert (rows["n_h_left"] > 0).all() and (rows["n_h_right"] > 0).all()
+    # the bias-corrected row shares the conventional se and the robust row's estimate
+    wide = records.pivot_table(index=["cell", "rep", "estimator"], columns="term", values=["estimate", "se"])
+    np.testing.assert_array_equal(wide["se"]["bias_corrected"], wide["se"]["conventional"])
+    np.testing.assert_array_equal(wide["estimate"]["bias_corrected"], wide["estimate"]["robust"])
+
+
+def test_sample_and_estimate_equal_rdrobust_and_the_run(seam_run):
+    """`sample` gives n rows of x and y; `estimate` on it equals rdrobust on the same frame (1e-8) and the run's
+    record of that replication."""
+    path, run = seam_run
+    records = run.records()
+    for model, rep in (("lee", 0), ("cct3", 2)):
+        frame = causalmc.sample(path, cell={"model": model}, rep=rep)
+        assert list(frame.columns) == ["x", "y"] and len(frame) == 400
+        assert frame.attrs["truths"]["robust"] == pytest.approx(0.04, abs=1e-12)
+        got = causalmc.estimate({"name": "rd", "h": 0.25, "b": 0.4, "kernel": "epanechnikov", "vce": "hc3"}, frame)
+        assert list(got["term"]) == list(TERMS) and (got["status"] == "ok").all()
+        rows, n_h = oracle(frame["x"].to_numpy(), frame["y"].to_numpy(), 1, 0.25, 0.4, "epanechnikov", "hc3", 0.95)
+        assert_close(got[["estimate", "se", "ci_low", "ci_high"]].to_numpy(), rows, what="estimate vs rdrobust")
+        assert_close(got.loc[0, ["n_h_left", "n_h_right"]].to_numpy(float), n_h, what="N_h")
+        mine = records[(records["model"] == model) & (records["rep"] == rep) & (records["estimator"] == "rd_hc3")]
+        mine = mine.set_index("term").loc[list(TERMS)]
+        assert_close(got["estimate"].to_numpy(), mine["estimate"].to_numpy(), what="estimate vs run")
+        assert_close(got["se"].to_numpy(), mine["se"].to_numpy(), what="se vs run")
+
+
+def test_a_bad_option_is_refused_naming_the_key(tmp_path):
+    path = write_scenario(tmp_path, "rd_bad", 'dgp = "rd"\nestimators = [{ name = "rd", vce = "cr1" }]\n')
+    with pytest.raises(Exception, match="vce"):
+        causalmc.run(path, out=tmp_path / "runs", jobs=1, progress=False, figures=False)
