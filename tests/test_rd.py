@@ -68,6 +68,37 @@ def test_rd_equals_rdrobust_with_mass_points(rng, vce):
         assert_close(out[r, :, :4], rows, what=f"rd {vce} with ties vs rdrobust")
 
 
+@pytest.mark.parametrize("vce", VCE_TYPES)
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("ties", [False, True])
+def test_mserd_equals_rdrobust(rng, capsys, vce, kernel, p, ties):
+    """``bwselect = "mserd"``: h and b equal rdrobust's (rdbwselect mserd with its defaults: stdvars, masspoints =
+    "adjust" with bwcheck 10 when a side has ≥ 20 % repeated x, bwrestrict, scaleregul 1) and so do the three rows,
+    to 1e-8 (relative), on continuous x and on x rounded to 0.01 (mass points)."""
+    batch = datasets(rng, 4, 400, ties=ties)
+    options = {"p": p, "kernel": kernel, "vce": vce, "bwselect": "mserd"}
+    out, _ = kernel_and_twin("rd", batch, options, level=0.95)
+    for r in range(4):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = rdrobust(batch["y"][r], batch["x"][r], c=0, p=p, kernel=kernel, vce=vce)
+        rows = np.column_stack([fit.coef.values[:, 0], fit.se.values[:, 0], fit.ci.values])
+        assert_close(out[r, 0, 5:7], fit.bws.values[:, 0], what=f"mserd {options} h, b vs rdrobust")
+        assert_close(out[r, :, :4], rows, what=f"mserd {options} rows vs rdrobust")
+        assert_close(out[r, 0, 7:], np.asarray(fit.N_h, float), what="N_h")
+    capsys.readouterr()  # rdrobust prints its mass-point notice
+
+
+def test_mserd_on_fewer_than_20_units_uses_the_farther_range(rng):
+    """rdrobust's rule below N = 20: h = b = max(|min x|, |max x|)."""
+    batch = datasets(rng, 3, 19)
+    out, status = kernel_and_twin("rd", batch, {"bwselect": "mserd", "vce": "hc0"}, all_ok=False)
+    far = np.maximum(np.abs(batch["x"].min(axis=1)), np.abs(batch["x"].max(axis=1)))
+    np.testing.assert_array_equal(out[:, 0, 5], far)
+    np.testing.assert_array_equal(out[:, 0, 6], far)
+
+
 def test_reject_tests_each_row_against_its_truth(rng):
     """reject = |τ̂ − truth| > z·se per row, with the row's own truth."""
     batch = datasets(rng, 5, 300)
@@ -136,6 +167,7 @@ SEAM = """dgp = "rd"
 estimators = [
     { name = "rd", h = 0.3, label = "rd_nn" },
     { name = "rd", h = 0.25, b = 0.4, kernel = "epanechnikov", vce = "hc3", label = "rd_hc3" },
+    { name = "rd", bwselect = "mserd", label = "rd_mserd" },
 ]
 [params]
 n = 400
@@ -156,7 +188,7 @@ def test_a_run_records_the_three_rows_with_their_diagnostics(seam_run):
     h and b as configured, and the effective numbers of units on each side."""
     _, run = seam_run
     records = run.records()
-    assert len(records) == 2 * 3 * 2 * 3
+    assert len(records) == 2 * 3 * 3 * 3
     assert set(records["term"]) == set(TERMS) and (records["truth"].round(12) == 0.04).all()
     assert (records["status"] == "ok").all()
     for label, h, b in (("rd_nn", 0.3, 0.3), ("rd_hc3", 0.25, 0.4)):
@@ -187,6 +219,13 @@ def test_sample_and_estimate_equal_rdrobust_and_the_run(seam_run):
         mine = mine.set_index("term").loc[list(TERMS)]
         assert_close(got["estimate"].to_numpy(), mine["estimate"].to_numpy(), what="estimate vs run")
         assert_close(got["se"].to_numpy(), mine["se"].to_numpy(), what="se vs run")
+        chosen = causalmc.estimate({"name": "rd", "bwselect": "mserd"}, frame)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = rdrobust(frame["y"].to_numpy(), frame["x"].to_numpy(), c=0)
+        assert_close(chosen.loc[0, ["h", "b"]].to_numpy(float), fit.bws.values[:, 0], what="mserd h, b vs rdrobust")
+        assert_close(chosen["estimate"].to_numpy(), fit.coef.values[:, 0], what="mserd estimate vs rdrobust")
+        assert_close(chosen["ci_high"].to_numpy(), fit.ci.values[:, 1], what="mserd ci vs rdrobust")
 
 
 def test_a_bad_option_is_refused_naming_the_key(tmp_path):

@@ -42,8 +42,13 @@ distinct x with positive h-weight or q + 1 with positive b-weight (where
 rdrobust raises), ``no_residual_df`` for hc1 when a side's window has at
 most q + 1 units, ``singular`` when Γ_p or Γ_q is not positive definite.
 
-Diagnostics: ``h``, ``b`` and the effective numbers of units (positive
-h-weight) on each side, rdrobust's ``N_h``.
+Bandwidths (option ``bwselect``): ``fixed`` uses the options ``h`` and
+``b`` (b = h by default); ``mserd`` chooses one common MSE-optimal h and its
+b on each replication's data as rdrobust's default rdbwselect does
+(`bandwidth`), ``singular`` where that is undefined.
+
+Diagnostics: ``h``, ``b`` (as used) and the effective numbers of units
+(positive h-weight) on each side, rdrobust's ``N_h``.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ from .. import status as st
 from ..inference import normal_critical, spd_inverse, write_failure, write_wald
 from ..spec import Estimator, Setting
 from .conventions import (
+    BWSELECT,
+    MSERD,
     DIAGNOSTICS,
     EPANECHNIKOV,
     HC1,
@@ -75,140 +82,12 @@ from .conventions import (
     H,
     codes,
 )
+from .bandwidth import mserd
+from .fits import _fit, _gram, _hc_residuals, _powers, distinct_sorted, kernel_weight, nn_residuals
 from .reference import reference_rd
 
 
-@njit(cache=True)
-def kernel_weight(u, kernel, bandwidth):
-    """K(u)/bandwidth with rdrobust's kernels (K = 0 outside |u| ≤ 1)."""
-    a = abs(u)
-    if a > 1.0:
-        return 0.0
-    if kernel == EPANECHNIKOV:
-        return 0.75 * (1.0 - u * u) / bandwidth
-    if kernel == UNIFORM:
-        return 0.5 / bandwidth
-    return (1.0 - a) / bandwidth
-
-
-@njit(cache=True)
-def distinct_sorted(values, mask):
-    """Number of distinct values among the sorted `values` where `mask` holds."""
-    count = 0
-    last = np.nan
-    for i in range(values.shape[0]):
-        if mask[i] and (count == 0 or values[i] != last):
-            count += 1
-            last = values[i]
-    return count
-
-
-@njit(cache=True)
-def nn_residuals(x, y, matches):
-    """rdrobust's nearest-neighbour residuals of y on sorted x (ties in x count as one neighbour group).
-
-    For unit i, J_i ≥ min(matches, n − 1) neighbours are added one x-value
-    group at a time, from the nearer side (both when equidistant within a
-    relative tolerance √eps); ε̂_i = √(J_i/(J_i+1))·(y_i − Σ_J y_j / J_i).
-    """
-    n = x.shape[0]
-    dups = np.empty(n, np.int64)
-    dupsid = np.empty(n, np.int64)
-    start = 0
-    for i in range(1, n + 1):
-        if i == n or x[i] != x[start]:
-            for j in range(start, i):
-                dups[j] = i - start
-                dupsid[j] = j - start + 1
-            start = i
-    tol_eps = math.sqrt(np.finfo(np.float64).eps)
-    cap = min(matches, n - 1)
-    res = np.empty(n)
-    for pos in range(n):
-        rpos = dups[pos] - dupsid[pos]
-        lpos = dupsid[pos] - 1
-        while lpos + rpos < cap:
-            if pos - lpos - 1 < 0:
-                rpos += dups[pos + rpos + 1]
-            elif pos + rpos + 1 >= n:
-                lpos += dups[pos - lpos - 1]
-            else:
-                dleft = x[pos] - x[pos - lpos - 1]
-                dright = x[pos + rpos + 1] - x[pos]
-                tol = max(dleft, dright) * tol_eps
-                if dleft - dright > tol:
-                    rpos += dups[pos + rpos + 1]
-                elif dright - dleft > tol:
-                    lpos += dups[pos - lpos - 1]
-                else:
-                    rpos += dups[pos + rpos + 1]
-                    lpos += dups[pos - lpos - 1]
-        lo, hi = pos - lpos, pos + rpos + 1
-        ji = hi - lo - 1
-        s = 0.0
-        for j in range(lo, hi):
-            s += y[j]
-        s -= y[pos]
-        res[pos] = math.sqrt(ji / (ji + 1.0)) * (y[pos] - s / ji)
-    return res
-
-
-@njit(cache=True)
-def _powers(x, k, row):
-    row[0] = 1.0
-    for j in range(1, k):
-        row[j] = row[j - 1] * x
-
-
-@njit(cache=True)
-def _gram(ex, w, k):
-    g = np.zeros((k, k))
-    row = np.empty(k)
-    for i in range(ex.shape[0]):
-        _powers(ex[i], k, row)
-        for a in range(k):
-            for c in range(k):
-                g[a, c] += w[i] * row[a] * row[c]
-    return g
-
-
-@njit(cache=True)
-def _fit(ex, ey, w, inv, k):
-    """Γ⁻¹ Σ w r y."""
-    t = np.zeros(k)
-    row = np.empty(k)
-    for i in range(ex.shape[0]):
-        _powers(ex[i], k, row)
-        for a in range(k):
-            t[a] += w[i] * row[a] * ey[i]
-    return inv @ t
-
-
-@njit(cache=True)
-def _hc_residuals(ex, ey, w, inv, beta, k, vce, n_window):
-    """y − r'β scaled by the hc factor (d = k: the fit's number of coefficients)."""
-    n = ex.shape[0]
-    res = np.empty(n)
-    row = np.empty(k)
-    scale = math.sqrt(n_window / (n_window - k)) if vce == HC1 else 1.0
-    for i in range(n):
-        _powers(ex[i], k, row)
-        fitted = 0.0
-        for a in range(k):
-            fitted += row[a] * beta[a]
-        res[i] = (ey[i] - fitted) * scale
-        if vce == HC2 or vce == HC3:
-            hii = 0.0
-            for a in range(k):
-                for c in range(k):
-                    hii += row[a] * inv[a, c] * row[c]
-            hii *= w[i]
-            one_minus = max(1.0 - hii, HII_FLOOR)
-            res[i] /= math.sqrt(one_minus) if vce == HC2 else one_minus
-    return res
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def side_fit(xs, ys, p, kernel, h, b, vce, result):
     """One side's intercepts and variance contributions; returns a status code.
 
@@ -270,8 +149,8 @@ def side_fit(xs, ys, p, kernel, h, b, vce, result):
     return st.OK
 
 
-@njit(cache=True)
-def rd_kernel(x, y, p, kernel, h, b, vce, crit, truth, out, status):
+@njit(cache=True, error_model="numpy")
+def rd_kernel(x, y, p, kernel, h_fixed, b_fixed, vce, bwselect, crit, truth, out, status):
     """Sharp RD at 0 on every replication (module docstring).
 
     Parameters
@@ -282,8 +161,11 @@ def rd_kernel(x, y, p, kernel, h, b, vce, crit, truth, out, status):
         Order of the local polynomial (q = p + 1 for the bias correction).
     kernel, vce : int
         Codes of `KERNELS` and `VCE_TYPES`.
-    h, b : float
-        Bandwidths of the estimate and of the bias correction.
+    h_fixed, b_fixed : float
+        Bandwidths of the estimate and of the bias correction (``bwselect = "fixed"``).
+    bwselect : int
+        Code of `BWSELECT`: the fixed bandwidths, or rdrobust's ``mserd`` chosen on each replication's data
+        (`bandwidth.mserd`; ``singular`` when it is undefined).
     crit : float
         Normal critical value of the interval.
     truth : float64 array, shape (R, 3)
@@ -295,10 +177,20 @@ def rd_kernel(x, y, p, kernel, h, b, vce, crit, truth, out, status):
     n_reps = x.shape[0]
     left = np.empty(5)
     right = np.empty(5)
+    chosen = np.empty(2)
     for r in range(n_reps):
         order = np.argsort(x[r])
         xs, ys = x[r][order], y[r][order]
         cut = np.searchsorted(xs, 0.0)  # first unit at or above the cutoff
+        h, b = h_fixed, b_fixed
+        if bwselect == MSERD:
+            if cut == 0 or cut == xs.shape[0]:
+                _fail_all(out, status, r, st.TOO_FEW_OBSERVATIONS, np.nan, np.nan, 0.0, 0.0)
+                continue
+            if not mserd(xs, ys, cut, p, kernel, vce, chosen):
+                _fail_all(out, status, r, st.SINGULAR, np.nan, np.nan, np.nan, np.nan)
+                continue
+            h, b = chosen[0], chosen[1]
         code = side_fit(xs[:cut], ys[:cut], p, kernel, h, b, vce, left)
         code_right = side_fit(xs[cut:], ys[cut:], p, kernel, h, b, vce, right)
         if code == st.OK:
@@ -321,9 +213,16 @@ def rd_kernel(x, y, p, kernel, h, b, vce, crit, truth, out, status):
             out[r, j, N_RIGHT] = right[4]
 
 
+@njit(cache=True, error_model="numpy")
+def _fail_all(out, status, r, code, h, b, n_left, n_right):
+    for j in range(3):
+        write_failure(out[r], status[r], j, code)
+        out[r, j, H], out[r, j, B], out[r, j, N_LEFT], out[r, j, N_RIGHT] = h, b, n_left, n_right
+
+
 def _run(batch, truth, options, level, out, status):
-    p, kernel, h, b, vce = codes(options)
-    rd_kernel(batch["x"], batch["y"], p, kernel, h, b, vce, normal_critical(level), truth, out, status)
+    p, kernel, h, b, vce, bwselect = codes(options)
+    rd_kernel(batch["x"], batch["y"], p, kernel, h, b, vce, bwselect, normal_critical(level), truth, out, status)
 
 
 ESTIMATORS = (
@@ -336,7 +235,13 @@ ESTIMATORS = (
         options=(
             Setting("p", 1, "order of the local polynomial (the bias correction uses q = p + 1)", minimum=0, maximum=8),
             Setting("kernel", "triangular", "kernel weights", choices=KERNELS),
-            Setting("h", 0.2, "bandwidth of the estimate (each side)", minimum=0.0, min_exclusive=True),
+            Setting(
+                "bwselect",
+                "fixed",
+                "bandwidths: fixed (the options h and b) or mserd (rdrobust's common MSE-optimal h and its b)",
+                choices=BWSELECT,
+            ),
+            Setting("h", 0.2, "bandwidth of the estimate (bwselect = fixed)", minimum=0.0, min_exclusive=True),
             Setting(
                 "b", None, "bandwidth of the bias correction (default h)", kind=float, minimum=0.0, min_exclusive=True
             ),

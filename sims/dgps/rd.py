@@ -106,6 +106,6 @@ DGPS = (
         ),
         provides=("x", "y"),
         generate=generate,
-        examples=({"n": 60}, {"n": 40, "model": "ludwig_miller", "running": "uniform"}, {"n": 30, "model": "cct3"}),
+        examples=({"n": 200}, {"n": 120, "model": "ludwig_miller", "running": "uniform"}, {"n": 150, "model": "cct3"}),
     ),
 )
