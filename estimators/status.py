@@ -18,6 +18,7 @@ LEVERAGE_ONE = 8  # an observation has leverage 1: HC2, HC3 and Bell–McCaffrey
 NO_COMPARISON = 9  # a cohort or period the term needs has no comparison (untreated) units
 SEPARATION = 10  # the propensity model does not converge: (quasi-)complete separation, scores at 0 or 1
 NO_OVERLAP = 11  # a stratum, a match or the weights lack treated or control units (after trimming)
+TOO_FEW_OBSERVATIONS = 12  # a side of a cutoff has too few distinct points in the window for its polynomial
 
 NAMES = (
     "ok",
@@ -32,4 +33,5 @@ NAMES = (
     "no_comparison",
     "separation",
     "no_overlap",
+    "too_few_observations",
 )

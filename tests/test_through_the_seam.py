@@ -175,6 +175,13 @@ CASES = {
         truth=lambda term, cell: None,  # tau + tau_het · mean X1 of the replication's units
     ),
     "dag": Case(DAG_BODY, rows=2 * REPS * 3, truth=lambda term, cell: None),
+    "rd": Case(
+        'dgp = "rd"\nestimators = [{ name = "rd", h = 0.3 }, '
+        '{ name = "rd", h = 0.25, b = 0.4, kernel = "uniform", vce = "hc1", label = "rd_hc1" }]\n'
+        '[grid]\nmodel = ["lee", "ludwig_miller"]\n',
+        rows=2 * REPS * 2 * 3,  # conventional, bias_corrected, robust
+        truth=lambda term, cell: {"lee": 0.04, "ludwig_miller": -3.45}[cell["model"]],
+    ),
 }
 
 

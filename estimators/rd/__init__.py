@@ -1,0 +1,17 @@
+"""Regression-discontinuity estimators.
+
+- `local_polynomial`: ``rd``, the sharp design's local polynomial estimate
+  at the cutoff with rdrobust's conventional, bias-corrected and robust
+  bias-corrected rows (Calonico, Cattaneo & Titiunik 2014) as three terms;
+- `reference`: its plain numpy twin, written after rdrobust's matrices;
+- `bandwidth`: rdrobust's data-driven ``mserd`` bandwidths (rdbwselect);
+- `fits`: the numba weighted polynomial fits and residuals both use;
+- `conventions`: the terms, option codes and rdrobust's constants both share.
+"""
+
+from . import local_polynomial
+from .conventions import TERMS
+
+ESTIMATORS = (*local_polynomial.ESTIMATORS,)
+
+__all__ = ["ESTIMATORS", "TERMS"]
