@@ -18,6 +18,9 @@ LEVERAGE_ONE = 8  # an observation has leverage 1: HC2, HC3 and Bell–McCaffrey
 NO_COMPARISON = 9  # a cohort or period the term needs has no comparison (untreated) units
 SEPARATION = 10  # the propensity model does not converge: (quasi-)complete separation, scores at 0 or 1
 NO_OVERLAP = 11  # a stratum, a match or the weights lack treated or control units (after trimming)
+ONE_TREATED = 12  # the variance needs two or more treated units (synthdid's bootstrap and jackknife return NA)
+FEW_CONTROLS = 13  # the placebo variance needs more controls than treated units (synthdid stops)
+ONE_DONOR = 14  # the fixed-weights jackknife with one control of nonzero weight (synthdid returns NA)
 
 NAMES = (
     "ok",
@@ -32,4 +35,7 @@ NAMES = (
     "no_comparison",
     "separation",
     "no_overlap",
+    "one_treated",
+    "few_controls",
+    "one_donor",
 )
