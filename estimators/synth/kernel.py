@@ -92,22 +92,22 @@ def solve_lambda(y, rows, n0, t0, zeta_lambda, min_decrease, lam):
     """Time weights from ``lam`` (the start; the solution on return): the control rows of the collapsed form."""
     t_all = y.shape[1]
     t1 = t_all - t0
-    a = np.empty((n0, t0))
-    b = np.empty(n0)
+    at = np.empty((t0, n0))  # A' (A: the controls' pre-periods, centred over the controls)
+    b = np.empty(n0)  # the controls' post-period means, centred
     for j in range(n0):
         s = 0.0
         for t in range(t0, t_all):
             s += y[rows[j], t]
         b[j] = s / t1
         for t in range(t0):
-            a[j, t] = y[rows[j], t]
-    for t in range(t0):  # centre over the controls (the intercept)
+            at[t, j] = y[rows[j], t]
+    for t in range(t0):
         mean = 0.0
         for j in range(n0):
-            mean += a[j, t]
+            mean += at[t, j]
         mean /= n0
         for j in range(n0):
-            a[j, t] -= mean
+            at[t, j] -= mean
     mean = 0.0
     for j in range(n0):
         mean += b[j]
@@ -116,19 +116,19 @@ def solve_lambda(y, rows, n0, t0, zeta_lambda, min_decrease, lam):
         b[j] -= mean
     gram = np.empty((t0, t0))
     c = np.empty(t0)
-    cross_products(a, b, gram, c)
-    two_stage(a, b, gram, c, lam, zeta_lambda * zeta_lambda, min_decrease, np.empty(n0), np.empty(t0))
+    cross_products(at, b, gram, c)
+    two_stage(at, b, gram, c, lam, zeta_lambda * zeta_lambda, min_decrease, np.empty(n0), np.empty(t0))
 
 
 @njit(cache=True)
 def solve_omega(y, rows, n0, t0, intercept, z, gram_all, zeta_omega, min_decrease, omega):
     """Unit weights from ``omega`` (the start; the solution on return): the pre-periods of the collapsed form."""
     n1 = rows.shape[0] - n0
-    a = np.empty((t0, n0))
-    b = np.zeros(t0)
+    at = np.empty((n0, t0))  # A' (A: the controls' pre-period series, centred over time with an intercept)
+    b = np.zeros(t0)  # the treated units' mean series, likewise
     for j in range(n0):
         for t in range(t0):
-            a[t, j] = z[rows[j], t]
+            at[j, t] = z[rows[j], t]
     for j in range(n0, rows.shape[0]):
         for t in range(t0):
             b[t] += y[rows[j], t]
@@ -145,11 +145,11 @@ def solve_omega(y, rows, n0, t0, intercept, z, gram_all, zeta_omega, min_decreas
     for j in range(n0):
         s = 0.0
         for t in range(t0):
-            s += a[t, j] * b[t]
+            s += at[j, t] * b[t]
         c[j] = s
         for l in range(n0):
             gram[j, l] = gram_all[rows[j], rows[l]]
-    two_stage(a, b, gram, c, omega, zeta_omega * zeta_omega, min_decrease, np.empty(t0), np.empty(n0))
+    two_stage(at, b, gram, c, omega, zeta_omega * zeta_omega, min_decrease, np.empty(t0), np.empty(n0))
 
 
 @njit(cache=True)

@@ -37,6 +37,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ..moments import FAST
+
 MAX_ITER = 10_000  # synthdid_estimate's max.iter
 MAX_ITER_PRE_SPARSIFY = 100  # its max.iter.pre.sparsify
 MIN_DECREASE_FACTOR = 1e-5  # min.decrease = 1e-5 · noise level
@@ -91,14 +93,15 @@ def sum_normalize(x):
         x[j] = x[j] / total if total != 0.0 else 1.0 / k
 
 
-@njit(cache=True)
-def frank_wolfe(a, b, gram, c, x, zeta2, min_decrease, max_iter, ax, g):
+@njit(cache=True, fastmath=FAST)
+def frank_wolfe(at, b, gram, c, x, zeta2, min_decrease, max_iter, ax, g):
     """Frank–Wolfe with exact line search from ``x`` (overwritten by the solution); returns the steps taken.
 
     Parameters
     ----------
-    a : float64 array, shape (m, k)
-        A (centred as the caller's intercept requires).
+    at : float64 array, shape (k, m)
+        A' (A centred as the caller's intercept requires), so that the
+        column A_i a step moves towards is a contiguous row.
     b : float64 array, shape (m,)
     gram : float64 array, shape (k, k)
         G = A'A.
@@ -113,85 +116,92 @@ def frank_wolfe(a, b, gram, c, x, zeta2, min_decrease, max_iter, ax, g):
     ax, g : float64 arrays, shapes (m,) and (k,)
         Work space: A x and A'(A x − b).
     """
-    m, k = a.shape
+    k, m = at.shape
     eta = m * zeta2
+    ax[:] = 0.0
+    for j in range(k):
+        for r in range(m):
+            ax[r] += at[j, r] * x[j]
+    err = 0.0
     for r in range(m):
-        s = 0.0
-        for j in range(k):
-            s += a[r, j] * x[j]
-        ax[r] = s
+        err += (ax[r] - b[r]) * (ax[r] - b[r])
+    best = 0
+    best_value = math.inf
+    gx = 0.0  # g'x
+    xx = 0.0  # x'x
     for j in range(k):
         s = 0.0
         for l in range(k):
             s += gram[j, l] * x[l]
         g[j] = s - c[j]
+        gx += g[j] * x[j]
+        xx += x[j] * x[j]
+        if g[j] + eta * x[j] < best_value:
+            best_value = g[j] + eta * x[j]
+            best = j
     threshold = min_decrease * min_decrease
     previous = math.nan
     current = math.nan
     steps = 0
     while steps < max_iter and (steps < 2 or previous - current > threshold):
         steps += 1
-        best = 0
-        best_value = g[0] + eta * x[0]
-        slope = 0.0  # g'x, the other half of g'd
-        xx = 0.0
-        for j in range(k):
-            h = g[j] + eta * x[j]
-            slope += h * x[j]
-            xx += x[j] * x[j]
-            if h < best_value:
-                best_value = h
-                best = j
-        moves = x[best] != 1.0
-        for j in range(k):
-            if j != best and x[j] != 0.0:
-                moves = True
+        xi = x[best]
+        moves = xi != 1.0
+        if not moves:  # R's all(d.x == 0): x is the vertex e_best
+            for j in range(k):
+                moves = moves or (j != best and x[j] != 0.0)
         if moves:
             d_err = 0.0
             for r in range(m):
-                e = a[r, best] - ax[r]
+                e = at[best, r] - ax[r]
                 d_err += e * e
-            xi = x[best]
             denominator = d_err + eta * (xx - xi * xi + (1.0 - xi) * (1.0 - xi))
             if denominator > 0.0:
-                step = min(1.0, max(0.0, -(best_value - slope) / denominator))
-                for j in range(k):
-                    x[j] = x[j] - step * x[j] if j != best else x[j] + step * (1.0 - x[j])
-                    g[j] = g[j] + step * (gram[j, best] - g[j] - c[j])
+                step = min(1.0, max(0.0, -(best_value - gx - eta * xx) / denominator))
+                err = 0.0
                 for r in range(m):
-                    ax[r] = ax[r] + step * (a[r, best] - ax[r])
-        err = 0.0
-        for r in range(m):
-            e = ax[r] - b[r]
-            err += e * e
-        xx = 0.0
-        for j in range(k):
-            xx += x[j] * x[j]
+                    ax[r] = ax[r] + step * (at[best, r] - ax[r])
+                    err += (ax[r] - b[r]) * (ax[r] - b[r])
+                # One pass: the step on x and g, and for the next step g'x, x'x and argmin (g + ηx).
+                toward = best
+                best_value = math.inf
+                gx = 0.0
+                xx = 0.0
+                for j in range(k):
+                    xj = xi + step * (1.0 - xi) if j == toward else x[j] - step * x[j]
+                    gj = g[j] + step * (gram[toward, j] - g[j] - c[j])
+                    x[j] = xj
+                    g[j] = gj
+                    gx += gj * xj
+                    xx += xj * xj
+                    if gj + eta * xj < best_value:
+                        best_value = gj + eta * xj
+                        best = j
         previous = current
         current = zeta2 * xx + err / m
     return steps
 
 
 @njit(cache=True)
-def two_stage(a, b, gram, c, x, zeta2, min_decrease, ax, g):
+def two_stage(at, b, gram, c, x, zeta2, min_decrease, ax, g):
     """synthdid_estimate's solve: ≤ 100 steps from ``x``, sparsify, ≤ 10⁴ steps more (``x`` overwritten)."""
-    frank_wolfe(a, b, gram, c, x, zeta2, min_decrease, MAX_ITER_PRE_SPARSIFY, ax, g)
+    frank_wolfe(at, b, gram, c, x, zeta2, min_decrease, MAX_ITER_PRE_SPARSIFY, ax, g)
     sparsify(x)
-    frank_wolfe(a, b, gram, c, x, zeta2, min_decrease, MAX_ITER, ax, g)
+    frank_wolfe(at, b, gram, c, x, zeta2, min_decrease, MAX_ITER, ax, g)
 
 
-@njit(cache=True)
-def cross_products(a, b, gram, c):
-    """gram = A'A and c = A'b for A of shape (m, k)."""
-    m, k = a.shape
+@njit(cache=True, fastmath=FAST)
+def cross_products(at, b, gram, c):
+    """gram = A'A and c = A'b from A' of shape (k, m)."""
+    k, m = at.shape
     for j in range(k):
         s = 0.0
         for r in range(m):
-            s += a[r, j] * b[r]
+            s += at[j, r] * b[r]
         c[j] = s
         for l in range(j + 1):
             s = 0.0
             for r in range(m):
-                s += a[r, j] * a[r, l]
+                s += at[j, r] * at[l, r]
             gram[j, l] = s
             gram[l, j] = s
