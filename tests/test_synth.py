@@ -2,8 +2,8 @@
 
 Conventions (R's, `estimators.synth.kernel`): controls first in the
 batch's order, T0 = start − 1; noise level = sd (n − 1) of the controls'
-pre-period first differences; ζ_ω = η_ω·σ̂ with η_ω = (N1·T1)^¼ (sdid, and
-``ridge = "sdid"``) or 1e-6 (sc, difp); ζ_λ = 1e-6·σ̂; min_decrease =
+pre-period first differences; ζ_ω = η_ω·σ̂ with η_ω = (N1·T1)^¼ (sdid) or
+1e-6 (sc, and difp as the paper's vignette); ζ_λ = 1e-6·σ̂; min_decrease =
 1e-5·σ̂; 100 Frank–Wolfe steps, sparsify, 10⁴ steps.  Standard errors:
 placebo and bootstrap √((B − 1)/B)·sd of B draws (weights re-solved from
 warm starts), fixed-weights jackknife √((N − 1)/N·Σ(τ̂₋ᵢ − τ̄)²); normal
@@ -26,7 +26,6 @@ from causalmc.estimators.synth import kernel
 from causalmc.estimators.synth.reference import reference_fit, reference_one
 
 METHODS = {"sdid": kernel.SDID, "sc": kernel.SC, "difp": kernel.DIFP}
-VARIANTS = [("sdid", "none"), ("sc", "none"), ("difp", "none"), ("sc", "sdid"), ("difp", "sdid")]
 SE_CODES = {"placebo": kernel.PLACEBO, "bootstrap": kernel.BOOTSTRAP, "jackknife": kernel.JACKKNIFE}
 EFFECTIVE, WEIGHT_MAX, PERIODS, TIME_MAX = 5, 6, 7, 8
 
@@ -37,14 +36,13 @@ def factor_panel(rng, n, t, n1, t1, noise):
     return y + noise * rng.normal(size=(n, t)), n - n1, t - t1
 
 
-def oracle(name, ridge, Y, n0, t0):
-    """synthdid-py's estimate object for the method (Y with the controls first)."""
-    eta = {} if ridge == "none" else {"eta_omega": ((Y.shape[0] - n0) * (Y.shape[1] - t0)) ** 0.25}
+def oracle(name, Y, n0, t0):
+    """synthdid-py's estimate object for the method (Y with the controls first); difp as the paper's vignette."""
     if name == "sdid":
         return synthdid_estimate(Y, n0, t0)
     if name == "sc":
-        return sc_estimate(Y, n0, t0, **eta)
-    return synthdid_estimate(Y, n0, t0, weights={"lambda": np.full(t0, 1 / t0)}, **({"eta_omega": 1e-6} | eta))
+        return sc_estimate(Y, n0, t0)
+    return synthdid_estimate(Y, n0, t0, weights={"lambda": np.full(t0, 1 / t0)}, eta_omega=1e-6)
 
 
 def scattered(rng, Y, n0):
@@ -56,13 +54,13 @@ def scattered(rng, Y, n0):
     return y, treated.astype(float)
 
 
-def kernel_fit(Y, n0, t0, name, ridge):
+def kernel_fit(Y, n0, t0, name):
     """kernel.fit and the twin's reference_fit on Y (controls first) with R's tuning: two (τ̂, λ, ω)."""
     method = METHODS[name]
     n1, t1 = Y.shape[0] - n0, Y.shape[1] - t0
     rows = np.arange(Y.shape[0])
     sigma = kernel.noise_level(Y, rows, n0, t0)
-    eta = (n1 * t1) ** 0.25 if name == "sdid" or ridge == "sdid" else 1e-6
+    eta = (n1 * t1) ** 0.25 if name == "sdid" else 1e-6
     z, gram = kernel.centred_pre_periods(Y, t0, method != kernel.SC)
     lam = np.full(t0, 0.0 if method == kernel.SC else 1 / t0)
     omega = np.full(n0, 1 / n0)
@@ -80,23 +78,23 @@ def random_panels():
     return [factor_panel(rng, *shape, noise) for noise in (0.5, 2.0) for shape in shapes]
 
 
-@pytest.mark.parametrize("name, ridge", VARIANTS)
-def test_weights_estimates_and_jackknife_equal_synthdid_py_on_random_panels(random_panels, name, ridge):
+@pytest.mark.parametrize("name", METHODS)
+def test_weights_estimates_and_jackknife_equal_synthdid_py_on_random_panels(random_panels, name):
     """On every panel, with the treated units at random positions of the batch: the kernel's and the twin's τ̂,
     ω, λ and fixed-weights jackknife se equal synthdid-py's to 1e-8 (with one treated unit the status is
     one_treated, where synthdid-py's se is NaN); the registered kernel's diagnostics are its weights' 1/Σω², max ω,
     1/Σλ², max λ (NaN for sc) and its interval τ̂ ± 1.96·se."""
     rng = np.random.default_rng(5)
-    options = {"se": "jackknife"} | ({"ridge": ridge} if name != "sdid" else {})
     for Y, n0, t0 in random_panels:
-        what = f"{name} ridge={ridge} on {Y.shape}, N0={n0}, T0={t0}"
-        expected = oracle(name, ridge, Y, n0, t0)
+        what = f"{name} on {Y.shape}, N0={n0}, T0={t0}"
+        expected = oracle(name, Y, n0, t0)
         jackknife = jackknife_se(expected)
         omega, lam = expected.weights.omega, expected.weights.lambda_
         y, treated = scattered(rng, Y, n0)
-        kernel_result = kernel.one_replication(y, treated, t0 + 1, METHODS[name], kernel.JACKKNIFE, ridge == "sdid",
-                                               np.random.default_rng(0), np.empty(0))  # fmt: skip
-        code, twin = reference_one(Y, n0, t0, METHODS[name], kernel.JACKKNIFE, ridge == "sdid", 0, None)
+        kernel_result = kernel.one_replication(
+            y, treated, t0 + 1, METHODS[name], kernel.JACKKNIFE, np.random.default_rng(0), np.empty(0)
+        )
+        code, twin = reference_one(Y, n0, t0, METHODS[name], kernel.JACKKNIFE, 0, None)
         if Y.shape[0] - n0 == 1:
             assert kernel_result[0] == code == st.ONE_TREATED and np.isnan(jackknife)
             continue
@@ -106,7 +104,7 @@ def test_weights_estimates_and_jackknife_equal_synthdid_py_on_random_panels(rand
             assert_close(fitted_omega, omega, what=what + " ω")
             assert_close(fitted_lam, lam, what=what + " λ")
         out, status = run_estimator(name, {"panel_y": y[None], "treated": treated[None], "start": np.array([t0 + 1])},
-                                    options)  # fmt: skip
+                                    {"se": "jackknife"})  # fmt: skip
         assert status[0] == st.OK
         assert_close(out[0, :2], [float(expected), jackknife])
         assert_close(out[0, CI_HIGH] - out[0, CI_LOW], 2 * 1.959963984540054 * jackknife)
@@ -124,8 +122,8 @@ def test_california_matches_r_and_synthdid_py():
     Y, n0, t0 = panel.Y, panel.N0, panel.T0
     published = {"sdid": -15.60383, "sc": -19.61966, "difp": -11.1}
     for name, digits in (("sdid", 5), ("sc", 5), ("difp", 1)):
-        expected = oracle(name, "none", Y, n0, t0)
-        for estimate, lam, omega in kernel_fit(Y, n0, t0, name, "none"):
+        expected = oracle(name, Y, n0, t0)
+        for estimate, lam, omega in kernel_fit(Y, n0, t0, name):
             assert round(estimate, digits) == published[name]
             assert_close(estimate, float(expected))
             assert_close(omega, expected.weights.omega)
@@ -145,11 +143,10 @@ def test_each_draw_is_synthdid_pys_refit_on_the_same_units(se, name):
     batch = {"panel_y": Y, "treated": (np.arange(n) >= n0).astype(float)}
     draws = np.empty(6)
     code, estimate, _, omega, lam = kernel.one_replication(
-        batch["panel_y"], batch["treated"], t0 + 1, METHODS[name], SE_CODES[se], False, np.random.default_rng(3),
-        draws,
+        batch["panel_y"], batch["treated"], t0 + 1, METHODS[name], SE_CODES[se], np.random.default_rng(3), draws
     )
     assert code == st.OK
-    fitted = oracle(name, "none", Y, n0, t0)
+    fitted = oracle(name, Y, n0, t0)
     assert_close(omega, fitted.weights.omega)
     same = np.random.default_rng(3)
     for value in draws:
@@ -183,11 +180,11 @@ def test_placebo_and_bootstrap_variances_equal_synthdid_pys_in_distribution(se):
     Y, n0, t0 = factor_panel(rng, 10, 8, 2, 2, 3.0)
     draws = np.empty(1000)
     code, *_ = kernel.one_replication(
-        Y, (np.arange(10) >= n0).astype(float), t0 + 1, kernel.SC, SE_CODES[se], False, np.random.default_rng(8), draws
+        Y, (np.arange(10) >= n0).astype(float), t0 + 1, kernel.SC, SE_CODES[se], np.random.default_rng(8), draws
     )
     assert code == st.OK
     ours, mcse = _variance_and_mcse(draws)
-    fitted = oracle("sc", "none", Y, n0, t0)
+    fitted = oracle("sc", Y, n0, t0)
     if se == "placebo":
         theirs = placebo_se(fitted, 1000, random_state=9) ** 2
     else:
@@ -201,7 +198,7 @@ def test_undefined_variances_are_statuses_where_synthdid_gives_none():
     rng = np.random.default_rng(2)
     Y, n0, t0 = factor_panel(rng, 8, 7, 1, 2, 1.0)
     batch = {"panel_y": Y[None], "treated": (np.arange(8) >= n0).astype(float)[None], "start": np.array([t0 + 1])}
-    fitted = oracle("sdid", "none", Y, n0, t0)
+    fitted = oracle("sdid", Y, n0, t0)
     assert np.isnan(bootstrap_sample(fitted, 5)).all() and np.isnan(jackknife_se(fitted))
     for se, code in (("bootstrap", st.ONE_TREATED), ("jackknife", st.ONE_TREATED), ("placebo", st.OK)):
         out, status = kernel_and_twin("sdid", batch, {"se": se, "draws": 5}, all_ok=False)
@@ -209,7 +206,7 @@ def test_undefined_variances_are_statuses_where_synthdid_gives_none():
 
     Y, n0, t0 = factor_panel(rng, 6, 7, 3, 2, 1.0)
     with pytest.raises(ValueError, match="more controls than treated"):
-        placebo_se(oracle("sc", "none", Y, n0, t0), 5)
+        placebo_se(oracle("sc", Y, n0, t0), 5)
     batch = {"panel_y": Y[None], "treated": (np.arange(6) >= n0).astype(float)[None], "start": np.array([t0 + 1])}
     out, status = kernel_and_twin("sc", batch, {"se": "placebo", "draws": 5}, all_ok=False)
     assert status[0] == st.FEW_CONTROLS and np.isnan(out[0]).all()
@@ -217,7 +214,7 @@ def test_undefined_variances_are_statuses_where_synthdid_gives_none():
     # Treated units far out along control 0's direction: synthetic control puts all its weight on control 0.
     Y, n0, t0 = factor_panel(rng, 8, 7, 2, 2, 1.0)
     Y[n0:] = Y[0] + 10 * (Y[0] - Y[1:n0].mean(axis=0)) + rng.normal(scale=0.01, size=(2, 7))
-    fitted = oracle("sc", "none", Y, n0, t0)
+    fitted = oracle("sc", Y, n0, t0)
     assert np.count_nonzero(fitted.weights.omega) == 1 and np.isnan(jackknife_se(fitted))
     batch = {"panel_y": Y[None], "treated": (np.arange(8) >= n0).astype(float)[None], "start": np.array([t0 + 1])}
     out, status = kernel_and_twin("sc", batch, {"se": "jackknife"}, all_ok=False)
@@ -320,5 +317,5 @@ def test_estimate_on_a_sample_frame_equals_synthdid_py(tmp_path):
     for name in ("sdid", "sc", "difp"):
         result = causalmc.estimate(name, frame, se="placebo", seed=4)
         assert result["status"] == "ok" and np.isfinite(result["se"]) and result["se"] > 0
-        assert_close(result["estimate"], float(oracle(name, "none", Y, int((~treated).sum()), t0)))
+        assert_close(result["estimate"], float(oracle(name, Y, int((~treated).sum()), t0)))
         assert causalmc.estimate(name, frame, se="placebo", seed=4)["se"] == result["se"]

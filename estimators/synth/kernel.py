@@ -19,9 +19,7 @@ controls; η = N0·ζ_λ²), each by `solver.two_stage`.  The estimate is
 ``sdid``  η_ω = (N1·T1)^¼, ω with an intercept, λ solved (synthdid_estimate);
 ``sc``    η_ω = 1e-6, ω without an intercept, λ = 0 (sc_estimate);
 ``difp``  η_ω = 1e-6, ω with an intercept, λ = 1/T0 (the paper's DIFP,
-          ``synthdid_estimate(..., weights = list(lambda = rep(1/T0, T0)), eta.omega = 1e-6)``);
-``sc`` and ``difp`` with ``ridge = "sdid"`` take sdid's η_ω (the paper's
-sc_reg and difp_reg).
+          ``synthdid_estimate(..., weights = list(lambda = rep(1/T0, T0)), eta.omega = 1e-6)``).
 
 The variances are synthdid's ``vcov`` (R/vcov.R).  The resamples keep the
 original fit's ζ_ω, ζ_λ and min_decrease and re-solve the weights it
@@ -309,7 +307,7 @@ def design_rows(treated):
 
 
 @njit(cache=True)
-def one_replication(y, treated, t_start, method, se_code, sdid_ridge, rng, draws):
+def one_replication(y, treated, t_start, method, se_code, rng, draws):
     """One panel's τ̂ and se: (status, τ̂, se, ω, λ), with the placebo or bootstrap estimates in ``draws`` (B,).
 
     ``y`` (G, T), ``treated`` (G,), ``t_start`` the first treated period
@@ -330,7 +328,7 @@ def one_replication(y, treated, t_start, method, se_code, sdid_ridge, rng, draws
         return st.FEW_CONTROLS, math.nan, math.nan, empty, empty
     if se_code != PLACEBO and n1 == 1:
         return st.ONE_TREATED, math.nan, math.nan, empty, empty
-    eta_omega = (n1 * (t_all - t0)) ** 0.25 if method == SDID or sdid_ridge else ETA_SC
+    eta_omega = (n1 * (t_all - t0)) ** 0.25 if method == SDID else ETA_SC
     zeta_omega = eta_omega * sigma
     zeta_lambda = ETA_LAMBDA * sigma
     min_decrease = MIN_DECREASE_FACTOR * sigma
@@ -355,7 +353,7 @@ def one_replication(y, treated, t_start, method, se_code, sdid_ridge, rng, draws
 
 
 @njit(cache=True)
-def synth_kernel(y, treated, start, method, se_code, sdid_ridge, n_draws, crit, truth, out, status, rng):
+def synth_kernel(y, treated, start, method, se_code, n_draws, crit, truth, out, status, rng):
     """Batched ``sdid``, ``sc`` and ``difp`` with placebo, bootstrap or jackknife standard errors.
 
     Parameters
@@ -367,8 +365,6 @@ def synth_kernel(y, treated, start, method, se_code, sdid_ridge, n_draws, crit, 
         The first treated period t0 (1-indexed): T0 = t0 − 1.
     method, se_code : int
         SDID, SC or DIFP; PLACEBO, BOOTSTRAP or JACKKNIFE.
-    sdid_ridge : bool
-        η_ω = (N1·T1)^¼ for sc and difp too (else 1e-6).
     n_draws : int
         B, placebo or bootstrap draws.
     crit : float
@@ -385,7 +381,7 @@ def synth_kernel(y, treated, start, method, se_code, sdid_ridge, n_draws, crit, 
     draws = np.empty(n_draws)
     for r in range(y.shape[0]):
         code, estimate, se, omega, lam = one_replication(
-            y[r], treated[r], start[r], method, se_code, sdid_ridge, rng, draws
+            y[r], treated[r], start[r], method, se_code, rng, draws
         )
         if code != st.OK:
             write_failure(out, status, r, code)

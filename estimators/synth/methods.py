@@ -22,19 +22,10 @@ SE = Setting(
     choices=tuple(SE_CODES),
 )
 DRAWS = Setting("draws", 200, "B, placebo or bootstrap draws (synthdid's replications)", kind=int, minimum=2)
-RIDGE = Setting(
-    "ridge",
-    "none",
-    "the unit weights' ridge: none (η = 1e-6, the paper's estimator) or sdid (η = (N1·T1)^¼, "
-    "the paper's sc_reg and difp_reg)",
-    choices=("none", "sdid"),
-)
-
-
 def _run(batch, truth, options, level, out, status, method, rng=None):
     synth_kernel(
         batch["panel_y"], batch["treated"], batch["start"], method, SE_CODES[options["se"]],
-        options.get("ridge") == "sdid", options["draws"], normal_critical(level), truth, out, status, rng,
+        options["draws"], normal_critical(level), truth, out, status, rng,
     )  # fmt: skip
 
 
@@ -43,14 +34,14 @@ def _needs_periods(shapes, options):
     return None if t >= 3 else f"synthdid's noise level needs two pre-periods and one post-period (this panel has {t})"
 
 
-def _declare(name, method, summary, options):
+def _declare(name, method, summary):
     return Estimator(
         name=name,
         summary=summary,
         needs=NEEDS,
         run=partial(_run, method=method),
         reference=partial(reference_synth, method=method),
-        options=options,
+        options=(SE, DRAWS),
         diagnostics=DIAGNOSTICS,
         applies=_needs_periods,
         resampling=True,
@@ -58,9 +49,8 @@ def _declare(name, method, summary, options):
 
 
 ESTIMATORS = (
-    _declare("sdid", SDID, "synthetic difference-in-differences (Arkhangelsky et al. 2021; R synthdid)", (SE, DRAWS)),
-    _declare("sc", SC, "synthetic control: unit weights without intercept, no time weights (synthdid's sc_estimate)",
-             (SE, DRAWS, RIDGE)),  # fmt: skip
-    _declare("difp", DIFP, "de-meaned synthetic control: unit weights with an intercept, uniform time weights",
-             (SE, DRAWS, RIDGE)),  # fmt: skip
+    _declare("sdid", SDID, "synthetic difference-in-differences (Arkhangelsky et al. 2021; R synthdid)"),
+    _declare("sc", SC, "synthetic control: unit weights without intercept, no time weights (synthdid's sc_estimate)"),
+    _declare("difp", DIFP, "de-meaned synthetic control (the paper's DIFP): unit weights with an intercept, uniform "
+             "time weights"),  # fmt: skip
 )

@@ -88,7 +88,7 @@ def reference_fit(Y, n0, t0, method, zeta_omega, zeta_lambda, min_decrease, lam,
     return unit @ Y @ time, lam, omega
 
 
-def reference_one(Y, n0, t0, method, se, sdid_ridge, n_draws, rng):
+def reference_one(Y, n0, t0, method, se, n_draws, rng):
     """(τ̂, se, ω, λ) on one design matrix Y (controls first), or (status, ...) where synthdid gives NA."""
     n, t_all = Y.shape
     n1 = n - n0
@@ -100,7 +100,7 @@ def reference_one(Y, n0, t0, method, se, sdid_ridge, n_draws, rng):
         return st.FEW_CONTROLS, None
     if se != PLACEBO and n1 == 1:
         return st.ONE_TREATED, None
-    eta_omega = (n1 * (t_all - t0)) ** 0.25 if method == SDID or sdid_ridge else ETA_SC
+    eta_omega = (n1 * (t_all - t0)) ** 0.25 if method == SDID else ETA_SC
     opts = (eta_omega * sigma, ETA_LAMBDA * sigma, MIN_DECREASE_FACTOR * sigma)
     lam0 = np.full(t0, 0.0 if method == SC else 1 / t0)
     estimate, lam, omega = reference_fit(Y, n0, t0, method, *opts, lam0, np.full(n0, 1 / n0))
@@ -141,7 +141,6 @@ def reference_synth(batch, truth, options, level, out, status, method, rng=None)
     """The twin of `methods`' run: each replication's design matrix, then `reference_one`."""
     y_all, treated_all, starts = batch["panel_y"], batch["treated"], batch["start"]
     se = {"placebo": PLACEBO, "bootstrap": BOOTSTRAP, "jackknife": JACKKNIFE}[options["se"]]
-    sdid_ridge = options.get("ridge") == "sdid"
     crit = normal_critical(level)
     for r in range(y_all.shape[0]):
         treated = treated_all[r] != 0
@@ -150,7 +149,7 @@ def reference_synth(batch, truth, options, level, out, status, method, rng=None)
             write_failure(out, status, r, st.NO_VARIATION)
             continue
         Y = np.vstack([y_all[r][~treated], y_all[r][treated]])
-        code, result = reference_one(Y, n0, t0, method, se, sdid_ridge, options["draws"], rng)
+        code, result = reference_one(Y, n0, t0, method, se, options["draws"], rng)
         if code != st.OK:
             write_failure(out, status, r, code)
             continue
