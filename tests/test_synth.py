@@ -108,11 +108,8 @@ def test_weights_estimates_and_jackknife_equal_synthdid_py_on_random_panels(rand
         assert status[0] == st.OK
         assert_close(out[0, :2], [float(expected), jackknife])
         assert_close(out[0, CI_HIGH] - out[0, CI_LOW], 2 * 1.959963984540054 * jackknife)
-        no_time = name == "sc"
-        assert_close(
-            out[0, EFFECTIVE:],
-            [1 / np.sum(omega**2), omega.max(), np.nan if no_time else 1 / np.sum(lam**2), np.nan if no_time else lam.max()],
-        )
+        time_weights = [np.nan, np.nan] if name == "sc" else [1 / np.sum(lam**2), lam.max()]
+        assert_close(out[0, EFFECTIVE:], [1 / np.sum(omega**2), omega.max(), *time_weights])
 
 
 def test_california_matches_r_and_synthdid_py():
@@ -306,9 +303,8 @@ def test_estimate_on_a_sample_frame_equals_synthdid_py(tmp_path):
     import causalmc
 
     path = tmp_path / "s.toml"
-    path.write_text(
-        SCENARIO.replace("[params]", 'estimators = ["sdid"]\n[params]').replace("[grid]\nn_treated = [1, 3]", "n_treated = 3")
-    )
+    one_cell = SCENARIO.replace("[grid]\nn_treated = [1, 3]", "n_treated = 3")
+    path.write_text(one_cell.replace("[params]", 'estimators = ["sdid"]\n[params]'))
     frame = causalmc.sample(path, rep=1)
     wide = frame.pivot(index="unit", columns="period", values="y")
     treated = frame.groupby("unit")["treated"].first().reindex(wide.index).to_numpy() != 0

@@ -53,7 +53,7 @@ from numba import njit
 
 from .. import status as st
 from ..inference import write_failure, write_wald
-from .solver import ETA_LAMBDA, ETA_SC, MIN_DECREASE_FACTOR, cross_products, noise_level, sum_normalize, two_stage
+from .solver import ETA_LAMBDA, ETA_SC, MIN_DECREASE_FACTOR, gram_of, noise_level, sum_normalize, times, two_stage
 
 SDID, SC, DIFP = 0, 1, 2
 PLACEBO, BOOTSTRAP, JACKKNIFE = 0, 1, 2
@@ -74,15 +74,7 @@ def centred_pre_periods(y, t0, intercept):
             mean /= t0
         for t in range(t0):
             z[u, t] = y[u, t] - mean
-    gram = np.empty((g, g))
-    for u in range(g):
-        for v in range(u + 1):
-            s = 0.0
-            for t in range(t0):
-                s += z[u, t] * z[v, t]
-            gram[u, v] = s
-            gram[v, u] = s
-    return z, gram
+    return z, gram_of(z)
 
 
 @njit(cache=True)
@@ -112,10 +104,8 @@ def solve_lambda(y, rows, n0, t0, zeta_lambda, min_decrease, lam):
     mean /= n0
     for j in range(n0):
         b[j] -= mean
-    gram = np.empty((t0, t0))
-    c = np.empty(t0)
-    cross_products(at, b, gram, c)
-    two_stage(at, b, gram, c, lam, zeta_lambda * zeta_lambda, min_decrease, np.empty(n0), np.empty(t0))
+    zeta2 = zeta_lambda * zeta_lambda
+    two_stage(at, b, gram_of(at), times(at, b), lam, zeta2, min_decrease, np.empty(n0), np.empty(t0))
 
 
 @njit(cache=True)
@@ -139,15 +129,10 @@ def solve_omega(y, rows, n0, t0, intercept, z, gram_all, zeta_omega, min_decreas
         for t in range(t0):
             b[t] -= mean
     gram = np.empty((n0, n0))
-    c = np.empty(n0)
     for j in range(n0):
-        s = 0.0
-        for t in range(t0):
-            s += at[j, t] * b[t]
-        c[j] = s
         for l in range(n0):
             gram[j, l] = gram_all[rows[j], rows[l]]
-    two_stage(at, b, gram, c, omega, zeta_omega * zeta_omega, min_decrease, np.empty(t0), np.empty(n0))
+    two_stage(at, b, gram, times(at, b), omega, zeta_omega * zeta_omega, min_decrease, np.empty(t0), np.empty(n0))
 
 
 @njit(cache=True)

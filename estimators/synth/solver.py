@@ -191,17 +191,28 @@ def two_stage(at, b, gram, c, x, zeta2, min_decrease, ax, g):
 
 
 @njit(cache=True, fastmath=FAST)
-def cross_products(at, b, gram, c):
-    """gram = A'A and c = A'b from A' of shape (k, m)."""
+def gram_of(at):
+    """G = A'A from A' (k × m): the inner products of its rows."""
     k, m = at.shape
+    gram = np.empty((k, k))
     for j in range(k):
-        s = 0.0
-        for r in range(m):
-            s += at[j, r] * b[r]
-        c[j] = s
         for l in range(j + 1):
             s = 0.0
             for r in range(m):
                 s += at[j, r] * at[l, r]
             gram[j, l] = s
             gram[l, j] = s
+    return gram
+
+
+@njit(cache=True, fastmath=FAST)
+def times(at, b):
+    """A'b from A' (k × m) and b (m,)."""
+    k, m = at.shape
+    c = np.empty(k)
+    for j in range(k):
+        s = 0.0
+        for r in range(m):
+            s += at[j, r] * b[r]
+        c[j] = s
+    return c
