@@ -7,6 +7,8 @@ On a panel with a common start (``panel_y``, ``treated``, ``start``):
 - `kernel`: ``sdid``, ``sc`` and ``difp`` (their weights and estimate) and
   synthdid's placebo, bootstrap and jackknife variances, batched;
 - `reference`: the plain twin, R's algorithm on whole matrices;
+- `completion`: ``mc``, nuclear-norm matrix completion with unit and period
+  effects and cross-validated λ (MCPanel's ``mcnnm_cv``), with its twin;
 - `methods`: the registered estimators and their options.
 """
 

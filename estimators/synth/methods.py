@@ -6,6 +6,7 @@ from functools import partial
 
 from ..inference import normal_critical
 from ..spec import Estimator, Setting
+from .completion import reference_mc, run_mc
 from .kernel import DIFP, JACKKNIFE, PLACEBO, SC, SDID, BOOTSTRAP, synth_kernel
 from .reference import reference_synth
 
@@ -48,9 +49,27 @@ def _declare(name, method, summary):
     )
 
 
+MC = Estimator(
+    name="mc",
+    summary="nuclear-norm matrix completion with unit and period effects, λ cross-validated (MCPanel's mcnnm_cv)",
+    needs=NEEDS,
+    run=run_mc,
+    reference=reference_mc,
+    options=(
+        Setting("se", "placebo", "the vignette's placebo se: controls relabelled as treated, each draw refitted",
+                choices=("placebo",)),  # fmt: skip
+        Setting("draws", 200, "B, placebo draws (each a cross-validated fit)", kind=int, minimum=2),
+        Setting("lambdas", 20, "λ values on the grid (the vignette's num_lam_L; the last is 0)", kind=int, minimum=3),
+    ),
+    diagnostics=("lambda", "rank"),
+    applies=_needs_periods,
+    resampling=True,
+)
+
 ESTIMATORS = (
     _declare("sdid", SDID, "synthetic difference-in-differences (Arkhangelsky et al. 2021; R synthdid)"),
     _declare("sc", SC, "synthetic control: unit weights without intercept, no time weights (synthdid's sc_estimate)"),
     _declare("difp", DIFP, "de-meaned synthetic control (the paper's DIFP): unit weights with an intercept, uniform "
              "time weights"),  # fmt: skip
+    MC,
 )
