@@ -15,10 +15,12 @@ L = 0 (`initial_effects`: MCPanel's ``initialize_uv`` up to its rounding),
 and λ runs down a grid with warm starts.
 
 Cross-validation (``mcnnm_cv``): ``FOLDS`` (5) training masks, each cell of
-Ω kept with probability 0.8 (uniforms from the estimator's own stream, row
-by row, u < 0.8; MCPanel draws them from C++'s default engine with its
-fixed default seed); λ_max = max over the folds of 2·σ_max(P_Ω(Y − u − v))/|Ω|
-after each fold's initial effects; the grid is ``lambdas`` − 1 values
+Ω kept with probability 0.8 (u < 0.8, row by row, uniforms from numpy's
+PCG64 with a fixed seed, `fold_uniforms`: like MCPanel, whose C++ default
+engine starts from its default seed at every call, the folds depend on the
+panel's shape only, so the estimate is a function of the data); λ_max =
+max over the folds of 2·σ_max(P_Ω(Y − u − v))/|Ω| after each fold's
+initial effects; the grid is ``lambdas`` − 1 values
 log-spaced from λ_max down to λ_max/1000, then 0; each fold's path is
 scored by its mean squared error on the held-out observed cells, and the λ
 with the smallest root of the mean over the folds (the first on ties) is
@@ -26,8 +28,8 @@ refitted on all of Ω along the same grid.  The estimate is the mean of
 Y − (L + u1' + 1v') over the treated cells.
 
 ``se = "placebo"``: the vignette's mc_placebo_se: B draws relabelling N1
-random controls as treated (the order of N0 uniforms, as `kernel`'s
-placebo), each a full cross-validated fit; se = √((B − 1)/B)·sd.  Status
+random controls as treated (the order of N0 uniforms from the estimator's
+own stream, as `kernel`'s placebo), each a full cross-validated fit; se = √((B − 1)/B)·sd.  Status
 ``few_controls`` when N0 ≤ N1, ``no_variation`` when there is no pre- or
 no post-period or the draws are all equal.  Diagnostics: the chosen λ and
 the rank of L.  Divisions by zero (a perfect fit, a fold without held-out
@@ -50,6 +52,7 @@ ITERATIONS = 400  # mcnnm_cv's niter
 REL_TOL = 1e-5
 FOLDS = 5
 TRAIN_SHARE = 0.8  # cv_ratio
+FOLD_SEED = 0  # the folds' fixed seed (MCPanel: C++'s default engine, default-seeded)
 LAMBDA, RANK = 5, 6
 
 
@@ -160,7 +163,7 @@ def lambda_grid(lam_max, n_lambdas):
 
 
 @njit(cache=True, error_model="numpy")
-def mc_fit(m, mask, n_lambdas, rng):
+def mc_fit(m, mask, n_lambdas, fold_uniforms):
     """mcnnm_cv: the cross-validated (L + u1' + 1v', λ, rank of L)."""
     n, t = m.shape
     train = np.empty((FOLDS, n, t))
@@ -170,7 +173,8 @@ def mc_fit(m, mask, n_lambdas, rng):
     for k in range(FOLDS):
         for i in range(n):
             for j in range(t):
-                train[k, i, j] = mask[i, j] * (1.0 if rng.random() < TRAIN_SHARE else 0.0)
+                kept = fold_uniforms[(k * n + i) * t + j] < TRAIN_SHARE
+                train[k, i, j] = mask[i, j] * (1.0 if kept else 0.0)
         u, v, top = initial_effects(m * train[k], train[k])
         starts_u[k] = u
         starts_v[k] = v
@@ -200,7 +204,7 @@ def mc_fit(m, mask, n_lambdas, rng):
 
 
 @njit(cache=True, error_model="numpy")
-def mc_estimate(y, rows, n0, t0, n_lambdas, rng):
+def mc_estimate(y, rows, n0, t0, n_lambdas, fold_uniforms):
     """τ̂ on the design ``rows`` (controls first): the mean of Y − fit over the treated cells; (τ̂, λ, rank)."""
     n = rows.shape[0]
     t_all = y.shape[1]
@@ -210,7 +214,7 @@ def mc_estimate(y, rows, n0, t0, n_lambdas, rng):
         m[a] = y[rows[a]]
         if a >= n0:
             mask[a, t0:] = 0.0
-    fitted, lam, rank = mc_fit(m, mask, n_lambdas, rng)
+    fitted, lam, rank = mc_fit(m, mask, n_lambdas, fold_uniforms)
     total = 0.0
     for a in range(n0, n):
         for j in range(t0, t_all):
@@ -219,7 +223,7 @@ def mc_estimate(y, rows, n0, t0, n_lambdas, rng):
 
 
 @njit(cache=True, error_model="numpy")
-def mc_kernel(y, treated, start, n_lambdas, n_draws, crit, truth, out, status, rng):
+def mc_kernel(y, treated, start, n_lambdas, n_draws, fold_uniforms, crit, truth, out, status, rng):
     """Batched ``mc`` with the placebo se: y (R, G, T), treated (R, G), start (R,); out (R, 7) (…, λ, rank)."""
     draws = np.empty(n_draws)
     g, t_all = y.shape[1:]
@@ -233,12 +237,13 @@ def mc_kernel(y, treated, start, n_lambdas, n_draws, crit, truth, out, status, r
         if n0 <= n1:
             write_failure(out, status, r, st.FEW_CONTROLS)
             continue
-        estimate, lam, rank = mc_estimate(y[r], rows, n0, t0, n_lambdas, rng)
+        estimate, lam, rank = mc_estimate(y[r], rows, n0, t0, n_lambdas, fold_uniforms)
         keys = np.empty(n0)
         for b in range(n_draws):
             for j in range(n0):
                 keys[j] = rng.random()
-            draws[b] = mc_estimate(y[r], rows[np.argsort(keys, kind="mergesort")], n0 - n1, t0, n_lambdas, rng)[0]
+            order = rows[np.argsort(keys, kind="mergesort")]
+            draws[b] = mc_estimate(y[r], order, n0 - n1, t0, n_lambdas, fold_uniforms)[0]
         se = draws_se(draws)
         if spread_is_rounding(se, draws):
             write_failure(out, status, r, st.NO_VARIATION)
@@ -249,8 +254,15 @@ def mc_kernel(y, treated, start, n_lambdas, n_draws, crit, truth, out, status, r
             out[r, RANK] = rank
 
 
+def fold_uniforms(n_units, n_periods):
+    """The folds' uniforms, FOLDS·G·T of them from a fixed seed (fold k, cell (i, t) at (k·G' + i)·T + t for a
+    panel of G' ≤ G rows): the same folds at every fit of a panel's shape, as MCPanel's engine gives."""
+    return np.random.default_rng(FOLD_SEED).random(FOLDS * n_units * n_periods)
+
+
 def run_mc(batch, truth, options, level, out, status, rng=None):
-    mc_kernel(batch["panel_y"], batch["treated"], batch["start"], options["lambdas"], options["draws"],
+    y = batch["panel_y"]
+    mc_kernel(y, batch["treated"], batch["start"], options["lambdas"], options["draws"], fold_uniforms(*y.shape[1:]),
               normal_critical(level), truth, out, status, rng)  # fmt: skip
 
 
@@ -303,9 +315,9 @@ def reference_fit_at(M, observed, L, u, v, lam, niter):
     return L, u, v, rank
 
 
-def reference_mc_fit(M, observed, n_lambdas, rng):
+def reference_mc_fit(M, observed, n_lambdas, uniforms):
     n, t = M.shape
-    folds = [observed & (rng.random((n, t)) < TRAIN_SHARE) for _ in range(FOLDS)]
+    folds = [observed & (uniforms[k * n * t : (k + 1) * n * t].reshape(n, t) < TRAIN_SHARE) for k in range(FOLDS)]
     starts = [reference_initial(np.where(f, M, 0.0), f) for f in folds]
     lam_max = max(s[2] for s in starts)
     grid = np.append(np.logspace(np.log10(lam_max), np.log10(lam_max) - 3, n_lambdas - 1), 0.0)
@@ -324,10 +336,10 @@ def reference_mc_fit(M, observed, n_lambdas, rng):
     return L + u[:, None] + v[None, :], grid[best], rank
 
 
-def reference_mc_estimate(Y, n0, t0, n_lambdas, rng):
+def reference_mc_estimate(Y, n0, t0, n_lambdas, uniforms):
     observed = np.ones(Y.shape, bool)
     observed[n0:, t0:] = False
-    fitted, lam, rank = reference_mc_fit(Y, observed, n_lambdas, rng)
+    fitted, lam, rank = reference_mc_fit(Y, observed, n_lambdas, uniforms)
     return np.mean((Y - fitted)[n0:, t0:]), lam, rank
 
 
@@ -344,11 +356,12 @@ def reference_mc(batch, truth, options, level, out, status, rng=None):
             write_failure(out, status, r, st.FEW_CONTROLS)
             continue
         Y = np.vstack([batch["panel_y"][r][~treated], batch["panel_y"][r][treated]])
-        estimate, lam, rank = reference_mc_estimate(Y, n0, t0, options["lambdas"], rng)
+        uniforms = np.random.default_rng(FOLD_SEED).random(FOLDS * Y.size)
+        estimate, lam, rank = reference_mc_estimate(Y, n0, t0, options["lambdas"], uniforms)
         draws = []
         for _ in range(options["draws"]):
             order = np.argsort(rng.random(n0), kind="mergesort")
-            draws.append(reference_mc_estimate(Y[order], n0 - n1, t0, options["lambdas"], rng)[0])
+            draws.append(reference_mc_estimate(Y[order], n0 - n1, t0, options["lambdas"], uniforms)[0])
         se = np.std(draws)  # √((B − 1)/B)·sd
         if not se > ROUNDING * np.max(np.abs(draws)):
             write_failure(out, status, r, st.NO_VARIATION)
