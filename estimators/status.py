@@ -19,6 +19,9 @@ NO_COMPARISON = 9  # a cohort or period the term needs has no comparison (untrea
 SEPARATION = 10  # the propensity model does not converge: (quasi-)complete separation, scores at 0 or 1
 NO_OVERLAP = 11  # a stratum, a match or the weights lack treated or control units (after trimming)
 TOO_FEW_OBSERVATIONS = 12  # a side of a cutoff has too few distinct points in the window for its polynomial
+ONE_TREATED = 13  # the variance needs two or more treated units (synthdid's bootstrap and jackknife return NA)
+FEW_CONTROLS = 14  # the placebo variance needs more controls than treated units (synthdid stops)
+ONE_DONOR = 15  # the fixed-weights jackknife with one control of nonzero weight (synthdid returns NA)
 
 NAMES = (
     "ok",
@@ -34,4 +37,7 @@ NAMES = (
     "separation",
     "no_overlap",
     "too_few_observations",
+    "one_treated",
+    "few_controls",
+    "one_donor",
 )

@@ -1,0 +1,76 @@
+"""The registered estimators ``sdid``, ``sc`` and ``difp``: options, the kernel's wrapper and the twin's."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from ..inference import normal_critical
+from ..spec import Estimator, Setting
+from .completion import reference_mc, run_mc
+from .kernel import DIFP, JACKKNIFE, PLACEBO, SC, SDID, BOOTSTRAP, synth_kernel
+from .reference import reference_synth
+
+NEEDS = ("panel_y", "treated", "start")
+SE_CODES = {"bootstrap": BOOTSTRAP, "jackknife": JACKKNIFE, "placebo": PLACEBO}
+DIAGNOSTICS = ("controls_effective", "unit_weight_max", "periods_effective", "time_weight_max")
+
+SE = Setting(
+    "se",
+    "bootstrap",
+    "synthdid's vcov: bootstrap (units resampled, weights re-solved; needs 2+ treated units), "
+    "jackknife (units left out, weights fixed; needs 2+ treated units) or placebo (controls relabelled as treated, "
+    "weights re-solved; needs more controls than treated units)",
+    choices=tuple(SE_CODES),
+)
+DRAWS = Setting("draws", 200, "B, placebo or bootstrap draws (synthdid's replications)", kind=int, minimum=2)
+def _run(batch, truth, options, level, out, status, method, rng=None):
+    synth_kernel(
+        batch["panel_y"], batch["treated"], batch["start"], method, SE_CODES[options["se"]],
+        options["draws"], normal_critical(level), truth, out, status, rng,
+    )  # fmt: skip
+
+
+def _needs_periods(shapes, options):
+    t = shapes["panel_y"][1]
+    return None if t >= 3 else f"synthdid's noise level needs two pre-periods and one post-period (this panel has {t})"
+
+
+def _declare(name, method, summary):
+    return Estimator(
+        name=name,
+        summary=summary,
+        needs=NEEDS,
+        run=partial(_run, method=method),
+        reference=partial(reference_synth, method=method),
+        options=(SE, DRAWS),
+        diagnostics=DIAGNOSTICS,
+        applies=_needs_periods,
+        resampling=True,
+    )
+
+
+MC = Estimator(
+    name="mc",
+    summary="nuclear-norm matrix completion with unit and period effects, λ cross-validated (MCPanel's mcnnm_cv)",
+    needs=NEEDS,
+    run=run_mc,
+    reference=reference_mc,
+    options=(
+        Setting("se", "placebo", "the vignette's placebo se: controls relabelled as treated, each draw refitted",
+                choices=("placebo",)),  # fmt: skip
+        Setting("draws", 50, "B, placebo draws, each a cross-validated fit (the vignette's 200 cost 4× the time)",
+                kind=int, minimum=2),  # fmt: skip
+        Setting("lambdas", 20, "λ values on the grid (the vignette's num_lam_L; the last is 0)", kind=int, minimum=3),
+    ),
+    diagnostics=("lambda", "rank"),
+    applies=_needs_periods,
+    resampling=True,
+)
+
+ESTIMATORS = (
+    _declare("sdid", SDID, "synthetic difference-in-differences (Arkhangelsky et al. 2021; R synthdid)"),
+    _declare("sc", SC, "synthetic control: unit weights without intercept, no time weights (synthdid's sc_estimate)"),
+    _declare("difp", DIFP, "de-meaned synthetic control (the paper's DIFP): unit weights with an intercept, uniform "
+             "time weights"),  # fmt: skip
+    MC,
+)
