@@ -349,11 +349,15 @@ DGPS = (
         provides=("panel_y", "treated", "start"),
         generate=generate,
         check=check,
+        # small slices: every panel estimator (synthetic control's solvers, matrix completion's cross-validation)
+        # runs on every example in the generic tests; the whole panels are tested through the scenario
         examples=(
-            {"rank": 2, "n_treated": 3, "t_post": 2},
-            {"assignment": "random", "noise": "iid", "components": "no_m", "tau": 0.1},
-            {"data": "penn", "components": "no_noise", "n_treated": 1, "t_post": 1},
-        ),
+            {"rank": 2, "n_treated": 3, "t_post": 2, "first_period": 2009, "last_period": 2018},
+            {"assignment": "random", "noise": "iid", "components": "no_m", "tau": 0.1, "rank": 2, "t_post": 2,
+             "first_period": 2011, "last_period": 2018},
+            {"data": "penn", "components": "no_noise", "n_treated": 1, "t_post": 1, "rank": 2,
+             "first_period": 2000, "last_period": 2007},
+        ),  # fmt: skip
         data_files=("data",),
         shipped_data=SHIPPED,
         describe=describe,
