@@ -240,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plugin_option(p)
 
     p = sub.add_parser(
+        "docs",
+        help="write the site's reference pages",
+        formatter_class=_Formatter,
+        description="Write the reference pages (DGPs, estimators, measures, scenario grammar, CLI, API) from the code.",
+        epilog="example:\n  python run_bench.py docs --out docs/reference",
+    )
+    p.add_argument("--out", type=Path, default=Path("docs/reference"), help="folder (default docs/reference)")
+
+    p = sub.add_parser(
         "bench",
         help="measure speed against the tools users would otherwise use",
         formatter_class=_Formatter,
@@ -257,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("suite", "run", "plan", "sample", "estimate", "summary", "check", "compare", "report", "list", "bench")
+COMMANDS = (
+    "suite", "run", "plan", "sample", "estimate", "summary", "check", "compare", "report", "list", "docs", "bench"
+)
 
 
 def main(argv=None) -> int:
@@ -288,6 +299,11 @@ def main(argv=None) -> int:
             return _rerender(args)
         if command == "list":
             return _list(args)
+        if command == "docs":
+            from .report import reference
+
+            print(f"{len(reference.write(args.out, build_parser()))} pages in {args.out}")
+            return 0
         if command == "bench":
             from .bench import main as bench_main
 
