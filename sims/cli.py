@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, api, plugins, report
-from .report import terminal
+from .report import reference, terminal
 from .frames import FrameError
 from .plugins import PluginError
 from .run.folder import RunDirError, WriteError
@@ -230,6 +230,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
 
     p = sub.add_parser(
+        "pages",
+        help="write documentation pages of finished runs",
+        formatter_class=_Formatter,
+        description="Write OUT/<name>.md per run folder (its figures in OUT/<name>/): the scenario's question and "
+        "design, its claims (holds or not, the value ± MCSE), a table per measure they and its figures use, the "
+        "figures, the provenance; then the index OUT.md, a row per page in OUT. Nothing is written if a folder "
+        "is no finished run.",
+        epilog="example:\n  python run_bench.py pages full/bdm_cps full/weak_iv --out docs/scenarios",
+    )
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("--out", type=Path, required=True, help="folder of the pages (the index goes beside it)")
+
+    p = sub.add_parser(
         "list",
         help="list DGPs, estimators and scenarios",
         formatter_class=_Formatter,
@@ -239,13 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_plugin_option(p)
 
-    p = sub.add_parser(
-        "docs",
-        help="write the site's reference pages",
-        formatter_class=_Formatter,
-        description="Write the reference pages (DGPs, estimators, measures, scenario grammar, CLI, API) from the code.",
-        epilog="example:\n  python run_bench.py docs --out docs/reference",
-    )
+    p = sub.add_parser("docs", help="write the site's reference pages", formatter_class=_Formatter,
+                       description="Write the reference pages (DGPs, estimators, measures, scenario grammar, CLI, "
+                       "API) from the code.", epilog="example:\n  python run_bench.py docs --out docs/reference")
     p.add_argument("--out", type=Path, default=Path("docs/reference"), help="folder (default docs/reference)")
 
     p = sub.add_parser(
@@ -266,9 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = (
-    "suite", "run", "plan", "sample", "estimate", "summary", "check", "compare", "report", "list", "docs", "bench"
-)
+COMMANDS = tuple("suite run plan sample estimate summary check compare report pages list docs bench".split())
 
 
 def main(argv=None) -> int:
@@ -297,13 +304,12 @@ def main(argv=None) -> int:
             return _compare(args)
         if command == "report":
             return _rerender(args)
+        if command == "pages":
+            return _pages(args)
         if command == "list":
             return _list(args)
         if command == "docs":
-            from .report import reference
-
-            print(f"{len(reference.write(args.out, build_parser()))} pages in {args.out}")
-            return 0
+            return reference.command(args.out, build_parser())
         if command == "bench":
             from .bench import main as bench_main
 
@@ -480,6 +486,18 @@ def _rerender(args) -> int:
         print(f"{scenario.name}: {html}, {markdown}")
     for out in {Path(d).resolve().parent for d in args.run_dirs}:
         print(f"index: {page.write_index(out)}")
+    return 0
+
+
+def _pages(args) -> int:
+    from .report import pages
+
+    written, files, index = pages.write(args.run_dirs, args.out)
+    for page, path in zip(written, files):
+        print(f"{page.name}: {path}")
+        if page.stale:
+            print(f"   note: {page.stale}", file=sys.stderr)
+    print(f"index: {index}")
     return 0
 
 

@@ -49,6 +49,18 @@ MEASURE_TABLES = (
     ("mean_effective_f", "Mean effective first-stage F"),
     ("fail_rate", "Share of replications that failed"),
 )
+# Headings of the measures no report table shows by default (a scenario page shows any its claims use).
+MEASURE_TITLES = dict(MEASURE_TABLES) | {
+    "mean_estimate": "Mean estimate",
+    "mse": "Mean squared error",
+    "mean_se": "Root mean squared standard error",
+    "unbounded_ci": "Share of unbounded confidence sets",
+    "wrong_sign": "Share of estimates of the wrong sign",
+    "iqr": "Interquartile range of the estimates",
+    "mad": "Median absolute error",
+    "share_f_gt_10": "Share with a first-stage F above 10",
+    "share_effective_f_weak": "Share with the effective F at or below its critical value",
+}
 MARKDOWN_MEASURES = ("bias", "median_bias", "rmse", "coverage", "rejection")
 MARKDOWN_ROW_LIMIT = 40  # report.md stays short enough for a pull-request comment
 IV_ONLY = ("median_bias", "mean_first_stage_f", "mean_effective_f")
@@ -77,18 +89,26 @@ class Table:
     rows: list[tuple[list[str], list[tuple[str, str]]]]  # (index values, [(value, mcse) per estimator])
 
 
-def measure_tables(summary: pd.DataFrame, grid_params: list[str]) -> list[Table]:
-    """One `Table` per measure with a finite value somewhere in the summary."""
+def measure_tables(summary: pd.DataFrame, grid_params: list[str], measures=None) -> list[Table]:
+    """One `Table` per measure with a finite value somewhere in the summary.
+
+    `measures`: these, in this order (any of `MEASURE_TITLES`); by default
+    the report's (`MEASURE_TABLES`), IV-only ones only for IV summaries and
+    ``fail_rate`` only when something failed.
+    """
     index = list(grid_params) or ["cell"]
     if has_several_terms(summary):
         index.append("term")
     estimators = list(dict.fromkeys(summary["estimator"].astype(str)))
     is_iv = summary["mean_first_stage_f"].notna().any()
+    chosen = MEASURE_TABLES if measures is None else [(m, MEASURE_TITLES[m]) for m in measures]
     tables = []
-    for measure, title in MEASURE_TABLES:
-        if measure in IV_ONLY and not is_iv or not summary[measure].notna().any():
+    for measure, title in chosen:
+        if not summary[measure].notna().any():
             continue
-        if measure == "fail_rate" and not (summary[measure] > 0).any():
+        if measures is None and (
+            measure in IV_ONLY and not is_iv or measure == "fail_rate" and not (summary[measure] > 0).any()
+        ):
             continue
         rows = []
         for key, group in summary.groupby(index, sort=False, observed=True):
@@ -194,12 +214,14 @@ def _data_uri(path: Path) -> str:
 
 
 @cache
-def _environment():
+def _environment(escape: bool = True):
+    """Jinja2 over the report templates; `escape` False for pages that are Markdown only (the scenario pages),
+    where an HTML entity is noise to the reader of the file."""
     import jinja2
 
     return jinja2.Environment(
         loader=jinja2.PackageLoader("causalmc.sims.report", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=False),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=False) if escape else False,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,

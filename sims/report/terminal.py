@@ -2,8 +2,8 @@
 
 Four modes: ``quiet`` (failed claims only, on stderr), ``line`` (one line
 per scenario: the suite, or `run` of several), ``headline`` (`run` of one:
-the headline of the measures its claims and figures use) and ``verbose``
-(the full headline, MCSE targets and claims).  A failed claim is always
+the headline of the measures its claims and figures use, MCSE targets and
+claims) and ``verbose`` (the same with the full headline).  A failed claim is always
 printed in full.
 """
 
@@ -47,8 +47,7 @@ def show(run, mode: str) -> tuple[int, int]:
             print(f"   error: {label} raised in cell {cell} (first at rep {error['rep']}): {last} (see manifest.json)")
     measures = None if mode == "verbose" else text.scenario_measures(scenario)
     print(text.format_headline(run.summary, list(scenario.grid), measures))
-    if mode == "verbose":
-        print("\n".join(text.target_lines(scenario, run.summary)))
+    print("\n".join(text.target_lines(scenario, run.summary)))
     if lines:
         print(f"expectations: {len(lines) - failed} of {len(lines)} hold")
         print("\n".join(failures))
