@@ -66,6 +66,10 @@ def test_committed_pages_are_what_the_command_generates_now(tmp_path, capsys):
     generated = {p.relative_to(tmp_path).as_posix(): p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.md")}
     committed = {p.relative_to(REFERENCE).as_posix(): p.read_text(encoding="utf-8") for p in REFERENCE.rglob("*.md")}
     assert sorted(generated) == sorted(committed)
+    if reference.ARGPARSE_NOTE.format(version=reference.python_version()) not in committed["cli.md"]:
+        # Written by another Python, whose argparse lays help out differently: the CLI page is compared where it
+        # was written (the note names the version), every other page here.
+        del generated["cli.md"]
     stale = [path for path in generated if generated[path] != committed[path]]
     assert not stale, f"run `python run_bench.py docs --out docs/reference`: these differ: {stale}"
 
