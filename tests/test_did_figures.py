@@ -22,8 +22,10 @@ estimators = [
     { name = "cs", aggregation = "event", leads = 4, lags = 3, label = "cs" },
 ]
 figures = ["event_study", "staggered_weights"]
+[params]
+tau_growth = 0.25
 [grid]
-tau_growth = [0.0, 0.5]
+never_share = [0.1, 0.5]
 """
 
 
@@ -78,8 +80,9 @@ def test_event_study_lines_of_normalising_estimators_skip_the_reference_period(d
     assert max(pieces[0]) < REFERENCE < min(pieces[1])
 
 
-def test_staggered_weights_legend_covers_no_data(drawn):
-    """The legend's box lies outside both panels' axes (so over no point), and names every estimator."""
+def test_staggered_weights_legend_and_labels_cover_no_data(drawn):
+    """The legend's box lies outside both panels' axes (so over no point) and names every estimator; each cell label
+    stays inside its own panel (at the right edge it ran into the next one)."""
     saved, run = drawn
     fig = saved["staggered_weights.png"]
     renderer = FigureCanvasAgg(fig).get_renderer()  # the run closed the figure: a canvas of its own
@@ -87,6 +90,10 @@ def test_staggered_weights_legend_covers_no_data(drawn):
     legend = fig.legends[0].get_window_extent(renderer)
     for ax in fig.axes:
         assert not legend.overlaps(ax.get_window_extent(renderer))
+    for ax in fig.axes:  # the cell labels stay inside their own panel
+        for text in ax.texts:
+            box = text.get_window_extent(renderer)
+            assert ax.get_window_extent(renderer).x0 <= box.x0 and box.x1 <= ax.get_window_extent(renderer).x1
     assert {t.get_text() for t in fig.legends[0].get_texts()} == {"twfe", "event_study", "sunab", "cs"} & set(
         run.summary.loc[run.summary["term"].astype(str) == "att", "estimator"].astype(str)
     )

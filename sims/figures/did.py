@@ -170,9 +170,14 @@ def staggered_weights(context):
         for label, rows in data.groupby("estimator", sort=False, observed=True):
             ax.errorbar(rows[x], rows["bias"], yerr=1.96 * rows["bias_mcse"], color=palette[label], linestyle="none",
                         marker=markers.get(label, "o"), capsize=3, label=label)  # fmt: skip
+        # Each TWFE point labelled with its cell, on the side facing the middle of the panel, so a label at the
+        # right edge does not run into the next panel (and get cut there).
+        middle = (data[x].min() + data[x].max()) / 2
         for _, row in data[data["estimator"].astype(str) == twfe[0]].iterrows():
-            ax.annotate(str(row["cell"]), (row[x], row["bias"]), fontsize=7, xytext=(6, 0),
-                        textcoords="offset points", va="center", color="0.3")  # fmt: skip
+            left = row[x] > middle
+            ax.annotate(str(row["cell"]), (row[x], row["bias"]), fontsize=7, xytext=(-6 if left else 6, 0),
+                        textcoords="offset points", va="center", ha="right" if left else "left",
+                        color="0.3")  # fmt: skip
         reference_line(ax, 0.0)
         ax.set(xlabel=xlabel, ylabel="bias of the ATT estimate" if ax is axes[0] else "")
         ax.xaxis.label.set_fontsize(9)
