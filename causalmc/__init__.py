@@ -87,6 +87,8 @@ def estimator(
         mapping from each name to its result, and each is recorded as its
         own term, held to the DGP's truth of that term.
 
+    Notes
+    -----
     The function returns the estimate, or a mapping with ``estimate`` and any
     of ``se``, ``ci_low``, ``ci_high``, ``reject``, ``df`` and the declared
     diagnostics; see `causalmc.sims.adapters` for what is derived.  The
@@ -141,13 +143,14 @@ def dgp(
         True: ``generate(rng, n_reps, **params)`` returns a batch (leading
         axis = replication) with ``truth``, drawn replication after
         replication.
-
     estimand : str
         The name of the term the truth is the value of (the term of every
         single-term estimator's records).  A draw may return, instead of a
         number, a mapping from term names to truths that includes it; a
         batched DGP adds arrays ``"truth:<term>"``.
 
+    Notes
+    -----
     Every draw must come from the generator passed in, so runs stay
     reproducible and resumable.  The function itself is returned unchanged.
     """

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, api, plugins, report
-from .report import terminal
+from .report import reference, terminal
 from .frames import FrameError
 from .plugins import PluginError
 from .run.folder import RunDirError, WriteError
@@ -252,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_plugin_option(p)
 
+    p = sub.add_parser("docs", help="write the site's reference pages", formatter_class=_Formatter,
+                       description="Write the reference pages (DGPs, estimators, measures, scenario grammar, CLI, "
+                       "API) from the code.", epilog="example:\n  python run_bench.py docs --out docs/reference")
+    p.add_argument("--out", type=Path, default=Path("docs/reference"), help="folder (default docs/reference)")
+
     p = sub.add_parser(
         "bench",
         help="measure speed against the tools users would otherwise use",
@@ -270,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = tuple("suite run plan sample estimate summary check compare report pages list bench".split())
+COMMANDS = tuple("suite run plan sample estimate summary check compare report pages list docs bench".split())
 
 
 def main(argv=None) -> int:
@@ -303,6 +308,8 @@ def main(argv=None) -> int:
             return _pages(args)
         if command == "list":
             return _list(args)
+        if command == "docs":
+            return reference.command(args.out, build_parser())
         if command == "bench":
             from .bench import main as bench_main
 

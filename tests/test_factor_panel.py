@@ -83,7 +83,7 @@ def scenario(tmp_path, params="", grid="", reps=400, estimators='["twfe"]'):
 def test_cps_through_the_scenario_all_forty_years_the_paper_design_and_its_fitted_quantities(tmp_path):
     """data = "cps" is the paper's panel (all 40 years, not placebo_panel's BDM slice), the default outcome
     log_wage, assignment min_wage, N1 = 10, T1 = 10; `sample` shows the fitted design.  The quantities are what
-    R's estimate_dgp computes on the shipped panel (the paper's Table 2 design columns: see the README)."""
+    R's estimate_dgp computes on the shipped panel (the paper's Table 2 design columns: see sims/dgps/factor_panel.py)."""
     parsed = load(scenario(tmp_path))
     (cell,) = parsed.cells()
     assert (cell.params["outcome"], cell.params["assignment"], cell.params["first_period"]) == (

@@ -67,12 +67,18 @@ def event_time(term: str) -> float | None:
     return None
 
 
+REFERENCE = -1.0  # the event time an event study normalises to 0
+LEGEND_COLUMNS = 4
+
+
 def event_study(context):
     """Do the event-time estimates track the true ATT(e), and do their intervals cover it?
 
     Top: each event-study estimator's mean estimate per event time with a
     ±1.96·MCSE band, the truth (ATT(e)) as black crosses; the binned ends
-    (no truth) are drawn with open markers.  Bottom: coverage per event time
+    (no truth) are drawn with open markers.  An estimator without a term at
+    the reference period e = −1 (normalised to 0) has its line broken there
+    and an open marker at (−1, 0).  Bottom: coverage per event time
     with the nominal level.  One column per cell (grid point).
     """
     scenario, summary = context.scenario, context.summary
@@ -92,11 +98,21 @@ def event_study(context):
         rows = data[data["cell"] == cell]
         for label, est in rows.groupby("estimator", sort=False, observed=True):
             est = est.sort_values("event")
-            line_with_band(est, "event", "mean_estimate", "mean_estimate_mcse", label=label, ax=top, **styles[label])
+            # An estimator that normalises the reference period away has no term at e = -1: its line is broken
+            # there and the period drawn as a point at 0 (as event-study plots do), never interpolated through.
+            normalised = REFERENCE not in set(est["event"]) and est["event"].min() < REFERENCE < est["event"].max()
+            pieces = [est[est["event"] < REFERENCE], est[est["event"] > REFERENCE]] if normalised else [est]
+            for i, piece in enumerate(pieces):
+                name = label if i == 0 else None
+                line_with_band(piece, "event", "mean_estimate", "mean_estimate_mcse", label=name, ax=top,
+                               **styles[label])  # fmt: skip
+                line_with_band(piece, "event", "coverage", "coverage_mcse", label=name, ax=bottom, **styles[label])
+            if normalised:
+                top.scatter([REFERENCE], [0.0], marker=styles[label].get("marker", "o"), s=40, facecolors="white",
+                            edgecolors=palette[label], zorder=3)  # fmt: skip
             binned = est["truth"].isna()
             top.scatter(est.loc[binned, "event"], est.loc[binned, "mean_estimate"], s=40, facecolors="white",
                         edgecolors=palette[label], zorder=3)  # fmt: skip
-            line_with_band(est, "event", "coverage", "coverage_mcse", label=label, ax=bottom, **styles[label])
         truths = rows.dropna(subset=["truth"]).drop_duplicates("event")
         top.scatter(truths["event"], truths["truth"], marker="x", color="black", zorder=4, label="truth ATT(e)")
         top.axvline(-1, color="0.6", linewidth=0.8, linestyle=":")
@@ -154,15 +170,25 @@ def staggered_weights(context):
         for label, rows in data.groupby("estimator", sort=False, observed=True):
             ax.errorbar(rows[x], rows["bias"], yerr=1.96 * rows["bias_mcse"], color=palette[label], linestyle="none",
                         marker=markers.get(label, "o"), capsize=3, label=label)  # fmt: skip
+        # Each TWFE point labelled with its cell, on the side facing the middle of the panel, so a label at the
+        # right edge does not run into the next panel (and get cut there).
+        middle = (data[x].min() + data[x].max()) / 2
         for _, row in data[data["estimator"].astype(str) == twfe[0]].iterrows():
-            ax.annotate(str(row["cell"]), (row[x], row["bias"]), fontsize=7, xytext=(6, 0),
-                        textcoords="offset points", va="center", color="0.3")  # fmt: skip
+            left = row[x] > middle
+            ax.annotate(str(row["cell"]), (row[x], row["bias"]), fontsize=7, xytext=(-6 if left else 6, 0),
+                        textcoords="offset points", va="center", ha="right" if left else "left",
+                        color="0.3")  # fmt: skip
         reference_line(ax, 0.0)
         ax.set(xlabel=xlabel, ylabel="bias of the ATT estimate" if ax is axes[0] else "")
         ax.xaxis.label.set_fontsize(9)
-    axes[1].legend(fontsize=8)
+    # The legend sits under the panels, outside both axes, so it covers no point (inside, it did).
+    rows = -(-len(labels) // LEGEND_COLUMNS)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(len(labels), LEGEND_COLUMNS), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))  # fmt: skip
     title = f"{scenario.name}: Is TWFE's bias explained by its negative and forbidden weights?\n(bars ±1.96 MCSE)"
-    fixed_layout(fig, title, 2, 1, (4.6, 3.6), left=0.9, right=1.1, bottom=0.65, wspace=0.3, hspace=0, top_extra=0.2)
+    fixed_layout(fig, title, 2, 1, (4.6, 3.6), left=0.9, right=1.1, bottom=0.75 + 0.22 * rows, wspace=0.3, hspace=0,
+                 top_extra=0.2)  # fmt: skip
     path = context.folder / "staggered_weights.png"
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
