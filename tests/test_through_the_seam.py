@@ -218,8 +218,9 @@ def run_of(folder, scenario_path):
 
 def test_every_shipped_dgp_goes_through_the_seam():
     shipped = {d.name for d in plugins.dgp_registry().values() if d.origin == BUILT_IN}
-    # placebo_panel's cases are in test_through_the_seam_data.py, factor_panel's in test_factor_panel.py
-    assert shipped == {*CASES, "placebo_panel", "factor_panel"}, "a DGP without a through-the-scenario test"
+    # placebo_panel's cases are in test_through_the_seam_data.py, factor_panel's in test_factor_panel.py,
+    # nie_wager's in test_nie_wager.py
+    assert shipped == {*CASES, "placebo_panel", "factor_panel", "nie_wager"}, "a DGP without a through-the-scenario test"
 
 
 # -- what a run writes ---------------------------------------------------------------------------------------------
