@@ -24,6 +24,10 @@ Degrees of freedom of the interval and test (option ``df``):
                Satterthwaite test of CR2 with one observation per cluster.
 
 Diagnostic ``dof``: the degrees of freedom used (inf for normal).
+
+Statuses: ``singular`` (collinear regressors), ``no_residual_df`` (n ≤ k),
+``leverage_one`` (an observation with leverage 1 under ``hc2``, ``hc3`` or
+``bm``, which divide by 1 − hᵢ).
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ regression of z on [1, c] across units, scores weighted by c.
 ``cr2``  Bell & McCaffrey (2002) CR2 by unit with their Satterthwaite
 degrees of freedom under the working model of independent homoskedastic
 errors (K_BM of Imbens & Kolesár 2016; clubSandwich ``coef_test(vcov =
-"CR2", test = "Satterthwaite")`` on ``lm`` with unit and period dummies).
+"CR2", test = "Satterthwaite")`` on ``lm`` with unit and period dummies;
+fixtures in ``tests/fixtures/twfe_cr2/``).
 Unit i's block of I − H is (1 − 1/G)(I − J/T) − c_i²h h'/(S_c Σh²); its
 pseudo-inverse square root (the zero eigenvalue along 1, from the unit's
 own dummy, dropped as clubSandwich drops eigenvalues ≤ 1e-12) maps D̈_i

@@ -27,6 +27,11 @@ degree 2K in β0 (Ω(β0) ≻ 0): its real roots, from the eigenvalues of the
 quadratic eigenvalue problem's companion matrix, bound the accepted
 pieces.  K = 1 gives a quadratic, as in the classical case.
 
+``se = "cr2"``: the CR2 Wald statistic with the HTZ small-sample test of
+Pustejovsky & Tipton (2018), (ν − K + 1)/ν · W/K against F(K, ν − K + 1)
+(`estimators.iv.cr2`; clubSandwich ``Wald_test(vcov = "CR2", test =
+"HTZ")``, fixtures in ``tests/fixtures/cr2_htz/``).
+
 The set is stored in the encoding of `estimators.inference`: a bounded
 interval, two rays (ci_low > ci_high), the whole line or the empty set.
 With K ≥ 2 the robust set can have more pieces (rare); it is then stored

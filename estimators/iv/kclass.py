@@ -1,4 +1,38 @@
-"""k-class IV estimators: 2SLS, LIML, Fuller, and 2SLS reported only past a first-stage pre-test."""
+"""k-class IV estimators: 2SLS, LIML, Fuller, and 2SLS reported only past a first-stage pre-test.
+
+One endogenous regressor x, K instruments z, an intercept.  The estimates,
+the first-stage F and the ``classical`` and ``hc1`` standard errors are
+those of `estimators.iv.common` (from the centred cross-products):
+
+``tsls``          λ = 0;  ``liml``: λ the smallest root of det(Q − λE) = 0;
+``fuller``        λ_LIML − alpha/(n − K − 1) (option ``alpha``, default 1).
+``tsls_pretest``  2SLS reported only when a pre-test passes, else status
+                  ``screened_out`` (its diagnostics still recorded).  Option
+                  ``screen``: ``f`` (the first-stage F of the se type: the
+                  classical F, or the robust one with hc1/cluster) > f_min;
+                  ``effective`` (the effective F) > f_min; ``mop`` (the
+                  effective F above its critical value for K_eff, below).
+
+Standard errors (option ``se``): ``classical`` σ̂² = û'û/(n − 2) from the
+structural residuals, ``hc1``, both with normal intervals (linearmodels
+``debiased=True``, whose IV intervals are normal); ``cluster``: CR1 by the
+DGP's ``cluster``, Σ_g (Σ_{i∈g} x̂ᵢûᵢ)² / (Qxx − λExx)² · G/(G − 1)·(n −
+1)/(n − 2) (linearmodels ``cov_type="clustered", debiased=True``) with a
+t(G − 1) interval.
+
+Diagnostics per record: ``first_stage_f`` (F(K, n − K − 1) under no first
+stage), ``first_stage_f_robust`` (the robust Wald statistic / K, with hc1
+or cluster; NaN with classical), ``kappa``, ``first_stage_f_effective``
+(Montiel Olea & Pflueger 2013: π̂'S_zzπ̂ / tr(S_zz⁻¹Ω̂) with the se type's
+Ω̂, weakivtest's formula; equal to the robust F with one instrument, to the
+classical F with classical errors) and ``effective_f_k_eff``, the K_eff of
+MOP's simplified critical value for a 10 % worst-case bias,
+ncx2.ppf(level, K_eff, K_eff/0.1)/K_eff (23.1 with K_eff = 1); the
+summary's ``share_effective_f_weak`` compares each effective F with it.
+Stock–Yogo (2005) critical values ship as package data
+(``estimators/data/stock_yogo.csv``) and are printed next to the F
+statistics of IV runs.
+"""
 
 from __future__ import annotations
 

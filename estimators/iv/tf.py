@@ -1,4 +1,16 @@
-"""Critical-value tables (Stock–Yogo, tF) and 2SLS with the tF critical value of Lee, McCrary, Moreira & Porter."""
+"""Critical-value tables (Stock–Yogo, tF) and 2SLS with the tF critical value of Lee, McCrary, Moreira & Porter.
+
+``tsls_tf`` (one instrument): the 2SLS t-ratio judged against the 5 % tF
+critical value of Lee, McCrary, Moreira & Porter (2022, AER 112(10)) at
+the replication's first-stage F instead of 1.96: linear in √F between the
+rows of their published table (``estimators/data/lmmp_tf_table.csv``),
+3.43 at F = 10, 1.96 from F = 104.7 on, and no rejection below F = 4
+(an infinite critical value; the interval is then the whole line).  It
+reads the F its standard errors go with: the classical first-stage F with
+``se = "classical"``, the robust one with ``hc1`` or ``cluster``.  The
+critical value is recorded as ``tf_critical_value``; the rest is
+``tsls``'s (`estimators.iv.kclass`).
+"""
 
 from __future__ import annotations
 

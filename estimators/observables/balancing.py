@@ -50,6 +50,10 @@ interval τ̂ ± z·se:
                    ``lm`` with a robust variance reports), i.e. φᵢ as above
                    with β = 0.  It ignores the balancing; usually conservative
                    when the outcome depends on the balanced covariates.
+                   Held to statsmodels ``WLS(...).fit(cov_type="HC0")``.
+
+The tests hold the weights to the exact balance conditions and the
+estimates to ``empirical_calibration.calibrate(objective=ENTROPY)``.
 
 Diagnostics: ``ess_control`` (1/Σwᵢ², Kish's effective number of controls),
 ``max_weight_share`` (the largest wᵢ), ``max_smd`` (the largest absolute

@@ -65,6 +65,9 @@ matching them to their m nearest treated units), as in Stata's ``teffects
 psmatch``.  ``ps_se = "ai2006"`` keeps V, ignoring the estimation of p̂.
 
 Interval: τ̂ ± z_{1−α/2}·√V (normal critical values, as Matching and teffects).
+The tests hold estimates and standard errors to R Matching (``ties = TRUE``,
+``distance.tolerance = 0``, ``Var.calc = J``) through fixtures committed in
+``tests/fixtures/matching/`` with the R script that made them.
 
 Diagnostics, per replication:
 

@@ -38,7 +38,8 @@ of unit i on τ̂, without a degrees-of-freedom correction, and the interval is
                to the twin's stacked equations and check by coverage).
 ``fixed_ps``   (ipw) the same, treating p̂ as known: with an estimated score
                this is conservative for the ATE (Hirano, Imbens & Ridder 2003).
-``influence``  (aipw) φᵢ is τ's own equation only, √(mean ψ²/n) (DoubleML):
+``influence``  (aipw) φᵢ is τ's own equation only, √(mean ψ²/n) (DoubleML
+               ``DoubleMLIRM`` given the same predictions as external ones):
                valid to first order because the AIPW score is orthogonal
                to the nuisance functions.
 

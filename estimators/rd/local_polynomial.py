@@ -1,7 +1,8 @@
 """Sharp regression discontinuity: local polynomial fits on each side of the cutoff 0.
 
 The conventions are rdrobust 2.x's (Calonico, Cattaneo & Titiunik 2014;
-Python ``rdrobust(y, x, c=0, p=p, q=p+1, h=h, b=b, kernel=..., vce=...)``).
+Python ``rdrobust(y, x, c=0, p=p, q=p+1, h=h, b=b, kernel=..., vce=...)``;
+the tests hold kernel and twin to Python rdrobust 2.1.1 to 1e-8).
 On each side s ∈ {−, +} (x < 0 and x ≥ 0), with kernel weights
 W_h,i = K(x_i/h)/h and W_b,i = K(x_i/b)/b, K one of
 

@@ -112,8 +112,10 @@ DGPS = (
         name="nie_wager",
         summary="Nie & Wager (2021): the R-learner's setups A–D (nuisances hard or easy, effects heterogeneous)",
         params=(
-            Setting("setup", "A", "the design: A (hard nuisances), B (randomised), C (constant effect), D (unrelated arms)",
-                    choices=SETUPS),  # fmt: skip
+            Setting(
+                "setup", "A", "the design: A (hard nuisances), B (randomised), C (constant effect), D (unrelated arms)",
+                choices=SETUPS,
+            ),
             Setting("n", 500, "number of units", minimum=10),
             Setting("p", 6, "number of covariates (every setup reads X1 … X5)", minimum=5),
             Setting("sigma", 1.0, "the noise's standard deviation σ", minimum=0.0),
