@@ -141,7 +141,9 @@ def estimate_distribution(context, name="estimate_distribution"):
     kind = "violins, or boxes and points" if few else "violins with quartiles"
     details = "; ".join(d for d in (f"{kind}; truth black", window, *notes) if d)
     title = f"{scenario.name}: What does each estimator's sampling distribution look like?\n({details})"
-    below = 0.3 + (0.5 * TICK_CHAR_INCHES * max(len(s) for s in series) if slant else 0) + 0.17 * any_clipped
+    # upright names take their longest line ("x % clipped": at most 14 characters) below the panel
+    longest = max(max(len(s) for s in series), 14 * any_clipped)
+    below = 0.3 + (TICK_CHAR_INCHES * longest if slant else 0.17 * any_clipped)
     lines = max(wrap_label(c, title_chars).count("\n") + 1 for c in cells)
     fixed_layout(fig, title, ncols, nrows, panel, left=0.8, right=0.2, bottom=below + 0.1, wspace=0.7,
                  hspace=below + 0.2 + 0.14 * lines, top_extra=0.14 * lines)  # fmt: skip
@@ -184,8 +186,10 @@ def _panel(ax, cell, series, styles, slant) -> bool:
         if len(truths[s]):
             ax.hlines(float(truths[s].mean()), i - 0.45, i + 0.45, color="black", linewidth=1.4, zorder=4)
     names = [s + (f"\n{share_text(shares[s])} clipped" if shares[s] > 0 else "") for s in present]
-    ax.set_xticks(range(len(present)), names, rotation=30 if slant else 0, ha="right" if slant else "center",
-                  rotation_mode="anchor", fontsize=8)  # fmt: skip
+    # Names that do not fit side by side stand upright, hanging from their tick: slanted, a long name with its
+    # second line ("x % clipped") ran into its neighbour's.
+    ax.set_xticks(range(len(present)), names, rotation=90 if slant else 0, ha="right" if slant else "center",
+                  va="center" if slant else "top", rotation_mode="anchor", fontsize=8)  # fmt: skip
     ax.set_xlim(-0.6, len(present) - 0.4)
     clipped = any(v > 0 for v in shares.values())
     if clipped:

@@ -20,6 +20,8 @@ so the figures read in grayscale.
 
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
@@ -42,6 +44,7 @@ DPI = 100
 PANEL_HEIGHT = 3.0
 PANEL_ASPECT = 1.3
 DODGE = 0.6  # share of a category's width the dodged estimators spread over
+LOG_Y_SPAN = 100.0  # a positive scale measure (interval width, RMSE) spanning this factor is drawn on a log axis
 
 
 STYLE = ("seaborn-v0_8-whitegrid", "seaborn-v0_8-notebook")
@@ -54,6 +57,22 @@ def apply_style():
     scipy it imports, ~0.6 s) is never loaded.
     """
     plt.style.use(STYLE)
+
+
+def spans_decades(values) -> bool:
+    """Positive values spanning a factor of 100 or more (a measure drawn on a log axis then)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    return len(values) >= 2 and bool((values > 0).all()) and values.max() >= LOG_Y_SPAN * values.min()
+
+
+def tick_labels(values) -> list[str]:
+    """Category labels: powers of ten from 10⁵ up as 10^k (1000000000 is hard to read), else as written."""
+    numeric = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool) and v > 0]
+    powers = len(numeric) == len(values) and all(10 ** round(math.log10(v)) == v for v in numeric)
+    if powers and max(numeric) >= 1e5:
+        return [f"$10^{{{round(math.log10(v))}}}$" for v in numeric]
+    return [format_value(v) for v in values]
 
 
 def x_scale(values) -> str:
@@ -204,7 +223,7 @@ def finish(
         if reference is not None:
             reference_line(ax, reference, reference_label)
         if categorical:
-            ax.set_xticks(range(len(values)), [format_value(v) for v in values])
+            ax.set_xticks(range(len(values)), tick_labels(values))
             ax.set_xlim(-0.5, len(values) - 0.5)
         elif scale == "symlog":
             positive = [v for v in values if v > 0]
@@ -223,12 +242,16 @@ def finish(
 
 
 def measure_vs_param(
-    context, measure, ylabel, reference=None, reference_label=None, name=None, question="{ylabel} as {x} changes"
-):
+    context, measure, ylabel, reference=None, reference_label=None, name=None, question="{ylabel} as {x} changes",
+    scale=False,
+):  # fmt: skip
     """`measure` against each x parameter of `layout.x_params`; one file per parameter.
 
     `question` is the title, formatted with ``x`` (the parameter) and
-    ``ylabel``.
+    ``ylabel``.  A `scale` measure (positive: a width, an error) whose drawn
+    values span two decades or more (a width shrinking as 1/√n over n from
+    10³ to 10⁹) is drawn on a log y axis, where a line at 0 (`reference`)
+    has no place and values near 0 stay readable.
     """
     paths = []
     data = context.summary
@@ -246,11 +269,14 @@ def measure_vs_param(
         else:
             grid.map_dataframe(line_with_band, x=param, y=measure, err=f"{measure}_mcse")
             details = "bands ±1.96 MCSE"
+        shown, ref = reference, reference_label
+        if scale and spans_decades(grid.data[measure]):
+            for ax in grid.axes.flat:
+                ax.set_yscale("log")
+            shown, ref, details = None, None, f"{details}; log scale"
         path = context.folder / f"{name or measure}_vs_{param}.png"
         title = question.format(x=param, ylabel=ylabel)
-        paths.append(
-            finish(grid, context.scenario, param, ylabel, path, reference, reference_label, title, details=details)
-        )
+        paths.append(finish(grid, context.scenario, param, ylabel, path, shown, ref, title, details=details))
     return paths
 
 
@@ -339,7 +365,7 @@ def se_ratio_vs_param(context):
 def rmse_vs_param(context):
     """How far from the truth are the estimates (RMSE)?"""
     return measure_vs_param(
-        context, "rmse", "RMSE", question="How far from the truth are the estimates (RMSE) as {x} changes?"
+        context, "rmse", "RMSE", question="How far from the truth are the estimates (RMSE) as {x} changes?", scale=True
     )
 
 
@@ -350,6 +376,7 @@ def mad_vs_param(context):
         "mad",
         "median |estimate − truth|",
         question="How far off is a typical estimate (median absolute error) as {x} changes?",
+        scale=True,
     )
 
 
@@ -362,6 +389,7 @@ def ci_width_vs_param(context):
         "mean interval width",
         reference=0.0,
         question="How wide are the intervals as {x} changes?",
+        scale=True,
     )
 
 
