@@ -57,6 +57,26 @@ def chromium() -> str:
     pytest.skip(reason)
 
 
+def figures_of_runs(scenarios, folder) -> dict:
+    """Run each scenario (TOML text) into `folder`, one process; return {file name: the Figure saved to it}, so a
+    test reads what was drawn (lines, scales, tick labels, the legend's place), not only that a file exists."""
+    import matplotlib.figure
+
+    import causalmc
+
+    saved = {}
+    original = matplotlib.figure.Figure.savefig
+
+    def record(fig, path, *args, **kwargs):
+        saved[str(path).rsplit("/", 1)[-1]] = fig
+        return original(fig, path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matplotlib.figure.Figure, "savefig", record)
+        runs = [causalmc.run(text, out=folder, jobs=1, progress=False) for text in scenarios]
+    return saved, runs
+
+
 def write_scenario(folder, name: str, body: str, reps: int = 3):
     """A scenario file `folder/name.toml`: its name, replications and a fixed seed, then `body` (dgp, estimators,
     tables); returns its path."""

@@ -2,12 +2,11 @@
 `causalmc.run` -> figures): the event study's reference period e = -1 is not interpolated through, and the
 weights figure's legend covers no data."""
 
-import matplotlib.figure
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 import numpy as np
 import pytest
+from conftest import figures_of_runs
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-import causalmc
 from causalmc.sims.figures.did import REFERENCE
 
 SCENARIO = """
@@ -32,16 +31,7 @@ never_share = [0.1, 0.5]
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
     """{file name: the Figure saved to it} and the run, for the tiny run above."""
-    saved = {}
-    original = matplotlib.figure.Figure.savefig
-
-    def record(fig, path, *args, **kwargs):
-        saved[str(path).rsplit("/", 1)[-1]] = fig
-        return original(fig, path, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(matplotlib.figure.Figure, "savefig", record)
-        run = causalmc.run(SCENARIO, out=tmp_path_factory.mktemp("figs"), jobs=1)
+    saved, (run,) = figures_of_runs((SCENARIO,), tmp_path_factory.mktemp("figs"))
     return saved, run
 
 

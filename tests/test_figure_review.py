@@ -5,11 +5,9 @@ violins of the estimate distributions do not overlap one another."""
 
 import itertools
 
-import matplotlib.figure
 import pytest
+from conftest import figures_of_runs
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-import causalmc
 
 # n over six decades with exact sufficient statistics (milliseconds per cell); a long label tests the legend's room.
 SCENARIO = """
@@ -45,18 +43,7 @@ gamma = [0.5, 5.0]
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
     """{file name: the Figure saved to it} for the two tiny runs above."""
-    saved = {}
-    original = matplotlib.figure.Figure.savefig
-
-    def record(fig, path, *args, **kwargs):
-        saved[str(path).rsplit("/", 1)[-1]] = fig
-        return original(fig, path, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(matplotlib.figure.Figure, "savefig", record)
-        for text in (SCENARIO, DISTRIBUTION):
-            causalmc.run(text, out=tmp_path_factory.mktemp("figs"), jobs=1, progress=False)
-    return saved
+    return figures_of_runs((SCENARIO, DISTRIBUTION), tmp_path_factory.mktemp("figs"))[0]
 
 
 def test_an_interval_width_spanning_decades_is_drawn_on_a_log_axis_without_a_line_at_zero(drawn):
