@@ -292,6 +292,14 @@ def design_rows(treated):
 
 
 @njit(cache=True)
+def tuning(sigma, n1, t1, method):
+    """(ζ_ω, ζ_λ, min_decrease) from the noise level σ̂: η_ω·σ̂ (η_ω = (N1·T1)^¼ for sdid, 1e-6 otherwise),
+    1e-6·σ̂ and 1e-5·σ̂."""
+    eta_omega = (n1 * t1) ** 0.25 if method == SDID else ETA_SC
+    return eta_omega * sigma, ETA_LAMBDA * sigma, MIN_DECREASE_FACTOR * sigma
+
+
+@njit(cache=True)
 def one_replication(y, treated, t_start, method, se_code, rng, draws):
     """One panel's τ̂ and se: (status, τ̂, se, ω, λ), with the placebo or bootstrap estimates in ``draws`` (B,).
 
@@ -313,10 +321,7 @@ def one_replication(y, treated, t_start, method, se_code, rng, draws):
         return st.FEW_CONTROLS, math.nan, math.nan, empty, empty
     if se_code != PLACEBO and n1 == 1:
         return st.ONE_TREATED, math.nan, math.nan, empty, empty
-    eta_omega = (n1 * (t_all - t0)) ** 0.25 if method == SDID else ETA_SC
-    zeta_omega = eta_omega * sigma
-    zeta_lambda = ETA_LAMBDA * sigma
-    min_decrease = MIN_DECREASE_FACTOR * sigma
+    zeta_omega, zeta_lambda, min_decrease = tuning(sigma, n1, t_all - t0, method)
     z, gram_all = centred_pre_periods(y, t0, method != SC)
     lam = np.full(t0, 0.0 if method == SC else 1.0 / t0)
     omega = np.full(n0, 1.0 / n0)
