@@ -74,8 +74,8 @@ def oracle_aggregate(name, y, cohort, starts=None):
 def random_panels():
     """Ten staggered panels: 4–9 never-treated units, two or three cohorts of 1–4 units, T 7–10, two noise levels."""
     rng = np.random.default_rng(20261207)
-    designs = [(6, (2, 2), (4, 6), 8), (5, (3, 1, 2), (3, 5, 7), 9), (8, (2, 3), (5, 8), 10), (4, (2, 2, 2), (3, 4, 6), 7),
-               (9, (4, 2), (6, 7), 9)]  # fmt: skip
+    designs = [(6, (2, 2), (4, 6), 8), (5, (3, 1, 2), (3, 5, 7), 9), (8, (2, 3), (5, 8), 10),
+               (4, (2, 2, 2), (3, 4, 6), 7), (9, (4, 2), (6, 7), 9)]  # fmt: skip
     return [staggered_panel(rng, *design, noise) for noise in (0.5, 2.0) for design in designs]
 
 

@@ -1,5 +1,14 @@
 """The registered estimators (``sdid``, ``sc``, ``difp``, ``mc``, ``sdid_staggered``, ``sc_staggered``): options,
-the kernel's wrapper and the twin's."""
+the kernel's wrapper and the twin's.
+
+Their conventions: `kernel` (``sdid``, ``sc``, ``difp`` on a panel with a
+common start, as R synthdid 0.0.9), `completion` (``mc``) and `staggered`
+(``sdid_staggered``, ``sc_staggered``: each adoption cohort fitted as
+``sdid``/``sc`` on the never-treated units and the cohort, over every
+period; τ̂ = Σ_a N1_a·T1_a·τ̂_a / Σ_a N1_a·T1_a; the bootstrap and placebo
+re-fit every cohort of a draw, σ̂ and ζ included, as Stata's ``sdid``
+2.0.6; the jackknife keeps the weights).
+"""
 
 from __future__ import annotations
 
