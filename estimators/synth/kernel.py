@@ -179,6 +179,30 @@ def contrast_estimate(contrast, n0, omega):
 
 
 @njit(cache=True)
+def placebo_order(rng, keys):
+    """The controls in a random order: the argsort (stable) of N0 uniforms drawn into ``keys`` (N0,)."""
+    for j in range(keys.shape[0]):
+        keys[j] = rng.random()
+    return np.argsort(keys, kind="mergesort")
+
+
+@njit(cache=True)
+def bootstrap_picks(rng, picks, n0):
+    """Fill ``picks`` (N,) with ⌊N·u⌋ for N uniforms, sorted, redrawn until it holds a row < N0 (a control) and
+    one ≥ N0; returns the number of controls drawn."""
+    n = picks.shape[0]
+    while True:
+        for j in range(n):
+            picks[j] = min(int(rng.random() * n), n - 1)
+        picks.sort()
+        n_controls = 0
+        for j in range(n):
+            n_controls += picks[j] < n0
+        if 0 < n_controls < n:
+            return n_controls
+
+
+@njit(cache=True)
 def resample(rng, method, se_code, y, rows, n0, t0, z, gram_all, zeta_omega, zeta_lambda, min_decrease, lam, omega,
              draws):  # fmt: skip
     """Fill ``draws`` (B,) with the placebo or bootstrap estimates, warm-started at the fit's ``lam`` and ``omega``."""
@@ -188,22 +212,12 @@ def resample(rng, method, se_code, y, rows, n0, t0, z, gram_all, zeta_omega, zet
     picks = np.empty(n, dtype=np.int64)
     for draw in range(draws.shape[0]):
         if se_code == PLACEBO:
-            for j in range(n0):
-                keys[j] = rng.random()
-            order = np.argsort(keys, kind="mergesort")
+            order = placebo_order(rng, keys)
             n_controls = n0 - n1
             design = rows[order]
             start = omega[order[:n_controls]].copy()
         else:
-            while True:
-                for j in range(n):
-                    picks[j] = min(int(rng.random() * n), n - 1)
-                picks.sort()
-                n_controls = 0
-                for j in range(n):
-                    n_controls += picks[j] < n0
-                if 0 < n_controls < n:
-                    break
+            n_controls = bootstrap_picks(rng, picks, n0)
             design = rows[picks]
             start = omega[picks[:n_controls]].copy()
         sum_normalize(start)

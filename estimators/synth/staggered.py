@@ -70,9 +70,11 @@ from .kernel import (
     JACKKNIFE,
     PLACEBO,
     SC,
+    bootstrap_picks,
     centred_pre_periods,
     draws_se,
     fit,
+    placebo_order,
     spread_is_rounding,
     tuning,
     unit_contrasts,
@@ -239,9 +241,7 @@ def resample(rng, method, se_code, y, units, adoption, n0, periods, lam_all, ome
     picks = np.empty(n, dtype=np.int64)
     for draw in range(draws.shape[0]):
         if se_code == PLACEBO:
-            for j in range(n0):
-                keys[j] = rng.random()
-            order = np.argsort(keys, kind="mergesort")
+            order = placebo_order(rng, keys)
             sample = units[:n0].copy()
             placebo = np.zeros(n0, dtype=np.int64)
             for j in range(n1):
@@ -249,15 +249,7 @@ def resample(rng, method, se_code, y, units, adoption, n0, periods, lam_all, ome
             origin = np.arange(n0)
             value = aggregate(y, sample, placebo, origin, periods, method, True, lam_all, omega_all, tau)
         else:
-            while True:
-                for j in range(n):
-                    picks[j] = min(int(rng.random() * n), n - 1)
-                picks.sort()
-                controls = 0
-                for j in range(n):
-                    controls += picks[j] < n0
-                if 0 < controls < n:
-                    break
+            bootstrap_picks(rng, picks, n0)
             value = aggregate(y, units[picks], adoption[picks], picks, periods, method, True, lam_all, omega_all,
                               tau)  # fmt: skip
         if not math.isfinite(value):
