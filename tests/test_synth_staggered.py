@@ -165,19 +165,20 @@ def test_one_cohort_is_the_common_start_estimator():
 
 
 def test_kernel_equals_twin_on_random_staggered_panels():
-    """Kernel ≡ twin (1e-8; statuses equal) for both methods and the three variances on a batch of four did_staggered
-    panels (B = 2 draws: the draws are the same uniforms in the same order)."""
+    """Kernel ≡ twin (1e-10 relative; every status ok) for both methods and the three variances on a batch of two
+    did_staggered panels, 8 never treated and two cohorts of 3 (B = 2 draws: the same uniforms in the same order).
+    The two Frank–Wolfe forms agree to rounding here (measured ≤ 4e-13), as they stop at the same step."""
     from causalmc.sims.dgps import registry
 
     dgp = registry()["did_staggered"]
     defaults = {s.name: s.default for s in dgp.params}
     params = defaults | {"n_units": 14, "n_periods": 8, "n_cohorts": 2, "first_cohort": 4, "cohort_spacing": 2,
-                         "never_share": 0.5, "rho": 0.5, "tau_growth": 0.2}  # fmt: skip
-    batch = dgp.generate(np.random.default_rng(9), 4, params)
+                         "never_share": 0.6, "rho": 0.5, "tau_growth": 0.2}  # fmt: skip
+    batch = dgp.generate(np.random.default_rng(9), 2, params)
     batch = {"panel_y": batch["panel_y"], "cohort": batch["cohort"]}
     for name in ("sdid_staggered", "sc_staggered"):
         for se in ("bootstrap", "placebo", "jackknife"):
-            kernel_and_twin(name, batch, {"se": se, "draws": 2}, all_ok=se != "placebo")
+            kernel_and_twin(name, batch, {"se": se, "draws": 2}, rtol=1e-10)
 
 
 def test_undefined_cases_are_statuses():
