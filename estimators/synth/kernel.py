@@ -179,6 +179,30 @@ def contrast_estimate(contrast, n0, omega):
 
 
 @njit(cache=True)
+def placebo_order(rng, keys):
+    """The controls in a random order: the argsort (stable) of N0 uniforms drawn into ``keys`` (N0,)."""
+    for j in range(keys.shape[0]):
+        keys[j] = rng.random()
+    return np.argsort(keys, kind="mergesort")
+
+
+@njit(cache=True)
+def bootstrap_picks(rng, picks, n0):
+    """Fill ``picks`` (N,) with ⌊N·u⌋ for N uniforms, sorted, redrawn until it holds a row < N0 (a control) and
+    one ≥ N0; returns the number of controls drawn."""
+    n = picks.shape[0]
+    while True:
+        for j in range(n):
+            picks[j] = min(int(rng.random() * n), n - 1)
+        picks.sort()
+        n_controls = 0
+        for j in range(n):
+            n_controls += picks[j] < n0
+        if 0 < n_controls < n:
+            return n_controls
+
+
+@njit(cache=True)
 def resample(rng, method, se_code, y, rows, n0, t0, z, gram_all, zeta_omega, zeta_lambda, min_decrease, lam, omega,
              draws):  # fmt: skip
     """Fill ``draws`` (B,) with the placebo or bootstrap estimates, warm-started at the fit's ``lam`` and ``omega``."""
@@ -188,22 +212,12 @@ def resample(rng, method, se_code, y, rows, n0, t0, z, gram_all, zeta_omega, zet
     picks = np.empty(n, dtype=np.int64)
     for draw in range(draws.shape[0]):
         if se_code == PLACEBO:
-            for j in range(n0):
-                keys[j] = rng.random()
-            order = np.argsort(keys, kind="mergesort")
+            order = placebo_order(rng, keys)
             n_controls = n0 - n1
             design = rows[order]
             start = omega[order[:n_controls]].copy()
         else:
-            while True:
-                for j in range(n):
-                    picks[j] = min(int(rng.random() * n), n - 1)
-                picks.sort()
-                n_controls = 0
-                for j in range(n):
-                    n_controls += picks[j] < n0
-                if 0 < n_controls < n:
-                    break
+            n_controls = bootstrap_picks(rng, picks, n0)
             design = rows[picks]
             start = omega[picks[:n_controls]].copy()
         sum_normalize(start)
@@ -292,6 +306,14 @@ def design_rows(treated):
 
 
 @njit(cache=True)
+def tuning(sigma, n1, t1, method):
+    """(ζ_ω, ζ_λ, min_decrease) from the noise level σ̂: η_ω·σ̂ (η_ω = (N1·T1)^¼ for sdid, 1e-6 otherwise),
+    1e-6·σ̂ and 1e-5·σ̂."""
+    eta_omega = (n1 * t1) ** 0.25 if method == SDID else ETA_SC
+    return eta_omega * sigma, ETA_LAMBDA * sigma, MIN_DECREASE_FACTOR * sigma
+
+
+@njit(cache=True)
 def one_replication(y, treated, t_start, method, se_code, rng, draws):
     """One panel's τ̂ and se: (status, τ̂, se, ω, λ), with the placebo or bootstrap estimates in ``draws`` (B,).
 
@@ -313,10 +335,7 @@ def one_replication(y, treated, t_start, method, se_code, rng, draws):
         return st.FEW_CONTROLS, math.nan, math.nan, empty, empty
     if se_code != PLACEBO and n1 == 1:
         return st.ONE_TREATED, math.nan, math.nan, empty, empty
-    eta_omega = (n1 * (t_all - t0)) ** 0.25 if method == SDID else ETA_SC
-    zeta_omega = eta_omega * sigma
-    zeta_lambda = ETA_LAMBDA * sigma
-    min_decrease = MIN_DECREASE_FACTOR * sigma
+    zeta_omega, zeta_lambda, min_decrease = tuning(sigma, n1, t_all - t0, method)
     z, gram_all = centred_pre_periods(y, t0, method != SC)
     lam = np.full(t0, 0.0 if method == SC else 1.0 / t0)
     omega = np.full(n0, 1.0 / n0)

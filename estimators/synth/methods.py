@@ -1,4 +1,14 @@
-"""The registered estimators ``sdid``, ``sc`` and ``difp``: options, the kernel's wrapper and the twin's."""
+"""The registered estimators (``sdid``, ``sc``, ``difp``, ``mc``, ``sdid_staggered``, ``sc_staggered``): options,
+the kernel's wrapper and the twin's.
+
+Their conventions: `kernel` (``sdid``, ``sc``, ``difp`` on a panel with a
+common start, as R synthdid 0.0.9), `completion` (``mc``) and `staggered`
+(``sdid_staggered``, ``sc_staggered``: each adoption cohort fitted as
+``sdid``/``sc`` on the never-treated units and the cohort, over every
+period; τ̂ = Σ_a N1_a·T1_a·τ̂_a / Σ_a N1_a·T1_a; the bootstrap and placebo
+re-fit every cohort of a draw, σ̂ and ζ included, as Stata's ``sdid``
+2.0.6; the jackknife keeps the weights).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +19,8 @@ from ..spec import Estimator, Setting
 from .completion import reference_mc, run_mc
 from .kernel import DIFP, JACKKNIFE, PLACEBO, SC, SDID, BOOTSTRAP, synth_kernel
 from .reference import reference_synth
+from .staggered import staggered_kernel
+from .staggered_reference import reference_staggered
 
 NEEDS = ("panel_y", "treated", "start")
 SE_CODES = {"bootstrap": BOOTSTRAP, "jackknife": JACKKNIFE, "placebo": PLACEBO}
@@ -22,11 +34,26 @@ SE = Setting(
     "weights re-solved; needs more controls than treated units)",
     choices=tuple(SE_CODES),
 )
+STAGGERED_SE = Setting(
+    "se",
+    "bootstrap",
+    "Stata sdid's vce: bootstrap (units resampled, each cohort re-fitted, ζ included; needs 2+ adopters), jackknife "
+    "(units left out, weights fixed; needs 2+ units in every cohort) or placebo (adoption periods given to random "
+    "never-treated units, re-fitted; needs more never-treated units than adopters)",
+    choices=tuple(SE_CODES),
+)
 DRAWS = Setting("draws", 200, "B, placebo or bootstrap draws (synthdid's replications)", kind=int, minimum=2)
 def _run(batch, truth, options, level, out, status, method, rng=None):
     synth_kernel(
         batch["panel_y"], batch["treated"], batch["start"], method, SE_CODES[options["se"]],
         options["draws"], normal_critical(level), truth, out, status, rng,
+    )  # fmt: skip
+
+
+def _run_staggered(batch, truth, options, level, out, status, method, rng=None):
+    staggered_kernel(
+        batch["panel_y"], batch["cohort"], method, SE_CODES[options["se"]], options["draws"], normal_critical(level),
+        truth, out, status, rng,
     )  # fmt: skip
 
 
@@ -44,6 +71,20 @@ def _declare(name, method, summary):
         reference=partial(reference_synth, method=method),
         options=(SE, DRAWS),
         diagnostics=DIAGNOSTICS,
+        applies=_needs_periods,
+        resampling=True,
+    )
+
+
+def _declare_staggered(name, method, summary):
+    return Estimator(
+        name=name,
+        summary=summary,
+        needs=("panel_y", "cohort"),
+        run=partial(_run_staggered, method=method),
+        reference=partial(reference_staggered, method=method),
+        options=(STAGGERED_SE, DRAWS),
+        diagnostics=("cohorts",),
         applies=_needs_periods,
         resampling=True,
     )
@@ -73,4 +114,8 @@ ESTIMATORS = (
     _declare("difp", DIFP, "de-meaned synthetic control (the paper's DIFP): unit weights with an intercept, uniform "
              "time weights"),  # fmt: skip
     MC,
+    _declare_staggered("sdid_staggered", SDID, "synthetic difference-in-differences under staggered adoption: sdid "
+                       "per adoption cohort against the never treated, weighted by treated cells (Stata sdid)"),
+    _declare_staggered("sc_staggered", SC, "synthetic control under staggered adoption: sc per adoption cohort "
+                       "against the never treated, weighted by treated cells (Stata sdid, method(sc))"),
 )

@@ -28,10 +28,14 @@ def estimator_configs(r: Reader, dgp, level) -> tuple[EstimatorConfig, ...]:
         spec = known[name]
         missing = [a for a in spec.needs if a not in dgp.provides]
         if missing:
+            sibling = known.get(f"{name}_staggered")  # sdid on did_staggered: its staggered form
+            hint = f"; for staggered adoption use {sibling.name!r}" if sibling and set(sibling.needs) <= set(
+                dgp.provides
+            ) else ""
             raise r.error(
                 f"{key}.name",
                 f"estimator {name!r} needs data {', '.join(missing)} that DGP {dgp.name!r} does not provide "
-                f"(it provides {', '.join(dgp.provides)})",
+                f"(it provides {', '.join(dgp.provides)}){hint}",
             )
         options = spec.default_options()
         for opt, value in entry.items():
