@@ -7,7 +7,9 @@ learner, the key and what is allowed).  The built-in learners are numba
 kernels with plain numpy twins, held to scikit-learn by the tests:
 
 - ``ols``, ``ridge`` (`linear`): least squares, scikit-learn's
-  ``LinearRegression`` and ``Ridge``.
+  ``LinearRegression`` and ``Ridge``;
+- ``lasso``, ``lasso_cv`` (`lasso`): coordinate descent with covariance
+  updates, scikit-learn's ``Lasso`` and ``LassoCV`` (and glmnet's 1-SE rule).
 
 A compiled caller (a batched cross-fitting kernel) calls the kernels
 directly, without Python in the loop: each ``*_fit(x, y, …, coef, info)``
@@ -21,6 +23,7 @@ install never needs scikit-learn.
 """
 
 from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, Learner
+from .lasso import RULE_1SE, RULE_MIN, contiguous_folds, lasso_cv_fit, lasso_fit, lasso_gram_cd
 from .linear import linear_predict, ols_fit, ridge_fit
 from .registry import LEARNERS, fit_predict, validate_options
 
@@ -32,7 +35,13 @@ __all__ = [
     "LEARNERS",
     "Learner",
     "NONZERO",
+    "RULE_1SE",
+    "RULE_MIN",
+    "contiguous_folds",
     "fit_predict",
+    "lasso_cv_fit",
+    "lasso_fit",
+    "lasso_gram_cd",
     "linear_predict",
     "ols_fit",
     "ridge_fit",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import status as st
-from . import linear
+from . import lasso, linear
 from .base import INFO_FIELDS, Learner
 
 def _collect(*modules) -> dict[str, Learner]:
@@ -131,11 +131,11 @@ def fit_predict(
         pred = np.full(x_test.shape[0], np.nan)
     out = {"status": st.NAMES[code]}
     for key, value in zip(INFO_FIELDS, info, strict=True):
-        out[key] = value
+        out[key] = float(value)
     out["converged"] = bool(out["converged"] == 1.0)
     out["iterations"] = int(out["iterations"]) if math.isfinite(out["iterations"]) else -1
     out.update(extra)
     return pred, out
 
 
-LEARNERS: dict[str, Learner] = _collect(linear)
+LEARNERS: dict[str, Learner] = _collect(linear, lasso)
