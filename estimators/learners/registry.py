@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import status as st
-from . import lasso, linear
+from . import lasso, linear, logistic
 from .base import INFO_FIELDS, Learner
 
 def _collect(*modules) -> dict[str, Learner]:
@@ -138,4 +138,4 @@ def fit_predict(
     return pred, out
 
 
-LEARNERS: dict[str, Learner] = _collect(linear, lasso)
+LEARNERS: dict[str, Learner] = _collect(linear, lasso, logistic)
