@@ -251,3 +251,76 @@ def test_logistic_failures_are_statuses():
                 assert info["status"] == "separation" and np.isnan(pred).all()
             else:
                 assert info["status"] == "ok" and ((pred > 0) & (pred < 1)).all()
+
+
+def test_the_sklearn_learner_equals_scikit_learn_called_directly():
+    """A regressor predicts ``predict``, a classifier ``predict_proba[:, 1]``, each with random_state = the seed:
+    exactly scikit-learn's numbers when called directly with the same random_state."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    x, y, x_test = next(_datasets(1, 21, n_range=(150, 151)))
+    params = {"n_estimators": 15, "max_depth": 4, "max_features": 0.5}
+    options = {"estimator": "sklearn.ensemble.RandomForestRegressor", "params": params}
+    pred, info = fit_predict("sklearn", options, x, y, x_test, 42)
+    want = RandomForestRegressor(**params, random_state=42).fit(x, y).predict(x_test)
+    assert info["status"] == "ok" and np.array_equal(pred, want)
+    assert not np.array_equal(pred, fit_predict("sklearn", options, x, y, x_test, 43)[0])
+    xb, yb, xb_test = next(_binary_datasets(1, 22))
+    options = {"estimator": "sklearn.ensemble.RandomForestClassifier", "params": {"n_estimators": 10}}
+    pred, info = fit_predict("sklearn", options, xb, yb, xb_test, 7)
+    want = RandomForestClassifier(n_estimators=10, random_state=7).fit(xb, yb).predict_proba(xb_test)[:, 1]
+    assert info["status"] == "ok" and np.array_equal(pred, want)
+    pred, info = fit_predict("sklearn", options, xb, np.zeros(len(yb)), xb_test, 7)
+    assert info["status"] == "no_variation" and np.isnan(pred).all()
+    options = {"estimator": "sklearn.linear_model.LinearRegression", "params": {}}
+    pred, info = fit_predict("sklearn", options, x, y, x_test, 0)  # no random_state: used as it is
+    assert np.allclose(pred, fit_predict("ols", {}, x, y, x_test, 0)[0], rtol=1e-10, atol=1e-10)
+
+
+def test_the_sklearn_learner_takes_data_never_code():
+    """Only classes inside the sklearn namespace, only their constructor parameters, only plain values."""
+    cases = {
+        "os.system": "allowed: the import path of a scikit-learn estimator class",
+        "sklearn.ensemble._forest.RandomForestRegressor": "is not allowed",
+        "sklearn.ensemble.NoSuchForest": "scikit-learn has no such class",
+        "sklearn.model_selection.KFold": "is not a scikit-learn estimator class",
+        "sklearn.preprocessing.StandardScaler": "neither a regressor nor a classifier",
+    }
+    for path, message in cases.items():
+        with pytest.raises(ValueError, match=f"learner 'sklearn': .*{message}"):
+            validate_options("sklearn", {"estimator": path})
+    forest = "sklearn.ensemble.RandomForestRegressor"
+    for params, message in (
+        ({"random_state": 1}, "may not set 'random_state': it is the learner's seed"),
+        ({"n_trees": 5}, "unknown parameter 'n_trees' of sklearn.ensemble.RandomForestRegressor; allowed: .*n_estimators"),
+        ({"max_depth": {"a": 1}}, "is not plain data"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            validate_options("sklearn", {"estimator": forest, "params": params})
+    with pytest.raises(ValueError, match="'estimator' is missing"):
+        validate_options("sklearn", {})
+    assert validate_options("sklearn", {"estimator": forest, "params": {"n_estimators": 5}})["params"] == {
+        "n_estimators": 5
+    }
+
+
+def test_the_core_install_needs_no_scikit_learn(monkeypatch):
+    """No module of estimators/ imports scikit-learn (read from the source), and without it the sklearn learner
+    says how to install it."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "estimators"
+    imported = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    assert "numba" in imported and "sklearn" not in imported
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now fails as if it were absent
+    with pytest.raises(ValueError, match=r'scikit-learn is not installed; the sklearn learner needs it: pip install -e "\.\[ml\]"'):
+        validate_options("sklearn", {"estimator": "sklearn.ensemble.RandomForestRegressor"})

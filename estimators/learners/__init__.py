@@ -12,7 +12,9 @@ kernels with plain numpy twins, held to scikit-learn by the tests:
   updates, scikit-learn's ``Lasso`` and ``LassoCV`` (and glmnet's 1-SE rule);
 - ``logistic``, ``logistic_lasso`` (`logistic`): P(y = 1 | x) by Newton's
   method and proximal Newton, scikit-learn's ``LogisticRegression`` with
-  an L2 penalty or none, and with an L1 penalty (saga's objective).
+  an L2 penalty or none, and with an L1 penalty (saga's objective);
+- ``sklearn`` (`sklearn_bridge`): any scikit-learn regressor or classifier
+  named by import path, its parameters as data (the optional extra ``ml``).
 
 A compiled caller (a batched cross-fitting kernel) calls the kernels
 directly, without Python in the loop: each ``*_fit(x, y, …, coef, info)``
