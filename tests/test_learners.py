@@ -324,3 +324,35 @@ def test_the_core_install_needs_no_scikit_learn(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)  # importing it now fails as if it were absent
     with pytest.raises(ValueError, match=r'scikit-learn is not installed; the sklearn learner needs it: pip install -e "\.\[ml\]"'):
         validate_options("sklearn", {"estimator": "sklearn.ensemble.RandomForestRegressor"})
+
+
+def test_the_compiled_entry_point_gives_fit_predicts_numbers():
+    """fit_predict_kernel(encode(name, options)) — what a compiled cross-fitting loop calls — returns exactly
+    fit_predict's predictions, diagnostics and statuses for every built-in learner (shuffled folds passed in)."""
+    from causalmc.estimators.learners import INFO_FIELDS, encode, fit_predict_kernel, folds_of
+
+    x, y, x_test = next(_datasets(1, 31, n_range=(90, 91), p_range=(5, 6)))
+    xb, yb, xb_test = next(_binary_datasets(1, 32))
+    cases = [
+        ("ols", {}, x, y, x_test),
+        ("ridge", {"alpha": 3.0}, x, y, x_test),
+        ("lasso", {"alpha": 0.1}, x, y, x_test),
+        ("lasso_cv", {"rule": "1se"}, x, y, x_test),
+        ("lasso_cv", {"folds": "shuffled", "cv": 3, "n_alphas": 30}, x, y, x_test),
+        ("logistic", {"C": 0.5}, xb, yb, xb_test),
+        ("logistic", {"penalty": "none"}, xb, yb, xb_test),
+        ("logistic_lasso", {"C": 0.05}, xb, yb, xb_test),
+        ("logistic", {}, xb, np.ones(len(yb)), xb_test),  # one class: no_variation
+    ]
+    for name, options, xt, yt, xs in cases:
+        want, info = fit_predict(name, options, xt, yt, xs, 5)
+        code, params = encode(name, options)
+        fold = folds_of(len(yt), 3, "shuffled", 5) if options.get("folds") == "shuffled" else np.empty(0, np.int64)
+        coef, pred, got = np.empty(xt.shape[1] + 1), np.empty(len(xs)), np.empty(len(INFO_FIELDS))
+        status = fit_predict_kernel(code, params, xt, yt, fold, xs, coef, pred, got)
+        assert st.NAMES[status] == info["status"], name
+        assert np.array_equal(pred, want, equal_nan=True), name
+        if info["status"] == "ok":
+            assert np.array_equal(coef, info["coef"]) and got[0] == info["alpha"] and got[1] == info["nonzero"]
+    with pytest.raises(ValueError, match="learner 'sklearn' has no compiled form"):
+        encode("sklearn", {"estimator": "sklearn.linear_model.LinearRegression"})
