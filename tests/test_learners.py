@@ -13,8 +13,8 @@ batched inside each test function.
 
 import numpy as np
 import pytest
-from sklearn.linear_model import Lasso, LassoCV, LinearRegression, LogisticRegression, Ridge
-from sklearn.model_selection import KFold
+from sklearn.linear_model import Lasso, LassoCV, LinearRegression, LogisticRegression, LogisticRegressionCV, Ridge
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from causalmc.estimators import status as st
 from causalmc.estimators.learners import LEARNERS, fit_predict, validate_options
@@ -236,6 +236,38 @@ def test_logistic_lasso_solves_its_problem_and_equals_saga():
     assert 0 in sizes and max(sizes) >= 4  # empty, sparse and dense fits
 
 
+def test_logistic_lasso_cv_equals_logistic_regression_cv_with_the_same_folds():
+    """logistic_lasso_cv = LogisticRegressionCV(Cs, l1_ratios=[1], solver="saga", cv=[the same folds], tol=1e-12):
+    the grid (1e-14 relative), the stratified folds (= StratifiedKFold(K)), every fold's score where saga keeps a
+    slope (1e-9; where it zeroes them all its intercept is unconverged, see the logistic_lasso test), the chosen
+    C exactly and the refit's probabilities (1e-8).  Four datasets, log-loss and accuracy scoring, K = 3 and 5;
+    the twin on the first."""
+    worst = {"scores": 0.0, "pred": 0.0}
+    for d, (x, y, x_test) in enumerate(_binary_datasets(4, 41)):
+        k, scoring = (5, 3)[d % 2], ("log_loss", "accuracy")[d // 3]
+        options = {"Cs": 6, "cv": k, "scoring": scoring}
+        for reference in (False, True) if d == 0 else (False,):
+            pred, info = fit_predict("logistic_lasso_cv", options, x, y, x_test, 0, reference=reference)
+            assert info["status"] == "ok" and info["converged"]
+            fold = info["fold"]
+            want = np.empty(len(y), np.int64)
+            for j, (_, test) in enumerate(StratifiedKFold(k).split(x, y)):
+                want[test] = j
+            assert np.array_equal(fold, want)
+            splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in range(k)]
+            model = LogisticRegressionCV(
+                Cs=6, l1_ratios=[1.0], solver="saga", cv=splits, tol=1e-12, max_iter=100_000,
+                scoring="neg_log_loss" if scoring == "log_loss" else "accuracy", use_legacy_attributes=True,
+            ).fit(x, y)  # fmt: skip
+            assert np.allclose(info["Cs"], model.Cs_, rtol=1e-14, atol=0)
+            kept = model.coefs_paths_[1.0][:, :, 0, :-1].any(axis=2).T  # (Cs, K): saga kept a slope
+            gaps = np.abs(model.scores_[1.0][:, :, 0].T - info["scores"])[kept]
+            worst["scores"] = max(worst["scores"], float(gaps.max()))
+            assert 1.0 / info["alpha"] == pytest.approx(model.C_[0], rel=1e-14)
+            worst["pred"] = max(worst["pred"], _worst(pred, model.predict_proba(x_test)[:, 1]))
+    assert worst["scores"] < 1e-9 and worst["pred"] < 1e-8, worst
+
+
 def test_logistic_failures_are_statuses():
     """One class: no_variation for every logistic learner; separated data: separation for the MLE, a finite fit
     with an L2 or L1 penalty."""
@@ -243,14 +275,19 @@ def test_logistic_failures_are_statuses():
     x = rng.normal(size=(50, 2))
     separated = (x[:, 0] > 0).astype(float)
     for reference in (False, True):
-        for name, options in (("logistic", {}), ("logistic", {"penalty": "none"}), ("logistic_lasso", {})):
+        for name, options in (
+            ("logistic", {}),
+            ("logistic", {"penalty": "none"}),
+            ("logistic_lasso", {}),
+            ("logistic_lasso_cv", {"Cs": 3}),
+        ):
             pred, info = fit_predict(name, options, x, np.ones(50), x[:3], 0, reference=reference)
             assert info["status"] == "no_variation" and np.isnan(pred).all()
             pred, info = fit_predict(name, options, x, separated, x[:3], 0, reference=reference)
             if options.get("penalty") == "none":
                 assert info["status"] == "separation" and np.isnan(pred).all()
             else:
-                assert info["status"] == "ok" and ((pred > 0) & (pred < 1)).all()
+                assert info["status"] == "ok" and ((pred >= 0) & (pred <= 1)).all()  # C = 1e4 may round to 0 or 1
 
 
 def test_the_sklearn_learner_equals_scikit_learn_called_directly():
@@ -329,7 +366,7 @@ def test_the_core_install_needs_no_scikit_learn(monkeypatch):
 def test_the_compiled_entry_point_gives_fit_predicts_numbers():
     """fit_predict_kernel(encode(name, options)) — what a compiled cross-fitting loop calls — returns exactly
     fit_predict's predictions, diagnostics and statuses for every built-in learner (shuffled folds passed in)."""
-    from causalmc.estimators.learners import INFO_FIELDS, encode, fit_predict_kernel, folds_of
+    from causalmc.estimators.learners import INFO_FIELDS, encode, fit_predict_kernel
 
     x, y, x_test = next(_datasets(1, 31, n_range=(90, 91), p_range=(5, 6)))
     xb, yb, xb_test = next(_binary_datasets(1, 32))
@@ -342,12 +379,15 @@ def test_the_compiled_entry_point_gives_fit_predicts_numbers():
         ("logistic", {"C": 0.5}, xb, yb, xb_test),
         ("logistic", {"penalty": "none"}, xb, yb, xb_test),
         ("logistic_lasso", {"C": 0.05}, xb, yb, xb_test),
+        ("logistic_lasso_cv", {"Cs": 5, "cv": 3}, xb, yb, xb_test),
+        ("logistic_lasso_cv", {"Cs": 4, "folds": "shuffled", "cv": 3, "scoring": "accuracy"}, xb, yb, xb_test),
         ("logistic", {}, xb, np.ones(len(yb)), xb_test),  # one class: no_variation
+        ("logistic_lasso_cv", {}, xb, np.ones(len(yb)), xb_test),
     ]
     for name, options, xt, yt, xs in cases:
         want, info = fit_predict(name, options, xt, yt, xs, 5)
         code, params = encode(name, options)
-        fold = folds_of(len(yt), 3, "shuffled", 5) if options.get("folds") == "shuffled" else np.empty(0, np.int64)
+        fold = info["fold"] if options.get("folds") == "shuffled" else np.empty(0, np.int64)
         coef, pred, got = np.empty(xt.shape[1] + 1), np.empty(len(xs)), np.empty(len(INFO_FIELDS))
         status = fit_predict_kernel(code, params, xt, yt, fold, xs, coef, pred, got)
         assert st.NAMES[status] == info["status"], name

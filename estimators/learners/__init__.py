@@ -13,6 +13,8 @@ kernels with plain numpy twins, held to scikit-learn by the tests:
 - ``logistic``, ``logistic_lasso`` (`logistic`): P(y = 1 | x) by Newton's
   method and proximal Newton, scikit-learn's ``LogisticRegression`` with
   an L2 penalty or none, and with an L1 penalty (saga's objective);
+- ``logistic_lasso_cv`` (`logistic_cv`): the L1 logistic with C chosen by
+  cross-validation, scikit-learn's ``LogisticRegressionCV``;
 - ``sklearn`` (`sklearn_bridge`): any scikit-learn regressor or classifier
   named by import path, its parameters as data (the optional extra ``ml``).
 
@@ -35,6 +37,7 @@ from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, Learner
 from .lasso import RULE_1SE, RULE_MIN, contiguous_folds, folds_of, lasso_cv_fit, lasso_fit, lasso_gram_cd
 from .linear import linear_predict, ols_fit, ridge_fit
 from .logistic import logistic_fit, logistic_lasso_fit, logistic_predict
+from .logistic_cv import logistic_lasso_cv_fit, stratified_folds
 from .registry import LEARNERS, fit_predict, validate_options
 
 __all__ = [
@@ -59,9 +62,11 @@ __all__ = [
     "lasso_gram_cd",
     "linear_predict",
     "logistic_fit",
+    "logistic_lasso_cv_fit",
     "logistic_lasso_fit",
     "logistic_predict",
     "ols_fit",
     "ridge_fit",
+    "stratified_folds",
     "validate_options",
 ]

@@ -11,11 +11,13 @@ bridge has no code: it runs in Python per fit.
 
 ``params`` (float64, `N_PARAMS`) holds at `PENALTY` the ridge or lasso α or
 the logistic C (inf for ``penalty = "none"``), and for the lasso `TOL`,
-`MAX_ITER`, `N_FOLDS`, `N_ALPHAS`, `EPS`, `RULE` and `SHUFFLED`.
-``lasso_cv`` with contiguous folds makes them from n_train itself (``fold``
-is then not read; pass an empty int64 array); with shuffled folds the
-caller passes ``fold`` (n_train,), e.g. ``folds_of(n_train, K, "shuffled",
-seed)`` drawn in Python beforehand.
+`MAX_ITER`, and for the cross-validated learners `N_FOLDS`, `N_GRID`,
+`EPS`, `RULE` and `FOLDING`.  ``lasso_cv`` with contiguous folds and
+``logistic_lasso_cv`` with stratified or contiguous ones make their folds
+from the training rows themselves (``fold`` is then not read; pass an
+empty int64 array); with shuffled folds the caller passes ``fold``
+(n_train,), e.g. ``folds_of(n_train, K, "shuffled", seed)`` drawn in
+Python beforehand.
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ from .. import status as st
 from .lasso import FOLDINGS, RULES, contiguous_folds, lasso_cv_fit, lasso_fit
 from .linear import linear_predict, ridge_fit
 from .logistic import logistic_fit, logistic_lasso_fit, logistic_predict
+from .logistic_cv import FOLDINGS as LOGISTIC_FOLDINGS
+from .logistic_cv import SCORINGS, c_grid, logistic_lasso_cv_fit, stratified_folds
 from .registry import validate_options
 
-CODES = ("ols", "ridge", "lasso", "lasso_cv", "logistic", "logistic_lasso")
-OLS, RIDGE, LASSO, LASSO_CV, LOGISTIC, LOGISTIC_LASSO = range(len(CODES))
-PENALTY, TOL, MAX_ITER, N_FOLDS, N_ALPHAS, EPS, RULE, SHUFFLED = range(8)
+CODES = ("ols", "ridge", "lasso", "lasso_cv", "logistic", "logistic_lasso", "logistic_lasso_cv")
+OLS, RIDGE, LASSO, LASSO_CV, LOGISTIC, LOGISTIC_LASSO, LOGISTIC_LASSO_CV = range(len(CODES))
+# N_GRID: the number of α (lasso_cv) or C (logistic_lasso_cv); RULE: lasso_cv's rule or logistic_lasso_cv's scoring;
+# FOLDING: the index of the folding in the learner's own list (lasso.FOLDINGS, logistic_cv.FOLDINGS)
+PENALTY, TOL, MAX_ITER, N_FOLDS, N_GRID, EPS, RULE, FOLDING = range(8)
 N_PARAMS = 8
 
 
@@ -56,10 +62,15 @@ def encode(name: str, options: Mapping) -> tuple[int, np.ndarray]:
         params[MAX_ITER] = chosen["max_iter"]
     if name == "lasso_cv":
         params[N_FOLDS] = chosen["cv"]
-        params[N_ALPHAS] = chosen["n_alphas"]
+        params[N_GRID] = chosen["n_alphas"]
         params[EPS] = chosen["eps"]
         params[RULE] = RULES.index(chosen["rule"])
-        params[SHUFFLED] = FOLDINGS.index(chosen["folds"])
+        params[FOLDING] = FOLDINGS.index(chosen["folds"])
+    if name == "logistic_lasso_cv":
+        params[N_FOLDS] = chosen["cv"]
+        params[N_GRID] = chosen["Cs"]
+        params[RULE] = SCORINGS.index(chosen["scoring"])
+        params[FOLDING] = LOGISTIC_FOLDINGS.index(chosen["folds"])
     return CODES.index(name), params
 
 
@@ -98,9 +109,9 @@ def fit_predict_kernel(code, params, x_train, y_train, fold, x_test, coef, pred,
         status = lasso_fit(x_train, y_train, params[PENALTY], params[TOL], int(params[MAX_ITER]), coef, info)
     elif code == LASSO_CV:
         n_folds = int(params[N_FOLDS])
-        n_alphas = int(params[N_ALPHAS])
+        n_alphas = int(params[N_GRID])
         folds = fold
-        if params[SHUFFLED] == 0.0:
+        if params[FOLDING] == 0.0:
             folds = np.empty(n, np.int64)
             contiguous_folds(n, n_folds, folds)
         alphas = np.empty(n_alphas)
@@ -111,12 +122,14 @@ def fit_predict_kernel(code, params, x_train, y_train, fold, x_test, coef, pred,
         )  # fmt: skip
     elif code == LOGISTIC:
         status = logistic_fit(x_train, y_train, params[PENALTY], coef, info)
-    else:
+    elif code == LOGISTIC_LASSO:
         status = logistic_lasso_fit(x_train, y_train, params[PENALTY], coef, info)
+    else:
+        status = _logistic_lasso_cv(params, x_train, y_train, fold, coef, info)
     if status != st.OK:
         pred[:] = np.nan
         return status
-    if code == LOGISTIC or code == LOGISTIC_LASSO:
+    if code >= LOGISTIC:
         logistic_predict(x_test, coef, pred)
     else:
         linear_predict(x_test, coef, pred)
@@ -125,3 +138,31 @@ def fit_predict_kernel(code, params, x_train, y_train, fold, x_test, coef, pred,
             pred[:] = np.nan
             return st.LEARNER_FAILED
     return st.OK
+
+
+@njit(cache=True)
+def _logistic_lasso_cv(params, x_train, y_train, fold, coef, info):
+    """`logistic_lasso_cv_fit` with the grid 10^linspace(−4, 4, Cs) and folds made here unless shuffled."""
+    n = x_train.shape[0]
+    n_folds = int(params[N_FOLDS])
+    n_cs = int(params[N_GRID])
+    info[:] = np.nan
+    if n < n_folds:
+        coef[:] = np.nan
+        return st.TOO_FEW_OBSERVATIONS
+    total = 0.0
+    for i in range(n):
+        total += y_train[i]
+    if total == 0.0 or total == n:
+        coef[:] = np.nan
+        return st.NO_VARIATION
+    folds = fold
+    if params[FOLDING] != 2.0:  # stratified or contiguous: made from the rows
+        folds = np.empty(n, np.int64)
+        if params[FOLDING] == 0.0:
+            stratified_folds(y_train, n_folds, folds)
+        else:
+            contiguous_folds(n, n_folds, folds)
+    cs = c_grid(n_cs)
+    scores = np.empty((n_cs, n_folds))
+    return logistic_lasso_cv_fit(x_train, y_train, folds, n_folds, cs, int(params[RULE]), coef, info, scores)

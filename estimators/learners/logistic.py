@@ -277,22 +277,31 @@ def logistic_lasso_fit(x, y, c, coef, info):
     info : float64 array, shape (4,)
         Out: `INFO_FIELDS` (α = 1/C, non-zero slopes, converged, proximal Newton steps).
     """
-    n, p = x.shape
-    k = p + 1
-    lam = 1.0 / c  # Σ ℓᵢ + (1/C)‖w‖₁: the same minimiser
-    info[ALPHA] = lam
+    info[ALPHA] = 1.0 / c
     info[ITERATIONS] = 0.0
     info[CONVERGED] = 0.0
     info[NONZERO] = np.nan
-    if n == 0 or _one_class(y):
+    if x.shape[0] == 0 or _one_class(y):
         coef[:] = np.nan
         return st.NO_VARIATION
+    _start(y, coef)
+    steps, converged = l1_logistic_solve(x, y, 1.0 / c, coef)
+    info[ITERATIONS] = steps
+    info[CONVERGED] = 1.0 if converged else 0.0
+    info[NONZERO] = _count_nonzero(coef)
+    return st.OK
+
+
+@njit(cache=True)
+def l1_logistic_solve(x, y, lam, coef):
+    """Proximal Newton for Σ ℓᵢ + λ‖w‖₁ from the warm start coef (in/out, (p + 1,)); returns (steps, converged).
+    Both classes must be present in y."""
+    k = x.shape[1] + 1
     grad = np.empty(k)
     hess = np.empty((k, k))
     d = np.empty(k)
     hd = np.empty(k)
     trial = np.empty(k)
-    _start(y, coef)
     for iteration in range(MAX_NEWTON):
         current = _derivatives(x, y, coef, grad, hess) + lam * _l1_norm(coef)
         _l1_direction(grad, hess, coef, lam, d, hd)
@@ -314,12 +323,9 @@ def logistic_lasso_fit(x, y, c, coef, info):
         for a in range(k):
             moved = max(moved, abs(trial[a] - coef[a]) / (1.0 + abs(coef[a])))
         coef[:] = trial
-        info[ITERATIONS] = iteration + 1
         if moved < STEP_TOLERANCE:
-            info[CONVERGED] = 1.0
-            break
-    info[NONZERO] = _count_nonzero(coef)
-    return st.OK
+            return iteration + 1, True
+    return MAX_NEWTON, False
 
 
 def logistic_reference(x, y, c) -> tuple[int, np.ndarray, int, bool]:

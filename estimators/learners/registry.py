@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import status as st
-from . import lasso, linear, logistic, sklearn_bridge
+from . import lasso, linear, logistic, logistic_cv, sklearn_bridge
 from .base import CLASSIFICATION, INFO_FIELDS, Learner
 
 def _collect(*modules) -> dict[str, Learner]:
@@ -140,4 +140,4 @@ def fit_predict(
     return pred, out
 
 
-LEARNERS: dict[str, Learner] = _collect(linear, lasso, logistic, sklearn_bridge)
+LEARNERS: dict[str, Learner] = _collect(linear, lasso, logistic, logistic_cv, sklearn_bridge)
