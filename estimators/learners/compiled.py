@@ -31,7 +31,7 @@ from numba import njit
 from .. import status as st
 from .lasso import FOLDINGS, RULES, contiguous_folds, lasso_cv_fit, lasso_fit
 from .linear import linear_predict, ridge_fit
-from .logistic import logistic_fit, logistic_lasso_fit, logistic_predict
+from .logistic import _one_class, logistic_fit, logistic_lasso_fit, logistic_predict
 from .logistic_cv import FOLDINGS as LOGISTIC_FOLDINGS
 from .logistic_cv import SCORINGS, c_grid, logistic_lasso_cv_fit, stratified_folds
 from .registry import validate_options
@@ -150,10 +150,7 @@ def _logistic_lasso_cv(params, x_train, y_train, fold, coef, info):
     if n < n_folds:
         coef[:] = np.nan
         return st.TOO_FEW_OBSERVATIONS
-    total = 0.0
-    for i in range(n):
-        total += y_train[i]
-    if total == 0.0 or total == n:
+    if _one_class(y_train):
         coef[:] = np.nan
         return st.NO_VARIATION
     folds = fold

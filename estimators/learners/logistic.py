@@ -177,6 +177,7 @@ def logistic_fit(x, y, c, coef, info):
             coef[:] = np.nan
             return code
         info[CONVERGED] = 1.0
+        info[ITERATIONS] = np.nan  # fit_propensity does not report its steps
         info[NONZERO] = _count_nonzero(coef)
         return st.OK
     ridge = 1.0 / c  # Σ ℓᵢ + (1/2C)‖w‖²: the same minimiser

@@ -105,7 +105,8 @@ def fit_predict(
     info : dict
         ``status`` (a name of `estimators.status.NAMES`: ``ok``, or why the
         fit failed), ``alpha`` (the penalty used or chosen; NaN when none),
-        ``nonzero`` (non-zero slopes), ``converged`` (bool), ``iterations``,
+        ``nonzero`` (non-zero slopes), ``converged`` (bool), ``iterations``
+        (−1 where the solver does not count them),
         and learner-specific entries (``alphas`` and ``cv_mse`` for
         ``lasso_cv`` …).
 
