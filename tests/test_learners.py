@@ -61,7 +61,7 @@ def test_ols_and_ridge_equal_scikit_learn():
 
 def test_a_failed_fit_is_a_status_with_nan_predictions():
     """Collinear columns: ols is singular (NaN predictions, status), ridge with α > 0 still fits; non-finite data
-    is learner_failed.  Nothing raises."""
+    is learner_failed; no training row is too_few_observations.  Nothing raises."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(40, 3))
     x[:, 2] = x[:, 0] - 2.0 * x[:, 1]
@@ -75,6 +75,11 @@ def test_a_failed_fit_is_a_status_with_nan_predictions():
         y_bad[4] = np.nan
         pred, info = fit_predict("ols", {}, x[:, :2], y_bad, x[:5, :2], 0, reference=reference)
         assert info["status"] == "learner_failed" and np.isnan(pred).all()
+    empty = np.empty((0, 2))
+    for name in ("ols", "ridge", "lasso", "lasso_cv", "logistic", "logistic_lasso", "logistic_lasso_cv"):
+        for reference in (False, True):
+            pred, info = fit_predict(name, {}, empty, np.empty(0), x[:2, :2], 0, reference=reference)
+            assert info["status"] == "too_few_observations" and np.isnan(pred).all(), name
     assert st.NAMES[st.LEARNER_FAILED] == "learner_failed"
 
 
@@ -383,6 +388,8 @@ def test_the_compiled_entry_point_gives_fit_predicts_numbers():
         ("logistic_lasso_cv", {"Cs": 4, "folds": "shuffled", "cv": 3, "scoring": "accuracy"}, xb, yb, xb_test),
         ("logistic", {}, xb, np.ones(len(yb)), xb_test),  # one class: no_variation
         ("logistic_lasso_cv", {}, xb, np.ones(len(yb)), xb_test),
+        ("ols", {}, x[:0], y[:0], x_test),  # no rows: too_few_observations
+        ("lasso_cv", {}, x[:0], y[:0], x_test),
     ]
     for name, options, xt, yt, xs in cases:
         want, info = fit_predict(name, options, xt, yt, xs, 5)

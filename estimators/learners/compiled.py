@@ -101,6 +101,11 @@ def fit_predict_kernel(code, params, x_train, y_train, fold, x_test, coef, pred,
         The learner's status; ``learner_failed`` when a prediction is not finite.
     """
     n = x_train.shape[0]
+    if n == 0:  # as fit_predict: no training row, whatever the learner
+        coef[:] = np.nan
+        info[:] = np.nan
+        pred[:] = np.nan
+        return st.TOO_FEW_OBSERVATIONS
     if code == OLS:
         status = ridge_fit(x_train, y_train, 0.0, coef, info)
     elif code == RIDGE:

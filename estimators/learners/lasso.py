@@ -152,8 +152,8 @@ def _finish(w, xmean, ymean, coef):
 
 @njit(cache=True)
 def lasso_fit(x, y, alpha, tol, max_iter, coef, info):
-    """The lasso at penalty α, from w = 0; returns a status code (always ``ok``: the lasso has a solution for
-    any data, and a sweep limit reached is ``converged`` = 0 in info).
+    """The lasso at penalty α, from w = 0; returns a status code (``ok``: the lasso has a solution for any
+    data, and a sweep limit reached is ``converged`` = 0 in info; ``too_few_observations`` when n = 0).
 
     Parameters
     ----------
@@ -171,6 +171,10 @@ def lasso_fit(x, y, alpha, tol, max_iter, coef, info):
         Out: `INFO_FIELDS`.
     """
     n, p = x.shape
+    if n == 0:
+        coef[:] = np.nan
+        info[:] = np.nan
+        return st.TOO_FEW_OBSERVATIONS
     xmean = np.empty(p)
     gram = np.empty((p, p))
     xty = np.empty(p)
@@ -321,6 +325,10 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
     O(p²) per α instead of O(n_t p).
     """
     n, p = x.shape
+    if n < n_folds:
+        coef[:] = np.nan
+        info[:] = np.nan
+        return st.TOO_FEW_OBSERVATIONS
     for i in range(n):
         if fold[i] < 0 or fold[i] >= n_folds:
             coef[:] = np.nan

@@ -89,11 +89,15 @@ def ridge_fit(x, y, alpha, coef, info):
     Returns
     -------
     int
-        ``ok``, or ``singular`` when XᶜᵀXᶜ + αI is not numerically positive
+        ``ok``; ``singular`` when XᶜᵀXᶜ + αI is not numerically positive
         definite (collinear columns, p ≥ n, a constant column with α = 0);
-        then coef is NaN.
+        ``too_few_observations`` when n = 0; then coef is NaN.
     """
     n, p = x.shape
+    if n == 0:
+        coef[:] = np.nan
+        info[:] = np.nan
+        return st.TOO_FEW_OBSERVATIONS
     xmean = np.empty(p)
     gram = np.empty((p, p))
     xty = np.empty(p)
@@ -103,7 +107,7 @@ def ridge_fit(x, y, alpha, coef, info):
     info[ALPHA] = alpha
     info[CONVERGED] = 1.0
     info[ITERATIONS] = 1.0
-    if n < 1 or not cholesky_inplace(gram, p):
+    if not cholesky_inplace(gram, p):
         coef[:] = np.nan
         info[NONZERO] = np.nan
         return st.SINGULAR

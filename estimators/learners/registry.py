@@ -122,7 +122,9 @@ def fit_predict(
     learner = LEARNERS[name]
     if learner.kind == CLASSIFICATION and not np.isin(y_train[np.isfinite(y_train)], (0.0, 1.0)).all():
         raise ValueError(f"learner {name!r} is a classifier: y_train must be coded 0/1")
-    if not (np.isfinite(x_train).all() and np.isfinite(y_train).all() and np.isfinite(x_test).all()):
+    if x_train.shape[0] == 0:
+        code, pred, info, extra = st.TOO_FEW_OBSERVATIONS, None, np.full(len(INFO_FIELDS), np.nan), {}
+    elif not (np.isfinite(x_train).all() and np.isfinite(y_train).all() and np.isfinite(x_test).all()):
         code, pred, info, extra = st.LEARNER_FAILED, None, np.full(len(INFO_FIELDS), np.nan), {}
     else:
         code, pred, info, extra = (learner.reference if reference else learner.fit)(
