@@ -21,19 +21,20 @@ kernels with plain numpy twins, held to scikit-learn by the tests:
 A compiled caller (a batched cross-fitting kernel) gets a learner as
 ``code, params = encode(name, options)`` and calls
 ``fit_predict_kernel(code, params, x_train, y_train, fold, x_test, coef,
-pred, info)`` inside its loop (`compiled`), or the kernels themselves: each ``*_fit(x, y, …, coef, info)``
-takes row-major x (n, p), writes coef (p + 1,) with the intercept first and
-info (4,) (`INFO_FIELDS`), and returns a status code of
-`causalmc.estimators.status`; ``linear_predict(x, coef, pred)`` and
-``logistic_predict(x, coef, pred)`` predict.
-A failed fit is a status with NaN coefficients, never an exception.
+pred, info)`` inside its loop (`compiled`), or the kernels themselves:
+each ``*_fit(x, y, …, coef, info)`` takes row-major x (n, p), writes coef
+(p + 1,) with the intercept first and info (4,) (`INFO_FIELDS`), and
+returns a status code of `causalmc.estimators.status`;
+``linear_predict(x, coef, pred)`` and ``logistic_predict(x, coef, pred)``
+predict.  A failed fit is a status with NaN coefficients, never an
+exception.
 
 This package sees arrays only: it never imports from ``sims`` and the core
 install never needs scikit-learn.
 """
 
-from .compiled import CODES, N_PARAMS, encode, fit_predict_kernel
 from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, Learner
+from .compiled import CODES, N_PARAMS, encode, fit_predict_kernel
 from .lasso import RULE_1SE, RULE_MIN, contiguous_folds, folds_of, lasso_cv_fit, lasso_fit, lasso_gram_cd
 from .linear import linear_predict, ols_fit, ridge_fit
 from .logistic import logistic_fit, logistic_lasso_fit, logistic_predict
@@ -43,13 +44,13 @@ from .registry import LEARNERS, fit_predict, validate_options
 __all__ = [
     "ALPHA",
     "CODES",
-    "N_PARAMS",
     "CONVERGED",
     "INFO_FIELDS",
     "ITERATIONS",
     "LEARNERS",
     "Learner",
     "NONZERO",
+    "N_PARAMS",
     "RULE_1SE",
     "RULE_MIN",
     "contiguous_folds",
