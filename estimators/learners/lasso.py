@@ -54,7 +54,7 @@ from .. import status as st
 from ..moments import FAST
 from ..spec import Setting
 from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, REGRESSION, Learner
-from .linear import centred_gram, linear_predict
+from .linear import centred_system, linear_predict, no_rows
 
 RULES = ("min", "1se")
 RULE_MIN, RULE_1SE = range(2)
@@ -172,13 +172,8 @@ def lasso_fit(x, y, alpha, tol, max_iter, coef, info):
     """
     n, p = x.shape
     if n == 0:
-        coef[:] = np.nan
-        info[:] = np.nan
-        return st.TOO_FEW_OBSERVATIONS
-    xmean = np.empty(p)
-    gram = np.empty((p, p))
-    xty = np.empty(p)
-    ymean, yy = centred_gram(x, y, xmean, gram, xty)
+        return no_rows(coef, info)
+    xmean, gram, xty, ymean, yy = centred_system(x, y)
     w = np.zeros(p)
     gw = np.zeros(p)
     sweeps, converged = lasso_gram_cd(gram, xty, yy, n, alpha, tol, max_iter, w, gw)
@@ -326,9 +321,7 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
     """
     n, p = x.shape
     if n < n_folds:
-        coef[:] = np.nan
-        info[:] = np.nan
-        return st.TOO_FEW_OBSERVATIONS
+        return no_rows(coef, info)
     for i in range(n):
         if fold[i] < 0 or fold[i] >= n_folds:
             coef[:] = np.nan

@@ -72,6 +72,26 @@ def centred_gram(x, y, xmean, gram, xty):
 
 
 @njit(cache=True)
+def centred_system(x, y):
+    """`centred_gram` into new arrays: (x̄ (p,), XᶜᵀXᶜ (p, p), Xᶜᵀyᶜ (p,), ȳ, yᶜᵀyᶜ)."""
+    p = x.shape[1]
+    xmean = np.empty(p)
+    gram = np.empty((p, p))
+    xty = np.empty(p)
+    ymean, yy = centred_gram(x, y, xmean, gram, xty)
+    return xmean, gram, xty, ymean, yy
+
+
+@njit(cache=True)
+def no_rows(coef, info):
+    """A fit without enough training rows (none; fewer than the folds): NaN coefficients and diagnostics, status
+    ``too_few_observations``."""
+    coef[:] = np.nan
+    info[:] = np.nan
+    return st.TOO_FEW_OBSERVATIONS
+
+
+@njit(cache=True)
 def ridge_fit(x, y, alpha, coef, info):
     """Ridge regression, min ‖y − b − Xw‖² + α‖w‖², by the centred normal equations; returns a status code.
 
@@ -93,15 +113,10 @@ def ridge_fit(x, y, alpha, coef, info):
         definite (collinear columns, p ≥ n, a constant column with α = 0);
         ``too_few_observations`` when n = 0; then coef is NaN.
     """
-    n, p = x.shape
-    if n == 0:
-        coef[:] = np.nan
-        info[:] = np.nan
-        return st.TOO_FEW_OBSERVATIONS
-    xmean = np.empty(p)
-    gram = np.empty((p, p))
-    xty = np.empty(p)
-    ymean, _ = centred_gram(x, y, xmean, gram, xty)
+    p = x.shape[1]
+    if x.shape[0] == 0:
+        return no_rows(coef, info)
+    xmean, gram, xty, ymean, _ = centred_system(x, y)
     for j in range(p):
         gram[j, j] += alpha
     info[ALPHA] = alpha
