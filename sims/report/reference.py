@@ -20,6 +20,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from causalmc.estimators import learners
 from causalmc.estimators import status as st
 from causalmc.estimators.spec import BUILT_IN, Setting
 
@@ -173,6 +174,31 @@ def status_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def learners_page() -> str:
+    """The nuisance learners (`estimators.learners`): each one's options, and the conventions of its module."""
+    out = [
+        "# Learners\n",
+        "Nuisance learners for cross-fitted estimators (`causalmc.estimators.learners`): each fits E[y | x] "
+        "(regression) or P(y = 1 | x) (classification, y coded 0/1) on training rows and predicts at others.  "
+        "A failed fit is a status with NaN predictions, never an error.\n",
+    ]
+    out += [f"- [`{n}`](#{n}) ({lr.kind}): {lr.summary}" for n, lr in learners.LEARNERS.items()]
+    seen = set()
+    for name, learner in learners.LEARNERS.items():
+        home = _home(learner, "LEARNERS")
+        out.append(f"\n## {name}\n\n{learner.summary} ({learner.kind}).\n")
+        out.append(_settings_table(learner.options) if learner.options else "No options.\n")
+        if learner.extra_options:
+            out.append(f"Also: {', '.join(f'`{o}`' for o in learner.extra_options)} (see below).\n")
+        if home.__name__ in seen:
+            out.append(f"Conventions: as above (`{home.__name__}`).\n")
+        else:
+            seen.add(home.__name__)
+            out.append(f"### Conventions (from `{home.__name__}`)\n")
+            out.append(_fenced(_docstring(home)))
+    return "\n".join(out)
+
+
 def measures_page() -> str:
     rows = "\n".join(f"- `{m}`" for m in summary.MEASURES)
     return (
@@ -263,13 +289,15 @@ def pages(parser: argparse.ArgumentParser) -> dict[str, str]:
         + status_table()
     )
     out["measures.md"] = measures_page()
+    out["learners.md"] = learners_page()
     out["scenario.md"] = scenario_page()
     out["cli.md"] = cli_page(parser)
     out["api.md"] = api_page()
     out["index.md"] = (
         "# Reference\n\nGenerated from the code by `python run_bench.py docs --out docs/reference`; "
         "`run_bench.py list` reads the same registries.\n\n"
-        "- [DGPs](dgps.md)\n- [Estimators](estimators.md) and their statuses\n- [Measures](measures.md)\n"
+        "- [DGPs](dgps.md)\n- [Estimators](estimators.md) and their statuses\n- [Learners](learners.md)\n"
+        "- [Measures](measures.md)\n"
         "- [Scenario grammar](scenario.md)\n- [Command line](cli.md)\n- [Python API](api.md)\n"
     )
     return {path: HEADER + text.rstrip() + "\n" for path, text in sorted(out.items())}
