@@ -31,7 +31,8 @@ by sd(x).  Fewer than 20 units: h = b = the farther range.
 Residuals ε̂ are the estimator's (``vce``; hc1 needs more units in a window than coefficients, where rdrobust
 divides by zero; hc2/hc3 inherit rdrobust's floor of 1e-8 on 1 − h_ii).  With clusters (CR1), ε̂ are the plain
 residuals and the meat Σ_g (Σ_{i∈g} ·)² is scaled by (n−1)/(n−k)·G/(G−1) with n, G the window's units and
-clusters and k the fit's coefficients.  Fuzzy designs: on each pilot window the order-o fits of y and of the
+clusters and k the fit's coefficients.  Covariates (``covs``) are partialled out of y (and t) on each pilot window
+with that side's own γ and the fit's order (`covariates`; rdrobust's s = (1, −γ)).  Fuzzy designs: on each pilot window the order-o fits of y and of the
 take-up t give τ_Y, τ_T (ν!·coefficient ν) and the side's y is replaced by y/τ_T − t·τ_Y/τ_T² (rdrobust's
 linear combination s; when t is constant on a side, rdrobust selects on y alone, as here).
 """
@@ -62,6 +63,7 @@ from .conventions import (
     NN_MATCHES,
     UNIFORM,
 )
+from .covariates import side_adjusted
 from .fits import _fit, _gram, _hc_residuals, _powers, kernel_weight, nn_residuals
 
 EPS_ROOT = math.sqrt(np.finfo(np.float64).eps)
@@ -152,8 +154,22 @@ def _combined_outcome(x, y, t, cl, o, nu, pilot, kernel):
 
 
 @njit(cache=True, error_model="numpy")
-def side_constants(x, y, t, cl, fuzzy, clustered, o, nu, pilot, h_b, scale, kernel, vce, out):
-    """rdrobust_bw on one side (module docstring): out = [V, B, R]; False when a fit is not identified."""
+def side_constants(x, y, t, cl, z, fuzzy, clustered, o, nu, pilot, h_b, scale, kernel, vce, out):
+    """rdrobust_bw on one side (module docstring): out = [V, B, R]; False when a fit is not identified.
+
+    z (kz, n): covariates (kz = 0: none), partialled out of y (and t) on the pilot window (`covariates`)."""
+    if z.shape[0] > 0:
+        w_pilot = np.empty(x.shape[0])
+        for i in range(x.shape[0]):
+            w_pilot[i] = kernel_weight(x[i] / pilot, kernel, pilot)
+        if _distinct(x[w_pilot > 0.0]) < o + 1:
+            return False
+        ok, y = side_adjusted(x / pilot, y, z, w_pilot, o + 1)
+        if fuzzy:
+            ok_t, t = side_adjusted(x / pilot, t, z, w_pilot, o + 1)
+            ok = ok and ok_t
+        if not ok:
+            return False
     if fuzzy:
         ok, y = _combined_outcome(x, y, t, cl, o, nu, pilot, kernel)
         if not ok:
@@ -230,9 +246,9 @@ def _nth_distinct(sorted_abs, k):
 
 @njit(cache=True, error_model="numpy")
 def _both(sides, fuzzy, clustered, o, nu, pilot, hb_l, hb_r, scale, kernel, vce, left, right):
-    xl, yl, tl, cll, xr, yr, tr, clr = sides
-    return side_constants(xl, yl, tl, cll, fuzzy, clustered, o, nu, pilot, hb_l, scale, kernel, vce, left) and (
-        side_constants(xr, yr, tr, clr, fuzzy, clustered, o, nu, pilot, hb_r, scale, kernel, vce, right)
+    xl, yl, tl, cll, zl, xr, yr, tr, clr, zr = sides
+    return side_constants(xl, yl, tl, cll, zl, fuzzy, clustered, o, nu, pilot, hb_l, scale, kernel, vce, left) and (
+        side_constants(xr, yr, tr, clr, zr, fuzzy, clustered, o, nu, pilot, hb_r, scale, kernel, vce, right)
     )
 
 
@@ -289,9 +305,9 @@ def _variance(a):
 
 
 @njit(cache=True, error_model="numpy")
-def select(xs, ys, ts, cls, cut, p, deriv, kernel, vce, fuzzy, clustered, method, adjust, hb):
+def select(xs, ys, ts, cls, zs, cut, p, deriv, kernel, vce, fuzzy, clustered, method, adjust, hb):
     """(h₋, h₊, b₋, b₊) of rdrobust's ``bwselect`` `method` into hb for sorted xs (cut: the first index at or above
-    0; ts, cls the take-up and cluster ids in the same order); False where undefined."""
+    0; ts, cls the take-up and cluster ids, zs (kz, n) the covariates, in the same order); False where undefined."""
     n = xs.shape[0]
     q = p + 1
     if n < 20:
@@ -316,7 +332,7 @@ def select(xs, ys, ts, cls, cut, p, deriv, kernel, vce, fuzzy, clustered, method
         pilot = max(pilot, floors.max())
     # rdrobust selects a fuzzy design's bandwidths on y alone when the take-up is constant on a side
     fuzzy = fuzzy and _variance(ts[:cut]) > 0.0 and _variance(ts[cut:]) > 0.0
-    sides = (xl, y[:cut], ts[:cut], cls[:cut], xr, y[cut:], ts[cut:], cls[cut:])
+    sides = (xl, y[:cut], ts[:cut], cls[:cut], zs[:, :cut], xr, y[cut:], ts[cut:], cls[cut:], zs[:, cut:])
     left, right = np.empty(3), np.empty(3)
     ok = _both(
         sides, fuzzy, clustered, q + 1, q + 1, pilot, bw_max_l * (1 + EPS_ROOT), bw_max_r * (1 + EPS_ROOT), 0.0,

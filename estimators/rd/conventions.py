@@ -42,5 +42,7 @@ def terms(shapes, options):
 
 
 def option_needs(options):
-    """A fuzzy design reads the take-up array named by ``fuzzy``, a clustered one the ids named by ``cluster``."""
-    return tuple(options[k] for k in ("fuzzy", "cluster") if options.get(k) is not None)
+    """A fuzzy design reads the take-up array named by ``fuzzy``, a clustered one the ids named by ``cluster``, and
+    ``covs`` its covariates."""
+    named = tuple(options[k] for k in ("fuzzy", "cluster") if options.get(k) is not None)
+    return named + tuple(options.get("covs") or ())

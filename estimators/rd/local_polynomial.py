@@ -59,6 +59,11 @@ CR1, which it uses for vce nn, hc0 and hc1 alike: the plain residuals,
 V = (n−1)/(n−k)·G/(G−1)·Σ_g (Σ_{i∈g} score_i)² per side with n, G the side's
 window units and clusters and k = p+1 (conventional) or q+1 (robust).
 
+Covariates (option ``covs``, a list of array names): every row is the
+one above of y − z'γ (and t − z'γ_T), γ pooled over both sides
+(`covariates`, rdrobust's ``covs`` with ``covs_drop``); the bandwidth
+selector adjusts on each pilot window the same way.
+
 Bandwidths (option ``bwselect``): ``fixed`` uses the options ``h`` and
 ``b`` (b = h by default, both sides); the others are rdrobust's rdbwselect
 methods chosen on each replication's data (`bandwidth`; ``masspoints``
@@ -82,12 +87,10 @@ from ..inference import normal_critical, spd_inverse, write_failure, write_wald
 from ..spec import Estimator, Setting
 from .bandwidth import cluster_meat, select
 from .conventions import (
-    B,
     B_RIGHT,
     BWSELECT,
     DIAGNOSTICS,
     FIXED,
-    H,
     H_RIGHT,
     HC0,
     HC1,
@@ -98,11 +101,14 @@ from .conventions import (
     NN,
     NN_MATCHES,
     VCE_TYPES,
+    B,
+    H,
     codes,
     design,
     option_needs,
     terms,
 )
+from .covariates import adjust, partial_sums, solve_dropping
 from .fits import _fit, _gram, _hc_residuals, _powers, distinct_sorted, kernel_weight, nn_residuals
 from .reference import reference_rd
 
@@ -196,8 +202,8 @@ def _write_rows(out_r, status_r, first, left, right, crit, truth_r):
 
 
 @njit(cache=True, error_model="numpy")
-def rd_kernel(x, y, t, g, p, deriv, kernel, h_fixed, b_fixed, vce, bwselect, fuzzy, clustered, adjust, crit, truth,
-              out, status):  # fmt: skip
+def rd_kernel(x, y, t, g, z, p, deriv, kernel, h_fixed, b_fixed, vce, bwselect, fuzzy, clustered, adjust, crit,
+              truth, out, status):  # fmt: skip
     """Sharp, fuzzy and kink RD at 0 on every replication (module docstring).
 
     Parameters
@@ -206,6 +212,8 @@ def rd_kernel(x, y, t, g, p, deriv, kernel, h_fixed, b_fixed, vce, bwselect, fuz
         Running variable and outcome.
     t, g : float64 arrays, shape (R, n)
         Take-up (read when `fuzzy`) and cluster ids 0 … G − 1 (read when `clustered`).
+    z : float64 array, shape (R, kz, n)
+        Covariates (kz = 0: none), adjusted for as rdrobust's ``covs`` (`covariates`).
     p, deriv : int
         Order of the local polynomial (q = p + 1 for the bias correction) and the derivative ν ≤ p estimated.
     kernel, vce : int
@@ -233,6 +241,7 @@ def rd_kernel(x, y, t, g, p, deriv, kernel, h_fixed, b_fixed, vce, bwselect, fuz
     for r in range(n_reps):
         order = np.argsort(x[r])
         xs, ys, ts, cls = x[r][order], y[r][order], t[r][order], g[r][order]
+        zs = np.ascontiguousarray(z[r][:, order])
         cut = np.searchsorted(xs, 0.0)  # first unit at or above the cutoff
         hb[0] = hb[1] = h_fixed
         hb[2] = hb[3] = b_fixed
@@ -240,8 +249,13 @@ def rd_kernel(x, y, t, g, p, deriv, kernel, h_fixed, b_fixed, vce, bwselect, fuz
             if cut == 0 or cut == xs.shape[0]:
                 _fail_all(out, status, r, st.TOO_FEW_OBSERVATIONS, np.nan, 0.0)
                 continue
-            if not select(xs, ys, ts, cls, cut, p, deriv, kernel, vce, fuzzy, clustered, bwselect, adjust, hb):
+            if not select(xs, ys, ts, cls, zs, cut, p, deriv, kernel, vce, fuzzy, clustered, bwselect, adjust, hb):
                 _fail_all(out, status, r, st.SINGULAR, np.nan, np.nan)
+                continue
+        if zs.shape[0] > 0:
+            ok, ys, ts = _adjusted(xs, ys, ts, zs, cut, p, kernel, hb, fuzzy)
+            if not ok:
+                _fail_all(out, status, r, st.SINGULAR, hb[0], np.nan)
                 continue
         code = _both_sides(xs, ys, cls, cut, p, deriv, kernel, hb, vce, clustered, left, right)
         if code == st.OK and fuzzy:
@@ -271,6 +285,28 @@ def rd_kernel(x, y, t, g, p, deriv, kernel, h_fixed, b_fixed, vce, bwselect, fuz
 
 
 @njit(cache=True, error_model="numpy")
+def _adjusted(xs, ys, ts, zs, cut, p, kernel, hb, fuzzy):
+    """y − z'γ_Y and (fuzzy) t − z'γ_T, γ pooled over both sides with the h-weights (`covariates`)."""
+    kz = zs.shape[0]
+    zwz, zwy, zwt = np.zeros((kz, kz)), np.zeros(kz), np.zeros(kz)
+    zwz_t = np.zeros((kz, kz))
+    w = np.empty(xs.shape[0])
+    for i in range(xs.shape[0]):
+        h = hb[0] if i < cut else hb[1]
+        w[i] = kernel_weight(xs[i] / h, kernel, h)
+    for lo, hi in ((0, cut), (cut, xs.shape[0])):
+        xw, ww, zw = xs[lo:hi], w[lo:hi], zs[:, lo:hi]
+        if distinct_sorted(xw, ww > 0.0) < p + 1 or not partial_sums(xw, ww, zw, ys[lo:hi], p + 1, zwz, zwy):
+            return False, ys, ts
+        if fuzzy:
+            partial_sums(xw, ww, zw, ts[lo:hi], p + 1, zwz_t, zwt)
+    gamma = solve_dropping(zwz, zwy)
+    if not math.isfinite(gamma.sum()):
+        return False, ys, ts
+    return True, adjust(ys, zs, gamma), adjust(ts, zs, solve_dropping(zwz, zwt)) if fuzzy else ts
+
+
+@njit(cache=True, error_model="numpy")
 def _fail_all(out, status, r, code, bandwidth, n_h):
     for j in range(out.shape[1]):
         write_failure(out[r], status[r], j, code)
@@ -279,19 +315,23 @@ def _fail_all(out, status, r, code, bandwidth, n_h):
 
 
 def side_arrays(batch, options):
-    """The take-up and cluster ids as float64 (R, n) arrays (zeros where the options do not read them)."""
+    """The take-up and cluster ids as float64 (R, n) arrays (zeros where the options do not read them) and the
+    covariates as (R, kz, n) (kz = 0 without ``covs``; each named array is (R, n) or (R, k, n))."""
     zeros = np.zeros_like(batch["x"], dtype=np.float64)
     t = zeros if options.get("fuzzy") is None else np.asarray(batch[options["fuzzy"]], np.float64)
     g = zeros if options.get("cluster") is None else np.asarray(batch[options["cluster"]], np.float64)
-    return t, g
+    n_reps, n = batch["x"].shape
+    blocks = [np.reshape(np.asarray(batch[name], np.float64), (n_reps, -1, n)) for name in options.get("covs") or ()]
+    z = np.concatenate(blocks, axis=1) if blocks else np.zeros((n_reps, 0, n))
+    return t, g, np.ascontiguousarray(z)
 
 
 def _run(batch, truth, options, level, out, status):
     p, kernel, h, b, vce, bwselect = codes(options)
     deriv, fuzzy, clustered, adjust = design(options)
-    t, g = side_arrays(batch, options)
+    t, g, z = side_arrays(batch, options)
     rd_kernel(
-        batch["x"], batch["y"], t, g, p, deriv, kernel, h, b, vce, bwselect, fuzzy, clustered, adjust,
+        batch["x"], batch["y"], t, g, z, p, deriv, kernel, h, b, vce, bwselect, fuzzy, clustered, adjust,
         normal_critical(level), truth, out, status,
     )  # fmt: skip
 
@@ -340,6 +380,7 @@ ESTIMATORS = (
                 "fuzzy design: the DGP's array of take-up (e.g. treatment); the local Wald ratio",
                 kind=str,
             ),
+            Setting("covs", None, "the DGP's arrays of covariates to adjust for (rdrobust's covs)", kind=tuple),
             Setting(
                 "cluster", None, "the DGP's array of cluster ids 0 … G − 1: cluster-robust (CR1) variance", kind=str
             ),

@@ -69,6 +69,23 @@ def _rows(left, right):
     return [(right[2] - left[2], se_cl), (right[3] - left[3], se_cl), (right[3] - left[3], se_rb)]
 
 
+def _adjusted(x, y, t, z, p, kernel, hb):
+    """y − z'γ_Y (and t − z'γ_T), γ from the h-weighted partialled cross-products summed over both sides."""
+    cols = np.column_stack([y] if t is None else [y, t])
+    zwz, zwc = 0.0, 0.0
+    for side, h in ((x < 0, hb[0]), (x >= 0, hb[1])):
+        w = weights(x[side], kernel, h)
+        inside = w > 0
+        r = np.vander(x[side][inside], p + 1, increasing=True)
+        proj = r @ np.linalg.inv(r.T @ (w[inside, None] * r)) @ (r.T * w[inside])
+        zt = z[side][inside] - proj @ z[side][inside]
+        ct = cols[side][inside] - proj @ cols[side][inside]
+        zwz = zwz + zt.T @ (w[inside, None] * zt)
+        zwc = zwc + zt.T @ (w[inside, None] * ct)
+    cols = cols - z @ (np.linalg.pinv(zwz) @ zwc)
+    return cols[:, 0], None if t is None else cols[:, 1]
+
+
 def reference_rd(batch, truth, options, level, out, status):
     p, kernel, h_fixed, b_fixed, vce, bwselect = codes(options)
     deriv, fuzzy, clustered, adjust = design(options)
@@ -78,16 +95,20 @@ def reference_rd(batch, truth, options, level, out, status):
         x, y = batch["x"][r][order], batch["y"][r][order]
         t = batch[options["fuzzy"]][r][order].astype(float) if fuzzy else None
         cl = batch[options["cluster"]][r][order] if clustered else None
+        covs = [np.reshape(batch[name][r], (-1, len(x))) for name in options.get("covs") or ()]
+        z = np.vstack(covs)[:, order].T if covs else None
         hb = [h_fixed, h_fixed, b_fixed, b_fixed]
         if bwselect != FIXED:
             if not 0 < (x < 0).sum() < len(x):
                 out[r], status[r] = np.nan, st.TOO_FEW_OBSERVATIONS
                 out[r, :, 7:9] = 0.0
                 continue
-            hb = reference_select(x, y, t, cl, p, deriv, kernel, vce, bwselect, adjust)
+            hb = reference_select(x, y, t, cl, z, p, deriv, kernel, vce, bwselect, adjust)
             if hb is None:
                 out[r], status[r] = np.nan, st.SINGULAR
                 continue
+        if z is not None:  # one γ for both sides: the partialled cross-products summed over the sides
+            y, t = _adjusted(x, y, t, z, p, kernel, hb)
         left, right, code = _sides(x, y, cl, p, deriv, kernel, hb, vce)
         out[r, :, 5:] = [hb[0], hb[2], left[1], right[1], hb[1], hb[3]]
         if code == st.OK and fuzzy:

@@ -91,9 +91,17 @@ def meat(scores, cl, k):
     return (len(scores) - 1) / (len(scores) - k) * len(ids) / (len(ids) - 1) * float(sums @ sums)
 
 
+def partialled(r, w, z, cols):
+    """Columns minus z·γ, γ = pinv(Σ w z̃ z̃') Σ w z̃ c̃ (tilde: residuals of the w-weighted fit on r), rdrobust's."""
+    proj = r @ np.linalg.pinv(r.T @ (w[:, None] * r)) @ (r.T * w)
+    zt, ct = z - proj @ z, cols - proj @ cols
+    gamma = np.linalg.pinv(zt.T @ (w[:, None] * zt)) @ (zt.T @ (w[:, None] * ct))
+    return gamma
+
+
 def _constants(side, o, nu, pilot, h_b, scale, kernel, vce):
     """rdrobust_bw on one side: (V, B, R), None when a fit is not identified."""
-    x, y, t, cl = side
+    x, y, t, cl, z = side
     clustered = cl is not None
     w = weights(x, kernel, pilot)
     inside = w > 0
@@ -105,6 +113,11 @@ def _constants(side, o, nu, pilot, h_b, scale, kernel, vce):
     if not np.linalg.eigvalsh(g)[0] > 0:
         return None
     inv = np.linalg.inv(g)
+    if z is not None:  # covariates: partialled out on this pilot window, as rdrobust's s = (1, −γ)
+        cols = np.column_stack([y] if t is None else [y, t])
+        gamma = partialled(r, ew, z[inside], cols[inside])
+        cols = cols - z @ gamma
+        y, t = cols[:, 0], None if t is None else cols[:, 1]
     if t is not None:  # fuzzy: rdrobust's s = (1/τ_T, −τ_Y/τ_T²) from this pilot fit
         tau_y, tau_t = factorial(nu) * (inv @ (r.T @ (ew[:, None] * np.column_stack([y, t])[inside])))[nu] / pilot**nu
         y = y / tau_t - t * tau_y / tau_t**2
@@ -137,9 +150,9 @@ def _constants(side, o, nu, pilot, h_b, scale, kernel, vce):
     return found if np.isfinite(found).all() else None
 
 
-def reference_select(x, y, t, cl, p, deriv, kernel, vce, method, adjust):
+def reference_select(x, y, t, cl, z, p, deriv, kernel, vce, method, adjust):
     """rdbwselect's (h₋, h₊, b₋, b₊) for `method` (the module docstring of `bandwidth`) on sorted x; None when
-    undefined.  t: the take-up (fuzzy) or None; cl: cluster ids or None."""
+    undefined.  t: the take-up (fuzzy) or None; cl: cluster ids or None; z: covariates (n, kz) or None."""
     q, n = p + 1, len(x)
     if n < 20:
         return (max(abs(x[0]), abs(x[-1])),) * 4
@@ -151,7 +164,7 @@ def reference_select(x, y, t, cl, p, deriv, kernel, vce, method, adjust):
     masks = [xs < 0, xs >= 0]
     if t is not None and min(np.var(t[m]) for m in masks) == 0:
         t = None  # rdrobust selects on y alone when the take-up is constant on a side
-    sides = [(xs[m], ys[m], None if t is None else t[m], None if cl is None else cl[m]) for m in masks]
+    sides = [tuple(None if a is None else a[m] for a in (xs, ys, t, cl, z)) for m in masks]
     distinct = [len(np.unique(s[0])) for s in sides]
     pilot = c_k * min(1.0, (q75 - q25) / sd_x / 1.349) * (sum(distinct) if adjust else n) ** (-0.2)
     ranges = np.array([abs(xs[0]), abs(xs[-1])])
