@@ -43,7 +43,7 @@ def designs(rng, n_reps, n, ties=False, clusters=0):
     z = 0.5 * x + rng.standard_normal((n_reps, n))  # continuous at the cutoff
     dummy = (rng.uniform(size=(n_reps, n)) < 0.4).astype(float)
     y = 0.4 + 0.8 * x - 1.5 * x**2 + 0.6 * x * (x >= 0) + 0.3 * t + 0.2 * z - 0.1 * dummy + noise
-    return {"x": x, "y": y, "treatment": t, "cluster": g, "z": z, "dummy": dummy, "both": z + dummy}
+    return {"x": x, "y": y, "takeup": t, "cluster": g, "z": z, "dummy": dummy, "both": z + dummy}
 
 
 def fit(batch, r, options):
@@ -52,7 +52,7 @@ def fit(batch, r, options):
     if "h" in options:
         kwargs |= {"h": options["h"], "b": options.get("b", options["h"])}
     if "fuzzy" in options:
-        kwargs["fuzzy"] = batch["treatment"][r]
+        kwargs["fuzzy"] = batch["takeup"][r]
     if "cluster" in options:
         kwargs["cluster"] = batch["cluster"][r]
     if "covs" in options:
@@ -111,11 +111,11 @@ def test_kink_and_fuzzy_designs_equal_rdrobust(rng, capsys):
     cases = [
         ({"deriv": 1, "p": 2, "h": 0.5, "b": 0.7}, batch),
         ({"deriv": 1, "p": 2, "bwselect": "mserd", "vce": "hc1"}, batch),
-        ({"deriv": 1, "p": 1, "bwselect": "msetwo", "fuzzy": "treatment", "vce": "hc2"}, batch),
-        ({"fuzzy": "treatment", "h": 0.35, "b": 0.5, "kernel": "uniform"}, batch),
-        ({"fuzzy": "treatment", "bwselect": "mserd"}, batch),
-        ({"fuzzy": "treatment", "bwselect": "cerrd", "vce": "hc3", "kernel": "epanechnikov"}, tied),
-        ({"fuzzy": "treatment", "bwselect": "certwo", "vce": "hc0", "p": 2}, tied),
+        ({"deriv": 1, "p": 1, "bwselect": "msetwo", "fuzzy": "takeup", "vce": "hc2"}, batch),
+        ({"fuzzy": "takeup", "h": 0.35, "b": 0.5, "kernel": "uniform"}, batch),
+        ({"fuzzy": "takeup", "bwselect": "mserd"}, batch),
+        ({"fuzzy": "takeup", "bwselect": "cerrd", "vce": "hc3", "kernel": "epanechnikov"}, tied),
+        ({"fuzzy": "takeup", "bwselect": "certwo", "vce": "hc0", "p": 2}, tied),
     ]
     for options, data in cases:
         out = check(data, options, data["x"].shape[0], "kink/fuzzy")
@@ -133,7 +133,7 @@ def test_clustered_variance_equals_rdrobust(rng, capsys):
         {"cluster": "cluster", "bwselect": "mserd", "vce": "hc1"},
         {"cluster": "cluster", "bwselect": "cerrd"},
         {"cluster": "cluster", "bwselect": "msetwo", "kernel": "uniform"},
-        {"cluster": "cluster", "fuzzy": "treatment", "bwselect": "mserd"},
+        {"cluster": "cluster", "fuzzy": "takeup", "bwselect": "mserd"},
     ]
     for options in cases:
         check(batch, options, 3, "clustered")
@@ -151,8 +151,8 @@ def test_covariate_adjustment_equals_rdrobust(rng, capsys):
         {"covs": ["z", "dummy", "both"], "bwselect": "mserd", "vce": "hc1"},
         {"covs": ["z"], "bwselect": "msetwo", "vce": "hc2", "kernel": "epanechnikov"},
         {"covs": ["dummy", "z"], "bwselect": "cerrd", "p": 2, "deriv": 1},
-        {"covs": ["z", "dummy"], "fuzzy": "treatment", "bwselect": "mserd", "vce": "hc3"},
-        {"covs": ["z"], "cluster": "cluster", "fuzzy": "treatment", "bwselect": "msesum"},
+        {"covs": ["z", "dummy"], "fuzzy": "takeup", "bwselect": "mserd", "vce": "hc3"},
+        {"covs": ["z"], "cluster": "cluster", "fuzzy": "takeup", "bwselect": "msesum"},
     ]
     for options in cases:
         check(batch, options, 3, "covariates")

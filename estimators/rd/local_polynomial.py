@@ -46,7 +46,7 @@ Kink designs (option ``deriv`` = ν ≤ p): every e₀ above becomes e_ν and
 the estimates and se carry ν! (τ̂ = ν!·(β_p,+[ν] − β_p,−[ν])), rdrobust's
 ``deriv``.
 
-Fuzzy designs (option ``fuzzy`` naming the take-up array, e.g. ``treatment``): the
+Fuzzy designs (option ``fuzzy`` naming the take-up array, e.g. ``takeup``): the
 same fits of the take-up t give the first stage τ̂_T (conventional) and
 τ̂_T,bc; the estimate is the local Wald ratio τ̂ = τ̂_Y/τ̂_T, its bias-corrected
 version τ̂ − s'(τ̂_Y − τ̂_Y,bc, τ̂_T − τ̂_T,bc) with s = (1/τ̂_T, −τ̂_Y/τ̂_T²),
@@ -137,40 +137,47 @@ def side_fit(xs, ys, cls, p, deriv, kernel, h, b, vce, clustered, result):
     m = ex.shape[0]
     if vce == HC1 and not clustered and m <= q + 1:
         return st.NO_RESIDUAL_DF
+    # The fits in powers of u = x/h (p) and v = x/b (q): the same fits as rdrobust's in powers of x, better
+    # conditioned, so that a difference of two nearly equal intercepts keeps its digits.
+    eu, ev = ex / h, ex / b
     inv_p = np.empty((p + 1, p + 1))
     inv_q = np.empty((q + 1, q + 1))
-    if not spd_inverse(_gram(ex, wh, p + 1), p + 1, inv_p) or not spd_inverse(_gram(ex, wb, q + 1), q + 1, inv_q):
+    if not spd_inverse(_gram(eu, wh, p + 1), p + 1, inv_p) or not spd_inverse(_gram(ev, wb, q + 1), q + 1, inv_q):
         return st.SINGULAR
-    beta_p = _fit(ex, ey, wh, inv_p, p + 1)
+    beta_p = _fit(eu, ey, wh, inv_p, p + 1)
+    row_p = np.empty(q + 1)
     row_q = np.empty(q + 1)
-    lead = np.zeros(p + 1)  # L = Σ W_h r_p (x/h)^{p+1}
+    lead = np.zeros(p + 1)  # L_u = Σ W_h r_p(u) u^{p+1}
     for i in range(m):
-        _powers(ex[i], q + 1, row_q)
-        u = (ex[i] / h) ** (p + 1)
+        _powers(eu[i], q + 1, row_p)
         for a in range(p + 1):
-            lead[a] += wh[i] * row_q[a] * u
+            lead[a] += wh[i] * row_p[a] * row_p[p + 1]
     if vce == NN and not clustered:
         res_h = nn_residuals(ex, ey, NN_MATCHES)
         res_b = res_h
     else:
         hc = HC0 if clustered else vce  # rdrobust's CR1 takes the plain residuals
-        beta_q = _fit(ex, ey, wb, inv_q, q + 1)
-        res_h = _hc_residuals(ex, ey, wh, inv_p, beta_p, p + 1, hc, m)
-        res_b = _hc_residuals(ex, ey, wb, inv_q, beta_q, q + 1, hc, m)
-    hp = h ** (p + 1)
+        beta_q = _fit(ev, ey, wb, inv_q, q + 1)
+        res_h = _hc_residuals(eu, ey, wh, inv_p, beta_p, p + 1, hc, m)
+        res_b = _hc_residuals(ev, ey, wb, inv_q, beta_q, q + 1, hc, m)
+    ratio = (h / b) ** (p + 1)  # h^{p+1}·[Γ_q⁻¹ r_q(x)]_{p+1} = (h/b)^{p+1}·[Γ_v⁻¹ r_q(v)]_{p+1}
+    to_x = h ** (-deriv)  # e_ν'Γ_p⁻¹ r_p(x) = h^{−ν} e_ν'Γ_u⁻¹ r_p(u)
     bc = 0.0
     score_cl = np.empty(m)
     score_rb = np.empty(m)
     for i in range(m):
-        _powers(ex[i], q + 1, row_q)
-        mi = 0.0  # [Γ_q⁻¹ r_q]_{p+1} W_b
+        _powers(eu[i], q + 1, row_p)
+        _powers(ev[i], q + 1, row_q)
+        mi = 0.0  # [Γ_v⁻¹ r_q(v)]_{p+1} W_b
         for c in range(q + 1):
             mi += inv_q[p + 1, c] * row_q[c]
         mi *= wb[i]
         a_i = c_i = 0.0  # e_ν'Γ_p⁻¹ r_p W_h and e_ν'Γ_p⁻¹ Q_i
         for a in range(p + 1):
-            a_i += inv_p[deriv, a] * row_q[a] * wh[i]
-            c_i += inv_p[deriv, a] * (row_q[a] * wh[i] - hp * mi * lead[a])
+            a_i += inv_p[deriv, a] * row_p[a] * wh[i]
+            c_i += inv_p[deriv, a] * (row_p[a] * wh[i] - ratio * mi * lead[a])
+        a_i *= to_x
+        c_i *= to_x
         bc += c_i * ey[i]
         score_cl[i] = a_i * res_h[i]
         score_rb[i] = c_i * res_b[i]
@@ -178,6 +185,7 @@ def side_fit(xs, ys, cls, p, deriv, kernel, h, b, vce, clustered, result):
         v_cl, v_rb = cluster_meat(score_cl, ecl, p + 1), cluster_meat(score_rb, ecl, q + 1)
     else:
         v_cl, v_rb = (score_cl**2).sum(), (score_rb**2).sum()
+    beta_p[deriv] *= to_x
     fact = math.gamma(deriv + 1.0)
     result[0], result[1], result[2], result[3] = fact * beta_p[deriv], fact * bc, fact**2 * v_cl, fact**2 * v_rb
     return st.OK
@@ -337,6 +345,12 @@ def _run(batch, truth, options, level, out, status):
 
 
 def _check(options, level):
+    # bwselect and masspoints are checked here rather than as choices: the generic tests' product of every
+    # choice (kernel × vce × bwselect × masspoints) would run the twin 330 times per example; test_rd_designs
+    # holds every bandwidth selector to rdrobust instead
+    for key, allowed in (("bwselect", BWSELECT), ("masspoints", MASSPOINTS)):
+        if options.get(key, allowed[0]) not in allowed:
+            return f"{key} = {options[key]!r} is not allowed; allowed: one of {', '.join(map(repr, allowed))}"
     if options.get("deriv", 0) > options["p"]:
         return f"deriv = {options['deriv']} needs p ≥ deriv (got p = {options['p']})"
     if options.get("cluster") is not None and options["vce"] in ("hc2", "hc3"):
@@ -360,9 +374,11 @@ ESTIMATORS = (
                 "fixed",
                 "bandwidths: fixed (the options h and b) or an rdbwselect method (mserd, msetwo, msesum, msecomb1, "
                 "msecomb2, cerrd, certwo, cersum, cercomb1, cercomb2)",
-                choices=BWSELECT,
+                kind=str,
             ),
-            Setting("masspoints", "adjust", "rdrobust's mass-point adjustment of the bandwidths", choices=MASSPOINTS),
+            Setting(
+                "masspoints", "adjust", "rdrobust's mass-point adjustment of the bandwidths: adjust or off", kind=str
+            ),
             Setting("h", 0.2, "bandwidth of the estimate (bwselect = fixed)", minimum=0.0, min_exclusive=True),
             Setting(
                 "b", None, "bandwidth of the bias correction (default h)", kind=float, minimum=0.0, min_exclusive=True
@@ -377,7 +393,7 @@ ESTIMATORS = (
             Setting(
                 "fuzzy",
                 None,
-                "fuzzy design: the DGP's array of take-up (e.g. treatment); the local Wald ratio",
+                "fuzzy design: the DGP's array of take-up (e.g. takeup); the local Wald ratio",
                 kind=str,
             ),
             Setting("covs", None, "the DGP's arrays of covariates to adjust for (rdrobust's covs)", kind=tuple),

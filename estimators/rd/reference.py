@@ -26,14 +26,14 @@ def _side(x, y, cl, p, deriv, kernel, h, b, vce):
     m = len(x)
     if vce == HC1 and cl is None and m <= q + 1:
         return st.NO_RESIDUAL_DF, n_h
-    r_q = np.vander(x, q + 1, increasing=True)
-    r_p = r_q[:, : p + 1]
+    r_p = np.vander(x / h, p + 1, increasing=True)  # powers of x/h and x/b: rdrobust's fits, better conditioned
+    r_q = np.vander(x / b, q + 1, increasing=True)
     g_p, g_q = r_p.T @ (wh[:, None] * r_p), r_q.T @ (wb[:, None] * r_q)
     if min(np.linalg.eigvalsh(g_p)[0], np.linalg.eigvalsh(g_q)[0]) <= 0:
         return st.SINGULAR, n_h
     inv_p, inv_q = np.linalg.inv(g_p), np.linalg.inv(g_q)
     lead = (wh[:, None] * r_p).T @ (x / h) ** (p + 1)
-    qq = wh[:, None] * r_p - h ** (p + 1) * np.outer((r_q @ inv_q[p + 1]) * wb, lead)
+    qq = wh[:, None] * r_p - (h / b) ** (p + 1) * np.outer((r_q @ inv_q[p + 1]) * wb, lead)
     beta_p, beta_q = inv_p @ (r_p.T @ (wh * y)), inv_q @ (r_q.T @ (wb * y))
     beta_bc = inv_p @ (qq.T @ y)
     if vce == NN and cl is None:
@@ -50,10 +50,10 @@ def _side(x, y, cl, p, deriv, kernel, h, b, vce):
             hii_q = np.einsum("ij,jk,ik->i", r_q, inv_q, r_q) * wb
             res_h = res_h / np.maximum(1 - hii_p, HII_FLOOR) ** power
             res_b = res_b / np.maximum(1 - hii_q, HII_FLOOR) ** power
-    v_cl = meat(res_h * ((wh[:, None] * r_p) @ inv_p[deriv]), cl, p + 1)
-    v_rb = meat(res_b * (qq @ inv_p[deriv]), cl, q + 1)
-    f = factorial(deriv)
-    return st.OK, n_h, f * beta_p[deriv], f * beta_bc[deriv], f**2 * v_cl, f**2 * v_rb
+    v_cl = meat(res_h * ((wh[:, None] * r_p) @ inv_p[deriv]), cl, p + 1) / h ** (2 * deriv)
+    v_rb = meat(res_b * (qq @ inv_p[deriv]), cl, q + 1) / h ** (2 * deriv)
+    f = factorial(deriv) / h**deriv  # the coefficient of x^ν is that of u^ν over h^ν
+    return st.OK, n_h, f * beta_p[deriv], f * beta_bc[deriv], factorial(deriv) ** 2 * v_cl, factorial(deriv) ** 2 * v_rb
 
 
 def _sides(x, y, cl, p, deriv, kernel, hb, vce):
@@ -76,7 +76,7 @@ def _adjusted(x, y, t, z, p, kernel, hb):
     for side, h in ((x < 0, hb[0]), (x >= 0, hb[1])):
         w = weights(x[side], kernel, h)
         inside = w > 0
-        r = np.vander(x[side][inside], p + 1, increasing=True)
+        r = np.vander(x[side][inside] / h, p + 1, increasing=True)
         proj = r @ np.linalg.inv(r.T @ (w[inside, None] * r)) @ (r.T * w[inside])
         zt = z[side][inside] - proj @ z[side][inside]
         ct = cols[side][inside] - proj @ cols[side][inside]
