@@ -22,6 +22,7 @@ from causalmc.estimators.rd.conventions import KERNELS, VCE_TYPES
 from causalmc.sims.dgps import rd as rd_dgp
 
 N_DATASETS = 6
+DEFAULTS = {s.name: s.default for s in rd_dgp.DESIGN_PARAMS}
 
 
 def datasets(rng, n_reps, n, ties=False):
@@ -54,7 +55,7 @@ def test_rd_equals_rdrobust(rng, vce, kernel, p, h, b):
     for r in range(N_DATASETS):
         rows, n_h = oracle(batch["x"][r], batch["y"][r], p, h, b, kernel, vce, 0.9)
         assert_close(out[r, :, :4], rows, what=f"rd {options} vs rdrobust")
-        assert_close(out[r, 0, 7:], n_h, what="N_h")
+        assert_close(out[r, 0, 7:9], n_h, what="N_h")
         assert (out[r, :, 5] == h).all() and (out[r, :, 6] == b).all()
 
 
@@ -86,7 +87,7 @@ def test_mserd_equals_rdrobust(rng, capsys, vce, kernel, p, ties):
         rows = np.column_stack([fit.coef.values[:, 0], fit.se.values[:, 0], fit.ci.values])
         assert_close(out[r, 0, 5:7], fit.bws.values[:, 0], what=f"mserd {options} h, b vs rdrobust")
         assert_close(out[r, :, :4], rows, what=f"mserd {options} rows vs rdrobust")
-        assert_close(out[r, 0, 7:], np.asarray(fit.N_h, float), what="N_h")
+        assert_close(out[r, 0, 7:9], np.asarray(fit.N_h, float), what="N_h")
     capsys.readouterr()  # rdrobust prints its mass-point notice
 
 
@@ -142,7 +143,9 @@ def reference_draw(rng, coefs, uniform, sigma, n_reps, n):
 @pytest.mark.parametrize("model", list(rd_dgp.MODELS))
 @pytest.mark.parametrize("running", rd_dgp.RUNNING)
 def test_the_draw_equals_its_twin(model, running):
-    batch = rd_dgp.generate(np.random.default_rng(5), 4, {"n": 50, "model": model, "running": running, "sigma": 0.2})
+    batch = rd_dgp.generate(
+        np.random.default_rng(5), 4, DEFAULTS | {"n": 50, "model": model, "running": running, "sigma": 0.2}
+    )
     x, y = reference_draw(np.random.default_rng(5), rd_dgp.MODELS[model], running == "uniform", 0.2, 4, 50)
     np.testing.assert_array_equal(batch["x"], x)
     np.testing.assert_allclose(batch["y"], y, rtol=1e-13, atol=1e-13)  # Horner vs polyval's order of operations
@@ -156,7 +159,9 @@ def test_the_models_are_cct_2014s():
     """τ of each model as CCT (2014) Table 1 states it: 0.04, −3.45, 0.04; the running variable's mean is
     2·E[Beta(2, 4)] − 1 = −1/3 (within 4 standard errors)."""
     assert [round(rd_dgp.truth(m), 12) for m in ("lee", "ludwig_miller", "cct3")] == [0.04, -3.45, 0.04]
-    x = rd_dgp.generate(np.random.default_rng(9), 1, {"n": 20000, "model": "lee", "running": "beta", "sigma": 0.1})["x"]
+    x = rd_dgp.generate(
+        np.random.default_rng(9), 1, DEFAULTS | {"n": 20000, "model": "lee", "running": "beta", "sigma": 0.1}
+    )["x"]
     sd = np.sqrt(4 * 2 * 4 / (36 * 7) / x.size)  # Var(2B) = 4·αβ/((α+β)²(α+β+1))
     assert abs(x.mean() + 1 / 3) <= 4 * sd
 
@@ -208,7 +213,7 @@ def test_sample_and_estimate_equal_rdrobust_and_the_run(seam_run):
     records = run.records()
     for model, rep in (("lee", 0), ("cct3", 2)):
         frame = causalmc.sample(path, cell={"model": model}, rep=rep)
-        assert list(frame.columns) == ["x", "y"] and len(frame) == 400
+        assert list(frame.columns) == ["x", "y", "takeup", "cluster", "covariate"] and len(frame) == 400
         assert frame.attrs["truths"]["robust"] == pytest.approx(0.04, abs=1e-12)
         got = causalmc.estimate({"name": "rd", "h": 0.25, "b": 0.4, "kernel": "epanechnikov", "vce": "hc3"}, frame)
         assert list(got["term"]) == list(TERMS) and (got["status"] == "ok").all()

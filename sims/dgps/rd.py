@@ -29,9 +29,19 @@ of the authors' replication code rdpackages-replication/CCF_2020_ECTJ,
 model-3 coefficients are the ones CCT (2014, Section 5) print (the
 replication repository of that paper was not available to check against).
 
-Batch arrays: ``x`` (R, n) the running variable, ``y`` (R, n) the outcome.
-Truths: τ for the estimand ``effect`` and for each row of the ``rd``
-estimator (``conventional``, ``bias_corrected``, ``robust``).
+Further designs (`rd_designs`): ``design = "fuzzy"`` (always- and
+never-takers, truth the compliers' local Wald ratio) or ``"kink"`` (a kinked
+take-up, truth the ratio of the kinks), ``mass_points`` (a discrete running
+variable), ``covariates`` (CCFT 2019's four covariate models), ``clusters``
+(a shared shock per cluster).  At their defaults the draws are the ones above.
+
+Batch arrays: ``x`` (R, n) the running variable, ``y`` (R, n) the outcome,
+``takeup`` (the take-up; 1(x ≥ 0) in the sharp design), ``cluster`` (ids,
+zeros without clusters), ``covariate`` (z, zeros without covariates).
+Truths: the design's effect for the estimand ``effect`` and for each row of
+the ``rd`` estimator (``conventional``, ``bias_corrected``, ``robust``); the
+first stage's jump (fuzzy) or kink (kink design; 1 when sharp) for the rows
+``first_stage_*``.
 """
 
 from __future__ import annotations
@@ -39,10 +49,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from causalmc.estimators.rd import TERMS
+from causalmc.estimators.rd.conventions import FIRST_STAGE_TERMS, TERMS
 from causalmc.estimators.spec import Setting
 
-from . import TRUTH_PREFIX, Dgp
+from . import TRUTH_PREFIX, Dgp, rd_designs
 
 # rows: m₋ (below the cutoff), m₊ (at or above); columns: coefficients of x⁰ … x⁵
 MODELS = {
@@ -82,14 +92,44 @@ def truth(model: str) -> float:
     return float(c[1, 0] - c[0, 0])
 
 
+def _plain(p):
+    """Every further design's option at its default: the sharp design's own draws."""
+    return all(p[s.name] == s.default for s in DESIGN_PARAMS)
+
+
 def generate(rng, n_reps, p):
     n = p["n"]
-    batch = {"x": np.empty((n_reps, n)), "y": np.empty((n_reps, n))}
-    _draw(rng, MODELS[p["model"]], p["running"] == "uniform", p["sigma"], batch["x"], batch["y"])
-    batch["truth"] = np.full(n_reps, truth(p["model"]))
-    for term in TERMS:  # the rows of the ``rd`` estimator all estimate τ
+    if _plain(p):
+        batch = {"x": np.empty((n_reps, n)), "y": np.empty((n_reps, n))}
+        _draw(rng, MODELS[p["model"]], p["running"] == "uniform", p["sigma"], batch["x"], batch["y"])
+        batch |= {"takeup": (batch["x"] >= 0).astype(float), "cluster": np.zeros((n_reps, n), np.int64)}
+        batch["covariate"] = np.zeros((n_reps, n))
+        main, first = truth(p["model"]), 1.0
+    else:
+        batch, main, first = rd_designs.arrays(rng, n_reps, p, MODELS[p["model"]])
+    batch["truth"] = np.full(n_reps, main)
+    for term in TERMS:  # the rows of the ``rd`` estimator all estimate the design's effect
         batch[TRUTH_PREFIX + term] = batch["truth"]
+    for term in FIRST_STAGE_TERMS:
+        batch[TRUTH_PREFIX + term] = np.full(n_reps, first)
     return batch
+
+
+DESIGN_PARAMS = (
+    Setting(
+        "design", "sharp", "sharp, fuzzy (compliance types) or kink (a kinked take-up)", choices=rd_designs.DESIGNS
+    ),
+    Setting("always_takers", 0.1, "fuzzy: share of always-takers", minimum=0.0, maximum=1.0, max_exclusive=True),
+    Setting("never_takers", 0.1, "fuzzy: share of never-takers", minimum=0.0, maximum=1.0, max_exclusive=True),
+    Setting("complier_shift", 0.0, "fuzzy: the compliers' effect minus τ"),
+    Setting("kink_slope", 1.0, "kink: the take-up's change of slope κ at the cutoff"),
+    Setting("kink_effect", 1.0, "kink: the effect β of the take-up on y (the truth)"),
+    Setting("takeup_noise", 0.1, "kink: sd of the take-up's noise", minimum=0.0),
+    Setting("mass_points", 0, "number of equal bins of (−1, 1) x is coarsened to (0: continuous; even)", minimum=0),
+    Setting("covariates", "none", "CCFT (2019)'s covariate model z (ccft1 … ccft4)", choices=rd_designs.COVARIATES),
+    Setting("clusters", 0, "number of clusters G with a shared shock (0: none)", minimum=0),
+    Setting("cluster_sd", 0.1, "sd of the clusters' shared shock", minimum=0.0),
+)
 
 
 DGPS = (
@@ -99,13 +139,19 @@ DGPS = (
         params=(
             Setting("n", 500, "number of units", minimum=2),
             Setting("model", "lee", "the conditional mean on each side (CCT 2014 Section 5)", choices=tuple(MODELS)),
-            Setting(
-                "running", "beta", "running variable: beta (2·Beta(2, 4) − 1) or uniform(−1, 1)", choices=RUNNING
-            ),
+            Setting("running", "beta", "running variable: beta (2·Beta(2, 4) − 1) or uniform(−1, 1)", choices=RUNNING),
             Setting("sigma", 0.1295, "sd of the outcome error", minimum=0.0),
+            *DESIGN_PARAMS,
         ),
-        provides=("x", "y"),
+        provides=("x", "y", "takeup", "cluster", "covariate"),
         generate=generate,
-        examples=({"n": 200}, {"n": 120, "model": "ludwig_miller", "running": "uniform"}, {"n": 150, "model": "cct3"}),
+        check=rd_designs.check,
+        examples=(
+            {"n": 200},
+            {"n": 120, "model": "ludwig_miller", "running": "uniform"},
+            {"n": 150, "model": "cct3"},
+            {"n": 200, "design": "fuzzy", "covariates": "ccft2", "clusters": 20},
+            {"n": 200, "design": "kink", "mass_points": 40},
+        ),
     ),
 )
