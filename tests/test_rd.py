@@ -54,7 +54,7 @@ def test_rd_equals_rdrobust(rng, vce, kernel, p, h, b):
     for r in range(N_DATASETS):
         rows, n_h = oracle(batch["x"][r], batch["y"][r], p, h, b, kernel, vce, 0.9)
         assert_close(out[r, :, :4], rows, what=f"rd {options} vs rdrobust")
-        assert_close(out[r, 0, 7:], n_h, what="N_h")
+        assert_close(out[r, 0, 7:9], n_h, what="N_h")
         assert (out[r, :, 5] == h).all() and (out[r, :, 6] == b).all()
 
 
@@ -86,7 +86,7 @@ def test_mserd_equals_rdrobust(rng, capsys, vce, kernel, p, ties):
         rows = np.column_stack([fit.coef.values[:, 0], fit.se.values[:, 0], fit.ci.values])
         assert_close(out[r, 0, 5:7], fit.bws.values[:, 0], what=f"mserd {options} h, b vs rdrobust")
         assert_close(out[r, :, :4], rows, what=f"mserd {options} rows vs rdrobust")
-        assert_close(out[r, 0, 7:], np.asarray(fit.N_h, float), what="N_h")
+        assert_close(out[r, 0, 7:9], np.asarray(fit.N_h, float), what="N_h")
     capsys.readouterr()  # rdrobust prints its mass-point notice
 
 

@@ -1,16 +1,21 @@
 """What the ``rd`` kernel and its twin share: the terms, option codes, rdrobust's constants, the columns."""
 
 TERMS = ("conventional", "bias_corrected", "robust")
+FIRST_STAGE_TERMS = ("first_stage_conventional", "first_stage_bias_corrected", "first_stage_robust")
 KERNELS = ("triangular", "epanechnikov", "uniform")
 TRIANGULAR, EPANECHNIKOV, UNIFORM = range(3)
 VCE_TYPES = ("nn", "hc0", "hc1", "hc2", "hc3")
 NN, HC0, HC1, HC2, HC3 = range(5)
-BWSELECT = ("fixed", "mserd")  # h and b as given, or rdrobust's rdbwselect "mserd"
-FIXED, MSERD = range(2)
+# h and b as given, or rdrobust's rdbwselect methods, in rdbwselect's order
+BWSELECT = (
+    "fixed", "mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd", "certwo", "cersum", "cercomb1", "cercomb2",
+)  # fmt: skip
+FIXED, MSERD, MSETWO, MSESUM, MSECOMB1, MSECOMB2, CERRD, CERTWO, CERSUM, CERCOMB1, CERCOMB2 = range(11)
+MASSPOINTS = ("adjust", "off")  # rdrobust's "check" selects as "off" does (it only prints a notice)
 NN_MATCHES = 3  # rdrobust's nnmatch default
 HII_FLOOR = 1e-8  # rdrobust floors 1 − h_ii here for hc2/hc3
-DIAGNOSTICS = ("h", "b", "n_h_left", "n_h_right")
-H, B, N_LEFT, N_RIGHT = 5, 6, 7, 8  # their columns
+DIAGNOSTICS = ("h", "b", "n_h_left", "n_h_right", "h_right", "b_right")
+H, B, N_LEFT, N_RIGHT, H_RIGHT, B_RIGHT = 5, 6, 7, 8, 9, 10  # their columns
 
 
 def codes(options):
@@ -19,3 +24,25 @@ def codes(options):
     b = h if options.get("b") is None else float(options["b"])
     bwselect = BWSELECT.index(options.get("bwselect", "fixed"))
     return options["p"], KERNELS.index(options["kernel"]), h, b, VCE_TYPES.index(options["vce"]), bwselect
+
+
+def design(options):
+    """(deriv, fuzzy, clustered, masspoints adjust) of the options."""
+    return (
+        int(options.get("deriv", 0)),
+        options.get("fuzzy") is not None,
+        options.get("cluster") is not None,
+        options.get("masspoints", "adjust") == "adjust",
+    )
+
+
+def terms(shapes, options):
+    """The three rows, and the first stage's three rows in a fuzzy design."""
+    return TERMS + FIRST_STAGE_TERMS if options.get("fuzzy") is not None else TERMS
+
+
+def option_needs(options):
+    """A fuzzy design reads the take-up array named by ``fuzzy``, a clustered one the ids named by ``cluster``, and
+    ``covs`` its covariates."""
+    named = tuple(options[k] for k in ("fuzzy", "cluster") if options.get(k) is not None)
+    return named + tuple(options.get("covs") or ())

@@ -27,7 +27,7 @@ from .density_constants import (
     T_STAT,
     kernel_arguments,
 )
-from .reference import _weights
+from .reference_bandwidth import weights
 
 
 def _fit(x, y, n, h_left, h_right, order, s, kernel, vce, kappa):
@@ -35,7 +35,7 @@ def _fit(x, y, n, h_left, h_right, order, s, kernel, vce, kappa):
     var_sum] (all NaN when the design is singular)."""
     left = x < 0
     h = np.where(left, h_left, h_right)
-    w = _weights(x, kernel, h)
+    w = weights(x, kernel, h)
     powers = (x / h)[:, None] ** np.arange(order + 1)
     design = np.zeros((len(x), 2 * order + 2))  # columns: left u⁰, right u⁰, left u¹, right u¹, …
     design[left, 0::2], design[~left, 1::2] = powers[left], powers[~left]
