@@ -193,3 +193,29 @@ def test_the_run_rejects_under_manipulation(seam_run):
     manipulated = records[records["manipulation"] == 0.8]
     assert manipulated["reject"].all() and (manipulated["t_stat"] > 0).all()
     np.testing.assert_allclose(manipulated["truth"], 1.0, rtol=1e-15) and (records[records["manipulation"] == 0.0]["truth"] == 0).all()
+
+
+def test_the_infeasible_bandwidth_minimises_the_population_amse():
+    """`infeasible_bandwidth` (rd_coverage's figure) is the minimiser of AMSE(h) = h⁴B² + V/(n h), B = B_K·(m₊''(0) −
+    m₋''(0))/2, V = 2σ²κ_K/f(0), with the triangular kernel's B_K and κ_K integrated here by scipy's quad (to 1e-6: the bounded
+    minimiser's precision)."""
+    from scipy import integrate, optimize
+
+    from causalmc.sims.figures.rd import infeasible_bandwidth
+
+    def moment(k, square=False):
+        return integrate.quad(lambda u: (1 - u) ** (2 if square else 1) * u**k, 0, 1)[0]
+
+    s = np.array([[moment(a + b) for b in range(2)] for a in range(2)])
+    psi = np.array([[moment(a + b, square=True) for b in range(2)] for a in range(2)])
+    s_inv = np.linalg.inv(s)
+    bias_k = (s_inv @ [moment(2), moment(3)])[0]
+    kappa = (s_inv @ psi @ s_inv)[0, 0]
+    for model, n, running in (("lee", 500, "beta"), ("ludwig_miller", 2000, "beta"), ("cct3", 500, "uniform")):
+        c = rd_dgp.MODELS[model]
+        b = bias_k * (c[1, 2] - c[0, 2])
+        v = 2 * 0.1295**2 * kappa / rd_dgp.DENSITY_AT_CUTOFF[running]
+        best = optimize.minimize_scalar(lambda h: h**4 * b**2 + v / (n * h), bounds=(1e-3, 2), method="bounded",
+                                        options={"xatol": 1e-12})  # fmt: skip
+        got = infeasible_bandwidth({"model": model, "n": n, "running": running, "sigma": 0.1295})
+        assert got == pytest.approx(best.x, rel=1e-6)
