@@ -55,6 +55,7 @@ def test_suite_scenario_meets_its_expectations(path, suite_outcome):
         ("did_placebo_laws", {"rejection_vs_rho.png", "bias_vs_rho.png", "coverage_vs_rho.png"}),
         ("staggered_event_study", {"event_study.png", "bias_vs_tau_growth.png", "coverage_vs_tau_growth.png"}),
         ("staggered_dynamic_effects", {"staggered_weights.png", "bias_vs_never_share.png"}),
+        ("rd_coverage", {"rd_coverage_vs_bandwidth.png", "coverage_vs_model.png"}),
     ],
 )
 def test_topic_figures_are_drawn(name, expected, suite_outcome):

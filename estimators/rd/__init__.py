@@ -6,12 +6,14 @@
 - `reference`: its plain numpy twin, written after rdrobust's matrices;
 - `bandwidth`: rdrobust's data-driven ``mserd`` bandwidths (rdbwselect);
 - `fits`: the numba weighted polynomial fits and residuals both use;
-- `conventions`: the terms, option codes and rdrobust's constants both share.
+- `conventions`: the terms, option codes and rdrobust's constants both share;
+- `density`: ``rd_density``, the manipulation test of Cattaneo, Jansson & Ma (2020) with rddensity's
+  bandwidths, `density_reference` its twin, `density_constants` their options and kernel constants.
 """
 
-from . import local_polynomial
+from . import density, local_polynomial
 from .conventions import TERMS
 
-ESTIMATORS = (*local_polynomial.ESTIMATORS,)
+ESTIMATORS = (*local_polynomial.ESTIMATORS, *density.ESTIMATORS)
 
 __all__ = ["ESTIMATORS", "TERMS"]

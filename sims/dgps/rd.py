@@ -10,6 +10,15 @@ For units i = 1..n, independently (draw order per unit: x, then ε):
 The cutoff is 0 and treatment is 1(x ≥ 0).  Truth: the jump at the
 cutoff, τ = m₊(0) − m₋(0) = c₊_0 − c₋_0.
 
+Manipulation (``manipulation`` = π > 0, ``manipulation_width`` = δ): a unit
+drawn with −δ ≤ x_i < 0 draws u_i ~ Uniform(0, 1) right after x_i, and if
+u_i < π it reports x_i ← −x_i (moves just above the cutoff, into (0, δ]);
+its outcome is drawn at the reported x, so E[y | x] stays m(x) and τ is
+unchanged.  The running variable's density f then jumps at 0 from
+(1 − π)·f(0) to (1 + π)·f(0): the truth of ``rd_density``'s term
+``density_jump`` is 2π·f(0), f(0) = 0.625 (beta) or 0.5 (uniform).  With
+π = 0 nothing is drawn and the draws are those without the option.
+
 ``model`` picks the fifth-order polynomials (CCT 2014, Section 5 and
 Supplement S.3.1), with sigma = 0.1295 in the paper:
 
@@ -34,6 +43,9 @@ never-takers, truth the compliers' local Wald ratio) or ``"kink"`` (a kinked
 take-up, truth the ratio of the kinks), ``mass_points`` (a discrete running
 variable), ``covariates`` (CCFT 2019's four covariate models), ``clusters``
 (a shared shock per cluster).  At their defaults the draws are the ones above.
+Manipulation (sharp design only): a share ``manipulation`` = π of the units
+drawn in [−δ, 0) (δ = ``manipulation_width``) move to −x, just above the
+cutoff; their outcome is drawn at the new x, so τ is unchanged.
 
 Batch arrays: ``x`` (R, n) the running variable, ``y`` (R, n) the outcome,
 ``takeup`` (the take-up; 1(x ≥ 0) in the sharp design), ``cluster`` (ids,
@@ -41,7 +53,7 @@ zeros without clusters), ``covariate`` (z, zeros without covariates).
 Truths: the design's effect for the estimand ``effect`` and for each row of
 the ``rd`` estimator (``conventional``, ``bias_corrected``, ``robust``); the
 first stage's jump (fuzzy) or kink (kink design; 1 when sharp) for the rows
-``first_stage_*``.
+``first_stage_*``; the density jump 2π·f(0) for ``density_jump``.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ import numpy as np
 from numba import njit
 
 from causalmc.estimators.rd.conventions import FIRST_STAGE_TERMS, TERMS
+from causalmc.estimators.rd.density_constants import TERM as DENSITY_TERM
 from causalmc.estimators.spec import Setting
 
 from . import TRUTH_PREFIX, Dgp, rd_designs
@@ -70,14 +83,17 @@ MODELS = {
     ),
 }
 RUNNING = ("beta", "uniform")
+DENSITY_AT_CUTOFF = {"beta": 0.625, "uniform": 0.5}  # f(0): Beta(2, 4)'s density 1.25 at ½, halved; U(−1, 1)
 
 
 @njit(cache=True)
-def _draw(rng, coefs, uniform, sigma, x, y):
+def _draw(rng, coefs, uniform, sigma, manipulation, width, x, y):
     n_reps, n = x.shape
     for r in range(n_reps):
         for i in range(n):
             xi = rng.uniform(-1.0, 1.0) if uniform else 2.0 * rng.beta(2.0, 4.0) - 1.0
+            if manipulation > 0.0 and -width <= xi < 0.0 and rng.random() < manipulation:
+                xi = -xi
             c = coefs[1] if xi >= 0.0 else coefs[0]
             m = c[5]
             for k in range(4, -1, -1):  # Horner
@@ -97,11 +113,23 @@ def _plain(p):
     return all(p[s.name] == s.default for s in DESIGN_PARAMS)
 
 
+def _check(p):
+    """The further designs' constraints; manipulation only in the sharp design with no further option."""
+    problems = rd_designs.check(p)
+    if p["manipulation"] > 0 and not _plain(p):
+        problems.append((("manipulation",), "manipulation needs the sharp design with design, mass_points, "
+                         "covariates and clusters at their defaults"))  # fmt: skip
+    return problems
+
+
 def generate(rng, n_reps, p):
     n = p["n"]
+    manipulation = p.get("manipulation", 0.0)  # absent (a caller's own parameters): none
     if _plain(p):
         batch = {"x": np.empty((n_reps, n)), "y": np.empty((n_reps, n))}
-        _draw(rng, MODELS[p["model"]], p["running"] == "uniform", p["sigma"], batch["x"], batch["y"])
+        width = p["manipulation_width"] if manipulation > 0 else 0.0
+        uniform = p["running"] == "uniform"
+        _draw(rng, MODELS[p["model"]], uniform, p["sigma"], manipulation, width, batch["x"], batch["y"])
         batch |= {"takeup": (batch["x"] >= 0).astype(float), "cluster": np.zeros((n_reps, n), np.int64)}
         batch["covariate"] = np.zeros((n_reps, n))
         main, first = truth(p["model"]), 1.0
@@ -112,6 +140,7 @@ def generate(rng, n_reps, p):
         batch[TRUTH_PREFIX + term] = batch["truth"]
     for term in FIRST_STAGE_TERMS:
         batch[TRUTH_PREFIX + term] = np.full(n_reps, first)
+    batch[TRUTH_PREFIX + DENSITY_TERM] = np.full(n_reps, 2.0 * manipulation * DENSITY_AT_CUTOFF[p["running"]])
     return batch
 
 
@@ -141,15 +170,19 @@ DGPS = (
             Setting("model", "lee", "the conditional mean on each side (CCT 2014 Section 5)", choices=tuple(MODELS)),
             Setting("running", "beta", "running variable: beta (2·Beta(2, 4) − 1) or uniform(−1, 1)", choices=RUNNING),
             Setting("sigma", 0.1295, "sd of the outcome error", minimum=0.0),
+            Setting("manipulation", 0.0, "share π of units in [−δ, 0) that move to −x, above the cutoff (sharp "
+                    "design only)", minimum=0.0, maximum=1.0),  # fmt: skip
+            Setting("manipulation_width", 0.1, "δ: the manipulators' range below the cutoff", minimum=0.0,
+                    maximum=1.0, min_exclusive=True),  # fmt: skip
             *DESIGN_PARAMS,
         ),
         provides=("x", "y", "takeup", "cluster", "covariate"),
         generate=generate,
-        check=rd_designs.check,
+        check=_check,
         examples=(
             {"n": 200},
             {"n": 120, "model": "ludwig_miller", "running": "uniform"},
-            {"n": 150, "model": "cct3"},
+            {"n": 150, "model": "cct3", "manipulation": 0.5},
             {"n": 200, "design": "fuzzy", "covariates": "ccft2", "clusters": 20},
             {"n": 200, "design": "kink", "mass_points": 40},
         ),

@@ -65,6 +65,7 @@ EXTRA_FIGURES = {
     "event_study": "did",
     "staggered_weights": "did",
     "overlap_weights": "observables",
+    "rd_coverage_vs_bandwidth": "rd",
 }
 STANDARD_FIGURES = (
     "bias_vs_param",
