@@ -45,6 +45,7 @@ class Evaluations:
         source.get("params", {}).pop(param, None)
         source["grid"] = {k: list(v) for k, v in base.grid.items() if k != param} | {param: []}
         source["chunk_size"] = chunk
+        source["seed"], source["reps"] = base.seed, base.reps  # a --seed/--reps given over the file's
         kept = [e for e in base.estimators if e.label in labels]
         source["estimators"] = [{"name": e.name, "label": e.label, **_plain(e.options)} for e in kept]
         self.source = source

@@ -218,6 +218,15 @@ def fit_root(points: list[Point], target: float, link: str, around: float, level
         coef = cov @ (design.T @ (weights * values))
     if coef is None:
         return None
+    # Lack of fit beyond the Monte Carlo error (the curve is only locally a polynomial) widens the interval:
+    # the covariance is scaled by the Pearson χ²/df when above 1 (quasi-likelihood).
+    if link == "logit":
+        p = _inverse("logit", design @ coef)
+        pearson = float(np.sum((hits - trials * p) ** 2 / np.maximum(trials * p * (1 - p), 1e-12)))
+    else:
+        pearson = float(np.sum(weights * (values - design @ coef) ** 2))
+    df = len(x) - len(coef)
+    cov = cov * max(1.0, pearson / df) if df > 0 else cov
     goal = float(_link(link, target))
     root_u = _crossing(coef, goal, (x.min() - center) / scale, (x.max() - center) / scale)
     if root_u is None:
@@ -227,10 +236,33 @@ def fit_root(points: list[Point], target: float, link: str, around: float, level
     slope = sum(j * coef[j] * root_u ** (j - 1) for j in range(1, len(coef)))
     gradient = -powers / slope * scale  # ∂x*/∂β
     se = float(math.sqrt(max(gradient @ cov @ gradient, 0.0)))
-    root = center + root_u * scale
     z = NormalDist().inv_cdf(0.5 + level / 2)
-    return Fit(link, center, scale, tuple(coef), tuple(map(tuple, cov)), root, se, root - z * se, root + z * se,
-               tuple(sorted(set(x))))  # fmt: skip
+    low, high = _inverted(np.asarray(coef), np.asarray(cov), goal, root_u, (x.min() - center) / scale,
+                          (x.max() - center) / scale, z)  # fmt: skip
+    return Fit(link, center, scale, tuple(coef), tuple(map(tuple, cov)), center + root_u * scale, se,
+               center + low * scale, center + high * scale, tuple(sorted(set(x))))  # fmt: skip
+
+
+def _inverted(coef, cov, goal, root_u, lo, hi, z, points: int = 4001) -> tuple[float, float]:
+    """The values u whose fitted η(u) is within z standard errors of the goal, around the root (Fieller's
+    interval for a line, the inverted pointwise band for a quadratic); ±inf where it runs past the window
+    widened by half on that side."""
+    span = hi - lo
+    u = np.linspace(lo - span / 2, hi + span / 2, points)
+    design = u[:, None] ** np.arange(len(coef))
+    gap = design @ coef - goal
+    variance = np.einsum("ij,jk,ik->i", design, cov, design)
+    inside = gap**2 <= z**2 * variance
+    at = int(np.argmin(np.abs(u - root_u)))
+    if not inside[at]:
+        return root_u, root_u
+    left = at
+    while left > 0 and inside[left - 1]:
+        left -= 1
+    right = at
+    while right < points - 1 and inside[right + 1]:
+        right += 1
+    return (-math.inf if left == 0 else float(u[left])), (math.inf if right == points - 1 else float(u[right]))
 
 
 def _crossing(coef: np.ndarray, goal: float, lo: float, hi: float) -> float | None:
@@ -333,7 +365,7 @@ def find_roots(evals, labels, measure: str, goal: float, lo: float, hi: float, i
             if precision is None or roots[label].steps < MIN_STEPS:
                 continue
             fit = fit_root(_points(evals, label, measure), goal, link, searches[label].quantile(0.5), level)
-            if fit is not None and math.isfinite(fit.root) and fit.se * _z(level) <= precision:
+            if fit is not None and math.isfinite(fit.root) and (fit.ci_high - fit.ci_low) / 2 <= precision:
                 roots[label].status = "precision"
                 active.remove(label)
     for label, search in searches.items():
@@ -348,7 +380,7 @@ def find_roots(evals, labels, measure: str, goal: float, lo: float, hi: float, i
         root.root, root.se, root.ci_low, root.ci_high = root.fit.root, root.fit.se, root.fit.ci_low, root.fit.ci_high
         if integer:
             root.design_value = float(math.ceil(root.root - 1e-9))
-            root.design_ci = (float(math.floor(root.ci_low)), float(math.ceil(root.ci_high)))
+            root.design_ci = tuple(float(f(v)) if math.isfinite(v) else v for f, v in ((math.floor, root.ci_low), (math.ceil, root.ci_high)))
         else:
             root.design_value, root.design_ci = root.root, (root.ci_low, root.ci_high)
     return roots
@@ -357,6 +389,3 @@ def find_roots(evals, labels, measure: str, goal: float, lo: float, hi: float, i
 def _points(evals, label: str, measure: str) -> list[Point]:
     return [evals.point(label, x, measure) for x in sorted(evals.counts)]
 
-
-def _z(level: float) -> float:
-    return NormalDist().inv_cdf(0.5 + level / 2)
