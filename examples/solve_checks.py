@@ -18,7 +18,11 @@ Two designs whose answer is known exactly:
 Usage::
 
     python examples/solve_checks.py coverage rct 100 OUT      # 100 seeded solves
-    python examples/solve_checks.py grid confounding OUT       # the grid's cost at the solve's precision
+    python examples/solve_checks.py grid confounding OUT       # a grid sweep's precision at its cost
+
+A grid sweep reads the root off K evenly spaced values with R replications
+each, by the same regression and interval as a solve on the three values
+nearest its crossing.
 """
 
 from __future__ import annotations
@@ -111,7 +115,8 @@ def grid_half_width(design: str, reps: int, seed: int, out: Path, values: int = 
     ordered = sorted(points, key=lambda p: p.x)
     crossing = next((a.x + (goal - a.measure) * (b.x - a.x) / (b.measure - a.measure))
                     for a, b in zip(ordered, ordered[1:]) if (a.measure - goal) * (b.measure - goal) <= 0)  # fmt: skip
-    fit = fit_root(points, goal, link_of(measure), crossing)
+    nearest = sorted(points, key=lambda p: abs(p.x - crossing))[:3]  # a line through the 3 values nearest the crossing
+    fit = fit_root(nearest, goal, link_of(measure), crossing)
     return (fit.ci_high - fit.ci_low) / 2
 
 
@@ -120,7 +125,8 @@ if __name__ == "__main__":
     if what == "coverage":
         print(json.dumps(coverage(design, int(sys.argv[3]), Path(sys.argv[4]))))
     else:
-        for reps in (200, 400, 800, 1600, 3200):
-            widths = [grid_half_width(design, reps, seed, Path(sys.argv[3])) for seed in (1, 2, 3, 4, 5)]
-            print(json.dumps({"design": design, "grid_values": 10, "reps_per_value": reps, "total": 10 * reps,
-                              "mean_half_width": float(np.mean(widths))}), flush=True)  # fmt: skip
+        for values in (10, 20, 40):
+            for reps in (200, 800, 3200):
+                widths = [grid_half_width(design, reps, seed, Path(sys.argv[3]), values) for seed in (1, 2, 3)]
+                print(json.dumps({"design": design, "grid_values": values, "reps_per_value": reps,
+                                  "total": values * reps, "mean_half_width": float(np.mean(widths))}), flush=True)
