@@ -170,13 +170,15 @@ def test_the_root_interval_covers_the_exact_root_at_its_rate():
     ]
     solves = 250
     for measure, goal, curve, rate, sd, lo, hi, truth in cases:
-        covered = 0
+        covered = bounded = 0
         for _ in range(solves):
             known = KnownCurve(curve, rng, rate, sd)
             root = find_roots(known, ["e"], measure, goal, lo, hi, True, 3000, None, 0.95)["e"]
             covered += root.ci_low <= truth <= root.ci_high
+            bounded += math.isfinite(root.ci_low) and math.isfinite(root.ci_high)
         share = covered / solves
         assert abs(share - 0.95) <= 4 * math.sqrt(0.95 * 0.05 / solves), (measure, share)
+        assert bounded >= 0.95 * solves, (measure, bounded)  # an unbounded interval covers trivially
 
 
 def test_a_reversal_of_the_measure_is_reported():

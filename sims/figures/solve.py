@@ -1,7 +1,7 @@
 """The figure of a solve (`sims.solve`): the measure against the solved parameter, one panel per estimator.
 
 Each evaluated value is a point with its ±1.96·MCSE band (over every
-replication drawn there), the fitted curve is drawn over the window it was
+replication drawn there), the fitted curve is drawn over the values it was
 fitted on, the target is a dashed line, and the root a vertical line with
 its confidence interval shaded.  Drawn from ``solve.json`` alone.
 """
@@ -15,19 +15,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..run.folder import read_solve
+from ..solve.search import Fit
 from .generic import DPI, apply_style, reference_line
 from .layout import MAX_COLUMNS, PALETTE
 
 FILE = "solve.png"
-
-
-def curve(fit: dict, x: np.ndarray) -> np.ndarray:
-    """The fitted measure at x from a fit as solve.json keeps it (`sims.solve.search.Fit`)."""
-    u = (np.asarray(x, float) - fit["center"]) / fit["scale"]
-    eta = np.polyval(list(reversed(fit["coef"])), u)
-    if fit["link"] == "logit":
-        return 1 / (1 + np.exp(-eta))
-    return np.exp(eta) if fit["link"] == "log" else eta
 
 
 def draw_solve(run_dir) -> list[Path]:
@@ -54,7 +46,7 @@ def draw_solve(run_dir) -> list[Path]:
         fit = root["fit"]
         if fit is not None:
             grid = np.linspace(min(fit["used"]), max(fit["used"]), 200)
-            ax.plot(grid, curve(fit, grid), color="0.2", linewidth=1.2, label="fitted curve")
+            ax.plot(grid, Fit(**fit).curve(grid), color="0.2", linewidth=1.2, label="fitted curve")
         if root["root"] is not None and math.isfinite(root["root"]):
             ax.axvline(root["root"], color=colour, linewidth=1)
             ax.axvspan(root["ci_low"], root["ci_high"], color=colour, alpha=0.15, label=f"root, {result['level']:.0%} CI")

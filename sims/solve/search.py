@@ -20,19 +20,26 @@ followed by an interpolation of the evaluations with a confidence interval):
    the evaluations close in on the root from both sides and spread
    enough to fit a slope.  This stage only decides where replications
    are spent: the answer comes from the second.
-2. **The answer** (`fit_root`).  A regression over the evaluations near
-   the root, each point weighted by its replications: for a rate (power,
-   coverage …) a binomial GLM with a logit link (successes out of the
-   replications that measure it); for a positive measure (RMSE, interval
-   width …) weighted least squares of log f̂ with variances (MCSE/f̂)²;
-   for a signed one (bias, se_ratio …) weighted least squares of f̂ with
-   variances MCSE².  The linear predictor is a straight line in x, or a
-   quadratic once five distinct values are in the window.  The window
-   holds the evaluated values nearest the bisection's median until they
-   carry 60 % of the replications (at least three values, or all there
-   are).  The root solves the fitted curve = b; its standard error is the
-   delta method's, ∂x*/∂β = −(∂η/∂β)/(∂η/∂x) at x*, and its interval
-   x* ± z·se.  Every replication drawn at those values is used.
+2. **The answer** (`fit_root`).  A regression over every evaluated value,
+   each weighted by its replications: for a rate (power, coverage …) a
+   binomial GLM with a logit link (successes out of the replications that
+   measure it); for a positive measure (RMSE, interval width …) weighted
+   least squares of log f̂ with variances (MCSE/f̂)²; for a signed one
+   (bias, se_ratio …) weighted least squares of f̂ with variances MCSE².
+   The predictor is t = log x for a positive parameter (sample sizes,
+   strengths: power and widths are smooth in log n), else x; the linear
+   predictor a quadratic in t from four distinct values on (a line
+   before).  Lack of fit beyond the Monte Carlo error scales the
+   covariance by the Pearson χ²/df when above 1 (quasi-likelihood).
+   The root solves the fitted curve = b.  Its interval holds the x whose
+   fitted η(x) is within z standard errors of the target, the real roots
+   of (η(x) − b)² − z²·a(x)'Σa(x) nearest the root (Fieller's interval
+   for a line, the inverted pointwise band for a quadratic); it is
+   unbounded on a side with no such root within the evaluated range
+   widened by half.  The delta method's standard error is reported
+   beside it.  (A window of the values nearest the root, tried first,
+   covered far below its rate once the bisection had closed in: the
+   slope is then not identified locally; docs/solve.md.)
 
 Monotonicity is checked over all evaluated values (`monotone_check`):
 a reversal is a pair x_i < x_j whose measures move against the
@@ -52,7 +59,6 @@ RATES = ("power", "coverage", "rejection", "unbounded_ci", "wrong_sign", "fail_r
          "share_effective_f_weak")  # fmt: skip
 POSITIVE = ("rmse", "mse", "emp_se", "mean_se", "ci_width", "iqr", "mad")
 QUANTILES = (0.5, 0.25, 0.75)  # the bisection's evaluation points, in turn
-WINDOW_SHARE = 0.6
 REVERSAL_MCSES = 3.0
 MIN_STEPS = 6  # bisection steps per estimator before its precision is judged
 
@@ -152,15 +158,17 @@ class Fit:
     scale: float
     coef: tuple  # η = Σ coef_j · u^j, u = (x − center)/scale
     cov: tuple  # covariance of coef (rows)
-    root: float  # NaN when the curve does not reach the target in the window
+    root: float  # NaN when the curve does not reach the target within the evaluated values widened by half
     se: float
     ci_low: float
     ci_high: float
-    used: tuple  # the x values in the window
+    used: tuple  # the x values fitted
+    log_x: bool = False  # u is (log x − center)/scale
 
     def curve(self, x: np.ndarray) -> np.ndarray:
         """The fitted measure at x (on the measure's own scale)."""
-        u = (np.asarray(x, float) - self.center) / self.scale
+        t = np.log(np.asarray(x, float)) if self.log_x else np.asarray(x, float)
+        u = (t - self.center) / self.scale
         eta = np.polyval(list(reversed(self.coef)), u)
         return _inverse(self.link, eta)
 
@@ -178,29 +186,18 @@ def _inverse(link: str, eta):
     return np.exp(eta) if link == "log" else eta
 
 
-def window(points: list[Point], around: float) -> list[Point]:
-    """The evaluated values nearest `around` holding `WINDOW_SHARE` of the replications (≥ 3 values)."""
-    ordered = sorted(points, key=lambda p: (abs(p.x - around), p.x))
-    total = sum(p.reps for p in points)
-    chosen, held = [], 0
-    for p in ordered:
-        chosen.append(p)
-        held += p.reps
-        if held >= WINDOW_SHARE * total and len(chosen) >= 3:
-            break
-    return sorted(chosen, key=lambda p: p.x)
-
-
 def fit_root(points: list[Point], target: float, link: str, around: float, level: float = 0.95) -> Fit | None:
-    """The regression over the window around `around` and its root with a delta-method interval (or None)."""
-    used = [p for p in window(points, around) if np.isfinite(p.measure) and (link == "logit" or p.mcse > 0)]
+    """The regression over every evaluated value, centred at `around`: its root and interval (None without two values)."""
+    used = sorted((p for p in points if np.isfinite(p.measure) and (link == "logit" or p.mcse > 0)), key=lambda p: p.x)
     if len({p.x for p in used}) < 2:
         return None
     x = np.array([p.x for p in used])
-    center = around
-    scale = max(float(np.max(np.abs(x - center))), 1e-12)
-    degree = 2 if len(set(x)) >= 5 else 1
-    design = np.vander((x - center) / scale, degree + 1, increasing=True)
+    log_x = bool(x.min() > 0 and around > 0)
+    t = np.log(x) if log_x else x
+    center = math.log(around) if log_x else around
+    scale = max(float(np.max(np.abs(t - center))), 1e-12)
+    degree = 2 if len(set(x)) >= 4 else 1
+    design = np.vander((t - center) / scale, degree + 1, increasing=True)
     if link == "logit":
         trials = np.array([p.trials for p in used])
         hits = np.array([p.measure for p in used]) * trials
@@ -228,41 +225,45 @@ def fit_root(points: list[Point], target: float, link: str, around: float, level
     df = len(x) - len(coef)
     cov = cov * max(1.0, pearson / df) if df > 0 else cov
     goal = float(_link(link, target))
-    root_u = _crossing(coef, goal, (x.min() - center) / scale, (x.max() - center) / scale)
+    u_lo, u_hi = (t.min() - center) / scale, (t.max() - center) / scale
+    root_u = _crossing(coef, goal, u_lo, u_hi)
     if root_u is None:
         return Fit(link, center, scale, tuple(coef), tuple(map(tuple, cov)), math.nan, math.nan, math.nan, math.nan,
-                   tuple(sorted(set(x))))  # fmt: skip
+                   tuple(sorted(set(x))), log_x)  # fmt: skip
     powers = root_u ** np.arange(len(coef))
     slope = sum(j * coef[j] * root_u ** (j - 1) for j in range(1, len(coef)))
-    gradient = -powers / slope * scale  # ∂x*/∂β
+    gradient = -powers / slope * scale  # ∂t*/∂β, t = x or log x
     se = float(math.sqrt(max(gradient @ cov @ gradient, 0.0)))
     z = NormalDist().inv_cdf(0.5 + level / 2)
-    low, high = _inverted(np.asarray(coef), np.asarray(cov), goal, root_u, (x.min() - center) / scale,
-                          (x.max() - center) / scale, z)  # fmt: skip
-    return Fit(link, center, scale, tuple(coef), tuple(map(tuple, cov)), center + root_u * scale, se,
-               center + low * scale, center + high * scale, tuple(sorted(set(x))))  # fmt: skip
+    low, high = _inverted(np.asarray(coef), np.asarray(cov), goal, root_u, u_lo, u_hi, z)
+
+    def back(u):
+        return math.exp(center + u * scale) if log_x else center + u * scale
+
+    root = back(root_u)
+    return Fit(link, center, scale, tuple(coef), tuple(map(tuple, cov)), root, se * root if log_x else se,
+               back(low), back(high), tuple(sorted(set(x))), log_x)  # fmt: skip
 
 
-def _inverted(coef, cov, goal, root_u, lo, hi, z, points: int = 4001) -> tuple[float, float]:
-    """The values u whose fitted η(u) is within z standard errors of the goal, around the root (Fieller's
-    interval for a line, the inverted pointwise band for a quadratic); ±inf where it runs past the window
-    widened by half on that side."""
+def _inverted(coef, cov, goal, root_u, lo, hi, z) -> tuple[float, float]:
+    """The values u around the root whose fitted η(u) is within z standard errors of the goal (Fieller's
+    interval for a line, the inverted pointwise band for a quadratic): the real roots nearest the root on
+    either side of (η(u) − goal)² − z²·a(u)'Σa(u), a(u) = (1, u, u², …); ±inf on a side with none within
+    the window widened by half."""
+    k = len(coef)
+    gap = np.array(coef, float)
+    gap[0] -= goal
+    band = np.zeros(2 * k - 1)
+    for i in range(k):
+        for j in range(k):
+            band[i + j] += cov[i][j]
+    boundary = np.polynomial.polynomial.polysub(np.polynomial.polynomial.polymul(gap, gap), z**2 * band)
+    roots = np.roots(boundary[::-1]) if np.any(boundary[1:] != 0) else np.array([])
+    real = np.sort([r.real for r in roots if abs(r.imag) < 1e-9])
     span = hi - lo
-    u = np.linspace(lo - span / 2, hi + span / 2, points)
-    design = u[:, None] ** np.arange(len(coef))
-    gap = design @ coef - goal
-    variance = np.einsum("ij,jk,ik->i", design, cov, design)
-    inside = gap**2 <= z**2 * variance
-    at = int(np.argmin(np.abs(u - root_u)))
-    if not inside[at]:
-        return root_u, root_u
-    left = at
-    while left > 0 and inside[left - 1]:
-        left -= 1
-    right = at
-    while right < points - 1 and inside[right + 1]:
-        right += 1
-    return (-math.inf if left == 0 else float(u[left])), (math.inf if right == points - 1 else float(u[right]))
+    below = [r for r in real if lo - span / 2 <= r < root_u]
+    above = [r for r in real if root_u < r <= hi + span / 2]
+    return (max(below) if below else -math.inf), (min(above) if above else math.inf)
 
 
 def _crossing(coef: np.ndarray, goal: float, lo: float, hi: float) -> float | None:
