@@ -34,13 +34,17 @@ def _add_plugin_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+def _add_output_options(p: argparse.ArgumentParser) -> None:
     _add_plugin_option(p)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: results)")
     p.add_argument(
         "--jobs", type=_positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
     )
     p.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    _add_output_options(p)
     p.add_argument("--quiet", action="store_true", help="print no progress bar and no tables, only failed claims")
     p.add_argument(
         "--verbose",
@@ -132,12 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", type=float, help="stop once the root's interval has at most this half-width")
     p.add_argument("--batch", type=_positive_int, help="replications of one evaluation (default: chunk_size, else 200)")
     p.add_argument("--points", action="store_true", help="also print every evaluated point")
-    _add_plugin_option(p)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: results)")
-    p.add_argument(
-        "--jobs", type=_positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
-    )
-    p.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
+    _add_output_options(p)
     p.add_argument("--no-figures", action="store_true", help="skip the figure and report")
 
     p = sub.add_parser(

@@ -49,7 +49,10 @@ def draw_solve(run_dir) -> list[Path]:
             ax.plot(grid, Fit(**fit).curve(grid), color="0.2", linewidth=1.2, label="fitted curve")
         if root["root"] is not None and math.isfinite(root["root"]):
             ax.axvline(root["root"], color=colour, linewidth=1)
-            ax.axvspan(root["ci_low"], root["ci_high"], color=colour, alpha=0.15, label=f"root, {result['level']:.0%} CI")
+            # an unbounded side of the interval is shaded to the edge of the evaluated values
+            low = root["ci_low"] if math.isfinite(root["ci_low"]) else float(x.min())
+            high = root["ci_high"] if math.isfinite(root["ci_high"]) else float(x.max())
+            ax.axvspan(low, high, color=colour, alpha=0.15, label=f"root, {result['level']:.0%} CI")
         reference_line(ax, result["target"], f"target {result['target']:g}")
         title = f"{label}: {root['status']}"
         if root["root"] is not None and math.isfinite(root["root"]):
