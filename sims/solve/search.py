@@ -338,15 +338,15 @@ def find_roots(evals, labels, measure: str, goal: float, lo: float, hi: float, i
         first, last = (evals.point(label, x, measure) for x in ends)
         roots[label] = root = Root(label, "budget")
         change = last.measure - first.measure
-        if not abs(change) > 2 * math.hypot(first.mcse, last.mcse):
-            root.status = "flat"
-            continue
-        root.direction = 1 if change > 0 else -1
         if all(abs(p.measure - goal) > 2 * p.mcse and p.measure > goal for p in (first, last)) or all(
             abs(p.measure - goal) > 2 * p.mcse and p.measure < goal for p in (first, last)
         ):
             root.status = "not_bracketed"
             continue
+        if not abs(change) > 2 * math.hypot(first.mcse, last.mcse):
+            root.status = "flat"
+            continue
+        root.direction = 1 if change > 0 else -1
         search = Bisection(candidates(lo, hi, integer), root.direction)
         for p in (first, last):
             search.update(p.x, p.measure, p.mcse, goal)
