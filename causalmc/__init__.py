@@ -8,6 +8,7 @@ estimator on your own data::
     result.summary, result.records(), result.figures, result.expectations
     data = causalmc.sample("scenarios/confounding.toml", cell={"n": 100}, rep=3)
     causalmc.estimate("ols_adjusted", data, se="hc1")
+    causalmc.solve("scenarios/solve_rct_power.toml", param="n", target="power=0.80")
 
 Bring your own estimator or DGP (in a plugin file, loaded with
 ``plugins=["my_plugin.py"]`` or ``--plugin my_plugin.py``)::
@@ -30,6 +31,7 @@ from causalmc.sims import __version__, adapters
 from causalmc.sims.api import Run, estimate, open, run, sample
 from causalmc.sims.dgps import Dgp
 from causalmc.sims.plugins import PluginError, load_all as load_plugins, register
+from causalmc.sims.solve import Solve, solve
 
 __all__ = [
     "Dgp",
@@ -46,6 +48,8 @@ __all__ = [
     "register",
     "run",
     "sample",
+    "Solve",
+    "solve",
 ]
 
 

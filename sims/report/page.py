@@ -9,7 +9,7 @@ Markdown for pull-request comments and ``$GITHUB_STEP_SUMMARY``.
 Contents: the scenario's description and TOML, the DGP's equations (its
 module docstring), one compact table per measure (cells × estimators, each
 value rounded to its MCSE's precision with the MCSE beside it), the
-expectations with pass/fail, a leaderboard per cell (estimators ranked by
+expectations with pass/fail, a solve's roots (`sims.solve`), a leaderboard per cell (estimators ranked by
 RMSE and by |coverage − nominal|, tied when the paired difference is not
 distinguishable), the figures, failures by status and the provenance
 (seed, versions, git revision, timings, workers, skipped estimators).
@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..comparison import leaderboard
-from ..run.folder import MANIFEST
+from ..run.folder import MANIFEST, read_solve
 from .text import expectation_table, has_several_terms, replications_text, stock_yogo_note, target_lines
 
 HTML, MARKDOWN, INDEX = "report.html", "report.md", "index.html"
@@ -268,6 +268,35 @@ def context(run_dir: Path, scenario, summary: pd.DataFrame, figures: list[Path])
         "several_terms": several_terms,
         "markdown_measures": MARKDOWN_MEASURES,
         "row_limit": MARKDOWN_ROW_LIMIT,
+        "solve": solve_section(run_dir),
+    }
+
+
+def solve_section(run_dir: Path) -> dict | None:
+    """A solve's answer per estimator (`sims.solve`), as the report shows it; None for a plain run."""
+    result = read_solve(run_dir)
+    if result is None:
+        return None
+
+    def number(value):
+        return "" if value is None or not math.isfinite(value) else f"{value:.5g}"
+
+    rows = []
+    for label, root in result["roots"].items():
+        design = number(root["design_value"])
+        if result["integer"] and design:
+            design += f" [{number(root['design_ci'][0])}, {number(root['design_ci'][1])}]"
+        rows.append({
+            "estimator": label, "status": root["status"], "root": number(root["root"]), "se": number(root["se"]),
+            "ci": f"[{number(root['ci_low'])}, {number(root['ci_high'])}]" if number(root["root"]) else "",
+            "design": design, "monotone": "yes" if root["monotone"] else f"no ({len(root['reversals'])} reversals)",
+        })  # fmt: skip
+    low, high = result["interval"]
+    return {
+        "question": f"{result['param']} at which {result['measure']} = {result['target']:g}, "
+        f"within [{low:g}, {high:g}]; {result['reps']} replications; {result['level']:.0%} intervals",
+        "rows": rows,
+        "integer": result["integer"],
     }
 
 

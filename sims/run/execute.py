@@ -38,6 +38,7 @@ def run(
     backend: str = "loky",
     scheduler: str | None = None,
     workers_write: bool | None = None,
+    keep_records: bool = False,
 ) -> RunResult:
     """Compute a planned scenario's missing tasks and write its records.
 
@@ -52,6 +53,10 @@ def run(
     round's counts follow from the records of the one before alone, so an
     adaptive run resumes like any other and equals a fixed-count run of the
     counts it ends with.  The returned plan has the final counts.
+
+    With `keep_records` (a solve's evaluations, `sims.solve`) no records
+    file is deleted: other cells' and later chunks are kept for the
+    evaluations that follow.
 
     The summary and figures are separate steps (`sims.summary`,
     `sims.figures`) so they can be redone from the records alone.
@@ -77,7 +82,7 @@ def run(
     rounds = []
     while True:
         # A later round's chunks left by an earlier, longer run are kept until the last round.
-        folder.prune(records_dir, plan, keep_later=adaptive)
+        folder.prune(records_dir, plan, keep_later=adaptive or keep_records, keep_cells=keep_records)
         pending = [t for t in plan.tasks if not (records_dir / t.file_name).exists()]
         computed += len(pending)
         try:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 RECORD_FILE = re.compile(r"^[0-9a-f]{16}-\d{5,}-\d+\.parquet$")
 MANIFEST = "manifest.json"
+SOLVE = "solve.json"  # a solve's answer (`sims.solve`), beside the manifest
 
 
 class RunDirError(RuntimeError):
@@ -167,11 +168,12 @@ def write_manifest(
     os.replace(tmp, run_dir / MANIFEST)
 
 
-def prune(records_dir: Path, plan: Plan, keep_later: bool) -> None:
+def prune(records_dir: Path, plan: Plan, keep_later: bool, keep_cells: bool = False) -> None:
     """Delete the records files the plan no longer has: other cells, or a chunk of another length.
 
     With `keep_later`, chunks past a cell's current count are kept (a later
-    round of an adaptive run will use them).
+    round of an adaptive run will use them); with `keep_cells`, the files of
+    cells the plan does not have (a solve adds its cells to a run's).
     """
     planned = {t.file_name for t in plan.tasks}
     last = {}
@@ -182,6 +184,8 @@ def prune(records_dir: Path, plan: Plan, keep_later: bool) -> None:
             continue
         key, chunk, _ = path.stem.split("-")
         key, chunk = int(key, 16), int(chunk)
+        if keep_cells and key not in last:
+            continue
         if not (keep_later and key in last and chunk > last[key]):
             path.unlink()
 
@@ -207,3 +211,9 @@ def add_timings(run_dir: Path, **seconds) -> None:
     tmp = run_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, allow_nan=False))
     os.replace(tmp, path)
+
+
+def read_solve(run_dir) -> dict | None:
+    """The solve a run folder holds (`sims.solve`: roots, fits, evaluated points), or None."""
+    path = Path(run_dir) / SOLVE
+    return json.loads(path.read_text()) if path.exists() else None
