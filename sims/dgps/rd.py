@@ -130,7 +130,7 @@ def generate(rng, n_reps, p):
         width = p["manipulation_width"] if manipulation > 0 else 0.0
         uniform = p["running"] == "uniform"
         _draw(rng, MODELS[p["model"]], uniform, p["sigma"], manipulation, width, batch["x"], batch["y"])
-        batch |= {"takeup": (batch["x"] >= 0).astype(float), "cluster": np.zeros((n_reps, n), np.int64)}
+        batch |= {"takeup": (batch["x"] >= 0).astype(float), "cluster": np.zeros((n_reps, n))}
         batch["covariate"] = np.zeros((n_reps, n))
         main, first = truth(p["model"]), 1.0
     else:

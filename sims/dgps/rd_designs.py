@@ -133,7 +133,7 @@ def arrays(rng, n_reps, p, coefs):
     n = p["n"]
     shape = (n_reps, n)
     x, y, d, z = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
-    g = np.empty(shape, np.int64)
+    g = np.empty(shape)  # cluster ids as floats, as every DGP's frames hold them
     covs = p["covariates"] != "none"
     gammas = np.zeros(2)
     if covs and p["covariates"] != "ccft1":
