@@ -22,6 +22,7 @@ TOO_FEW_OBSERVATIONS = 12  # a side of a cutoff has too few distinct points in t
 ONE_TREATED = 13  # the variance needs two or more treated units (synthdid's bootstrap and jackknife return NA)
 FEW_CONTROLS = 14  # the placebo variance needs more controls than treated units (synthdid stops)
 ONE_DONOR = 15  # the fixed-weights jackknife with one control of nonzero weight (synthdid returns NA)
+LEARNER_FAILED = 16  # a nuisance learner failed: non-finite data or predictions, or a scikit-learn fit raised
 
 NAMES = (
     "ok",
@@ -40,4 +41,5 @@ NAMES = (
     "one_treated",
     "few_controls",
     "one_donor",
+    "learner_failed",
 )

@@ -1,0 +1,49 @@
+"""Learners of nuisance functions: E[y | x] and P(y = 1 | x) from training data, for cross-fitted estimators.
+
+``fit_predict(name, options, x_train, y_train, x_test, seed) -> (pred, info)``
+is the one entry point from Python; `LEARNERS` lists them by name and
+`validate_options` checks a scenario's options (ValueError naming the
+learner, the key and what is allowed).  The built-in learners are numba
+kernels with plain numpy twins, held to scikit-learn by the tests:
+
+- ``ols``, ``ridge`` (`linear`): least squares, scikit-learn's
+  ``LinearRegression`` and ``Ridge``;
+- ``lasso``, ``lasso_cv`` (`lasso`): coordinate descent with covariance
+  updates, scikit-learn's ``Lasso`` and ``LassoCV`` (and glmnet's 1-SE rule).
+
+A compiled caller (a batched cross-fitting kernel) calls the kernels
+directly, without Python in the loop: each ``*_fit(x, y, …, coef, info)``
+takes row-major x (n, p), writes coef (p + 1,) with the intercept first and
+info (4,) (`INFO_FIELDS`), and returns a status code of
+`causalmc.estimators.status`; ``linear_predict(x, coef, pred)`` predicts.
+A failed fit is a status with NaN coefficients, never an exception.
+
+This package sees arrays only: it never imports from ``sims`` and the core
+install never needs scikit-learn.
+"""
+
+from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, Learner
+from .lasso import RULE_1SE, RULE_MIN, contiguous_folds, lasso_cv_fit, lasso_fit, lasso_gram_cd
+from .linear import linear_predict, ols_fit, ridge_fit
+from .registry import LEARNERS, fit_predict, validate_options
+
+__all__ = [
+    "ALPHA",
+    "CONVERGED",
+    "INFO_FIELDS",
+    "ITERATIONS",
+    "LEARNERS",
+    "Learner",
+    "NONZERO",
+    "RULE_1SE",
+    "RULE_MIN",
+    "contiguous_folds",
+    "fit_predict",
+    "lasso_cv_fit",
+    "lasso_fit",
+    "lasso_gram_cd",
+    "linear_predict",
+    "ols_fit",
+    "ridge_fit",
+    "validate_options",
+]

@@ -1,0 +1,167 @@
+"""The learners of `causalmc.estimators.learners` held to scikit-learn (the outside oracle), kernels and twins.
+
+Conventions: every learner fits an intercept, unpenalised; ``ols`` is
+``LinearRegression``, ``ridge`` is ``Ridge(alpha)`` (penalty α‖w‖² on the
+slopes), ``lasso`` is ``Lasso(alpha)`` ((1/2n)‖y − b − Xw‖² + α‖w‖₁) and
+``lasso_cv`` is ``LassoCV`` given the same folds (the ``1se`` rule is
+glmnet's, computed here from scikit-learn's fold errors).  Many random
+datasets are batched inside each test function.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso, LassoCV, LinearRegression, Ridge
+from sklearn.model_selection import KFold
+
+from causalmc.estimators import status as st
+from causalmc.estimators.learners import LEARNERS, fit_predict, validate_options
+
+
+def _datasets(count, seed, n_range=(20, 200), p_range=(1, 12)):
+    """Random regression datasets: (x_train, y_train, x_test), covariates with scales and means of their own."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        n = int(rng.integers(*n_range))
+        p = int(rng.integers(*p_range))
+        scale = rng.uniform(0.2, 5.0, p)
+        shift = rng.normal(0.0, 3.0, p)
+        x = rng.normal(size=(n + 30, p)) * scale + shift
+        beta = rng.normal(size=p) * (rng.random(p) < 0.6)
+        y = 1.5 + x @ beta + rng.normal(0.0, rng.uniform(0.3, 3.0), n + 30)
+        yield x[:n], y[:n], x[n:]
+
+
+def _worst(a, b):
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / (1.0 + np.abs(np.asarray(b)))))
+
+
+def test_ols_and_ridge_equal_scikit_learn():
+    """ols = LinearRegression and ridge = Ridge(alpha) (both solve exactly): coefficients and predictions to 1e-8
+    relative to 1 + |value|, kernel and twin, on 60 random datasets with α from 0.01 to 100."""
+    rng = np.random.default_rng(7)
+    worst = {"ols": 0.0, "ridge": 0.0}
+    for x, y, x_test in _datasets(60, 1):
+        alpha = float(10.0 ** rng.uniform(-2, 2))
+        for name, options, model in (
+            ("ols", {}, LinearRegression()),
+            ("ridge", {"alpha": alpha}, Ridge(alpha=alpha)),
+        ):
+            model.fit(x, y)
+            want_coef = np.concatenate([[model.intercept_], model.coef_])
+            for reference in (False, True):
+                pred, info = fit_predict(name, options, x, y, x_test, 0, reference=reference)
+                assert info["status"] == "ok"
+                assert info["converged"] and info["nonzero"] == x.shape[1]
+                worst[name] = max(worst[name], _worst(pred, model.predict(x_test)), _worst(info["coef"], want_coef))
+    assert worst["ols"] < 1e-8 and worst["ridge"] < 1e-8, worst
+
+
+def test_a_failed_fit_is_a_status_with_nan_predictions():
+    """Collinear columns: ols is singular (NaN predictions, status), ridge with α > 0 still fits; non-finite data
+    is learner_failed.  Nothing raises."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 3))
+    x[:, 2] = x[:, 0] - 2.0 * x[:, 1]
+    y = rng.normal(size=40)
+    for reference in (False, True):
+        pred, info = fit_predict("ols", {}, x, y, x[:5], 0, reference=reference)
+        assert info["status"] == "singular" and np.isnan(pred).all() and pred.shape == (5,)
+        pred, info = fit_predict("ridge", {"alpha": 0.5}, x, y, x[:5], 0, reference=reference)
+        assert info["status"] == "ok" and np.isfinite(pred).all()
+        y_bad = y.copy()
+        y_bad[4] = np.nan
+        pred, info = fit_predict("ols", {}, x[:, :2], y_bad, x[:5, :2], 0, reference=reference)
+        assert info["status"] == "learner_failed" and np.isnan(pred).all()
+    assert st.NAMES[st.LEARNER_FAILED] == "learner_failed"
+
+
+def test_options_are_checked_with_the_learner_the_key_and_what_is_allowed():
+    assert validate_options("ridge", {}) == {"alpha": 1.0}
+    assert validate_options("ridge", {"alpha": 2}) == {"alpha": 2.0}
+    with pytest.raises(ValueError, match=r"unknown option 'lambda' of learner 'ridge'; allowed: alpha"):
+        validate_options("ridge", {"lambda": 1.0})
+    with pytest.raises(ValueError, match=r"option 'alpha' of learner 'ridge': -1.* allowed: a number ≥ 0"):
+        validate_options("ridge", {"alpha": -1.0})
+    with pytest.raises(ValueError, match=r"unknown option 'alpha' of learner 'ols'; allowed: \(none\)"):
+        validate_options("ols", {"alpha": 1.0})
+    with pytest.raises(ValueError, match=r"unknown learner 'forest'; allowed: .*ols"):
+        validate_options("forest", {})
+    x = np.zeros((5, 2))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        fit_predict("ols", {}, x, np.zeros(4), x, 0)
+    assert set(LEARNERS) >= {"ols", "ridge"}
+
+
+TIGHT = {"tol": 1e-12, "max_iter": 100_000}
+
+
+def test_lasso_equals_scikit_learn():
+    """lasso = Lasso(alpha) with tol = 1e-12 on both sides (duality gap ≤ 1e-12·‖yᶜ‖²): coefficients and
+    predictions within 1e-9 relative to 1 + |value| (achieved: about 1e-13), kernel and twin, on 40 datasets with
+    α from 0.3% to 90% of α_max (from dense to one or two non-zero slopes)."""
+    rng = np.random.default_rng(11)
+    worst, sizes = 0.0, set()
+    for x, y, x_test in _datasets(40, 2):
+        alpha_max = np.max(np.abs((x - x.mean(0)).T @ (y - y.mean()))) / len(y)
+        alpha = float(alpha_max * 10.0 ** rng.uniform(-2.5, -0.05))
+        model = Lasso(alpha=alpha, **TIGHT).fit(x, y)
+        want = np.concatenate([[model.intercept_], model.coef_])
+        for reference in (False, True):
+            pred, info = fit_predict("lasso", {"alpha": alpha} | TIGHT, x, y, x_test, 0, reference=reference)
+            assert info["status"] == "ok" and info["converged"] and info["alpha"] == alpha
+            assert info["nonzero"] == np.count_nonzero(info["coef"][1:])
+            worst = max(worst, _worst(pred, model.predict(x_test)), _worst(info["coef"], want))
+        sizes.add(int(info["nonzero"]))
+    assert worst < 1e-9, worst
+    assert min(sizes) <= 2 and max(sizes) >= 6  # sparse and dense fits both checked
+
+
+def test_lasso_cv_equals_scikit_learn_with_the_same_folds():
+    """lasso_cv = LassoCV(alphas=n_alphas, cv=[the same (train, test) folds]) with tol = 1e-12 on both sides: the
+    grid (to 1e-12 relative: numpy's geomspace and log10 steps differ in rounding), every fold's error along it
+    (1e-9 relative), the chosen α and the refit's predictions (1e-9).  The 1se rule is checked against glmnet's
+    rule applied to scikit-learn's ``mse_path_`` and a Lasso refit at that α.  Contiguous folds are KFold(K)'s;
+    shuffled ones a permutation from the seed.  14 datasets, K from 2 to 10; the twin on the first four."""
+    rng = np.random.default_rng(5)
+    worst = {"grid": 0.0, "mse": 0.0, "pred": 0.0}
+    chosen = set()
+    for d, (x, y, x_test) in enumerate(_datasets(14, 3, n_range=(40, 160), p_range=(2, 10))):
+        k = int(rng.integers(2, 11))
+        options = {"cv": k, "n_alphas": 25, "rule": ("min", "1se")[d % 2], "folds": ("contiguous", "shuffled")[d // 7]}
+        for reference in (False, True) if d < 4 else (False,):
+            pred, info = fit_predict("lasso_cv", options | TIGHT, x, y, x_test, 100 + d, reference=reference)
+            assert info["status"] == "ok" and info["converged"]
+            fold = info["fold"]
+            splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in range(k)]
+            if options["folds"] == "contiguous":
+                for (train, test), (want_train, want_test) in zip(splits, KFold(k).split(x), strict=True):
+                    assert np.array_equal(train, want_train) and np.array_equal(test, want_test)
+            model = LassoCV(alphas=25, cv=splits, **TIGHT).fit(x, y)
+            grid = model.alphas_
+            worst["grid"] = max(worst["grid"], _worst(info["alphas"] / grid, np.ones(25)))
+            worst["mse"] = max(worst["mse"], _worst(info["cv_mse"] / model.mse_path_, np.ones((25, k))))
+            means = model.mse_path_.mean(axis=1)
+            best = int(np.argmin(means))
+            if options["rule"] == "1se":
+                bound = means[best] + model.mse_path_[best].std(ddof=1) / np.sqrt(k)
+                best = int(np.flatnonzero(means <= bound)[0])
+                model = Lasso(alpha=grid[best], **TIGHT).fit(x, y)
+            else:
+                assert model.alpha_ == grid[best]
+            assert info["alpha"] == pytest.approx(grid[best], rel=1e-12)
+            worst["pred"] = max(worst["pred"], _worst(pred, model.predict(x_test)))
+            chosen.add(best)
+    assert worst["grid"] < 1e-12 and worst["mse"] < 1e-9 and worst["pred"] < 1e-9, worst
+    assert len(chosen) > 3  # the choice moves along the grid across datasets
+
+
+def test_lasso_cv_statuses_and_folds():
+    """Fewer rows than folds is too_few_observations (NaN predictions); shuffled folds follow the seed."""
+    x = np.arange(8.0).reshape(4, 2)
+    for reference in (False, True):
+        pred, info = fit_predict("lasso_cv", {"cv": 5}, x, np.arange(4.0), x, 0, reference=reference)
+        assert info["status"] == "too_few_observations" and np.isnan(pred).all()
+    x, y, x_test = next(_datasets(1, 9))
+    folds = [fit_predict("lasso_cv", {"folds": "shuffled"}, x, y, x_test, seed)[1]["fold"] for seed in (1, 1, 2)]
+    assert np.array_equal(folds[0], folds[1]) and not np.array_equal(folds[0], folds[2])
+    assert np.array_equal(np.bincount(folds[0]), [len(test) for _, test in KFold(5).split(x)])
