@@ -9,13 +9,19 @@ kernels with plain numpy twins, held to scikit-learn by the tests:
 - ``ols``, ``ridge`` (`linear`): least squares, scikit-learn's
   ``LinearRegression`` and ``Ridge``;
 - ``lasso``, ``lasso_cv`` (`lasso`): coordinate descent with covariance
-  updates, scikit-learn's ``Lasso`` and ``LassoCV`` (and glmnet's 1-SE rule).
+  updates, scikit-learn's ``Lasso`` and ``LassoCV`` (and glmnet's 1-SE rule);
+- ``logistic``, ``logistic_lasso`` (`logistic`): P(y = 1 | x) by Newton's
+  method and proximal Newton, scikit-learn's ``LogisticRegression`` with
+  an L2 penalty or none, and with an L1 penalty (saga's objective);
+- ``sklearn`` (`sklearn_bridge`): any scikit-learn regressor or classifier
+  named by import path, its parameters as data (the optional extra ``ml``).
 
 A compiled caller (a batched cross-fitting kernel) calls the kernels
 directly, without Python in the loop: each ``*_fit(x, y, …, coef, info)``
 takes row-major x (n, p), writes coef (p + 1,) with the intercept first and
 info (4,) (`INFO_FIELDS`), and returns a status code of
-`causalmc.estimators.status`; ``linear_predict(x, coef, pred)`` predicts.
+`causalmc.estimators.status`; ``linear_predict(x, coef, pred)`` and
+``logistic_predict(x, coef, pred)`` predict.
 A failed fit is a status with NaN coefficients, never an exception.
 
 This package sees arrays only: it never imports from ``sims`` and the core
@@ -25,6 +31,7 @@ install never needs scikit-learn.
 from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, Learner
 from .lasso import RULE_1SE, RULE_MIN, contiguous_folds, lasso_cv_fit, lasso_fit, lasso_gram_cd
 from .linear import linear_predict, ols_fit, ridge_fit
+from .logistic import logistic_fit, logistic_lasso_fit, logistic_predict
 from .registry import LEARNERS, fit_predict, validate_options
 
 __all__ = [
@@ -43,6 +50,9 @@ __all__ = [
     "lasso_fit",
     "lasso_gram_cd",
     "linear_predict",
+    "logistic_fit",
+    "logistic_lasso_fit",
+    "logistic_predict",
     "ols_fit",
     "ridge_fit",
     "validate_options",

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import status as st
-from . import lasso, linear
-from .base import INFO_FIELDS, Learner
+from . import lasso, linear, logistic, sklearn_bridge
+from .base import CLASSIFICATION, INFO_FIELDS, Learner
 
 def _collect(*modules) -> dict[str, Learner]:
     found = {}
@@ -119,6 +119,8 @@ def fit_predict(
     chosen = validate_options(name, options)
     x_train, y_train, x_test = _check_arrays(name, x_train, y_train, x_test, seed)
     learner = LEARNERS[name]
+    if learner.kind == CLASSIFICATION and not np.isin(y_train[np.isfinite(y_train)], (0.0, 1.0)).all():
+        raise ValueError(f"learner {name!r} is a classifier: y_train must be coded 0/1")
     if not (np.isfinite(x_train).all() and np.isfinite(y_train).all() and np.isfinite(x_test).all()):
         code, pred, info, extra = st.LEARNER_FAILED, None, np.full(len(INFO_FIELDS), np.nan), {}
     else:
@@ -138,4 +140,4 @@ def fit_predict(
     return pred, out
 
 
-LEARNERS: dict[str, Learner] = _collect(linear, lasso)
+LEARNERS: dict[str, Learner] = _collect(linear, lasso, logistic, sklearn_bridge)
