@@ -30,7 +30,7 @@ def _ours(name, params):
     p = {s.name: s.default for s in dgp.params} | params
     batch = dgp.generate(np.random.default_rng(20261207), REPS, p)
     x = np.transpose(batch["controls"], (0, 2, 1)).reshape(REPS * p["n"], -1)
-    return x, batch["y"].ravel(), batch["treatment"].ravel(), batch
+    return x, batch["y"].ravel(), batch.get("d", batch.get("treatment")).ravel(), batch
 
 
 def _theirs(maker, **kwargs):
@@ -98,7 +98,7 @@ def test_plr_sparse_explains_its_r2_shares():
 
 
 SEAM = """dgp = "{dgp}"
-estimators = ["diff_means"]
+estimators = ["{estimator}"]
 [params]
 n = 50
 {extra}
@@ -106,17 +106,18 @@ n = 50
 
 
 @pytest.mark.parametrize(
-    ("dgp", "extra", "truths"),
+    ("dgp", "estimator", "extra", "truths"),
     [
-        ("plr_ccddhnr", "alpha = 0.7\ndim_x = 4", {"theta": 0.7}),
-        ("plr_sparse", "p = 12\ns = 3\ntheta = -1.0", {"theta": -1.0}),
-        ("irm_dml", "theta = 0.25\ndim_x = 6", {"ate": 0.25, "att": att(0.25, 6, 0.5, 0.5)}),
+        ("plr_ccddhnr", "dml_plr", "alpha = 0.7\ndim_x = 4", {"theta": 0.7}),
+        ("plr_sparse", "dml_plr", "p = 12\ns = 3\ntheta = -1.0", {"theta": -1.0}),
+        ("pliv_sparse", "dml_pliv", "p = 6\ntheta = 2.0", {"theta": 2.0}),
+        ("irm_dml", "dml_irm", "theta = 0.25\ndim_x = 6", {"ate": 0.25, "att": att(0.25, 6, 0.5, 0.5)}),
     ],
 )
-def test_designs_through_the_seam(tmp_path, dgp, extra, truths):
+def test_designs_through_the_seam(tmp_path, dgp, estimator, extra, truths):
     """Scenario text → causalmc.sample: n rows with y, the treatment and the covariates, and the truths."""
-    path = write_scenario(tmp_path, dgp, SEAM.format(dgp=dgp, extra=extra))
+    path = write_scenario(tmp_path, dgp, SEAM.format(dgp=dgp, estimator=estimator, extra=extra))
     frame = causalmc.sample(path)
-    assert len(frame) == 50 and {"y", "treatment"} <= set(frame.columns)
+    assert len(frame) == 50 and "y" in frame.columns and ({"d", "treatment"} & set(frame.columns))
     for term, value in truths.items():
         assert frame.attrs["truths"][term] == pytest.approx(value, abs=1e-12)

@@ -7,7 +7,7 @@ covariates x (option ``adjust``; absent: the DGP's ``controls``):
 ``dml_plr``   y = θd + g(x) + ζ,  d = m(x) + v.  Nuisances ``ml_l`` (E[y | x]),
               ``ml_m`` (E[d | x]) and, for ``score = "IV-type"``, ``ml_g``
               (E[y − θ̃d | x], θ̃ the partialling-out estimate from l̂ and m̂,
-              as DoubleML fits it).  Reads ``treatment`` as d.
+              as DoubleML fits it).  Reads ``d``, a continuous treatment.
 ``dml_irm``   y = g(d, x) + u,  d ∈ {0, 1} with P(d = 1 | x) = m(x): θ the
               ATE (``score = "ATE"``, term ``ate``) or the ATT (``"ATTE"``,
               term ``att``).  Nuisances ``ml_g`` (E[y | d = a, x], fitted on
@@ -16,12 +16,12 @@ covariates x (option ``adjust``; absent: the DGP's ``controls``):
               0.01).  Reads ``treatment`` as d.
 ``dml_pliv``  y = θd + g(x) + ζ,  z = m(x) + v with one instrument z: nuisances
               ``ml_l`` (E[y | x]), ``ml_m`` (E[z | x]), ``ml_r`` (E[d | x]);
-              the partialling-out score.  Reads the IV designs' ``x`` as d
-              and ``z`` (one instrument) as z.
+              the partialling-out score.  Reads ``d`` and ``z`` (R, 1, n).
 
 Each nuisance's learner is an option (``ml_l = "lasso_cv"``, a name of
 `causalmc.estimators.learners.LEARNERS`) with its options as a table
-(``ml_l_options = { cv = 5 }``).  The scores, their solution, standard errors
+(``ml_l_options = { cv = 5 }``); the defaults are the parametric baseline, ``ols``
+for every regression and ``logistic`` for the IRM's propensity.  The scores, their solution, standard errors
 and the median aggregation over ``n_rep`` splits are `scores`'; the folds, the
 learner seeds (from the estimator's own stream) and the cross-fitting are
 `crossfit`'s.  The interval is DoubleML's (the median of the splits'
@@ -35,8 +35,8 @@ and ``ps_max`` (the range of the propensities before clipping, over every
 split) and ``trimmed_share`` (the share of clipped propensities).
 
 Statuses: ``empty_fold`` and ``learner_failed`` (`crossfit`),
-``no_variation`` (a treatment arm is empty, or a score's mean derivative is
-0 so θ is undefined), ``no_overlap`` (every propensity clipped).
+``no_variation`` (the IRM's treatment is not binary or an arm is empty, or a
+score's mean derivative is 0 so θ is undefined), ``no_overlap`` (every propensity clipped).
 """
 
 from __future__ import annotations
@@ -143,8 +143,8 @@ def fit_one(model: Model, options: Mapping, y, d, z, x, rng, crit, specs=None, r
     losses = np.zeros((n_rep, 3))
     alphas = np.zeros((n_rep, 3))
     ps_range, clipped = [math.inf, -math.inf], 0
-    if score in (IRM_ATE, IRM_ATTE) and not (0.0 < d.sum() < n):
-        return Fit(status=st.NO_VARIATION)
+    if score in (IRM_ATE, IRM_ATTE) and not (((d == 0.0) | (d == 1.0)).all() and 0.0 < d.sum() < n):
+        return Fit(status=st.NO_VARIATION)  # the IRM needs a binary treatment with both arms
     psi_a, psi_b = np.empty(n), np.empty(n)
     for s in range(n_rep):
         fold_of, seeds = draw_split(rng, n, folds, len(specs))
@@ -236,8 +236,6 @@ def _check(model: Model):
             # a propensity may come from a regression learner, as DoubleML allows (the clipping bounds it)
             if key != "ml_m" and LEARNERS[options[key]].kind == "classification":
                 return f"{key} = {options[key]!r} is a classification learner; {key} needs a regression learner"
-        if options["folds"] < 2 and options["cross_fit"]:
-            return "folds must be at least 2 with cross_fit = true"
         return None
 
     return check
@@ -245,7 +243,7 @@ def _check(model: Model):
 
 
 COMMON_OPTIONS = (
-    Setting("folds", 5, "number of folds of each sample split (DoubleML's n_folds)", minimum=1),
+    Setting("folds", 5, "number of folds of each sample split (DoubleML's n_folds)", minimum=2),
     Setting("n_rep", 1, "number of repeated sample splits, aggregated by DoubleML's medians", minimum=1),
     Setting("cross_fit", True, "cross-fit the nuisances (false: fit and predict on the whole sample)"),
     ADJUST_OPTION,
@@ -255,7 +253,9 @@ COMMON_OPTIONS = (
 def _learner_settings(keys_defaults):
     settings = []
     for key, default, what in keys_defaults:
-        settings.append(Setting(key, default, f"learner of {what} (DoubleML's {key})", choices=tuple(LEARNERS)))
+        # any name: `check` validates it against LEARNERS with its options (no choices, so that the generic
+        # tests do not sweep every learner of every nuisance)
+        settings.append(Setting(key, default, f"learner of {what} (DoubleML's {key}): a learner's name"))
         settings.append(Setting(f"{key}_options", None, f"options of {key}'s learner, a table", kind=dict))
     return tuple(settings)
 
@@ -275,13 +275,13 @@ ESTIMATORS = (
     Estimator(
         name="dml_plr",
         summary="double ML, partially linear regression (DoubleML's PLR): cross-fitted learners, partialling out or IV-type",
-        needs=("y", "treatment"),
-        run=_runner(PLR, "treatment"),
-        reference=_runner(PLR, "treatment", reference=True),
+        needs=("y", "d"),
+        run=_runner(PLR, "d"),
+        reference=_runner(PLR, "d", reference=True),
         options=(
             Setting("score", "partialling out", "DoubleML's score", choices=PLR_SCORES),
-            *_learner_settings((("ml_l", "lasso_cv", "E[y | x]"), ("ml_m", "lasso_cv", "E[d | x]"),
-                                ("ml_g", "lasso_cv", "E[y - θd | x] (IV-type score)"))),
+            *_learner_settings((("ml_l", "ols", "E[y | x]"), ("ml_m", "ols", "E[d | x]"),
+                                ("ml_g", "ols", "E[y - θd | x] (IV-type score)"))),
             *COMMON_OPTIONS,
         ),
         diagnostics=PLR.diagnostics,
@@ -297,8 +297,8 @@ ESTIMATORS = (
         reference=one_term(_runner(IRM, "treatment", reference=True)),
         options=(
             Setting("score", "ATE", "DoubleML's score: ATE (term ate) or ATTE (term att)", choices=IRM_SCORES),
-            *_learner_settings((("ml_g", "lasso_cv", "E[y | d, x], fitted on each arm"),
-                                ("ml_m", "logistic_lasso", "the propensity P(d = 1 | x)"))),
+            *_learner_settings((("ml_g", "ols", "E[y | d, x], fitted on each arm"),
+                                ("ml_m", "logistic", "the propensity P(d = 1 | x)"))),
             Setting("trimming_threshold", 0.01, "propensities clipped to [a, 1 - a] (DoubleML's truncate rule)",
                     minimum=0.0, maximum=0.5, max_exclusive=True),
             *COMMON_OPTIONS,
@@ -311,13 +311,13 @@ ESTIMATORS = (
     ),
     Estimator(
         name="dml_pliv",
-        summary="double ML, partially linear IV (DoubleML's PLIV, partialling out): one instrument z, endogenous x",
-        needs=("y", "x", "z"),
-        run=_runner(PLIV, "x"),
-        reference=_runner(PLIV, "x", reference=True),
+        summary="double ML, partially linear IV (DoubleML's PLIV, partialling out): one instrument z, endogenous d",
+        needs=("y", "d", "z"),
+        run=_runner(PLIV, "d"),
+        reference=_runner(PLIV, "d", reference=True),
         options=(
-            *_learner_settings((("ml_l", "lasso_cv", "E[y | x]"), ("ml_m", "lasso_cv", "E[z | x]"),
-                                ("ml_r", "lasso_cv", "E[d | x]"))),
+            *_learner_settings((("ml_l", "ols", "E[y | x]"), ("ml_m", "ols", "E[z | x]"),
+                                ("ml_r", "ols", "E[d | x]"))),
             *COMMON_OPTIONS,
         ),
         diagnostics=PLIV.diagnostics,

@@ -15,7 +15,7 @@ E[expit(c_d s)] = 1/2 (symmetry), computed by Gauss–Hermite quadrature
 (200 nodes).  Truths: ``ate`` (the estimand) and ``att``, both population
 values, the same in every replication.
 
-Batch arrays: ``y``, ``treatment`` and ``x`` (the same d) (R, n),
+Batch arrays: ``y`` and ``treatment`` (d) (R, n),
 ``controls`` (R, p, n).  Draw order per unit: v, ζ, then the p normals of x
 (x = L·z, L the Cholesky factor of Σ).  DoubleML draws each block for all
 units at once from numpy's legacy generator; the tests compare moments.
@@ -78,7 +78,7 @@ def generate(rng, n_reps, p):
     beta, c_d, c_y, _ = coefficients(dim, p["R2_d"], p["R2_y"])
     _draw(rng, toeplitz_cholesky(0.5, dim), beta, p["theta"], c_d, c_y, y, d, x)
     truth = np.full(n_reps, p["theta"])
-    return {"y": y, "treatment": d, "x": d, "controls": x, "truth": truth,
+    return {"y": y, "treatment": d, "controls": x, "truth": truth,
             "truth:att": np.full(n_reps, att(p["theta"], dim, p["R2_d"], p["R2_y"]))}
 
 
@@ -93,9 +93,9 @@ DGPS = (
             Setting("R2_d", 0.5, "R² of the treatment equation's index (DoubleML's R2_d)", **R2),
             Setting("R2_y", 0.5, "R² of the outcome's covariate part (DoubleML's R2_y)", **R2),
         ),
-        provides=("y", "treatment", "x", "controls"),
+        provides=("y", "treatment", "controls"),
         generate=generate,
-        examples=({"n": 100}, {"n": 60, "dim_x": 5, "theta": 0.5, "R2_d": 0.2}),
+        examples=({"n": 200, "dim_x": 5}, {"n": 80, "dim_x": 3, "theta": 0.5, "R2_d": 0.2}),
         estimand="ate",
     ),
 )

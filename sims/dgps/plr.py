@@ -22,9 +22,20 @@ with c_d and c_y set so that the covariates explain the share R²_d of d's
 variance and R²_y of the variance of y − θd: c = √(R²/((1 − R²)·b'Σb)).
 Truth: θ.
 
-Batch arrays (both): ``y``, ``treatment`` and ``x`` (the same d) (R, n),
-``controls`` (R, p, n).  Draw order per unit: the p normals of x (then
-x = L·z with L the Cholesky factor of Σ), v, ζ.
+``pliv_sparse`` — the same covariates with one instrument and an
+endogenous treatment (partially linear IV, DoubleML's PLIV):
+
+    z_i = c_z x_i'b + w_i,   d_i = γ z_i + c_d x_i'b + v_i,   y_i = θ d_i + c_y x_i'b + ζ_i
+    w ~ N(0, 1),  (v, ζ) ~ N(0, [[1, ρ_e], [ρ_e, 1]])  (ρ_e = ``endogeneity``)
+
+with c_z, c_d, c_y as above for R²_z = R²_d = R²_y = ``R2``.  Truth: θ.
+
+Batch arrays: ``y`` and ``d`` (R, n) (``d`` continuous: the binary-treatment
+estimators' ``treatment`` is not provided), ``controls`` (R, p, n);
+``pliv_sparse`` also ``z`` (R, 1, n).  Draw order
+per unit: the p normals of x (then x = L·z with L the Cholesky factor of
+Σ), v, ζ; ``pliv_sparse``: the p normals, w, v, then ζ's own normal
+(ζ = ρ_e v + √(1 − ρ_e²)·e).
 """
 
 from __future__ import annotations
@@ -92,8 +103,36 @@ def _draw_sparse(rng, chol, theta, coef_d, coef_y, y, d, x):
             y[r, i] = theta * d[r, i] + index_y + rng.standard_normal()
 
 
+@njit(cache=True)
+def _draw_pliv(rng, chol, theta, gamma, rho_e, coef, scales, y, d, z, x):
+    n_reps, p, n = x.shape
+    normals = np.empty(p)
+    for r in range(n_reps):
+        for i in range(n):
+            correlated_normals(rng, chol, normals, x, r, i)
+            index = 0.0
+            for j in range(coef.shape[0]):
+                index += coef[j] * x[r, j, i]
+            w = rng.standard_normal()
+            v = rng.standard_normal()
+            zeta = rho_e * v + math.sqrt(1.0 - rho_e * rho_e) * rng.standard_normal()
+            z[r, 0, i] = scales[0] * index + w
+            d[r, i] = gamma * z[r, 0, i] + scales[1] * index + v
+            y[r, i] = theta * d[r, i] + scales[2] * index + zeta
+
+
+def generate_pliv(rng, n_reps, p):
+    n, dim, s = p["n"], p["p"], p["s"]
+    y, d, x, z = np.empty((n_reps, n)), np.empty((n_reps, n)), np.empty((n_reps, dim, n)), np.empty((n_reps, 1, n))
+    coef = sparse_coefficients(dim, s, p["rho"], p["R2"])
+    scales = np.ones(3)  # c_z = c_d = c_y: one R² for the three equations
+    _draw_pliv(rng, toeplitz_cholesky(p["rho"], dim), p["theta"], p["gamma"], p["endogeneity"], coef, scales,
+               y, d, z, x)
+    return _batch(y, d, x, np.full(n_reps, p["theta"])) | {"z": z}
+
+
 def _batch(y, d, x, truth):
-    return {"y": y, "treatment": d, "x": d, "controls": x, "truth": truth}
+    return {"y": y, "d": d, "controls": x, "truth": truth}
 
 
 def generate_ccddhnr(rng, n_reps, p):
@@ -140,10 +179,31 @@ DGPS = (
             Setting("alpha", 0.5, "the effect of d on y (the truth)"),
             *(Setting(k, v, f"DoubleML's {k} (module docstring)") for k, v in CCDDHNR_DEFAULTS.items()),
         ),
-        provides=("y", "treatment", "x", "controls"),
+        provides=("y", "d", "controls"),
         generate=generate_ccddhnr,
         check=_check_ccddhnr,
         examples=({"n": 100}, {"n": 60, "dim_x": 5, "alpha": 1.0}),
+        estimand="theta",
+    ),
+    Dgp(
+        name="pliv_sparse",
+        summary="partially linear IV design: one instrument, endogenous d, sparse confounding (s of p covariates)",
+        params=(
+            Setting("n", 500, "number of units", minimum=10),
+            Setting("p", 20, "number of covariates, Toeplitz correlation rho^|j-k|", minimum=1),
+            Setting("s", 5, "number of confounders (non-zero coefficients 1/j, j ≤ s)", minimum=1),
+            Setting("rho", 0.5, "correlation of neighbouring covariates", minimum=-1.0, maximum=1.0,
+                    min_exclusive=True, max_exclusive=True),
+            Setting("theta", 0.5, "the effect of d on y (the truth)"),
+            Setting("gamma", 1.0, "the instrument's first-stage coefficient"),
+            Setting("endogeneity", 0.5, "correlation of d's and y's errors", minimum=-1.0, maximum=1.0,
+                    min_exclusive=True, max_exclusive=True),
+            Setting("R2", 0.5, "share of variance the covariates explain in each equation", **R2),
+        ),
+        provides=("y", "d", "z", "controls"),
+        generate=generate_pliv,
+        check=_check_sparse,
+        examples=({"n": 100, "p": 10},),
         estimand="theta",
     ),
     Dgp(
@@ -159,7 +219,7 @@ DGPS = (
             Setting("R2_d", 0.5, "share of d's variance the covariates explain", **R2),
             Setting("R2_y", 0.5, "share of the variance of y - θd the covariates explain", **R2),
         ),
-        provides=("y", "treatment", "x", "controls"),
+        provides=("y", "d", "controls"),
         generate=generate_sparse,
         check=_check_sparse,
         examples=({"n": 100, "p": 30}, {"n": 60, "p": 8, "s": 8, "rho": 0.0}),
