@@ -21,10 +21,12 @@ from doubleml import DoubleMLData, DoubleMLIRM, DoubleMLPLIV, DoubleMLPLR
 from doubleml.utils import PSProcessorConfig
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+import causalmc
+from causalmc.estimators import status as st
 from causalmc.estimators.dml.crossfit import fold_assignment, splits
 from causalmc.estimators.dml.models import IRM, PLIV, PLR, fit_one
 
-from conftest import assert_close
+from conftest import assert_close, write_scenario
 
 CRIT = 1.959963984540054
 BASE = {"folds": 5, "n_rep": 1, "cross_fit": True, "adjust": None}
@@ -129,3 +131,87 @@ def test_folds_are_kfold_sized_and_seeded():
         assert list(sizes) == [n // k + (j < n % k) for j in range(k)]
         assert (fold_assignment(np.random.default_rng(3), n, k) == fold_of).all()
     assert (fold_assignment(np.random.default_rng(4), 101, 5) != fold_assignment(np.random.default_rng(3), 101, 5)).any()
+
+
+# -- statuses: never a crash ---------------------------------------------------------------------------------------
+
+
+def test_failures_are_statuses():
+    """A learner failing (non-finite covariates: learner_failed), a training fold without treated units
+    (empty_fold), every propensity clipped (no_overlap) and a non-binary IRM treatment (no_variation)."""
+    rng = np.random.default_rng(7)
+    y, d, z, x = _data(rng, 200, 3, binary=True)
+    irm = BASE | {"score": "ATE", "ml_g": "ols", "ml_m": "logistic", "trimming_threshold": 0.01}
+    bad = x.copy()
+    bad[5, 1] = np.nan
+    assert fit_one(IRM, irm, y, d, None, bad, np.random.default_rng(0), CRIT).status == st.LEARNER_FAILED
+    one = np.zeros(200)
+    one[0] = 1.0  # one treated unit: the folds that test it train ĝ₁ on nobody
+    assert fit_one(IRM, irm, y, one, None, x, np.random.default_rng(0), CRIT).status == st.EMPTY_FOLD
+    rare = (rng.random(200) < 0.1).astype(float)
+    clipped = irm | {"trimming_threshold": 0.45, "ml_m": "ols"}  # linear probabilities near 0.1, all below 0.45
+    assert fit_one(IRM, clipped, y, rare, None, x, np.random.default_rng(0), CRIT).status == st.NO_OVERLAP
+    assert fit_one(IRM, irm, y, d + 0.5, None, x, np.random.default_rng(0), CRIT).status == st.NO_VARIATION
+
+
+# -- through the seam: scenario text → causalmc.run / sample / estimate --------------------------------------------
+
+SEAM = """dgp = "plr_ccddhnr"
+estimators = [
+    {{ name = "dml_plr", ml_l = "lasso_cv", ml_m = "lasso_cv", ml_l_options = {{ cv = 3 }}, label = "plr_lasso" }},
+    {{ name = "dml_plr", score = "IV-type", n_rep = 2, folds = 3, label = "plr_iv" }},
+    {{ name = "dml_plr", cross_fit = false, ml_l = "lasso", ml_m = "lasso", label = "plr_nocf" }},
+]
+[params]
+n = 120
+dim_x = 6
+"""
+
+
+@pytest.fixture(scope="module")
+def seam_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dml_seam")
+    path = write_scenario(folder, "dml_seam", SEAM.format(), reps=3)
+    return path, causalmc.run(path, out=folder / "runs", jobs=1, progress=False, figures=False)
+
+
+def test_a_run_records_estimates_and_diagnostics(seam_run):
+    """Every record ok with the truth α = 0.5, DoubleML's interval around the estimate, the chosen λ of lasso_cv
+    (positive) and NaN for ols, the ĝ loss only for the IV-type score."""
+    _, run = seam_run
+    records = run.records()
+    assert len(records) == 9 and (records["status"] == "ok").all() and (records["truth"] == 0.5).all()
+    assert (records["ci_low"] < records["estimate"]).all() and (records["estimate"] < records["ci_high"]).all()
+    lasso = records[records["estimator"] == "plr_lasso"]
+    assert (lasso["alpha_l"] > 0).all() and lasso["loss_g"].isna().all()
+    iv = records[records["estimator"] == "plr_iv"]
+    assert (iv["loss_g"] > 0).all()
+
+
+def test_estimate_on_a_sample_equals_doubleml(seam_run):
+    """`sample` → `estimate` (seed 5) with lasso_cv nuisances equals DoubleML fed the fit's folds and predictions:
+    the estimate's stream decides the folds, the same seed gives the same numbers."""
+    path, _ = seam_run
+    frame = causalmc.sample(path, rep=1)
+    entry = {"name": "dml_plr", "ml_l": "lasso_cv", "ml_m": "lasso_cv", "n_rep": 2}
+    got = causalmc.estimate(entry, frame, seed=5)
+    again = causalmc.estimate(entry, frame, seed=5)
+    assert got["status"] == "ok" and got["estimate"] == again["estimate"]
+    x = np.ascontiguousarray(frame.drop(columns=["y", "d"]).to_numpy())  # the controls, w1 … w6
+    y, d = frame["y"].to_numpy(), frame["d"].to_numpy()
+    opts = BASE | {"score": "partialling out", "ml_l": "lasso_cv", "ml_m": "lasso_cv", "ml_l_options": None,
+                   "ml_m_options": None, "ml_g": "ols", "n_rep": 2}
+    fit = fit_one(PLR, opts, y, d, None, x, np.random.default_rng(5), CRIT)
+    assert_close([got["estimate"], got["se"]], [fit.estimate, fit.se], what="estimate vs fit_one")
+    dml = _doubleml(PLR, fit, 5, opts, y, d, x, None)
+    assert_close([got["estimate"], got["se"]], [dml.coef[0], dml.se[0]], what="estimate vs DoubleML")
+
+
+def test_bad_learner_options_are_refused_naming_the_key(tmp_path):
+    for body, key in (
+        ('estimators = [{ name = "dml_plr", ml_l = "forest" }]', "ml_l"),
+        ('estimators = [{ name = "dml_plr", ml_m = "lasso_cv", ml_m_options = { folds = 0 } }]', "ml_m"),
+    ):
+        path = write_scenario(tmp_path, "dml_bad", f'dgp = "plr_ccddhnr"\n{body}\n')
+        with pytest.raises(Exception, match=key):
+            causalmc.run(path, out=tmp_path / "runs", jobs=1, progress=False, figures=False)
