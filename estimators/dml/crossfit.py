@@ -54,7 +54,7 @@ class Nuisance:
     options : Mapping
         The learner's complete options (`validate_options`).
     target : str
-        What it predicts: ``y``, ``d`` or ``z``, or ``y_partial`` (y − θ̃·d,
+        What it predicts: ``y``, ``d`` (``d_binary`` for the IRM's propensity) or ``z``, or ``y_partial`` (y − θ̃·d,
         the IV-type score's ĝ).
     arm : int
         −1: trained on every unit; 0 or 1: on the units with d equal to it.
@@ -68,7 +68,10 @@ class Nuisance:
 
     @property
     def classifier(self) -> bool:
-        return LEARNERS[self.learner].kind == "classification"
+        """Predicts a probability: a classification learner, or the scikit-learn bridge (kind ``either``) for a
+        propensity (DoubleML's ml_m of the IRM)."""
+        kind = LEARNERS[self.learner].kind
+        return kind == "classification" or (kind == "either" and self.key == "ml_m" and self.target == "d_binary")
 
 
 def nuisance(key: str, options: Mapping, target: str, arm: int = -1) -> Nuisance:

@@ -92,7 +92,7 @@ class Model:
         if self.name == "dml_irm":
             g = nuisance("ml_g", options, "y")
             return (Nuisance("ml_g0", g.learner, g.options, "y", 0), Nuisance("ml_g1", g.learner, g.options, "y", 1),
-                    nuisance("ml_m", options, "d"))
+                    nuisance("ml_m", options, "d_binary"))
         if self.name == "dml_pliv":
             return nuisance("ml_l", options, "y"), nuisance("ml_m", options, "z"), nuisance("ml_r", options, "d")
         return nuisance("ml_l", options, "y"), nuisance("ml_m", options, "d"), nuisance("ml_g", options, "y_partial")
@@ -137,7 +137,7 @@ def fit_one(model: Model, options: Mapping, y, d, z, x, rng, crit, specs=None, r
     score = model.score(options)
     n, folds, n_rep = y.shape[0], options["folds"], options["n_rep"]
     cross_fit = options["cross_fit"]
-    targets = {"y": y, "d": d, "z": z}
+    targets = {"y": y, "d": d, "d_binary": d, "z": z}
     result = Fit(predictions=np.empty((n_rep, 3, n)), fold_of=np.empty((n_rep, n), dtype=np.int64))
     thetas, ses = np.empty(n_rep), np.empty(n_rep)
     losses = np.zeros((n_rep, 3))
