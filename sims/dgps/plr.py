@@ -167,6 +167,18 @@ def _check_ccddhnr(p):
     return [(("dim_x",), "dim_x must be at least 3 (the design reads x₁ and x₃)")] if p["dim_x"] < 3 else []
 
 
+def sparse_settings(p: int) -> tuple[Setting, ...]:
+    """The parameters the sparse designs share (n, p with its default, s, rho, theta)."""
+    return (
+        Setting("n", 500, "number of units", minimum=10),
+        Setting("p", p, "number of covariates, Toeplitz correlation rho^|j-k|", minimum=1),
+        Setting("s", 5, "number of confounders (non-zero coefficients 1/j, j ≤ s)", minimum=1),
+        Setting("rho", 0.5, "correlation of neighbouring covariates", minimum=-1.0, maximum=1.0,
+                min_exclusive=True, max_exclusive=True),
+        Setting("theta", 0.5, "the effect of d on y (the truth)"),
+    )
+
+
 R2 = {"minimum": 0.0, "maximum": 1.0, "min_exclusive": True, "max_exclusive": True}
 
 DGPS = (
@@ -189,12 +201,7 @@ DGPS = (
         name="pliv_sparse",
         summary="partially linear IV design: one instrument, endogenous d, sparse confounding (s of p covariates)",
         params=(
-            Setting("n", 500, "number of units", minimum=10),
-            Setting("p", 20, "number of covariates, Toeplitz correlation rho^|j-k|", minimum=1),
-            Setting("s", 5, "number of confounders (non-zero coefficients 1/j, j ≤ s)", minimum=1),
-            Setting("rho", 0.5, "correlation of neighbouring covariates", minimum=-1.0, maximum=1.0,
-                    min_exclusive=True, max_exclusive=True),
-            Setting("theta", 0.5, "the effect of d on y (the truth)"),
+            *sparse_settings(20),
             Setting("gamma", 1.0, "the instrument's first-stage coefficient"),
             Setting("endogeneity", 0.5, "correlation of d's and y's errors", minimum=-1.0, maximum=1.0,
                     min_exclusive=True, max_exclusive=True),
@@ -210,12 +217,7 @@ DGPS = (
         name="plr_sparse",
         summary="partially linear design with sparse high-dimensional confounding (s of p covariates confound)",
         params=(
-            Setting("n", 500, "number of units", minimum=10),
-            Setting("p", 100, "number of covariates, Toeplitz correlation rho^|j-k|", minimum=1),
-            Setting("s", 5, "number of confounders (non-zero coefficients 1/j, j ≤ s)", minimum=1),
-            Setting("rho", 0.5, "correlation of neighbouring covariates", minimum=-1.0, maximum=1.0,
-                    min_exclusive=True, max_exclusive=True),
-            Setting("theta", 0.5, "the effect of d on y (the truth)"),
+            *sparse_settings(100),
             Setting("R2_d", 0.5, "share of d's variance the covariates explain", **R2),
             Setting("R2_y", 0.5, "share of the variance of y - θd the covariates explain", **R2),
         ),
