@@ -30,8 +30,10 @@ class Setting:
     """A named, typed, range-checked value with a one-line meaning.
 
     The type is `kind`, or the type of `default` when `kind` is not given
-    (int, float, str or tuple); an int is accepted where a float is declared,
-    never the reverse.  A str setting must be one of `choices` (any non-empty
+    (int, float, str, tuple, bool or dict); an int is accepted where a float
+    is declared, never the reverse.  A dict setting is a table of plain data
+    (strings, numbers, booleans, lists and tables of them: a learner's
+    options), checked by its estimator.  A str setting must be one of `choices` (any non-empty
     string when there are none: a column name, a data file).  A tuple setting
     is a list of distinct names (``adjust = ["z", "w"]``), possibly empty,
     each one of `choices` when there are any.  A setting whose default is
@@ -54,6 +56,10 @@ class Setting:
 
     def allowed(self) -> str:
         """Describe the allowed values, for error messages and listings."""
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is dict:
+            return "a table of values"
         if self.kind is str:
             return "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else "a non-empty string"
         if self.kind is tuple:
@@ -73,6 +79,14 @@ class Setting:
 
     def validate(self, value):
         """Return `value` cast to this setting's type, or raise ValueError."""
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"{value!r} has the wrong type; allowed: {self.allowed()}")
+            return value
+        if self.kind is dict:
+            if not isinstance(value, Mapping) or not all(isinstance(k, str) and _plain(v) for k, v in value.items()):
+                raise ValueError(f"{value!r} is not a table of values; allowed: {self.allowed()}")
+            return dict(sorted(value.items()))
         if self.kind is str:
             if not isinstance(value, str) or not value or (self.choices and value not in self.choices):
                 raise ValueError(f"{value!r} is not allowed; allowed: {self.allowed()}")
@@ -116,6 +130,17 @@ def discover(package: str, path, attribute: str) -> dict:
                 raise RuntimeError(f"{package}: {obj.name!r} is defined twice")
             found[obj.name] = obj
     return found
+
+
+def _plain(value) -> bool:
+    """Whether `value` is plain data: a string, number or boolean, or a list or table of them."""
+    if isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 def _fmt(x) -> str:

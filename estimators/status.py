@@ -23,6 +23,7 @@ ONE_TREATED = 13  # the variance needs two or more treated units (synthdid's boo
 FEW_CONTROLS = 14  # the placebo variance needs more controls than treated units (synthdid stops)
 ONE_DONOR = 15  # the fixed-weights jackknife with one control of nonzero weight (synthdid returns NA)
 LEARNER_FAILED = 16  # a nuisance learner failed: non-finite data or predictions, or a scikit-learn fit raised
+EMPTY_FOLD = 17  # a cross-fitting training set (or its treatment arm) is empty, or one class for a classifier
 
 NAMES = (
     "ok",
@@ -42,4 +43,5 @@ NAMES = (
     "few_controls",
     "one_donor",
     "learner_failed",
+    "empty_fold",
 )

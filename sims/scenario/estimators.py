@@ -67,11 +67,16 @@ def estimator_configs(r: Reader, dgp, level) -> tuple[EstimatorConfig, ...]:
 
 def default_label(spec, options) -> str:
     changed = [
-        "-".join(v) or "none" if isinstance(v, tuple) else str(v)
+        "-".join(v) or "none" if isinstance(v, tuple) else _table_label(v) if isinstance(v, dict) else str(v)
         for k, v in options.items()
         if v != spec.option_map[k].default
     ]
     return "_".join([spec.name, *changed])
+
+
+def _table_label(table: dict) -> str:
+    """A table option in a default label: its keys and scalar values joined by '-' (a label's characters)."""
+    return "-".join(f"{k}-{v}" if isinstance(v, str | int | float) else k for k, v in table.items()) or "none"
 
 
 def user_code(dgp, configs) -> dict:
