@@ -110,20 +110,23 @@ def test_estimate_on_a_sample_reproduces_its_record(dgp, tmp_path):
                 for entry in entries:
                     rows = records[(records["rep"] == rep) & (records["estimator"] == entry["label"])]
                     # A resampling estimator's draws: its own stream, which replication 0 starts (chunk 0); a
-                    # later replication's draws depend on those before it in its chunk, so only its
-                    # estimate is compared, and its se unless the draws make it (another seed changes it:
-                    # synthdid's bootstrap and placebo se; its status too, when all draws coincide).
+                    # later replication's draws depend on those before it in its chunk, so there only the
+                    # numbers the draws do not make are compared.
                     resampling = causalmc.sims.plugins.estimator_registry()[entry["name"]].resampling
                     seed = tasks.stream(scenario["seed"], cell_key, 0, entry["label"]) if rep == 0 else 0
                     result = causalmc.estimate(entry, data, null=rows["truth"].iloc[0], seed=seed)
                     columns = ("estimate", "se", "ci_low", "ci_high", *_diagnostics(entry))
                     drawn_se = False
                     if resampling and rep != 0:
+                        # Which numbers the draws make: those another seed changes (synthdid's bootstrap and
+                        # placebo se; DML's estimate and se too, its folds being drawn; the status when all
+                        # draws coincide). Those are compared at replication 0 only, where the seed is known.
                         reseeded = causalmc.estimate(entry, data, null=rows["truth"].iloc[0], seed=1)
-                        drawn_se = not np.array_equal(
-                            np.asarray(result["se"]), np.asarray(reseeded["se"]), equal_nan=True
-                        ) or not np.array_equal(np.asarray(result["status"]), np.asarray(reseeded["status"]))
-                        columns = ("estimate",) if drawn_se else ("estimate", "se")
+                        mine, other = _as_frame(result), _as_frame(reseeded)
+                        drawn = [c for c in columns if not np.array_equal(
+                            mine[c].to_numpy(float), other[c].to_numpy(float), equal_nan=True)]  # fmt: skip
+                        drawn_se = bool(drawn) or not np.array_equal(mine["status"], other["status"])
+                        columns = tuple(c for c in ("estimate", "se") if c not in drawn)  # intervals: drawn too
                     # One term: a Series, compared with the record's test too; several: a row per term,
                     # each tested against the one null, so only the numbers are compared.
                     pairs = [(result, rows.iloc[0], True)] if isinstance(result, pd.Series) else [
@@ -141,6 +144,10 @@ def test_estimate_on_a_sample_reproduces_its_record(dgp, tmp_path):
                             assert (pd.isna(got["reject"]) and pd.isna(row["reject"])) or got["reject"] == row["reject"]
                     compared += 1
     assert compared, f"no estimator was compared on {dgp.name}"
+
+
+def _as_frame(result):
+    return result.to_frame().T if isinstance(result, pd.Series) else result
 
 
 def _diagnostics(entry):
