@@ -146,7 +146,7 @@ class Scenario:
 
     def grid_kind(self, name: str) -> type:
         """The type of a grid factor's values: the DGP parameter's, or str for the case names."""
-        return str if name == CASE else plugins.dgp_registry()[self.dgp].param_map[name].kind
+        return str if name == CASE else self.dgp_spec().param_map[name].kind
 
     def _is_file(self, name, value) -> bool:
         return isinstance(value, str) and value in self.data_files and name in self.data_file_params
