@@ -110,7 +110,19 @@ PENN = Dataset(
     source="synthdid-py 0.1.0 (PyPI), synthdid/data/PENN.csv, from the R package synthdid",
     licence="BSD-3-Clause (notice in penn_LICENSE.txt)",
 )
-DATASETS: dict[str, Dataset] = {d.name: d for d in (CASTLE, CPS, PENN)}
+CALIFORNIA_PROP99 = Dataset(
+    name="california_prop99",
+    file="california_prop99.csv",
+    summary=(
+        "cigarette sales: 39 US states x 1970-2000, packs per capita; California treated from 1989 "
+        "(Proposition 99; Abadie, Diamond & Hainmueller 2010)"
+    ),
+    defaults={"unit": "state", "period": "year", "outcome": "packs_per_capita", "first_period": None,
+              "last_period": None},  # fmt: skip
+    source="synthdid-py 0.1.0 (PyPI), synthdid/data/california_prop99.csv, from the R package synthdid",
+    licence="BSD-3-Clause (notice in california_prop99_LICENSE.txt)",
+)
+DATASETS: dict[str, Dataset] = {d.name: d for d in (CASTLE, CPS, PENN, CALIFORNIA_PROP99)}
 
 
 def named(names) -> dict[str, Dataset]:

@@ -106,15 +106,24 @@ class FittedPanel:
     ar_coef: tuple[float, float]
     scale: float
 
-    def quantities(self) -> dict:
-        """The paper's Table 2 design columns: ‖F‖/√NT, ‖M‖/√NT, √(tr Σ / T) and the AR(2) coefficients."""
+    def quantities(self, components: str = "all", noise: str = "ar2") -> dict:
+        """The paper's Table 2 design columns of the design as drawn: ‖F‖/√NT, ‖M‖/√NT, √(tr Σ / T), (φ₁, φ₂).
+
+        As the paper's replication vignette computes them from the
+        simulator's parameters: F and M as weighted by `components` (0 where
+        a variant drops them), Σ = 0 without noise, and the AR coefficients
+        (0, 0) where the noise has no serial correlation ("No Corr", "No
+        Noise").
+        """
         n, t = self.f.shape
+        weight_f, weight_m, with_noise = COMPONENTS[components]
+        correlated = with_noise and noise == "ar2"
         return {
-            "F": float(np.sqrt(np.mean(self.f**2))),
-            "M": float(np.sqrt(np.mean(self.m**2))),
-            "noise": float(np.sqrt(np.trace(self.sigma) / t)),
-            "ar1": self.ar_coef[0],
-            "ar2": self.ar_coef[1],
+            "F": weight_f * float(np.sqrt(np.mean(self.f**2))),
+            "M": weight_m * float(np.sqrt(np.mean(self.m**2))),
+            "noise": float(np.sqrt(np.trace(self.sigma) / t)) if with_noise else 0.0,
+            "ar1": self.ar_coef[0] if correlated else 0.0,
+            "ar2": self.ar_coef[1] if correlated else 0.0,
             "N": n,
             "T": t,
             "mean_pi": float(np.mean(self.pi)),
@@ -299,11 +308,12 @@ def check(p):
 
 
 def fitted_text(p) -> str:
-    """What the design fitted: the paper's Table 2 design columns and the assignment model, one paragraph."""
-    q = fitted(p).quantities()
+    """What the design fitted: the paper's Table 2 design columns (of the variant drawn) and the assignment model."""
+    q = fitted(p).quantities(p["components"], p["noise"])
     return (
         f"fitted to {p['outcome']} of {Path(p['data']).name} ({q['N']} units x {q['T']} periods, rank {p['rank']}, "
-        f"assignment {p['assignment']!r}, noise {p['noise']!r}): ||F||/sqrt(NT) = {q['F']:.3f}, "
+        f"assignment {p['assignment']!r}, noise {p['noise']!r}, components {p['components']!r}): "
+        f"||F||/sqrt(NT) = {q['F']:.3f}, "
         f"||M||/sqrt(NT) = {q['M']:.3f}, sqrt(tr Sigma / T) = {q['noise']:.3f}, AR(2) = ({q['ar1']:.2f}, "
         f"{q['ar2']:.2f}), mean assignment probability {q['mean_pi']:.3f}"
     )

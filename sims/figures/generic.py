@@ -223,7 +223,10 @@ def finish(
         if reference is not None:
             reference_line(ax, reference, reference_label)
         if categorical:
-            ax.set_xticks(range(len(values)), tick_labels(values))
+            labels = tick_labels(values)
+            # many or long names (a scenario's [[cases]]) would overlap: slanted, anchored at their ends
+            slanted = sum(len(label) + 1 for label in labels) > 40
+            ax.set_xticks(range(len(values)), labels, rotation=35 if slanted else 0, ha="right" if slanted else "center")
             ax.set_xlim(-0.5, len(values) - 0.5)
         elif scale == "symlog":
             positive = [v for v in values if v > 0]

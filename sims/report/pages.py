@@ -160,6 +160,10 @@ def design(scenario) -> dict:
         "written": [f"{k} = {_toml(v)}" for k, v in written.items() if k not in scenario.grid],
         "filled": [f"{k} = {_toml(v)}" for k, v in filled.items()],
         "grid": [f"{k} ∈ {{{', '.join(_toml(v) for v in values)}}}" for k, values in scenario.grid.items()],
+        "cases": [
+            f"{name}: {', '.join(f'{k} = {_toml(v)}' for k, v in overrides.items()) or 'as above'}"
+            for name, overrides in scenario.cases.items()
+        ],
         "estimators": estimators,
         "data_files": [f"{name}: sha256 {entry['sha256']}" for name, entry in scenario.data_files.items()],
     }

@@ -213,12 +213,15 @@ def scenario_page() -> str:
 
     parse = importlib.import_module("causalmc.sims.scenario.parse")
     expectations = importlib.import_module("causalmc.sims.scenario.expectations")
+    params = importlib.import_module("causalmc.sims.scenario.params")
     keys = ", ".join(f"`{k}`" for k in parse.TOP_LEVEL_KEYS)
     return (
         "# Scenario grammar\n\n"
         f"Top-level keys (`sims/scenario/parse.py`'s `TOP_LEVEL_KEYS`): {keys}, and a DGP's configuration table "
         "(`[dag]`).\n\n"
         f"## Scenario files (from `sims/scenario`)\n\n{_fenced(_docstring(sys.modules['causalmc.sims.scenario']))}\n"
+        f"## Parameters, grid and cases: `[params]`, `[grid]`, `[[cases]]` (from `sims/scenario/params.py`)\n\n"
+        f"{_fenced(_docstring(params))}\n"
         f"## Claims: `[[expect]]` (from `sims/scenario/expectations.py`)\n\n{_fenced(_docstring(expectations))}"
     )
 

@@ -153,7 +153,7 @@ def make_plan(scenario: Scenario) -> Plan:
     diagnostics = []
     for config in scenario.estimators:
         diagnostics += [d for d in registry[config.name].diagnostics if d not in diagnostics]
-    grid_params = tuple((name, dgp.param_map[name].kind) for name in scenario.grid)
+    grid_params = tuple((name, scenario.grid_kind(name)) for name in scenario.grid)
     layout = RecordLayout(grid_params, tuple(diagnostics))
     reps = {cell.key: scenario.reps for cell in cells}
     return Plan(scenario, cells, cell_plans, layout, reps, skipped, worker_plugins, inline)

@@ -18,6 +18,9 @@ A scenario is a TOML file (data, never code)::
     beta = 0.0
     [grid]                            # full factorial sweep
     n = [100, 1000, 10000]
+    [[cases]]                         # named variants of [params], one at a time (see `params`)
+    name = "heavy"
+    beta = 1.0
     [dag]                             # a DGP with `configure` reads the table of its name (dgp = "dag": the graph)
     [suite]                           # membership of the default suite
     reps = 500                        # replications there (default: reps)

@@ -31,13 +31,14 @@ def configuration_key(r: Reader) -> list[str]:
     return [name] if dgp is not None and dgp.configure is not None else []
 
 
-def data_files(r: Reader, dgp, params, grid) -> dict:
-    """Each data file the parameters name: resolved (shipped name, or relative to the scenario's folder),
-    checked to exist, and hashed."""
+def data_files(r: Reader, dgp, params, grid, cases=None) -> dict:
+    """Each data file the parameters (and the ``[[cases]]``) name: resolved (shipped name, or relative to the
+    scenario's folder), checked to exist, and hashed."""
     found = {}
     base = r.base_dir
     for name in dgp.data_files:
         keyed = [(f"grid.{name}", v) for v in grid[name]] if name in grid else [(f"params.{name}", params[name])]
+        keyed += [(f"cases[{i}].{name}", c[name]) for i, c in enumerate((cases or {}).values()) if name in c]
         named_by = {}  # content hash -> the grid value that named it first
         for key, value in keyed:
             if value is None or value in found:

@@ -21,6 +21,8 @@ from .. import NUMBERS_VERSION, dgps, plugins
 # --jobs), so the numbers do not depend on the machine.
 MAX_CHUNK = 5000
 TASK_BYTES = 256 << 20
+# The grid factor ``[[cases]]`` add: one value per case, its name (`Scenario.cases`).
+CASE = "case"
 CHUNK_POLICY = f"auto:{MAX_CHUNK}:{TASK_BYTES}"
 
 
@@ -108,7 +110,7 @@ class Scenario:
     chunk_size: int | None  # None: chosen per cell from a replication's cost (`Scenario.chunk_for`)
     estimators: tuple[EstimatorConfig, ...]
     params: Mapping  # fixed parameters, defaults filled in (grid parameters excluded)
-    grid: Mapping  # parameter -> tuple of values, in file order
+    grid: Mapping  # parameter -> tuple of values, in file order; with [[cases]], CASE -> case names, first
     suite_reps: int | None  # None: not in the default suite
     figures: tuple[str, ...]
     expectations: tuple[Expectation, ...]
@@ -124,18 +126,27 @@ class Scenario:
     code: Mapping = field(default_factory=dict)
     # where relative data paths were read from (not identity: the files' contents are)
     base_dir: str = ""
+    # [[cases]]: case name -> the parameters it sets over [params] (already cast), in file order
+    cases: Mapping = field(default_factory=dict)
 
     def cells(self) -> list[Cell]:
-        """The full factorial grid, in file order."""
+        """The full factorial grid, in file order; a case is one grid value whose parameters override [params]."""
         names = list(self.grid)
         cells = []
         for values in itertools.product(*(self.grid[n] for n in names)):
             grid_values = dict(zip(names, values))
-            params = self.resolved_params({**self.params, **grid_values})
+            overrides = {k: v for k, v in grid_values.items() if k != CASE}
+            if CASE in grid_values:
+                overrides = {**self.cases[grid_values[CASE]], **overrides}
+            params = self.resolved_params({**self.params, **overrides})
             label = ",".join(f"{k}={_fmt(v)}" for k, v in grid_values.items()) or "all"
             resolved = {k: self.data_files[v]["path"] if self._is_file(k, v) else v for k, v in params.items()}
             cells.append(Cell(label, resolved, grid_values, cell_key(self.dgp, self.identity_params(params))))
         return cells
+
+    def grid_kind(self, name: str) -> type:
+        """The type of a grid factor's values: the DGP parameter's, or str for the case names."""
+        return str if name == CASE else self.dgp_spec().param_map[name].kind
 
     def _is_file(self, name, value) -> bool:
         return isinstance(value, str) and value in self.data_files and name in self.data_file_params
@@ -193,6 +204,8 @@ class Scenario:
         }
         if self.sampler != "data":  # kept out for the default, so existing runs keep their fingerprints
             identity["sampler"] = self.sampler
+        if self.cases:  # a case's name labels its records, so renaming or redefining one is another run
+            identity["cases"] = {name: dict(overrides) for name, overrides in self.cases.items()}
         if self.code:  # kept out when empty, so built-in runs keep their fingerprints
             identity["code"] = {name: c["identity"] for name, c in self.code.items()}
         return hashlib.sha256(_canonical(identity).encode()).hexdigest()[:16]
@@ -246,6 +259,7 @@ class Scenario:
             "estimators": [e.as_dict() for e in self.estimators],
             "params": dict(self.params),
             "grid": {k: list(v) for k, v in self.grid.items()},
+            "cases": {k: dict(v) for k, v in self.cases.items()},
             "suite_reps": self.suite_reps,
             "figures": list(self.figures),
             "expectations": [e.__dict__ | {"where": dict(e.where)} for e in self.expectations],

@@ -9,15 +9,15 @@ from dataclasses import replace
 from .estimators import estimator_configs, user_code
 from .expectations import expectations
 from .hooks import configuration_key, data_files, read_dgp
-from .params import check_cells, check_sampler, parameters
+from .params import cases, check_cells, check_distinct_cases, check_sampler, parameters
 from .targets import targets
 from .model import Scenario
 from .reader import NAME_PATTERN, Reader
 
 DEFAULT_LEVEL = 0.95
 TOP_LEVEL_KEYS = (
-    "name description dgp reps seed level sampler chunk_size target_mcse max_reps estimators params grid suite figures "
-    "expect"
+    "name description dgp reps seed level sampler chunk_size target_mcse max_reps estimators params grid cases suite "
+    "figures expect"
 ).split()
 
 
@@ -41,7 +41,8 @@ def parse(raw: Mapping, path="<scenario>", base_dir=None) -> Scenario:
     chunk_size = r.integer("chunk_size", minimum=1, default=None)
     target_mcse, max_reps = targets(r, reps)
     params, grid = parameters(r, dgp)
-    files = data_files(r, dgp, params, grid)
+    variants, grid = cases(r, dgp, grid)
+    files = data_files(r, dgp, params, grid, variants)
     configs = estimator_configs(r, dgp, level)
     scenario = Scenario(
         path=str(r.path),
@@ -60,12 +61,14 @@ def parse(raw: Mapping, path="<scenario>", base_dir=None) -> Scenario:
         estimators=configs,
         params=params,
         grid=grid,
+        cases=variants,
         suite_reps=suite(r),
         figures=figures(r),
         expectations=(),
         source=dict(r.raw),
         code=user_code(dgp, configs),
     )
+    check_distinct_cases(r, scenario)
     check_cells(r, dgp, scenario)
     check_sampler(r, dgp, scenario)
     return replace(scenario, expectations=expectations(r, scenario))
