@@ -58,6 +58,8 @@ class Workload:
     # The floor when it is more than a count of normals: (rng, n_reps) -> None, e.g. the DGP's own panel draw.
     floor: Callable[[np.random.Generator, int], None] | None = None
     floor_name: str = "floor (draws only)"
+    # A cheaper run of the reference loop's code for the tests (e.g. fewer resampling draws); None: the loop itself.
+    smoke_reference: Callable[[np.random.Generator, int], None] | None = None
 
     def run(self, scale: float = 1.0) -> dict:
         return measure(self, scale)

@@ -8,9 +8,9 @@ is orders of magnitude above it.
 
 from __future__ import annotations
 
-import numpy as np
+from functools import cache, partial
 
-from functools import cache
+import numpy as np
 
 from .measure import Workload
 
@@ -40,7 +40,7 @@ def _floor(rng: np.random.Generator, n_reps: int) -> None:
         pass
 
 
-def _synthdid_reference(rng: np.random.Generator, n_reps: int) -> None:
+def _synthdid_reference(rng: np.random.Generator, n_reps: int, draws: int = DRAWS) -> None:
     """The same design's panels, each estimated as a synthdid-py user would: synthdid_estimate and sc_estimate
     on Y with the controls first, each with vcov(method="placebo", replications=200)."""
     from synthdid import sc_estimate, synthdid_estimate
@@ -53,7 +53,7 @@ def _synthdid_reference(rng: np.random.Generator, n_reps: int) -> None:
             n0 = int((treated == 0).sum())
             for estimator in (synthdid_estimate, sc_estimate):
                 fit = estimator(y[order], n0, t0)
-                vcov(fit, method="placebo", replications=DRAWS, random_state=int(rng.integers(2**31)))
+                vcov(fit, method="placebo", replications=draws, random_state=int(rng.integers(2**31)))
 
 
 SYNTHETIC = Workload(
@@ -75,6 +75,7 @@ SYNTHETIC = Workload(
     reference_reps=2,
     reference_name="synthdid-py loop",
     reference=_synthdid_reference,
+    smoke_reference=partial(_synthdid_reference, draws=2),  # the tests: 200 draws cost a minute a panel
     normals_per_rep=50 * 40,
     reference_package="synthdid",
     order=65,
