@@ -219,8 +219,9 @@ def run_of(folder, scenario_path):
 def test_every_shipped_dgp_goes_through_the_seam():
     shipped = {d.name for d in plugins.dgp_registry().values() if d.origin == BUILT_IN}
     # placebo_panel's cases are in test_through_the_seam_data.py, factor_panel's in test_factor_panel.py,
-    # nie_wager's in test_nie_wager.py
-    assert shipped == {*CASES, "placebo_panel", "factor_panel", "nie_wager"}, "a DGP without a through-the-scenario test"
+    # nie_wager's in test_nie_wager.py, the double-ML designs' in test_dml_designs.py (and a run in test_dml.py)
+    elsewhere = {"placebo_panel", "factor_panel", "nie_wager", "plr_ccddhnr", "plr_sparse", "pliv_sparse", "irm_dml"}
+    assert shipped == {*CASES, *elsewhere}, "a DGP without a through-the-scenario test"
 
 
 # -- what a run writes ---------------------------------------------------------------------------------------------
