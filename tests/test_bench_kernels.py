@@ -21,17 +21,18 @@ CASES = applicable_pairs()
 @pytest.mark.parametrize("dgp, spec", CASES, ids=lambda x: x.name)
 def test_kernel_speed(benchmark, dgp, spec):
     options = spec.default_options()
+    reps = 4 if benchmark.disabled else 32  # the normal suite only checks that it runs (mc's 32 cost 15 s)
     for params in dgp.example_params():  # the first example the estimator applies to, benchmark-sized
-        batch = dgp.generate(np.random.default_rng(0), 32, params | _bench_size(dgp))
+        batch = dgp.generate(np.random.default_rng(0), reps, params | _bench_size(dgp))
         drawn = dgps.pop_truths(batch, dgp.estimand)
         shapes = {k: v.shape[1:] for k, v in batch.items()}
         if not (spec.applies and spec.applies(shapes, options)):
             break
     terms = spec.terms(shapes, options) if spec.terms else None
     names = terms or (dgp.estimand,)
-    truth = np.empty((32, len(names)))
-    out = np.empty((32, len(names), spec.width))
-    status = np.empty((32, len(names)), dtype=np.int8)
+    truth = np.empty((reps, len(names)))
+    out = np.empty((reps, len(names), spec.width))
+    status = np.empty((reps, len(names)), dtype=np.int8)
     benchmark(tasks.run_estimator, spec, batch, drawn, names, terms is None, options, 0.95, truth, out, status)
     assert np.isin(status, range(len(st.NAMES))).all()
 
