@@ -56,7 +56,7 @@ def _pages(run_dirs, out, capsys):
 
 def test_a_page_has_the_design_the_claims_the_tables_with_mcses_the_figures_and_provenance(tiny_run, tmp_path, capsys):
     """The headline tables are the measures the claims (bias) and figures (rmse; the standard bias and
-    coverage figures) use, each value rounded to its MCSE's precision with the MCSE beside it."""
+    coverage figures) use, and the intervals' width beside their coverage, each value rounded to its MCSE's precision with the MCSE beside it."""
     out = tmp_path / "docs" / "scenarios"
     code, printed = _pages([tiny_run], out, capsys)
     assert code == 0, printed.err
@@ -75,9 +75,10 @@ def test_a_page_has_the_design_the_claims_the_tables_with_mcses_the_figures_and_
     # the tables: every value with its MCSE, one row per cell, one column per estimator
     for title in ("Bias (mean estimate − truth)", "Coverage of the confidence intervals", "Root mean squared error"):
         assert f"### {title}" in page
+    assert page.index("### Coverage of the confidence intervals") < page.index("### Mean interval width")
     assert "### Rejection rate of the true null" not in page  # no claim or figure uses it
     for (cell, label), row in summary.iterrows():
-        for measure in ("bias", "coverage", "rmse"):
+        for measure in ("bias", "coverage", "ci_width", "rmse"):
             value, mcse = value_and_mcse(row[measure], row[f"{measure}_mcse"])
             shown = f"{value} ± {mcse}" if mcse else value  # an MCSE of 0 (coverage 0) is left out
             assert f" {shown} |" in page, (cell, label, measure)

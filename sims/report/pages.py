@@ -108,7 +108,9 @@ def headline_measures(scenario, summary: pd.DataFrame) -> list[str]:
     The figures: the standard bias (median bias for IV summaries, as its
     figure draws) and coverage figures, and each extra figure named after a
     measure (``rejection_vs_param``, ``iv_median_bias_vs_f``,
-    ``nested_loop_rmse`` …); ``fail_rate`` too when a replication failed.
+    ``nested_loop_rmse`` …); the interval's width wherever its coverage is
+    shown (a coverage is read beside the length it costs); ``fail_rate`` too
+    when a replication failed.
     """
     is_iv = summary["mean_first_stage_f"].notna().any()
     wanted = {e.measure for e in scenario.expectations}
@@ -117,6 +119,8 @@ def headline_measures(scenario, summary: pd.DataFrame) -> list[str]:
         core = figure.removeprefix("iv_").removeprefix("nested_loop_").removesuffix("_vs_param").removesuffix("_vs_f")
         if core in MEASURE_TITLES:
             wanted.add(core)
+    if "coverage" in wanted:
+        wanted.add("ci_width")
     if (summary["fail_rate"] > 0).any():
         wanted.add("fail_rate")
     return [m for m in MEASURES if m in wanted]
