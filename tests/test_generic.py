@@ -20,6 +20,16 @@ EXAMPLES = [(d, i) for d in DGPS for i in range(len(d.examples))]
 
 
 PAIRS = applicable_pairs()
+# Replications per comparison: the twins are plain Python, some quadratic in the units (matching with ties), so
+# a big replication (a 700-unit cohort, a 50 × 40 panel with placebo re-solves) is compared on two.
+REPS, REPS_BIG, BIG = 6, 2, 300
+
+
+def _replications(dgp, params):
+    """REPS, or REPS_BIG when one replication's largest array holds more than BIG values."""
+    one = dgp.generate(np.random.default_rng(11), 1, params)
+    largest = max(int(np.prod(v.shape[1:])) for k, v in one.items() if not k.startswith(dgps.TRUTH_PREFIX))
+    return REPS_BIG if largest > BIG else REPS
 
 
 def test_every_estimator_is_exercised_by_some_dgp():
@@ -64,7 +74,7 @@ def test_kernel_equals_twin_on_every_dgp(dgp, spec):
     """On every example of the DGP the estimator applies to (and it applies to at least one)."""
     compared = 0
     for params in dgp.example_params():
-        batch = dgp.generate(np.random.default_rng(11), 6, params)
+        batch = dgp.generate(np.random.default_rng(11), _replications(dgp, params), params)
         truth = dgps.pop_truths(batch, dgp.estimand)
         shapes = {k: v.shape[1:] for k, v in batch.items()}
         for options in option_combinations(spec):
