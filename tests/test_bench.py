@@ -16,9 +16,9 @@ def test_workload_runs(name, tmp_path):
     workload = workloads()[name]
     with plugins.isolated():
         plugins.load_all(workload.plugins)
-        scenario = parse({**workload.scenario, "reps": 4}, f"<bench:{name}>")
+        scenario = parse({**workload.scenario, "reps": 2}, f"<bench:{name}>")
         outcome = pipeline.run_scenario(make_plan(scenario), tmp_path, jobs=1, figures=False)
-        assert (outcome.summary["n_ok"] == 4).all()
+        assert (outcome.summary["n_ok"] == 2).all()
         (workload.smoke_reference or workload.reference)(np.random.default_rng(0), 2)
     buffer = np.empty(workload.normals_per_rep)
     draw_normals(np.random.default_rng(0), 2, workload.normals_per_rep, buffer, workload.integers_per_rep)
