@@ -7,13 +7,15 @@
 - `bandwidth`: rdrobust's data-driven ``mserd`` bandwidths (rdbwselect);
 - `fits`: the numba weighted polynomial fits and residuals both use;
 - `conventions`: the terms, option codes and rdrobust's constants both share;
+- `global_polynomial`: ``rd_global``, one OLS fit of a polynomial of order P on each side (Gelman & Imbens
+  2019's warning) and its twin;
 - `density`: ``rd_density``, the manipulation test of Cattaneo, Jansson & Ma (2020) with rddensity's
   bandwidths, `density_reference` its twin, `density_constants` their options and kernel constants.
 """
 
-from . import density, local_polynomial
+from . import density, global_polynomial, local_polynomial
 from .conventions import TERMS
 
-ESTIMATORS = (*local_polynomial.ESTIMATORS, *density.ESTIMATORS)
+ESTIMATORS = (*local_polynomial.ESTIMATORS, *global_polynomial.ESTIMATORS, *density.ESTIMATORS)
 
 __all__ = ["ESTIMATORS", "TERMS"]
