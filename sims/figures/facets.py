@@ -59,9 +59,12 @@ class Facets:
         self.ncols = min(col_wrap or n, n)
         self.nrows = math.ceil(n / self.ncols)
         self.panel = (height * aspect, height)
+        # One measure per figure: its panels share the y axis, so a difference between panels reads as one
+        # (independent scales made a 0.02 spread in one panel look as large as a 0.9 one in the next).
         self.figure, self.axes = plt.subplots(
-            self.nrows, self.ncols, figsize=(self.ncols * height * aspect, self.nrows * height), squeeze=False
-        )
+            self.nrows, self.ncols, figsize=(self.ncols * height * aspect, self.nrows * height), squeeze=False,
+            sharey=True,
+        )  # fmt: skip
         for ax in self.axes.flat[n:]:
             ax.set_visible(False)
         self.axes_dict = {}
@@ -114,6 +117,8 @@ class Facets:
             for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
                 if not label.startswith("_"):
                     handles.setdefault(label, handle)
+        # the series first, in their order; reference lines (nominal, truth) after them
+        handles = {k: handles[k] for k in sorted(handles, key=lambda k: k not in self.hue_order)}
         if handles:
             self._legend_labels = max(len(str(label)) for label in (*handles, title or ""))
             self.figure.legend(
@@ -130,7 +135,7 @@ class Facets:
         legend = CHAR_INCHES * self._legend_labels + 0.9 if self._legend_labels else 0.2
         fixed_layout(
             self.figure, self._title, self.ncols, self.nrows, self.panel, left=1.0, right=legend, bottom=0.65,
-            wspace=0.85, hspace=0.8,
+            wspace=0.35, hspace=0.8,
         )  # fmt: skip
         self.figure.savefig(path, dpi=dpi)
 

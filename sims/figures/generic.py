@@ -29,7 +29,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .facets import Facets  # noqa: E402
+from . import bands  # noqa: E402
+from .facets import CHAR_INCHES, Facets  # noqa: E402
 from .layout import (  # noqa: E402
     MAX_SERIES,
     format_value,
@@ -39,7 +40,7 @@ from .layout import (  # noqa: E402
     x_params,
 )
 
-Z_BAND = 1.96
+Z_BAND = bands.Z_BAND
 DPI = 100
 PANEL_HEIGHT = 3.0
 PANEL_ASPECT = 1.3
@@ -86,14 +87,15 @@ def x_scale(values) -> str:
 
 
 def line_with_band(data, x, y, err, color=None, label=None, linestyle="-", marker="o", ax=None, **_):
-    """One estimator's line with its ±1.96·MCSE band (a `Facets` mapper; on `ax` or the current axes)."""
+    """One estimator's line with its band (a `Facets` mapper; on `ax` or the current axes): ±1.96·MCSE, or
+    the Wilson interval of a rate (`bands.limits`)."""
     data = data[np.isfinite(data[y])].sort_values(x)
     if data.empty:
         return
     ax = ax or plt.gca()
     ax.plot(data[x], data[y], marker=marker, markersize=4, color=color, label=label, linestyle=linestyle)
-    band = Z_BAND * data[err].fillna(0.0)
-    ax.fill_between(data[x], data[y] - band, data[y] + band, color=color, alpha=0.2, linewidth=0)
+    low, high = bands.limits(data, y, err)
+    ax.fill_between(data[x], low, high, color=color, alpha=0.2, linewidth=0)
 
 
 def points_with_bars(
@@ -101,8 +103,8 @@ def points_with_bars(
 ):
     """One estimator's points at categorical x positions, dodged by its place in `order`, with error bars.
 
-    The bars are ±1.96·`err` (an MCSE column), or run from column `low` to
-    `high` when given.  `levels` are the x values in axis order.
+    The bars are ±1.96·`err` (an MCSE column; a rate's Wilson interval,
+    `bands.limits`), or run from column `low` to `high` when given.  `levels` are the x values in axis order.
     """
     data = data[np.isfinite(data[y])]
     if data.empty:
@@ -117,19 +119,32 @@ def points_with_bars(
         upper = data[high].to_numpy(dtype=float) - values
         bars = np.where(np.isfinite([lower, upper]), [lower, upper], np.nan)
     else:
-        bars = Z_BAND * data[err].fillna(0.0).to_numpy(dtype=float)
+        lower, upper = bands.limits(data, y, err)
+        bars = np.array([values - lower, upper - values])
     plt.gca().errorbar(
         xs, values, yerr=bars, color=color, label=label, marker=marker, markersize=5, linestyle="none", capsize=3
     )
 
 
 def reference_line(ax, value, label=None):
-    """A dashed horizontal line (truth, nominal level), labelled at the right edge."""
+    """A dashed horizontal line (truth, nominal level), named in the legend (a label on the line sat over data)."""
     ax.axhline(value, color="0.3", linestyle="--", linewidth=1, label=label)
-    if label:
-        ax.annotate(
-            label, (1.0, value), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8, color="0.3"
-        )
+
+
+def legend_outside(fig, axes, title=None, fontsize=8) -> float:
+    """One legend of every labelled artist of `axes` (first of each label), right of the panels, outside every
+    axes so it covers no data; returns the right margin (inches) to leave for it in `fixed_layout`."""
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if not label.startswith("_"):
+                handles.setdefault(label, handle)
+    if not handles:
+        return 0.2
+    fig.legend(handles.values(), handles.keys(), title=title, loc="center right", fontsize=fontsize,
+               title_fontsize=fontsize, frameon=False)  # fmt: skip
+    longest = max(len(str(label)) for label in (*handles, title or ""))
+    return CHAR_INCHES * fontsize / 9 * longest + 0.9
 
 
 def labels_of(scenario) -> list[str]:
@@ -157,22 +172,91 @@ def headline_rows(frame):
     if len(pairs) <= MAX_SERIES:
         return frame, ""
     term = headline_term(pairs)
+    if all(t == term for _, t in pairs):  # nothing to leave out: many estimators of one term
+        return frame, ""
     return frame[frame["term"].astype(str) == term], f"term {term} only (of {len(pairs)} series)"
 
 
-def facet_grid(data, scenario, x_param, **kwargs) -> Facets:
+def failed_note(rows, series="series") -> str:
+    """The series of `rows` (summary rows) with no replication ok in some cells, and their statuses, e.g.
+    ``no replication ok, not drawn: cs in 2 of 2 cells (no_comparison)``; '' when every series has some.
+
+    A series fails in a cell when every row of it there (each term, for a series that stands for a whole
+    estimator) has ``n_ok`` = 0.  Such a series has no value to draw there, and would otherwise vanish from
+    the figure unexplained.
+    """
+    if "n_ok" not in rows or rows.empty or not (rows["n_ok"] == 0).any():
+        return ""
+    labels = (rows[series] if series in rows else series_labels(rows)).astype(str).to_numpy()
+    frame = rows.assign(_series=labels)
+    per_cell = frame.groupby(["_series", "cell"], sort=False, observed=True)["n_ok"].max()
+    parts = []
+    for label in dict.fromkeys(labels):
+        cells = per_cell.loc[label]
+        failed = cells.index[cells.to_numpy() == 0]
+        if len(failed) == 0:
+            continue
+        texts = frame.loc[(frame["_series"] == label) & frame["cell"].isin(failed), "failures"] if "failures" in frame else []
+        statuses = sorted({f.split("=")[0] for text in texts for f in str(text).split(";") if f})
+        parts.append(f"{label} in {len(failed)} of {len(cells)} cells" + (f" ({', '.join(statuses)})" if statuses else ""))
+    return "no replication ok, not drawn: " + "; ".join(parts) if parts else ""
+
+
+def failed_beside(summary, shown) -> str:
+    """`failed_note` for a figure that draws the summary rows `shown`: an estimator it does not draw at all is
+    named as a whole; of the ones it draws, the terms it draws."""
+    if "n_ok" not in summary or summary.empty:
+        return ""
+    estimator = summary["estimator"].astype(str)
+    absent = ~estimator.isin(set(shown["estimator"].astype(str)))
+    labels = estimator.where(absent, series_labels(summary).astype(str))
+    relevant = absent | summary["term"].astype(str).isin(set(shown["term"].astype(str)))
+    return failed_note(summary[relevant].assign(series=labels[relevant]))
+
+
+def coinciding(rows, measure, series="series", keys=("cell",)) -> str:
+    """Series of `rows` whose `measure` is the same number in every cell they share (so one line hides the
+    other), as a note: ``ols_adjusted = ols_adjusted_hc1 (identical values, one line over the other)``."""
+    if rows.empty or measure not in rows:
+        return ""
+    table = rows.pivot_table(index=list(keys), columns=series, values=measure, aggfunc="first", observed=True)
+    columns = [c for c in table.columns if table[c].notna().any()]
+    groups: list[list] = []
+    for c in columns:
+        for group in groups:
+            a, b = table[group[0]].to_numpy(dtype=float), table[c].to_numpy(dtype=float)
+            both = np.isfinite(a) & np.isfinite(b)
+            if both.any() and (np.isfinite(a) == np.isfinite(b)).all() and np.array_equal(a[both], b[both]):
+                group.append(c)
+                break
+        else:
+            groups.append([c])
+    same = [" = ".join(map(str, g)) for g in groups if len(g) > 1]
+    return f"{'; '.join(same)} (identical values, one line over the other)" if same else ""
+
+
+def facet_grid(data, scenario, x_param, measure=None, **kwargs) -> Facets:
     """A `Facets` grid laid out by `layout.plan_layout` for `x_param`.
 
     The rows of `data` are restricted to the fixed values of the further
     factors, and to each estimator's headline term when there are too many
-    series.  The grid carries ``layout`` (the `Layout`), ``notes`` (title
-    fragments) and ``order`` (the series, for dodging).
+    series.  With a `measure`, rows without its value are dropped (they
+    take no place in the dodge or legend), series that fail in every
+    replication of a cell (`failed_note`) and series that coincide
+    (`coinciding`) are named in the notes.  The grid carries ``layout`` (the
+    `Layout`), ``notes`` (title fragments) and ``order`` (the series, for
+    dodging).
     """
     layout = plan_layout(scenario.grid, x_param)
     for param, value in layout.fixed.items():
         data = data[data[param] == value]
     data, series_note = headline_rows(data)
     data = data.assign(series=series_labels(data))
+    extra_notes = []
+    if measure is not None:
+        extra_notes.append(failed_note(data))
+        data = data[data[measure].notna()]
+        extra_notes.append(coinciding(data, measure))
     order = list(dict.fromkeys(data["series"]))
     styles = series_styles(order, labels_of(scenario))
     apply_style()
@@ -188,7 +272,7 @@ def facet_grid(data, scenario, x_param, **kwargs) -> Facets:
         aspect=kwargs.get("aspect", PANEL_ASPECT),
     )
     grid.layout, grid.order = layout, order
-    grid.notes = [n for n in (layout.note(), series_note) if n]
+    grid.notes = [n for n in (layout.note(), series_note, *extra_notes) if n]
     return grid
 
 
@@ -260,18 +344,17 @@ def measure_vs_param(
     data = context.summary
     if measure not in data or not data[measure].notna().any():
         return paths
-    data = data[data[measure].notna()]  # an estimator without this measure takes no place in the dodge or legend
     for param in x_params(context.scenario.grid):
-        grid = facet_grid(data, context.scenario, param)
+        grid = facet_grid(data, context.scenario, param, measure)
         if grid.layout.categorical:
             levels = list(context.scenario.grid[param])
             grid.map_dataframe(
                 points_with_bars, x=param, y=measure, err=f"{measure}_mcse", order=grid.order, levels=levels
             )
-            details = "bars ±1.96 MCSE"
+            details = bands.caption(measure, "bars")
         else:
             grid.map_dataframe(line_with_band, x=param, y=measure, err=f"{measure}_mcse")
-            details = "bands ±1.96 MCSE"
+            details = bands.caption(measure)
         shown, ref = reference, reference_label
         if scale and spans_decades(grid.data[measure]):
             for ax in grid.axes.flat:
@@ -334,11 +417,15 @@ def rejection_vs_param(context):
 
 
 def power_vs_param(context):
-    """How often is H0: effect = 0 rejected (power, or size where the effect is 0)?"""
+    """How often is H0: effect = 0 rejected (power, or size where the effect is 0)?  The test's level dashed:
+    where the effect is 0 the rate should sit on it."""
+    alpha = 1 - context.scenario.level
     return measure_vs_param(
         context,
         "power",
         "rejection rate of H0: effect = 0",
+        reference=alpha,
+        reference_label=f"test level {alpha:.2g}",
         question="How often is 'no effect' rejected as {x} changes?",
     )
 
@@ -422,7 +509,7 @@ def estimate_vs_param(context):
     reference = float(truth.iloc[0]) if truth.nunique() == 1 else None
     paths = []
     for param in x_params(context.scenario.grid):
-        grid = facet_grid(data, context.scenario, param)
+        grid = facet_grid(data, context.scenario, param, "mean_estimate")
         if grid.layout.categorical:
             levels = list(context.scenario.grid[param])
             grid.map_dataframe(

@@ -69,16 +69,7 @@ def read_runs(run_dirs) -> list[ScenarioPage]:
     runs of one scenario name."""
     pages = []
     for run_dir in map(Path, run_dirs):
-        if not (run_dir / "manifest.json").is_file():
-            raise api.UsageError(f"{run_dir}: not a causalmc run folder (no manifest.json); give the folder a run wrote")
-        try:
-            manifest = json.loads((run_dir / "manifest.json").read_text())
-            state = manifest["state"]
-        except (json.JSONDecodeError, KeyError):
-            raise api.UsageError(f"{run_dir}/manifest.json: unreadable; rerun the scenario into a fresh folder") from None
-        if state != "complete":
-            raise api.UsageError(f"{run_dir}: the run is {state}, not complete; rerun the same command to finish it")
-        run = api.open(run_dir)
+        run, manifest = finished_run(run_dir)
         pages.append(ScenarioPage(run, manifest, _stale(run.scenario, manifest)))
     names = [p.name for p in pages]
     for name in names:
@@ -86,6 +77,20 @@ def read_runs(run_dirs) -> list[ScenarioPage]:
             folders = ", ".join(str(p.run.run_dir) for p in pages if p.name == name)
             raise api.UsageError(f"{folders}: runs of the same scenario {name!r}; give one run per scenario")
     return pages
+
+
+def finished_run(run_dir: Path):
+    """The finished run in `run_dir` (`api.Run`) and its manifest; `UsageError` when it is no finished run."""
+    if not (run_dir / "manifest.json").is_file():
+        raise api.UsageError(f"{run_dir}: not a causalmc run folder (no manifest.json); give the folder a run wrote")
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        state = manifest["state"]
+    except (json.JSONDecodeError, KeyError):
+        raise api.UsageError(f"{run_dir}/manifest.json: unreadable; rerun the scenario into a fresh folder") from None
+    if state != "complete":
+        raise api.UsageError(f"{run_dir}: the run is {state}, not complete; rerun the same command to finish it")
+    return api.open(run_dir), manifest
 
 
 def _stale(scenario, manifest: dict) -> str | None:
