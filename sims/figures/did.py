@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from .facets import fixed_layout
-from .generic import DPI, apply_style, failed_note, labels_of, legend_outside, line_with_band, reference_line
+from .generic import DPI, apply_style, coinciding, failed_note, labels_of, legend_outside, line_with_band, reference_line
 from .layout import series_styles
 
 
@@ -47,10 +47,9 @@ def did_bias_and_pretrend_power(context):
     )
     # One legend right of both panels (inside, it covered the lines); each estimator once.
     right_margin = legend_outside(fig, (left, right))
-    title = (
-        f"{scenario.name}: Does a trend gap bias DiD, and do the pre-trend tests see it?\n"
-        f"(bias bands ±1.96 MCSE; rejection bands: Wilson 95% intervals)"
-    )
+    same = coinciding(summary.assign(series=summary["estimator"].astype(str)), "bias")
+    details = "; ".join(d for d in ("bias bands ±1.96 MCSE; rejection bands: Wilson 95% intervals", same) if d)
+    title = f"{scenario.name}: Does a trend gap bias DiD, and do the pre-trend tests see it?\n({details})"
     fixed_layout(fig, title, 2, 1, (4.6, 3.4), left=0.9, right=right_margin, bottom=0.65, wspace=0.9, hspace=0,
                  top_extra=0.2)  # fmt: skip
     path = context.folder / "did_bias_and_pretrend_power.png"

@@ -73,7 +73,7 @@ class Facets:
             if col:
                 self.axes_dict[name] = ax
                 ax.set_title(f"{col} = {format_value(name)}", fontsize=10, y=1.0)  # fixed y: no placement pass
-        self._legend_labels = 0
+        self._legend_right = 0.2  # inches right of the panels: the legend's room once there is one
         self._title = None
 
     @property
@@ -112,19 +112,7 @@ class Facets:
 
     def add_legend(self, title=None):
         """One legend for the figure, right of the panels, of every labelled artist (first of each label)."""
-        handles = {}
-        for ax in self.axes.flat:
-            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-                if not label.startswith("_"):
-                    handles.setdefault(label, handle)
-        # the series first, in their order; reference lines (nominal, truth) after them
-        handles = {k: handles[k] for k in sorted(handles, key=lambda k: k not in self.hue_order)}
-        if handles:
-            self._legend_labels = max(len(str(label)) for label in (*handles, title or ""))
-            self.figure.legend(
-                handles.values(), handles.keys(), title=title, loc="center right", fontsize=9, title_fontsize=9,
-                frameon=False,
-            )  # fmt: skip
+        self._legend_right = legend_outside(self.figure, self.axes.flat, title, fontsize=9, first=self.hue_order)
 
     def set_title(self, text: str):
         """The figure's title (placed when saving)."""
@@ -132,12 +120,31 @@ class Facets:
 
     def savefig(self, path, dpi=100, **_):
         """Lay the figure out with fixed margins (inches) and save it (``bbox_inches`` is ignored)."""
-        legend = CHAR_INCHES * self._legend_labels + 0.9 if self._legend_labels else 0.2
+        legend = self._legend_right
         fixed_layout(
             self.figure, self._title, self.ncols, self.nrows, self.panel, left=1.0, right=legend, bottom=0.65,
             wspace=0.35, hspace=0.8,
         )  # fmt: skip
         self.figure.savefig(path, dpi=dpi)
+
+
+def legend_outside(fig, axes, title=None, fontsize=8, first=()) -> float:
+    """One legend of every labelled artist of `axes` (first of each label; the labels in `first` before the
+    others, e.g. the series before the reference lines), right of the panels, outside every axes so it covers
+    no data; returns the right margin (inches) to leave for it in `fixed_layout`."""
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if not label.startswith("_"):
+                handles.setdefault(label, handle)
+    if not handles:
+        return 0.2
+    first = list(first)
+    handles = {k: handles[k] for k in sorted(handles, key=lambda k: k not in first)}
+    fig.legend(handles.values(), handles.keys(), title=title, loc="center right", fontsize=fontsize,
+               title_fontsize=fontsize, frameon=False)  # fmt: skip
+    longest = max(len(str(label)) for label in (*handles, title or ""))
+    return CHAR_INCHES * fontsize / 9 * longest + 0.9
 
 
 def fixed_layout(fig, title, ncols, nrows, panel, left, right, bottom, wspace, hspace, top_extra=0.0):

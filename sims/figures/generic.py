@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import bands  # noqa: E402
-from .facets import CHAR_INCHES, Facets  # noqa: E402
+from .facets import Facets, legend_outside  # noqa: E402, F401 (legend_outside: the figures' one legend helper)
 from .layout import (  # noqa: E402
     MAX_SERIES,
     format_value,
@@ -129,22 +129,6 @@ def points_with_bars(
 def reference_line(ax, value, label=None):
     """A dashed horizontal line (truth, nominal level), named in the legend (a label on the line sat over data)."""
     ax.axhline(value, color="0.3", linestyle="--", linewidth=1, label=label)
-
-
-def legend_outside(fig, axes, title=None, fontsize=8) -> float:
-    """One legend of every labelled artist of `axes` (first of each label), right of the panels, outside every
-    axes so it covers no data; returns the right margin (inches) to leave for it in `fixed_layout`."""
-    handles = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            if not label.startswith("_"):
-                handles.setdefault(label, handle)
-    if not handles:
-        return 0.2
-    fig.legend(handles.values(), handles.keys(), title=title, loc="center right", fontsize=fontsize,
-               title_fontsize=fontsize, frameon=False)  # fmt: skip
-    longest = max(len(str(label)) for label in (*handles, title or ""))
-    return CHAR_INCHES * fontsize / 9 * longest + 0.9
 
 
 def labels_of(scenario) -> list[str]:
@@ -256,7 +240,8 @@ def facet_grid(data, scenario, x_param, measure=None, **kwargs) -> Facets:
     if measure is not None:
         extra_notes.append(failed_note(data))
         data = data[data[measure].notna()]
-        extra_notes.append(coinciding(data, measure))
+        if not layout.categorical:  # dodged points never hide one another; lines do
+            extra_notes.append(coinciding(data, measure))
     order = list(dict.fromkeys(data["series"]))
     styles = series_styles(order, labels_of(scenario))
     apply_style()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from .facets import fixed_layout
-from .generic import DPI, apply_style, labels_of, legend_outside, line_with_band, reference_line
+from .generic import DPI, apply_style, coinciding, labels_of, legend_outside, line_with_band, reference_line
 from .layout import series_styles
 
 
@@ -45,10 +45,12 @@ def overlap_weights(context):
     weights.set(xlabel=x, ylabel="effective sample size, controls", title="how many controls carry the weights?")
     weights.set_ylim(bottom=0)
     right_margin = legend_outside(fig, (cover, rmse, weights), title="estimator")
-    title = (
-        f"{scenario.name}: As overlap worsens ({x} grows), do weighting estimators keep their coverage?\n"
-        "(coverage bands: Wilson 95% intervals; RMSE bands ±1.96 MCSE; ESS = (Σw)²/Σw², mean over replications)"
-    )
+    series = data.assign(series=data["estimator"].astype(str))
+    same = [f"{name}: {note}" for name, note in (("RMSE", coinciding(series, "rmse")), ("ESS", coinciding(series, "ess")))
+            if note]  # fmt: skip
+    details = "; ".join(["coverage bands: Wilson 95% intervals; RMSE bands ±1.96 MCSE; ESS = (Σw)²/Σw², mean over "
+                         "replications", *same])  # fmt: skip
+    title = f"{scenario.name}: As overlap worsens ({x} grows), do weighting estimators keep their coverage?\n({details})"
     fixed_layout(fig, title, 3, 1, (3.8, 3.4), left=0.8, right=right_margin, bottom=0.65, wspace=0.75, hspace=0,
                  top_extra=0.2)  # fmt: skip
     path = context.folder / "overlap_weights.png"

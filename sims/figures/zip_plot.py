@@ -232,11 +232,18 @@ def zip_plot(context):
 def panel_slots(panels, cells, pairs) -> list[tuple[int, int]]:
     """(row, column) of each (cell, pair) panel: each cell starts a row and its series run across it in their
     order (a series has the same place in every cell's rows; one a cell lacks leaves its place empty), at most
-    `MAX_ZIP_COLUMNS` to a row, rows balanced (7 series: 4 and 3); with one series, the cells wrap
-    (`layout.wrap`)."""
+    `MAX_ZIP_COLUMNS` to a row, rows balanced (7 series: 4 and 3); with at most half that many series, cells
+    stand side by side, each a block of columns; with one series, the cells wrap (`layout.wrap`)."""
     if len(pairs) <= 1:
         ncols = wrap(len(panels))
         return [divmod(i, ncols) for i in range(len(panels))]
+    if 2 * len(pairs) <= MAX_ZIP_COLUMNS:  # few series: several cells side by side, each its block of columns
+        per_row = MAX_ZIP_COLUMNS // len(pairs)
+        shown = [c for c in cells if any(c == cell for cell, _ in panels)]
+        per_row = min(per_row, len(shown))
+        return [
+            (shown.index(c) // per_row, (shown.index(c) % per_row) * len(pairs) + pairs.index(p)) for c, p in panels
+        ]
     ncols = math.ceil(len(pairs) / math.ceil(len(pairs) / MAX_ZIP_COLUMNS))
     first_row, row = {}, 0
     for cell in cells:
