@@ -91,7 +91,7 @@ def event_study(context):
         return []
     cells = list(dict.fromkeys(data["cell"]))
     apply_style()
-    fig, axes = plt.subplots(2, len(cells), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(2, len(cells), squeeze=False, sharex=True, sharey="row")  # one scale per measure
     labels = list(dict.fromkeys(data["estimator"]))
     styles = series_styles(labels, labels_of(scenario))
     palette = {label: style["color"] for label, style in styles.items()}
@@ -123,8 +123,9 @@ def event_study(context):
         reference_line(bottom, scenario.level, f"nominal {scenario.level:g}")
         bottom.set(xlabel="event time e (−1: reference)", ylabel="coverage" if col == 0 else "", ylim=(0, 1.02))
     right_margin = legend_outside(fig, axes.flat)
+    same = coinciding(data.assign(series=data["estimator"].astype(str)), "mean_estimate", keys=("cell", "event"))
     notes = "; ".join(n for n in ("estimate bands ±1.96 MCSE; coverage bands: Wilson 95% intervals",
-                                  failed_note(summary)) if n)  # fmt: skip
+                                  failed_note(summary), same and f"estimates: {same}") if n)  # fmt: skip
     title = (
         f"{scenario.name}: Do the event-time estimates track the true ATT(e), and do their intervals cover it?"
         f"\n({notes})"

@@ -198,9 +198,10 @@ def failed_beside(summary, shown) -> str:
     return failed_note(summary[relevant].assign(series=labels[relevant]))
 
 
-def coinciding(rows, measure, series="series", keys=("cell",)) -> str:
+def coinciding(rows, measure, series="series", keys=("cell",), plain=False) -> str:
     """Series of `rows` whose `measure` is the same number in every cell they share (so one line hides the
-    other), as a note: ``ols_adjusted = ols_adjusted_hc1 (identical values, one line over the other)``."""
+    other), as a note: ``ols_adjusted = ols_adjusted_hc1 (identical values, one line over the other)``; only
+    ``ols_adjusted = ols_adjusted_hc1`` when `plain`."""
     if rows.empty or measure not in rows:
         return ""
     table = rows.pivot_table(index=list(keys), columns=series, values=measure, aggfunc="first", observed=True)
@@ -215,8 +216,8 @@ def coinciding(rows, measure, series="series", keys=("cell",)) -> str:
                 break
         else:
             groups.append([c])
-    same = [" = ".join(map(str, g)) for g in groups if len(g) > 1]
-    return f"{'; '.join(same)} (identical values, one line over the other)" if same else ""
+    same = "; ".join(" = ".join(map(str, g)) for g in groups if len(g) > 1)
+    return same if plain or not same else f"{same} (identical values, one line over the other)"
 
 
 def facet_grid(data, scenario, x_param, measure=None, **kwargs) -> Facets:
@@ -240,8 +241,17 @@ def facet_grid(data, scenario, x_param, measure=None, **kwargs) -> Facets:
     if measure is not None:
         extra_notes.append(failed_note(data))
         data = data[data[measure].notna()]
-        if not layout.categorical:  # dodged points never hide one another; lines do
+        if not layout.categorical and layout.facet is None:  # dodged points never hide one another; lines do
             extra_notes.append(coinciding(data, measure))
+        elif not layout.categorical:  # panel by panel: 2SLS is LIML with one instrument, not with five
+            per_panel = {}
+            for value in scenario.grid[layout.facet]:
+                same = coinciding(data[data[layout.facet] == value], measure, plain=True)
+                if same:
+                    per_panel.setdefault(same, []).append(format_value(value))
+            everywhere = len(scenario.grid[layout.facet])
+            extra_notes += [f"{same}{'' if len(values) == everywhere else f' at {layout.facet} = ' + ', '.join(values)}"
+                            " (identical values, one line over the other)" for same, values in per_panel.items()]  # fmt: skip
     order = list(dict.fromkeys(data["series"]))
     styles = series_styles(order, labels_of(scenario))
     apply_style()
