@@ -6,7 +6,16 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from .facets import fixed_layout
-from .generic import DPI, apply_style, coinciding, failed_note, labels_of, legend_outside, line_with_band, reference_line
+from .generic import (
+    DPI,
+    apply_style,
+    coinciding,
+    failed_note,
+    labels_of,
+    legend_outside,
+    line_with_band,
+    reference_line,
+)
 from .layout import series_styles
 
 

@@ -3,7 +3,8 @@
 Each figure answers one question (its title): *is each estimator unbiased
 as n grows?*, *do 95 % intervals cover the truth?*, and so on, with every
 point's ±1.96·MCSE (Morris, White & Crowther 2019, Statistics in
-Medicine 38:2074–2102, on presenting Monte Carlo error).
+Medicine 38:2074–2102, on presenting Monte Carlo error), or for a rate
+(coverage, rejection, power) its Wilson 95 % interval (`bands`).
 
 The layout follows `layout.plan_layout`: a numeric grid parameter with four
 or more values is the x axis of one line per estimator with a ±1.96·MCSE
@@ -15,7 +16,12 @@ held at one value named in the title (the nested-loop plot,
 `nested_loop`, shows every cell at once).  The x axis is logarithmic when
 the grid is positive and spans at least a factor of 50.  Style: seaborn's
 "whitegrid", and each estimator has its own colour, marker and line style
-so the figures read in grayscale.
+(`layout.series_styles`: the same in every figure of a scenario) so the
+figures read in grayscale.  The panels of one figure share their y axis;
+reference lines (nominal level, truth, the test's level on power figures)
+are named in the legend, which stands right of the panels; series with
+identical values and series with no replication ok are named in the title
+(`coinciding`, `failed_note`).
 """
 
 from __future__ import annotations
@@ -40,7 +46,6 @@ from .layout import (  # noqa: E402
     x_params,
 )
 
-Z_BAND = bands.Z_BAND
 DPI = 100
 PANEL_HEIGHT = 3.0
 PANEL_ASPECT = 1.3
@@ -180,9 +185,11 @@ def failed_note(rows, series="series") -> str:
         failed = cells.index[cells.to_numpy() == 0]
         if len(failed) == 0:
             continue
-        texts = frame.loc[(frame["_series"] == label) & frame["cell"].isin(failed), "failures"] if "failures" in frame else []
+        mine = (frame["_series"] == label) & frame["cell"].isin(failed)
+        texts = frame.loc[mine, "failures"] if "failures" in frame else []
         statuses = sorted({f.split("=")[0] for text in texts for f in str(text).split(";") if f})
-        parts.append(f"{label} in {len(failed)} of {len(cells)} cells" + (f" ({', '.join(statuses)})" if statuses else ""))
+        status = f" ({', '.join(statuses)})" if statuses else ""
+        parts.append(f"{label} in {len(failed)} of {len(cells)} cells{status}")
     return "no replication ok, not drawn: " + "; ".join(parts) if parts else ""
 
 
@@ -250,8 +257,9 @@ def facet_grid(data, scenario, x_param, measure=None, **kwargs) -> Facets:
                 if same:
                     per_panel.setdefault(same, []).append(format_value(value))
             everywhere = len(scenario.grid[layout.facet])
-            extra_notes += [f"{same}{'' if len(values) == everywhere else f' at {layout.facet} = ' + ', '.join(values)}"
-                            " (identical values, one line over the other)" for same, values in per_panel.items()]  # fmt: skip
+            for same, values in per_panel.items():
+                where = "" if len(values) == everywhere else f" at {layout.facet} = {', '.join(values)}"
+                extra_notes.append(f"{same}{where} (identical values, one line over the other)")
     order = list(dict.fromkeys(data["series"]))
     styles = series_styles(order, labels_of(scenario))
     apply_style()

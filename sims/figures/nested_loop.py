@@ -125,7 +125,8 @@ def nested_loop(context, measure, ylabel, reference=None, reference_label=None, 
     sizes = " × ".join(str(len(scenario.grid[f])) for f in factors)
     bottom.set_xlabel(f"cells in nested order, outermost factor first ({sizes} = {n} cells)")
     bottom.set_xlim(0, n)
-    details = "; ".join(d for d in (f"nested-loop plot (Rücker & Schwarzer 2014), {bands.caption(measure)}", *notes) if d)
+    method = f"nested-loop plot (Rücker & Schwarzer 2014), {bands.caption(measure)}"
+    details = "; ".join(d for d in (method, *notes) if d)
     fig.suptitle(wrap_lines(f"{scenario.name}: {question}\n({details})", 120), fontsize=11)
     path = context.folder / f"nested_loop_{name or measure}.png"
     fig.savefig(path, dpi=DPI, bbox_inches="tight")

@@ -46,11 +46,12 @@ def overlap_weights(context):
     weights.set_ylim(bottom=0)
     right_margin = legend_outside(fig, (cover, rmse, weights), title="estimator")
     series = data.assign(series=data["estimator"].astype(str))
-    same = [f"{name}: {note}" for name, note in (("RMSE", coinciding(series, "rmse")), ("ESS", coinciding(series, "ess")))
-            if note]  # fmt: skip
+    notes = (("RMSE", coinciding(series, "rmse")), ("ESS", coinciding(series, "ess")))
+    same = [f"{name}: {note}" for name, note in notes if note]
     details = "; ".join(["coverage bands: Wilson 95% intervals; RMSE bands ±1.96 MCSE; ESS = (Σw)²/Σw², mean over "
                          "replications", *same])  # fmt: skip
-    title = f"{scenario.name}: As overlap worsens ({x} grows), do weighting estimators keep their coverage?\n({details})"
+    question = f"As overlap worsens ({x} grows), do weighting estimators keep their coverage?"
+    title = f"{scenario.name}: {question}\n({details})"
     fixed_layout(fig, title, 3, 1, (3.8, 3.4), left=0.8, right=right_margin, bottom=0.65, wspace=0.75, hspace=0,
                  top_extra=0.2)  # fmt: skip
     path = context.folder / "overlap_weights.png"

@@ -212,7 +212,9 @@ def zip_plot(context):
     if shifted:
         notes.append("the truth varies by replication: intervals drawn minus their truth")
     if clipped:
-        notes.append("x axis: each panel's 2.5th–97.5th percentile of the bounds; intervals beyond it cut at the edge")
+        notes.append(
+            "x axis: each panel's 2.5th–97.5th percentile of the bounds; intervals beyond it cut at the edge"
+        )
     width = 0.75 + ncols * PANEL[0] + (ncols - 1) * 0.12 + 0.15
     legend_columns = max(1, min(5, int(width / LEGEND_ENTRY_INCHES)))
     legend_rows = math.ceil(5 / legend_columns)
