@@ -26,8 +26,8 @@ the axis range (infinite ones included) are clipped to it; the range spans
 the 2.5th to 97.5th percentiles of the panel's finite bounds, and the truth
 (each panel its own: under weak instruments OLS's intervals are a
 hundredth as wide as 2SLS's).
-When a cell's truth varies across replications, intervals are drawn minus
-their truth, around 0.
+When a cell's truth varies across replications, the intervals of every
+panel are drawn minus their truth, around 0, and the axis says so.
 
 Bounds beyond the range are cut at its edge, and the figure's title says
 so; intervals drawn minus their truth are labelled "interval − truth".
@@ -192,14 +192,16 @@ def zip_plot(context):
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharey=True)
     for ax in axes.flat:
         ax.set_visible(False)
-    largest, clipped, shifted = 0, False, False
+    # One x convention for the whole figure: if any panel's truth varies by replication, every panel is drawn
+    # minus its truth (one x label would otherwise say "− truth" under a panel drawn around a fixed truth).
+    shifted = any(groups[key]["truth"].nunique() > 1 for key in panels)
+    largest, clipped = 0, False
     lowest = {}  # column -> the lowest row drawn in it (which carries the x label)
     for (cell, pair), (r, c) in zip(panels, slots, strict=True):
         ax = axes[r, c]
         ax.set_visible(True)
         largest = max(largest, len(groups[cell, pair]))
-        cut, moved = _panel(ax, groups[cell, pair], scenario.level)
-        clipped, shifted = clipped or cut, shifted or moved
+        clipped |= _panel(ax, groups[cell, pair], scenario.level, shifted)
         ax.set_title(wrap_label(cell, TITLE_CHARS) + "\n" + labels[pair], fontsize=8, y=1.0)  # fixed y: no placement
         lowest[c] = max(lowest.get(c, 0), r)
         if c == 0:
@@ -256,12 +258,10 @@ def panel_slots(panels, cells, pairs) -> list[tuple[int, int]]:
     return [(first_row[c] + pairs.index(p) // ncols, pairs.index(p) % ncols) for c, p in panels]
 
 
-def _panel(ax, rows, level):
-    """One zip plot: the intervals of `rows` ranked by |z|, the truth, nominal and observed coverage.
-
-    Returns (whether a bound lies beyond the x range, whether the intervals were drawn minus their truth)."""
+def _panel(ax, rows, level, shift=False):
+    """One zip plot: the intervals of `rows` ranked by |z| (minus their truth when `shift`), the truth, nominal
+    and observed coverage.  Returns whether a bound lies beyond the x range."""
     rows = rows.sort_values("centile", kind="stable")
-    shift = rows["truth"].nunique() > 1
     low = rows["ci_low"].to_numpy(dtype=float) - (rows["truth"].to_numpy() if shift else 0.0)
     high = rows["ci_high"].to_numpy(dtype=float) - (rows["truth"].to_numpy() if shift else 0.0)
     truth = 0.0 if shift else float(rows["truth"].iloc[0])
@@ -292,7 +292,7 @@ def _panel(ax, rows, level):
     ax.xaxis.set_major_locator(MaxNLocator(3))
     ax.tick_params(labelsize=8)
     bounds = np.concatenate([low, high])
-    return bool(((bounds < xmin) | (bounds > xmax)).any()), bool(shift)
+    return bool(((bounds < xmin) | (bounds > xmax)).any())
 
 
 def _x_range(low, high, truth):
