@@ -179,7 +179,7 @@ def failed_note(rows, series="series") -> str:
     labels = (rows[series] if series in rows else series_labels(rows)).astype(str).to_numpy()
     frame = rows.assign(_series=labels)
     per_cell = frame.groupby(["_series", "cell"], sort=False, observed=True)["n_ok"].max()
-    parts = []
+    parts: dict[str, list[str]] = {}  # "in 2 of 2 cells (no_comparison)" -> the series it is said of
     for label in dict.fromkeys(labels):
         cells = per_cell.loc[label]
         failed = cells.index[cells.to_numpy() == 0]
@@ -189,8 +189,9 @@ def failed_note(rows, series="series") -> str:
         texts = frame.loc[mine, "failures"] if "failures" in frame else []
         statuses = sorted({f.split("=")[0] for text in texts for f in str(text).split(";") if f})
         status = f" ({', '.join(statuses)})" if statuses else ""
-        parts.append(f"{label} in {len(failed)} of {len(cells)} cells{status}")
-    return "no replication ok, not drawn: " + "; ".join(parts) if parts else ""
+        parts.setdefault(f"in {len(failed)} of {len(cells)} cells{status}", []).append(label)
+    said = [f"{', '.join(names)} {where}" for where, names in parts.items()]
+    return "no replication ok, not drawn: " + "; ".join(said) if said else ""
 
 
 def failed_beside(summary, shown) -> str:

@@ -32,7 +32,7 @@ panel are drawn minus their truth, around 0, and the axis says so.
 Bounds beyond the range are cut at its edge, and the figure's title says
 so; intervals drawn minus their truth are labelled "interval − truth".
 
-Size.  Every cell while cells × series fit in `MAX_ZIP_PANELS` (24); with
+Size.  Every cell while cells × series fit in `MAX_ZIP_PANELS` (30); with
 more, as many cells as fit (at least `MIN_CELLS`, 2, at most `MAX_CELLS`,
 6) evenly spread over the grid order, and an even selection of the series
 if those still do not fit, all stated in the title (each panel's title names
@@ -69,8 +69,8 @@ from .layout import pick_evenly, thin, wrap, wrap_label  # noqa: E402
 
 MAX_CELLS = 6
 MIN_CELLS = 2  # with many series, still two cells (the first and the last) rather than one
-# As many panels as other figures at most: a zip panel draws hundreds of intervals.
-MAX_ZIP_PANELS = 24
+# A few more panels than other figures (24) allow: three cells of nine series, four of seven, still fit.
+MAX_ZIP_PANELS = 30
 MAX_ZIP_COLUMNS = 6  # one row per cell while the series fit in this many columns
 MAX_INTERVALS = 500
 PANEL = (2.9, 2.3)  # inches
