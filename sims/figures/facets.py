@@ -59,6 +59,7 @@ class Facets:
         self.ncols = min(col_wrap or n, n)
         self.nrows = math.ceil(n / self.ncols)
         self.panel = (height * aspect, height)
+        self.below = 0.0  # inches under each panel for tall (slanted) tick labels
         # One measure per figure: its panels share the y axis, so a difference between panels reads as one
         # (independent scales made a 0.02 spread in one panel look as large as a 0.9 one in the next).
         self.figure, self.axes = plt.subplots(
@@ -122,8 +123,8 @@ class Facets:
         """Lay the figure out with fixed margins (inches) and save it (``bbox_inches`` is ignored)."""
         legend = self._legend_right
         fixed_layout(
-            self.figure, self._title, self.ncols, self.nrows, self.panel, left=1.0, right=legend, bottom=0.65,
-            wspace=0.35, hspace=0.8,
+            self.figure, self._title, self.ncols, self.nrows, self.panel, left=1.0, right=legend,
+            bottom=0.65 + self.below, wspace=0.35, hspace=0.8 + self.below,
         )  # fmt: skip
         self.figure.savefig(path, dpi=dpi)
 

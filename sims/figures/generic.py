@@ -50,6 +50,9 @@ DPI = 100
 PANEL_HEIGHT = 3.0
 PANEL_ASPECT = 1.3
 DODGE = 0.6  # share of a category's width the dodged estimators spread over
+SLANT = 40  # degrees: category names too long to stand side by side
+TICK_CHAR_INCHES = 0.075  # width of a tick label character at the style's font size
+SLOT_INCHES = 0.32  # width per category when the names are slanted (a 15-case axis: 4.8 inches)
 LOG_Y_SPAN = 100.0  # a positive scale measure (interval width, RMSE) spanning this factor is drawn on a log axis
 
 
@@ -314,7 +317,12 @@ def finish(
             labels = tick_labels(values)
             # many or long names (a scenario's [[cases]]) would overlap: slanted, anchored at their ends
             slanted = sum(len(label) + 1 for label in labels) > 40
-            ax.set_xticks(range(len(values)), labels, rotation=35 if slanted else 0, ha="right" if slanted else "center")
+            ax.set_xticks(range(len(values)), labels, rotation=SLANT if slanted else 0,
+                          ha="right" if slanted else "center", rotation_mode="anchor" if slanted else "default")  # fmt: skip
+            if slanted:  # room under the panel for the longest slanted name, and a panel wide enough for them all
+                longest = max(len(label) for label in labels)
+                grid.below = TICK_CHAR_INCHES * longest * math.sin(math.radians(SLANT)) + 0.2
+                grid.panel = (max(grid.panel[0], SLOT_INCHES * len(values)), grid.panel[1])
             ax.set_xlim(-0.5, len(values) - 0.5)
         elif scale == "symlog":
             positive = [v for v in values if v > 0]
