@@ -44,6 +44,8 @@ from ..summary import MEASURES
 from .page import MEASURE_TITLES, _environment, measure_tables, provenance, value_and_mcse
 from .text import expectation_table, has_several_terms, replications_text
 
+REPO = Path(__file__).resolve().parents[2]  # the checkout: its scenarios/ folder holds the shipped scenarios
+
 PAGE_MARK = "<!-- causalmc scenario page: "
 PAGE_ROW_LIMIT = 100  # rows per measure table; a larger grid (confounding_sweep's 400 cells) is cut with a note
 FIGURE_COLOURS = 64
@@ -273,8 +275,9 @@ def context(page: ScenarioPage) -> dict:
     }
 
 
-def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str) -> str:
-    """The page's Markdown; figures are linked under `figure_folder`, the scenario file at `scenario_link`."""
+def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str, scenario_shown: str | None = None) -> str:
+    """The page's Markdown; figures are linked under `figure_folder`, the scenario file at `scenario_link` (named
+    `scenario_shown`, by default the path the run was given)."""
     values = context(page)
     meta = {
         "name": page.name,
@@ -290,7 +293,8 @@ def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str) ->
     text = (
         _environment(escape=False)
         .get_template("scenario_page.md.j2")
-        .render(**values, scenario_link=scenario_link, figure_folder=figure_folder)
+        .render(**values, scenario_link=scenario_link, figure_folder=figure_folder,
+                scenario_shown=scenario_shown or page.run.scenario.path)  # fmt: skip
     )
     return f"{PAGE_MARK}{json.dumps(meta, ensure_ascii=False)} -->\n{text}"
 
@@ -311,11 +315,21 @@ def write(run_dirs, out) -> tuple[list[ScenarioPage], list[Path], Path]:
             old.unlink()
         for figure in page.run.figures:
             _write_figure(figure, folder / figure.name)
-        scenario_file = Path(page.run.scenario.path)
+        scenario_file, shown = _shipped(Path(page.run.scenario.path))
         link = Path(os.path.relpath(scenario_file.resolve(), out.resolve())).as_posix() if scenario_file.is_file() else None
-        written.append(_replace(out / f"{page.name}.md", render(page, link, page.name)))
+        written.append(_replace(out / f"{page.name}.md", render(page, link, page.name, shown)))
     _replace(index, render_index(out))
     return pages, written, index
+
+
+def _shipped(path: Path) -> tuple[Path, str | None]:
+    """The scenario file a page links to, and its name on the page: the repository's own copy
+    (``scenarios/<file>``) when the run was made from a file of that name elsewhere (a clone under /tmp: a
+    link there is broken in the repository), else the file as given (None: shown as given)."""
+    shipped = REPO / "scenarios" / path.name
+    if path.is_absolute() and shipped.is_file() and REPO not in path.resolve().parents:
+        return shipped, f"scenarios/{path.name}"
+    return path, None
 
 
 def _write_figure(source: Path, target: Path) -> None:
