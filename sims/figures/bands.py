@@ -5,8 +5,8 @@ the MCSE √(p(1−p)/n); the Wald band p ± 1.96·MCSE leaves [0, 1] near the
 ends (a coverage of 0.99 from 100 replications reaches 1.01) and shrinks to
 nothing at 0 and 1.  Rates are therefore drawn with the Wilson score
 interval (Wilson 1927, JASA 22:209; the recommendation of Brown, Cai &
-DasGupta 2001, Statistical Science 16:101), computed by scipy, which stays
-in [0, 1] and has width at the ends too.
+DasGupta 2001, Statistical Science 16:101), which stays in [0, 1] and has
+width at the ends too.
 
 The n of a rate is read back from its MCSE, n = p(1−p)/MCSE², which is
 the replications the rate was measured over (fewer than ``n_ok`` when some
@@ -30,17 +30,24 @@ RATES = frozenset(
 def wilson(p, n, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score intervals of rates `p` measured over `n` trials (arrays); NaN where p or n is missing.
 
-    The count is k = round(p·n); scipy's ``binomtest(k, n).proportion_ci(method="wilson")``.
+    With k = round(p·n) successes, p̂ = k/n and z = Φ⁻¹(1 − (1 − level)/2):
+
+        (p̂ + z²/(2n) ± z·√(p̂(1 − p̂)/n + z²/(4n²))) / (1 + z²/n)
+
+    Vectorised here because scipy's ``binomtest(k, n).proportion_ci(method="wilson")`` takes one rate at a
+    time (about a millisecond each: a second for a 400-cell figure); the tests hold this to statsmodels'
+    ``proportion_confint(method="wilson")``.
     """
-    from scipy.stats import binomtest
+    from statistics import NormalDist
 
     p, n = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(n, dtype=float))
-    low, high = np.full(p.shape, np.nan), np.full(p.shape, np.nan)
-    for i in np.flatnonzero(np.isfinite(p) & np.isfinite(n) & (n >= 1)):
-        trials = int(round(n.flat[i]))
-        ci = binomtest(min(int(round(p.flat[i] * trials)), trials), trials).proportion_ci(level, method="wilson")
-        low.flat[i], high.flat[i] = ci.low, ci.high
-    return low, high
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        trials = np.where(np.isfinite(n) & (n >= 1), np.rint(n), np.nan)
+        share = np.minimum(np.rint(p * trials), trials) / trials
+        centre = (share + z**2 / (2 * trials)) / (1 + z**2 / trials)
+        half = z * np.sqrt(share * (1 - share) / trials + z**2 / (4 * trials**2)) / (1 + z**2 / trials)
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def trials(p, mcse, fallback) -> np.ndarray:
