@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from types import SimpleNamespace
 
 import matplotlib
@@ -276,3 +277,29 @@ def test_the_figures_command_redraws_a_finished_run_and_changes_nothing_else(tmp
     assert "not_a_run" in capsys.readouterr().err
     assert list(not_a_run.iterdir()) == []
     assert {p: p.stat().st_mtime_ns for p in (folder / "figures").iterdir()} == stamp
+
+
+def test_long_category_names_stand_slanted_inside_the_figure_without_overlapping(tmp_path):
+    """A 15-case axis (sdid_cps): its names were cut off at the bottom and ran into one another."""
+    cases = [f"case_number_{i}" for i in range(15)]
+    rows = [{"cell": f"case={c}", "case": c, "estimator": "a", "term": "effect", "coverage": 0.9,
+             "coverage_mcse": 0.01, "n_ok": 900, "failures": "", "mean_first_stage_f": np.nan} for c in cases]  # fmt: skip
+    scenario = SimpleNamespace(
+        name="cases", level=0.95, reps=900, max_reps=None, grid={"case": cases}, figures=[],
+        estimators=[SimpleNamespace(label="a", name="ols", options={})], cells=lambda: [],
+    )  # fmt: skip
+    saved = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Figure, "savefig", lambda fig, path, *a, **k: saved.setdefault("fig", fig))
+        generic.coverage_vs_param(FigureContext(scenario, pd.DataFrame(rows), tmp_path, lambda: None, jobs=1))
+    fig = saved["fig"]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    (ax,) = _panels(fig)
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+    assert len(boxes) == 15 and all(b.y0 >= fig.bbox.y0 and b.x0 >= fig.bbox.x0 for b in boxes)
+    # neighbours, slanted at angle a and d pixels apart, are d·sin(a) apart across their lines: at least a line
+    labels = [t for t in ax.get_xticklabels() if t.get_text()]
+    xs = ax.transData.transform([(i, 0) for i in range(15)])[:, 0]
+    line = labels[0].get_fontsize() * fig.dpi / 72
+    assert labels[0].get_rotation() > 0
+    assert np.diff(xs).min() * math.sin(math.radians(labels[0].get_rotation())) >= line
