@@ -87,3 +87,17 @@ def test_staggered_weights_legend_and_labels_cover_no_data(drawn):
     assert {t.get_text() for t in fig.legends[0].get_texts()} == {"twfe", "event_study", "sunab", "cs"} & set(
         run.summary.loc[run.summary["term"].astype(str) == "att", "estimator"].astype(str)
     )
+
+
+def test_event_study_legend_lies_outside_every_panel_and_names_the_estimators_once(drawn):
+    """Inside the last panel the legend covered its points; outside, one legend for both cells."""
+    saved, _ = drawn
+    fig = saved["event_study.png"]
+    assert not [ax for ax in fig.axes if ax.get_legend() is not None]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+    names = [t.get_text() for t in legend.get_texts()]
+    assert len(names) == len(set(names)) and {"event_study", "sunab", "cs", "truth ATT(e)"} <= set(names)

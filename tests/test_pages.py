@@ -3,6 +3,7 @@
 import json
 import shutil
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -174,3 +175,17 @@ def test_a_run_to_mcse_targets_states_the_replications_it_reached(tmp_path, caps
     reached = f"{low if low == high else f'{low} to {high}'} reps (reached by its MCSE targets)"
     assert f"2 cells × {reached}, seed 2" in (tmp_path / "scenarios" / "adaptive.md").read_text()
     assert f"| 2 × {reached} |" in (tmp_path / "scenarios.md").read_text()
+
+
+def test_a_run_made_from_a_clone_links_to_the_repository_s_scenario_file(tmp_path):
+    """A full run made in a clone under /tmp records that absolute path; the page links the shipped file instead
+    (a link into /tmp is broken in the repository), and shows it as scenarios/<file>."""
+    from causalmc.sims.report.pages import REPO, _shipped
+
+    elsewhere = tmp_path / "clone" / "scenarios" / "rct.toml"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_text((REPO / "scenarios" / "rct.toml").read_text())
+    assert _shipped(elsewhere) == (REPO / "scenarios" / "rct.toml", "scenarios/rct.toml")
+    assert _shipped(Path("scenarios/rct.toml")) == (Path("scenarios/rct.toml"), None)  # as given: unchanged
+    mine = tmp_path / "my_scenario.toml"  # not shipped: linked as it is
+    assert _shipped(mine) == (mine, None)

@@ -26,7 +26,9 @@ from .runs import REPO_SCENARIOS, read_dataset, scenarios_folder
 
 __all__ = ["COMMANDS", "DEFAULT_OUT", "REPO_SCENARIOS", "build_parser", "main", "read_dataset", "scenarios_folder"]
 
-COMMANDS = tuple("suite run solve plan sample estimate summary check compare report pages list docs bench".split())
+COMMANDS = tuple(
+    "suite run solve plan sample estimate summary check compare report figures pages list docs bench".split()
+)
 HANDLERS = {
     "suite": runs.suite,
     "run": runs.run_files,
@@ -39,6 +41,7 @@ HANDLERS = {
     "check": results.check,
     "compare": results.compare,
     "report": results.rerender,
+    "figures": results.figures,
     "pages": results.pages,
 }
 

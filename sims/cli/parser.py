@@ -241,6 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
 
     p = sub.add_parser(
+        "figures",
+        help="redraw the figures of finished runs",
+        formatter_class=_Formatter,
+        description="Draw every figure of each run folder again from its summary and records with the current "
+        "code, and write its report again when it has one (the report embeds the figures). Nothing is "
+        "recomputed: the manifest, records and summary (the run's identity and numbers) are left as they are; "
+        "figure files the current code no longer draws are removed. Nothing is written if a folder is no "
+        "finished run (exit 2).",
+        epilog="example:\n  python run_bench.py figures full/bdm_cps full/weak_iv\n"
+        "  python run_bench.py pages full/bdm_cps full/weak_iv --out docs/scenarios",
+    )
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+
+    p = sub.add_parser(
         "pages",
         help="write documentation pages of finished runs",
         formatter_class=_Formatter,

@@ -1,4 +1,4 @@
-"""Commands on finished run folders: ``summary``, ``check``, ``compare``, ``report``, ``pages``."""
+"""Commands on finished run folders: ``summary``, ``check``, ``compare``, ``report``, ``figures``, ``pages``."""
 
 from __future__ import annotations
 
@@ -108,6 +108,33 @@ def rerender(args) -> int:
         print(f"{scenario.name}: {html}, {markdown}")
     for out in {Path(d).resolve().parent for d in args.run_dirs}:
         print(f"index: {page.write_index(out)}")
+    return 0
+
+
+def figures(args) -> int:
+    """Redraw each finished run's figures from its summary and records with the current code (nothing is
+    recomputed; manifest, records and summary stay as they are), drop figure files no longer drawn, and write
+    its report again when it has one (the report embeds the figures).  Every folder is checked first: one that
+    is no finished run is refused before anything is written."""
+    from .. import records
+    from ..figures import FigureContext, draw
+    from ..figures.solve import draw_solve
+    from ..report import page
+    from ..report.pages import finished_run
+
+    runs = [finished_run(Path(run_dir))[0] for run_dir in args.run_dirs]
+    for run in runs:
+        run_dir = run.run_dir
+        loader = lambda run_dir=run_dir: records.read(run_dir / "records")  # noqa: E731
+        paths = draw(FigureContext(run.scenario, run.summary, run_dir, loader)) + draw_solve(run_dir)
+        for old in (run_dir / "figures").glob("*.png"):
+            if old not in paths:
+                old.unlink()
+        line = f"{run.scenario.name}: {len(paths)} figures in {run_dir / 'figures'}"
+        if (run_dir / page.HTML).exists() or (run_dir / page.MARKDOWN).exists():
+            page.write(run_dir, run.scenario, run.summary, paths)
+            line += f"; {run_dir / page.HTML}, {run_dir / page.MARKDOWN}"
+        print(line)
     return 0
 
 

@@ -131,10 +131,15 @@ class FigureContext:
                     return some
             from .. import records
 
-            wanted = [*RECORD_COLUMNS, *columns, *(loaded.columns if loaded is not None else ())]
-            loaded = self._partial = records.read_cells(
-                self.run_dir / "records", self.scenario.cells(), list(dict.fromkeys(wanted)), max_rep=FIGURE_MAX_REPS
-            )
+            wanted = list(dict.fromkeys([*RECORD_COLUMNS, *columns, *(loaded.columns if loaded is not None else ())]))
+            folder = self.run_dir / "records"
+            loaded = records.read_cells(folder, self.scenario.cells(), wanted, max_rep=FIGURE_MAX_REPS)
+            if loaded is None:
+                # No file carries a cell's key: records written when the cells' keys were computed otherwise
+                # (a DGP's parameters have changed since the run).  Read them all; the cell labels still tell.
+                loaded = records.read(folder, [*wanted, "rep"])
+                loaded = loaded[loaded["rep"] < FIGURE_MAX_REPS][[c for c in wanted if c in loaded]]
+            self._partial = loaded
         rows = loaded if cells is None else loaded[loaded["cell"].isin(list(cells))]
         return rows[[c for c in columns if c in rows]]
 
@@ -145,7 +150,7 @@ class FigureContext:
         by_label = {c.label: c for c in self.scenario.cells()}
         if not all(cell in by_label for cell in cells):
             return None
-        return records.read_cells(
+        return records.read_cells(  # None when no file carries these cells' keys
             self.run_dir / "records", [by_label[c] for c in cells], columns, max_rep=FIGURE_MAX_REPS
         )
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from .facets import fixed_layout
-from .generic import DPI, apply_style, labels_of, line_with_band, reference_line
+from .generic import (
+    DPI,
+    apply_style,
+    coinciding,
+    failed_note,
+    labels_of,
+    legend_outside,
+    line_with_band,
+    reference_line,
+)
 from .layout import series_styles
 
 
@@ -45,11 +54,13 @@ def did_bias_and_pretrend_power(context):
         ylim=(0, 1.02),
         title="pre-trend test: size at 0, power beyond",
     )
-    left.legend(fontsize=8)
-    if pretrend:
-        right.legend(fontsize=8)
-    title = f"{scenario.name}: Does a trend gap bias DiD, and do the pre-trend tests see it?\n(bands ±1.96 MCSE)"
-    fixed_layout(fig, title, 2, 1, (4.6, 3.4), left=0.9, right=0.2, bottom=0.65, wspace=0.9, hspace=0, top_extra=0.2)
+    # One legend right of both panels (inside, it covered the lines); each estimator once.
+    right_margin = legend_outside(fig, (left, right))
+    same = coinciding(summary.assign(series=summary["estimator"].astype(str)), "bias")
+    details = "; ".join(d for d in ("bias bands ±1.96 MCSE; rejection bands: Wilson 95% intervals", same) if d)
+    title = f"{scenario.name}: Does a trend gap bias DiD, and do the pre-trend tests see it?\n({details})"
+    fixed_layout(fig, title, 2, 1, (4.6, 3.4), left=0.9, right=right_margin, bottom=0.65, wspace=0.9, hspace=0,
+                 top_extra=0.2)  # fmt: skip
     path = context.folder / "did_bias_and_pretrend_power.png"
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -89,7 +100,7 @@ def event_study(context):
         return []
     cells = list(dict.fromkeys(data["cell"]))
     apply_style()
-    fig, axes = plt.subplots(2, len(cells), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(2, len(cells), squeeze=False, sharex=True, sharey="row")  # one scale per measure
     labels = list(dict.fromkeys(data["estimator"]))
     styles = series_styles(labels, labels_of(scenario))
     palette = {label: style["color"] for label, style in styles.items()}
@@ -118,15 +129,18 @@ def event_study(context):
         top.axvline(-1, color="0.6", linewidth=0.8, linestyle=":")
         top.set_title(cell, y=1.0)
         top.set(ylabel="mean estimate" if col == 0 else "")
-        reference_line(bottom, scenario.level, f"nominal {scenario.level:g}" if col == len(cells) - 1 else None)
+        reference_line(bottom, scenario.level, f"nominal {scenario.level:g}")
         bottom.set(xlabel="event time e (−1: reference)", ylabel="coverage" if col == 0 else "", ylim=(0, 1.02))
-    axes[0, -1].legend(fontsize=8, loc="upper left")
+    right_margin = legend_outside(fig, axes.flat)
+    same = coinciding(data.assign(series=data["estimator"].astype(str)), "mean_estimate", keys=("cell", "event"))
+    notes = "; ".join(n for n in ("estimate bands ±1.96 MCSE; coverage bands: Wilson 95% intervals",
+                                  failed_note(summary), same and f"estimates: {same}") if n)  # fmt: skip
     title = (
         f"{scenario.name}: Do the event-time estimates track the true ATT(e), and do their intervals cover it?"
-        "\n(bands ±1.96 MCSE)"
+        f"\n({notes})"
     )
-    fixed_layout(fig, title, len(cells), 2, (4.4, 2.7), left=0.9, right=0.2, bottom=0.65, wspace=0.6, hspace=0.35,
-                 top_extra=0.2)  # fmt: skip
+    fixed_layout(fig, title, len(cells), 2, (4.4, 2.7), left=0.9, right=right_margin, bottom=0.65, wspace=0.6,
+                 hspace=0.35, top_extra=0.2)  # fmt: skip
     path = context.folder / "event_study.png"
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

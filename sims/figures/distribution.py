@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 
 from .facets import fixed_layout  # noqa: E402
 from . import replications_note  # noqa: E402
-from .generic import DPI, apply_style, headline_rows, labels_of, series_labels  # noqa: E402
+from .generic import DPI, apply_style, failed_beside, headline_rows, labels_of, series_labels  # noqa: E402
 from .iv import tsls_copies  # noqa: E402
 from .layout import MAX_PANELS, pick_evenly, series_styles, thin, wrap, wrap_label  # noqa: E402
 
@@ -90,16 +90,17 @@ def share_text(share: float) -> str:
 def estimate_distribution(context, name="estimate_distribution"):
     """What does each estimator's sampling distribution look like, cell by cell, against the truth?"""
     scenario, summary = context.scenario, context.summary
-    rows = summary[~summary["estimator"].astype(str).isin(tsls_copies(scenario))]
-    rows = rows[rows["mean_estimate"].notna()] if "mean_estimate" in rows else rows
+    every = summary[~summary["estimator"].astype(str).isin(tsls_copies(scenario))]
+    rows = every[every["mean_estimate"].notna()] if "mean_estimate" in every else every
     rows, series_note = headline_rows(rows)
+    failed = failed_beside(every, rows)
     if rows.empty:
         return []
     rows = rows.assign(series=series_labels(rows))
     series = list(dict.fromkeys(rows["series"]))
     pairs = {(str(e), str(t)): s for e, t, s in zip(rows["estimator"], rows["term"], rows["series"], strict=True)}
     cells = list(dict.fromkeys(rows["cell"].astype(str)))
-    notes = ([series_note] if series_note else []) + replications_note(scenario)
+    notes = [n for n in (series_note, failed) if n] + replications_note(scenario)
     capped = len(cells) > MAX_PANELS
     if capped:
         notes.append(f"{MAX_CELLS} of {len(cells)} cells, evenly spread over the grid order")

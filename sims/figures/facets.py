@@ -59,9 +59,13 @@ class Facets:
         self.ncols = min(col_wrap or n, n)
         self.nrows = math.ceil(n / self.ncols)
         self.panel = (height * aspect, height)
+        self.below = 0.0  # inches under each panel for tall (slanted) tick labels
+        # One measure per figure: its panels share the y axis, so a difference between panels reads as one
+        # (independent scales made a 0.02 spread in one panel look as large as a 0.9 one in the next).
         self.figure, self.axes = plt.subplots(
-            self.nrows, self.ncols, figsize=(self.ncols * height * aspect, self.nrows * height), squeeze=False
-        )
+            self.nrows, self.ncols, figsize=(self.ncols * height * aspect, self.nrows * height), squeeze=False,
+            sharey=True,
+        )  # fmt: skip
         for ax in self.axes.flat[n:]:
             ax.set_visible(False)
         self.axes_dict = {}
@@ -70,7 +74,7 @@ class Facets:
             if col:
                 self.axes_dict[name] = ax
                 ax.set_title(f"{col} = {format_value(name)}", fontsize=10, y=1.0)  # fixed y: no placement pass
-        self._legend_labels = 0
+        self._legend_right = 0.2  # inches right of the panels: the legend's room once there is one
         self._title = None
 
     @property
@@ -109,17 +113,7 @@ class Facets:
 
     def add_legend(self, title=None):
         """One legend for the figure, right of the panels, of every labelled artist (first of each label)."""
-        handles = {}
-        for ax in self.axes.flat:
-            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-                if not label.startswith("_"):
-                    handles.setdefault(label, handle)
-        if handles:
-            self._legend_labels = max(len(str(label)) for label in (*handles, title or ""))
-            self.figure.legend(
-                handles.values(), handles.keys(), title=title, loc="center right", fontsize=9, title_fontsize=9,
-                frameon=False,
-            )  # fmt: skip
+        self._legend_right = legend_outside(self.figure, self.axes.flat, title, fontsize=9, first=self.hue_order)
 
     def set_title(self, text: str):
         """The figure's title (placed when saving)."""
@@ -127,12 +121,31 @@ class Facets:
 
     def savefig(self, path, dpi=100, **_):
         """Lay the figure out with fixed margins (inches) and save it (``bbox_inches`` is ignored)."""
-        legend = CHAR_INCHES * self._legend_labels + 0.9 if self._legend_labels else 0.2
+        legend = self._legend_right
         fixed_layout(
-            self.figure, self._title, self.ncols, self.nrows, self.panel, left=1.0, right=legend, bottom=0.65,
-            wspace=0.85, hspace=0.8,
+            self.figure, self._title, self.ncols, self.nrows, self.panel, left=1.0, right=legend,
+            bottom=0.65 + self.below, wspace=0.35, hspace=0.8 + self.below,
         )  # fmt: skip
         self.figure.savefig(path, dpi=dpi)
+
+
+def legend_outside(fig, axes, title=None, fontsize=8, first=()) -> float:
+    """One legend of every labelled artist of `axes` (first of each label; the labels in `first` before the
+    others, e.g. the series before the reference lines), right of the panels, outside every axes so it covers
+    no data; returns the right margin (inches) to leave for it in `fixed_layout`."""
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if not label.startswith("_"):
+                handles.setdefault(label, handle)
+    if not handles:
+        return 0.2
+    first = list(first)
+    handles = {k: handles[k] for k in sorted(handles, key=lambda k: k not in first)}
+    fig.legend(handles.values(), handles.keys(), title=title, loc="center right", fontsize=fontsize,
+               title_fontsize=fontsize, frameon=False)  # fmt: skip
+    longest = max(len(str(label)) for label in (*handles, title or ""))
+    return CHAR_INCHES * fontsize / 9 * longest + 0.9
 
 
 def fixed_layout(fig, title, ncols, nrows, panel, left, right, bottom, wspace, hspace, top_extra=0.0):

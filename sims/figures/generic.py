@@ -3,7 +3,8 @@
 Each figure answers one question (its title): *is each estimator unbiased
 as n grows?*, *do 95 % intervals cover the truth?*, and so on, with every
 point's ±1.96·MCSE (Morris, White & Crowther 2019, Statistics in
-Medicine 38:2074–2102, on presenting Monte Carlo error).
+Medicine 38:2074–2102, on presenting Monte Carlo error), or for a rate
+(coverage, rejection, power) its Wilson 95 % interval (`bands`).
 
 The layout follows `layout.plan_layout`: a numeric grid parameter with four
 or more values is the x axis of one line per estimator with a ±1.96·MCSE
@@ -15,7 +16,12 @@ held at one value named in the title (the nested-loop plot,
 `nested_loop`, shows every cell at once).  The x axis is logarithmic when
 the grid is positive and spans at least a factor of 50.  Style: seaborn's
 "whitegrid", and each estimator has its own colour, marker and line style
-so the figures read in grayscale.
+(`layout.series_styles`: the same in every figure of a scenario) so the
+figures read in grayscale.  The panels of one figure share their y axis;
+reference lines (nominal level, truth, the test's level on power figures)
+are named in the legend, which stands right of the panels; series with
+identical values and series with no replication ok are named in the title
+(`coinciding`, `failed_note`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .facets import Facets  # noqa: E402
+from . import bands  # noqa: E402
+from .facets import Facets, legend_outside  # noqa: E402, F401 (legend_outside: the figures' one legend helper)
 from .layout import (  # noqa: E402
     MAX_SERIES,
     format_value,
@@ -39,11 +46,13 @@ from .layout import (  # noqa: E402
     x_params,
 )
 
-Z_BAND = 1.96
 DPI = 100
 PANEL_HEIGHT = 3.0
 PANEL_ASPECT = 1.3
 DODGE = 0.6  # share of a category's width the dodged estimators spread over
+SLANT = 40  # degrees: category names too long to stand side by side
+TICK_CHAR_INCHES = 0.075  # width of a tick label character at the style's font size
+SLOT_INCHES = 0.32  # width per category when the names are slanted (a 15-case axis: 4.8 inches)
 LOG_Y_SPAN = 100.0  # a positive scale measure (interval width, RMSE) spanning this factor is drawn on a log axis
 
 
@@ -86,14 +95,15 @@ def x_scale(values) -> str:
 
 
 def line_with_band(data, x, y, err, color=None, label=None, linestyle="-", marker="o", ax=None, **_):
-    """One estimator's line with its ±1.96·MCSE band (a `Facets` mapper; on `ax` or the current axes)."""
+    """One estimator's line with its band (a `Facets` mapper; on `ax` or the current axes): ±1.96·MCSE, or
+    the Wilson interval of a rate (`bands.limits`)."""
     data = data[np.isfinite(data[y])].sort_values(x)
     if data.empty:
         return
     ax = ax or plt.gca()
     ax.plot(data[x], data[y], marker=marker, markersize=4, color=color, label=label, linestyle=linestyle)
-    band = Z_BAND * data[err].fillna(0.0)
-    ax.fill_between(data[x], data[y] - band, data[y] + band, color=color, alpha=0.2, linewidth=0)
+    low, high = bands.limits(data, y, err)
+    ax.fill_between(data[x], low, high, color=color, alpha=0.2, linewidth=0)
 
 
 def points_with_bars(
@@ -101,8 +111,8 @@ def points_with_bars(
 ):
     """One estimator's points at categorical x positions, dodged by its place in `order`, with error bars.
 
-    The bars are ±1.96·`err` (an MCSE column), or run from column `low` to
-    `high` when given.  `levels` are the x values in axis order.
+    The bars are ±1.96·`err` (an MCSE column; a rate's Wilson interval,
+    `bands.limits`), or run from column `low` to `high` when given.  `levels` are the x values in axis order.
     """
     data = data[np.isfinite(data[y])]
     if data.empty:
@@ -117,19 +127,16 @@ def points_with_bars(
         upper = data[high].to_numpy(dtype=float) - values
         bars = np.where(np.isfinite([lower, upper]), [lower, upper], np.nan)
     else:
-        bars = Z_BAND * data[err].fillna(0.0).to_numpy(dtype=float)
+        lower, upper = bands.limits(data, y, err)
+        bars = np.array([values - lower, upper - values])
     plt.gca().errorbar(
         xs, values, yerr=bars, color=color, label=label, marker=marker, markersize=5, linestyle="none", capsize=3
     )
 
 
 def reference_line(ax, value, label=None):
-    """A dashed horizontal line (truth, nominal level), labelled at the right edge."""
+    """A dashed horizontal line (truth, nominal level), named in the legend (a label on the line sat over data)."""
     ax.axhline(value, color="0.3", linestyle="--", linewidth=1, label=label)
-    if label:
-        ax.annotate(
-            label, (1.0, value), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8, color="0.3"
-        )
 
 
 def labels_of(scenario) -> list[str]:
@@ -157,22 +164,106 @@ def headline_rows(frame):
     if len(pairs) <= MAX_SERIES:
         return frame, ""
     term = headline_term(pairs)
+    if all(t == term for _, t in pairs):  # nothing to leave out: many estimators of one term
+        return frame, ""
     return frame[frame["term"].astype(str) == term], f"term {term} only (of {len(pairs)} series)"
 
 
-def facet_grid(data, scenario, x_param, **kwargs) -> Facets:
+def failed_note(rows, series="series") -> str:
+    """The series of `rows` (summary rows) with no replication ok in some cells, and their statuses, e.g.
+    ``no replication ok, not drawn: cs in 2 of 2 cells (no_comparison)``; '' when every series has some.
+
+    A series fails in a cell when every row of it there (each term, for a series that stands for a whole
+    estimator) has ``n_ok`` = 0.  Such a series has no value to draw there, and would otherwise vanish from
+    the figure unexplained.
+    """
+    if "n_ok" not in rows or rows.empty or not (rows["n_ok"] == 0).any():
+        return ""
+    labels = (rows[series] if series in rows else series_labels(rows)).astype(str).to_numpy()
+    frame = rows.assign(_series=labels)
+    per_cell = frame.groupby(["_series", "cell"], sort=False, observed=True)["n_ok"].max()
+    parts: dict[str, list[str]] = {}  # "in 2 of 2 cells (no_comparison)" -> the series it is said of
+    for label in dict.fromkeys(labels):
+        cells = per_cell.loc[label]
+        failed = cells.index[cells.to_numpy() == 0]
+        if len(failed) == 0:
+            continue
+        mine = (frame["_series"] == label) & frame["cell"].isin(failed)
+        texts = frame.loc[mine, "failures"] if "failures" in frame else []
+        statuses = sorted({f.split("=")[0] for text in texts for f in str(text).split(";") if f})
+        status = f" ({', '.join(statuses)})" if statuses else ""
+        parts.setdefault(f"in {len(failed)} of {len(cells)} cells{status}", []).append(label)
+    said = [f"{', '.join(names)} {where}" for where, names in parts.items()]
+    return "no replication ok, not drawn: " + "; ".join(said) if said else ""
+
+
+def failed_beside(summary, shown) -> str:
+    """`failed_note` for a figure that draws the summary rows `shown`: an estimator it does not draw at all is
+    named as a whole; of the ones it draws, the terms it draws."""
+    if "n_ok" not in summary or summary.empty:
+        return ""
+    estimator = summary["estimator"].astype(str)
+    absent = ~estimator.isin(set(shown["estimator"].astype(str)))
+    labels = estimator.where(absent, series_labels(summary).astype(str))
+    relevant = absent | summary["term"].astype(str).isin(set(shown["term"].astype(str)))
+    return failed_note(summary[relevant].assign(series=labels[relevant]))
+
+
+def coinciding(rows, measure, series="series", keys=("cell",), plain=False) -> str:
+    """Series of `rows` whose `measure` is the same number in every cell they share (so one line hides the
+    other), as a note: ``ols_adjusted = ols_adjusted_hc1 (identical values, one line over the other)``; only
+    ``ols_adjusted = ols_adjusted_hc1`` when `plain`."""
+    if rows.empty or measure not in rows:
+        return ""
+    table = rows.pivot_table(index=list(keys), columns=series, values=measure, aggfunc="first", observed=True)
+    columns = [c for c in table.columns if table[c].notna().any()]
+    groups: list[list] = []
+    for c in columns:
+        for group in groups:
+            a, b = table[group[0]].to_numpy(dtype=float), table[c].to_numpy(dtype=float)
+            both = np.isfinite(a) & np.isfinite(b)
+            if both.any() and (np.isfinite(a) == np.isfinite(b)).all() and np.array_equal(a[both], b[both]):
+                group.append(c)
+                break
+        else:
+            groups.append([c])
+    same = "; ".join(" = ".join(map(str, g)) for g in groups if len(g) > 1)
+    return same if plain or not same else f"{same} (identical values, one line over the other)"
+
+
+def facet_grid(data, scenario, x_param, measure=None, **kwargs) -> Facets:
     """A `Facets` grid laid out by `layout.plan_layout` for `x_param`.
 
     The rows of `data` are restricted to the fixed values of the further
     factors, and to each estimator's headline term when there are too many
-    series.  The grid carries ``layout`` (the `Layout`), ``notes`` (title
-    fragments) and ``order`` (the series, for dodging).
+    series.  With a `measure`, rows without its value are dropped (they
+    take no place in the dodge or legend), series that fail in every
+    replication of a cell (`failed_note`) and series that coincide
+    (`coinciding`) are named in the notes.  The grid carries ``layout`` (the
+    `Layout`), ``notes`` (title fragments) and ``order`` (the series, for
+    dodging).
     """
     layout = plan_layout(scenario.grid, x_param)
     for param, value in layout.fixed.items():
         data = data[data[param] == value]
     data, series_note = headline_rows(data)
     data = data.assign(series=series_labels(data))
+    extra_notes = []
+    if measure is not None:
+        extra_notes.append(failed_note(data))
+        data = data[data[measure].notna()]
+        if not layout.categorical and layout.facet is None:  # dodged points never hide one another; lines do
+            extra_notes.append(coinciding(data, measure))
+        elif not layout.categorical:  # panel by panel: 2SLS is LIML with one instrument, not with five
+            per_panel = {}
+            for value in scenario.grid[layout.facet]:
+                same = coinciding(data[data[layout.facet] == value], measure, plain=True)
+                if same:
+                    per_panel.setdefault(same, []).append(format_value(value))
+            everywhere = len(scenario.grid[layout.facet])
+            for same, values in per_panel.items():
+                where = "" if len(values) == everywhere else f" at {layout.facet} = {', '.join(values)}"
+                extra_notes.append(f"{same}{where} (identical values, one line over the other)")
     order = list(dict.fromkeys(data["series"]))
     styles = series_styles(order, labels_of(scenario))
     apply_style()
@@ -188,7 +279,7 @@ def facet_grid(data, scenario, x_param, **kwargs) -> Facets:
         aspect=kwargs.get("aspect", PANEL_ASPECT),
     )
     grid.layout, grid.order = layout, order
-    grid.notes = [n for n in (layout.note(), series_note) if n]
+    grid.notes = [n for n in (layout.note(), series_note, *extra_notes) if n]
     return grid
 
 
@@ -226,7 +317,12 @@ def finish(
             labels = tick_labels(values)
             # many or long names (a scenario's [[cases]]) would overlap: slanted, anchored at their ends
             slanted = sum(len(label) + 1 for label in labels) > 40
-            ax.set_xticks(range(len(values)), labels, rotation=35 if slanted else 0, ha="right" if slanted else "center")
+            ax.set_xticks(range(len(values)), labels, rotation=SLANT if slanted else 0,
+                          ha="right" if slanted else "center", rotation_mode="anchor" if slanted else "default")  # fmt: skip
+            if slanted:  # room under the panel for the longest slanted name, and a panel wide enough for them all
+                longest = max(len(label) for label in labels)
+                grid.below = TICK_CHAR_INCHES * longest * math.sin(math.radians(SLANT)) + 0.2
+                grid.panel = (max(grid.panel[0], SLOT_INCHES * len(values)), grid.panel[1])
             ax.set_xlim(-0.5, len(values) - 0.5)
         elif scale == "symlog":
             positive = [v for v in values if v > 0]
@@ -260,18 +356,17 @@ def measure_vs_param(
     data = context.summary
     if measure not in data or not data[measure].notna().any():
         return paths
-    data = data[data[measure].notna()]  # an estimator without this measure takes no place in the dodge or legend
     for param in x_params(context.scenario.grid):
-        grid = facet_grid(data, context.scenario, param)
+        grid = facet_grid(data, context.scenario, param, measure)
         if grid.layout.categorical:
             levels = list(context.scenario.grid[param])
             grid.map_dataframe(
                 points_with_bars, x=param, y=measure, err=f"{measure}_mcse", order=grid.order, levels=levels
             )
-            details = "bars ±1.96 MCSE"
+            details = bands.caption(measure, "bars")
         else:
             grid.map_dataframe(line_with_band, x=param, y=measure, err=f"{measure}_mcse")
-            details = "bands ±1.96 MCSE"
+            details = bands.caption(measure)
         shown, ref = reference, reference_label
         if scale and spans_decades(grid.data[measure]):
             for ax in grid.axes.flat:
@@ -334,11 +429,15 @@ def rejection_vs_param(context):
 
 
 def power_vs_param(context):
-    """How often is H0: effect = 0 rejected (power, or size where the effect is 0)?"""
+    """How often is H0: effect = 0 rejected (power, or size where the effect is 0)?  The test's level dashed:
+    where the effect is 0 the rate should sit on it."""
+    alpha = 1 - context.scenario.level
     return measure_vs_param(
         context,
         "power",
         "rejection rate of H0: effect = 0",
+        reference=alpha,
+        reference_label=f"test level {alpha:.2g}",
         question="How often is 'no effect' rejected as {x} changes?",
     )
 
@@ -422,7 +521,7 @@ def estimate_vs_param(context):
     reference = float(truth.iloc[0]) if truth.nunique() == 1 else None
     paths = []
     for param in x_params(context.scenario.grid):
-        grid = facet_grid(data, context.scenario, param)
+        grid = facet_grid(data, context.scenario, param, "mean_estimate")
         if grid.layout.categorical:
             levels = list(context.scenario.grid[param])
             grid.map_dataframe(

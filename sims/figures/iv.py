@@ -46,24 +46,16 @@ def _ols_labels(scenario):
     return {e.label for e in scenario.estimators if e.name == "ols"}
 
 
-def _line_or_reference(data, x, y, err, color=None, label=None, ols=(), linestyle="-", marker="o", **kwargs):
-    if label in ols:
-        color, linestyle, marker = "0.4", "--", "."
-    line_with_band(data, x, y, err, color=color, label=label, linestyle=linestyle, marker=marker)
-
-
 def iv_median_bias_vs_f(context):
     """Does each estimator stay median-unbiased as the instruments weaken?
 
-    Median bias against the cell's mean first-stage F (log axis); OLS grey
-    and dashed for reference.
+    Median bias against the cell's mean first-stage F (log axis); OLS, for
+    reference, in its own style as in every figure of the scenario.
     """
     scenario = context.scenario
     data = _without_tsls_copies(_with_first_stage_f(context.summary), scenario)
-    grid = facet_grid(data, scenario, _x_param(scenario))
-    grid.map_dataframe(
-        _line_or_reference, x="first_stage_f", y="median_bias", err="median_bias_mcse", ols=_ols_labels(scenario)
-    )
+    grid = facet_grid(data, scenario, _x_param(scenario), "median_bias")
+    grid.map_dataframe(line_with_band, x="first_stage_f", y="median_bias", err="median_bias_mcse")
     path = context.folder / "iv_median_bias_vs_f.png"
     return [
         finish(
@@ -77,7 +69,7 @@ def iv_median_bias_vs_f(context):
             log_x=True,
             categorical=False,
             title="Does each estimator stay median-unbiased as the instruments weaken?",
-            details="OLS grey dashed; bands ±1.96 MCSE",
+            details="bands ±1.96 MCSE",
         )
     ]
 
@@ -91,7 +83,7 @@ def iv_rejection_vs_f(context):
     scenario = context.scenario
     data = _with_first_stage_f(context.summary)
     data = data[~data["estimator"].isin(_ols_labels(scenario))]
-    grid = facet_grid(data, scenario, _x_param(scenario))
+    grid = facet_grid(data, scenario, _x_param(scenario), "rejection")
     grid.map_dataframe(line_with_band, x="first_stage_f", y="rejection", err="rejection_mcse")
     table = stock_yogo()
     for key, ax in grid.axes_dict.items() if grid.axes_dict else [(None, grid.ax)]:
@@ -124,6 +116,7 @@ def iv_rejection_vs_f(context):
             log_x=True,
             categorical=False,
             title=f"Does the test of the true value keep its {100 * alpha:.2g}% size as the instruments weaken?",
+            details="bands: Wilson 95% intervals",
         )
     ]
 

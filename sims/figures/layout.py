@@ -31,10 +31,10 @@ MAX_COLUMNS = 4
 MAX_PANELS = 24
 MAX_SERIES = 8  # (estimator, term) series per panel before only each estimator's headline term is drawn
 
-# seaborn's "colorblind" palette (Okabe–Ito-like), without importing seaborn (its import costs ~0.6 s).
-PALETTE = (
-    "#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9",
-)  # fmt: skip
+# Okabe & Ito's colour-blind-safe colours (Wong 2011, Nature Methods 8:441), yellow (unreadable on white) and black
+# (the truth's colour) left out, Paul Tol's indigo and olive added; ordered so the first five are far apart (the
+# orange and the vermillion, the two nearest, are 2nd and 6th).  Markers are the second channel.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#332288", "#999933")
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*", "h", "<", ">", "p")
 # Dashes, dots and their mixtures: told apart without colour.
 LINESTYLES = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 3)), (0, (2, 3)))
@@ -154,7 +154,7 @@ def headline_term(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def estimator_styles(labels: Sequence[str], palette: Sequence = PALETTE) -> dict[str, dict]:
-    """Colour, marker and line style per label, in order, so series differ in grayscale too."""
+    """Colour, marker and line style per label, by its place in `labels`, so series differ in grayscale too."""
     return {
         label: {
             "color": palette[i % len(palette)],
@@ -166,12 +166,35 @@ def estimator_styles(labels: Sequence[str], palette: Sequence = PALETTE) -> dict
 
 
 def series_styles(series: Sequence[str], estimators: Sequence[str]) -> dict[str, dict]:
-    """`estimator_styles` for `series`, each estimator keeping its place in the scenario (`estimators`, labels)
-    so it has the same colour, marker and line style in every figure; other series (an estimator's
-    terms) follow."""
-    extra = [s for s in series if s not in estimators]
-    styles = estimator_styles([*estimators, *extra])
-    return {s: styles[s] for s in series}
+    """The style of each series, a function of the estimator it belongs to and never of the figure.
+
+    `estimators` are the scenario's estimator labels in its order: an
+    estimator's colour, marker and line style are those of its place there,
+    in every figure of the scenario.  A series ``"<estimator> <term>"`` (an
+    estimator drawn with several terms) has its estimator's colour; its
+    terms are told apart by marker and line style, by the term's place
+    among that estimator's series in `series`.  Any other series follows
+    the estimators.
+    """
+    own = estimator_styles(estimators)
+    by_estimator: dict[str, list[str]] = {}
+    for s in series:
+        if s not in own:
+            owner = max((e for e in estimators if s.startswith(e + " ")), key=len, default=None)
+            if owner is not None:
+                by_estimator.setdefault(owner, []).append(s)
+    styles, others = {}, [s for s in series if s not in own and not any(s in v for v in by_estimator.values())]
+    extra = estimator_styles([*estimators, *others])
+    for s in series:
+        if s in own:
+            styles[s] = own[s]
+        elif s in extra:
+            styles[s] = extra[s]
+        else:
+            owner = next(e for e, terms in by_estimator.items() if s in terms)
+            k = by_estimator[owner].index(s)
+            styles[s] = own[owner] | {"marker": MARKERS[k % len(MARKERS)], "linestyle": LINESTYLES[k % len(LINESTYLES)]}
+    return styles
 
 
 def lexicographic_factors(grid: Mapping[str, Sequence]) -> list[str]:

@@ -26,8 +26,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .generic import DPI, Z_BAND, apply_style, headline_rows, labels_of, reference_line, series_labels  # noqa: E402
-from .layout import format_value, lexicographic_factors, series_styles  # noqa: E402
+from . import bands  # noqa: E402
+from .generic import (  # noqa: E402
+    DPI,
+    apply_style,
+    coinciding,
+    failed_note,
+    headline_rows,
+    labels_of,
+    reference_line,
+    series_labels,
+)
+from .layout import format_value, lexicographic_factors, series_styles, wrap_lines  # noqa: E402
 
 MIN_FACTORS = 3
 
@@ -61,6 +71,7 @@ def nested_loop_data(summary, grid, measure):
             "position": data["position"].to_numpy(),
             "value": data[measure].to_numpy(dtype=float),
             "mcse": data[f"{measure}_mcse"].to_numpy(dtype=float),
+            "n_ok": data["n_ok"].to_numpy(dtype=float) if "n_ok" in data else np.nan,
         }
     )
     return rows, order, factors
@@ -82,7 +93,9 @@ def nested_loop(context, measure, ylabel, reference=None, reference_label=None, 
     if len(factors) < MIN_FACTORS:
         return []
     summary, series_note = headline_rows(summary)
+    notes = [series_note, failed_note(summary)]
     rows, order, factors = nested_loop_data(summary, scenario.grid, measure)
+    notes.append(coinciding(rows, "value", keys=("position",)))
     n = len(order)
     labels = list(dict.fromkeys(rows["series"]))
     styles = series_styles(labels, labels_of(scenario))
@@ -97,10 +110,12 @@ def nested_loop(context, measure, ylabel, reference=None, reference_label=None, 
     for label in labels:
         part = rows[rows["series"] == label]
         x, y = _steps(part["position"].to_numpy(), part["value"].to_numpy(), n)
-        _, err = _steps(part["position"].to_numpy(), part["mcse"].fillna(0.0).to_numpy(), n)
+        low, high = bands.limits(part, "value", "mcse", rate=measure in bands.RATES)
+        _, low = _steps(part["position"].to_numpy(), low, n)
+        _, high = _steps(part["position"].to_numpy(), high, n)
         style = styles[label]
         top.step(x, y, where="post", color=style["color"], linestyle=style["linestyle"], linewidth=1.3, label=label)
-        top.fill_between(x, y - Z_BAND * err, y + Z_BAND * err, step="post", color=style["color"], alpha=0.18, lw=0)
+        top.fill_between(x, low, high, step="post", color=style["color"], alpha=0.18, lw=0)
     if reference is not None:
         reference_line(top, reference, reference_label)
     _separators(top, order, factors)
@@ -110,8 +125,9 @@ def nested_loop(context, measure, ylabel, reference=None, reference_label=None, 
     sizes = " × ".join(str(len(scenario.grid[f])) for f in factors)
     bottom.set_xlabel(f"cells in nested order, outermost factor first ({sizes} = {n} cells)")
     bottom.set_xlim(0, n)
-    details = "; ".join(d for d in ("nested-loop plot (Rücker & Schwarzer 2014), bands ±1.96 MCSE", series_note) if d)
-    fig.suptitle(f"{scenario.name}: {question}\n({details})", fontsize=11)
+    method = f"nested-loop plot (Rücker & Schwarzer 2014), {bands.caption(measure)}"
+    details = "; ".join(d for d in (method, *notes) if d)
+    fig.suptitle(wrap_lines(f"{scenario.name}: {question}\n({details})", 120), fontsize=11)
     path = context.folder / f"nested_loop_{name or measure}.png"
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)

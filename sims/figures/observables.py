@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from .facets import fixed_layout
-from .generic import DPI, apply_style, labels_of, line_with_band, reference_line
+from .generic import DPI, apply_style, coinciding, labels_of, legend_outside, line_with_band, reference_line
 from .layout import series_styles
 
 
@@ -16,7 +16,8 @@ def overlap_weights(context):
     left, coverage; middle, RMSE (log scale); right, the effective sample
     size of the control arm's weights, Kish's (Σw)²/Σw² averaged over
     replications (``ess_control``), of every estimator that records it.
-    Lines ±1.96·MCSE (none on the ESS, whose MCSE is below the line width).
+    Bands: Wilson 95 % intervals on coverage, ±1.96·MCSE on RMSE (none on
+    the ESS, whose MCSE is below the line width).
     """
     scenario, summary = context.scenario, context.summary
     if not scenario.grid:
@@ -43,12 +44,16 @@ def overlap_weights(context):
     rmse.set(xlabel=x, ylabel="RMSE (log scale)", yscale="log", title="how far off?")
     weights.set(xlabel=x, ylabel="effective sample size, controls", title="how many controls carry the weights?")
     weights.set_ylim(bottom=0)
-    cover.legend(fontsize=7)
-    title = (
-        f"{scenario.name}: As overlap worsens ({x} grows), do weighting estimators keep their coverage?\n"
-        "(bands ±1.96 MCSE; ESS = (Σw)²/Σw², mean over replications)"
-    )
-    fixed_layout(fig, title, 3, 1, (3.8, 3.4), left=0.8, right=0.2, bottom=0.65, wspace=0.75, hspace=0, top_extra=0.2)
+    right_margin = legend_outside(fig, (cover, rmse, weights), title="estimator")
+    series = data.assign(series=data["estimator"].astype(str))
+    notes = (("RMSE", coinciding(series, "rmse")), ("ESS", coinciding(series, "ess")))
+    same = [f"{name}: {note}" for name, note in notes if note]
+    details = "; ".join(["coverage bands: Wilson 95% intervals; RMSE bands ±1.96 MCSE; ESS = (Σw)²/Σw², mean over "
+                         "replications", *same])  # fmt: skip
+    question = f"As overlap worsens ({x} grows), do weighting estimators keep their coverage?"
+    title = f"{scenario.name}: {question}\n({details})"
+    fixed_layout(fig, title, 3, 1, (3.8, 3.4), left=0.8, right=right_margin, bottom=0.65, wspace=0.75, hspace=0,
+                 top_extra=0.2)  # fmt: skip
     path = context.folder / "overlap_weights.png"
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

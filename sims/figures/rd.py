@@ -11,7 +11,8 @@ import numpy as np
 from causalmc.estimators.rd.density_constants import moments
 
 from .facets import fixed_layout
-from .generic import DPI, apply_style, line_with_band, reference_line
+from .generic import DPI, apply_style, legend_outside, line_with_band, reference_line
+from .layout import PALETTE
 
 
 def infeasible_bandwidth(params) -> float:
@@ -43,7 +44,7 @@ def rd_coverage_vs_bandwidth(context):
 
     One panel per cell; x: each fixed-bandwidth ``rd`` estimator's h over the cell's infeasible MSE-optimal
     bandwidth (`infeasible_bandwidth`); y: the coverage of its conventional and robust intervals with
-    ±1.96·MCSE bands; the nominal level dashed, h = h_MSE dotted.  Estimators with a data-driven bandwidth or
+    Wilson 95 % bands; the nominal level dashed, h = h_MSE dotted.  Estimators with a data-driven bandwidth or
     another kernel or order are left out.
     """
     scenario, summary = context.scenario, context.summary
@@ -66,18 +67,21 @@ def rd_coverage_vs_bandwidth(context):
         h_mse = infeasible_bandwidth(cell.params)
         rows = summary[(summary["cell"] == cell.label) & summary["estimator"].isin(list(fixed))].copy()
         rows["h_ratio"] = rows["estimator"].astype(str).map(fixed) / h_mse
-        for term, color in (("conventional", "tab:red"), ("robust", "tab:blue")):
+        for term, color in (("conventional", PALETTE[5]), ("robust", PALETTE[0])):
             line_with_band(rows[rows["term"] == term], "h_ratio", "coverage", "coverage_mcse", color=color, label=term,
                            ax=ax)  # fmt: skip
         reference_line(ax, scenario.level, f"nominal {scenario.level:.2g}")
         ax.axvline(1.0, color="0.3", linestyle=":", linewidth=1)
         ax.set(xlabel=f"h / h_MSE (h_MSE = {h_mse:.3f})", ylabel="coverage", ylim=(0, 1.02), title=cell.label)
-        ax.legend(fontsize=8, loc="lower left")
     for ax in axes.flat[len(cells) :]:
         ax.set_visible(False)
-    title = f"{scenario.name}: coverage against the bandwidth, conventional vs robust bias-corrected (bands ±1.96 MCSE)"
-    fixed_layout(fig, title, ncols, nrows, (3.6, 3.0), left=0.8, right=0.2, bottom=0.6, wspace=0.7, hspace=0.9,
-                 top_extra=0.2)  # fmt: skip
+    right_margin = legend_outside(fig, axes.flat, title="interval")
+    title = (
+        f"{scenario.name}: coverage against the bandwidth, conventional vs robust bias-corrected "
+        "(bands: Wilson 95% intervals; h = h_MSE dotted)"
+    )
+    fixed_layout(fig, title, ncols, nrows, (3.6, 3.0), left=0.8, right=right_margin, bottom=0.6, wspace=0.7,
+                 hspace=0.9, top_extra=0.2)  # fmt: skip
     path = context.folder / "rd_coverage_vs_bandwidth.png"
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

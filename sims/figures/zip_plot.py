@@ -9,7 +9,8 @@ truth)/se, so the intervals far from the truth rise to the top.  The
 intervals that cover the truth are grey and faint, those that miss it dark
 red and opaque (told apart in grayscale by their lightness); a vertical line
 marks the truth, a dashed horizontal line the nominal coverage centile
-(level·100), and a blue line with its band the observed coverage ±1.96·MCSE.
+(level·100), and a blue line with its band the observed coverage with its
+Wilson 95 % interval.
 Intervals that miss on one side only, or a coverage band that misses the
 nominal line, show at a glance.
 
@@ -25,13 +26,19 @@ the axis range (infinite ones included) are clipped to it; the range spans
 the 2.5th to 97.5th percentiles of the panel's finite bounds, and the truth
 (each panel its own: under weak instruments OLS's intervals are a
 hundredth as wide as 2SLS's).
-When a cell's truth varies across replications, intervals are drawn minus
-their truth, around 0.
+When a cell's truth varies across replications, the intervals of every
+panel are drawn minus their truth, around 0, and the axis says so.
 
-Size.  At most `MAX_ZIP_PANELS` (12) panels of (cell, estimator[, term]); with
-more, up to `MAX_CELLS` (6) cells evenly spread over the grid order are
-drawn (named in the title), and, past `layout.MAX_SERIES` series, only each
-estimator's headline term.  At most `MAX_INTERVALS` (500) intervals per
+Bounds beyond the range are cut at its edge, and the figure's title says
+so; intervals drawn minus their truth are labelled "interval − truth".
+
+Size.  Every cell while cells × series fit in `MAX_ZIP_PANELS` (30); with
+more, as many cells as fit (at least `MIN_CELLS`, 2, at most `MAX_CELLS`,
+6) evenly spread over the grid order, and an even selection of the series
+if those still do not fit, all stated in the title (each panel's title names
+its cell and series); past `layout.MAX_SERIES` series, only each
+estimator's headline term.  One row per cell while its series fit in
+`MAX_ZIP_COLUMNS` (6) columns.  At most `MAX_INTERVALS` (500) intervals per
 panel are drawn: an evenly spaced subset by rank (the top and bottom
 included), stated in the title; the coverage line uses them all.
 """
@@ -54,18 +61,22 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from causalmc.estimators.inference import covers as covers_truth  # noqa: E402
 
-from .generic import DPI, Z_BAND, apply_style, headline_rows, series_labels  # noqa: E402
+from . import bands  # noqa: E402
+from .generic import DPI, apply_style, failed_beside, headline_rows, series_labels  # noqa: E402
 from . import replications_note  # noqa: E402
 from .facets import fixed_layout  # noqa: E402
 from .layout import pick_evenly, thin, wrap, wrap_label  # noqa: E402
 
 MAX_CELLS = 6
-# Fewer panels than other figures: a zip panel draws hundreds of intervals, and a dozen tell the story.
-MAX_ZIP_PANELS = 12
+MIN_CELLS = 2  # with many series, still two cells (the first and the last) rather than one
+# A few more panels than other figures (24) allow: three cells of nine series, four of seven, still fit.
+MAX_ZIP_PANELS = 30
+MAX_ZIP_COLUMNS = 6  # one row per cell while the series fit in this many columns
 MAX_INTERVALS = 500
 PANEL = (2.9, 2.3)  # inches
 TITLE_CHARS = 42  # characters of a panel title's line at font size 8
 KEYS = ["cell", "estimator", "term"]
+LEGEND_ENTRY_INCHES = 2.4  # room for one legend entry at font size 8 (the longest, "observed coverage …", ~2.3)
 COVERING = {"color": "0.55", "alpha": 0.35, "linewidth": 0.7}
 MISSING = {"color": "#b2182b", "alpha": 1.0, "linewidth": 1.1}
 OBSERVED = "#2166ac"
@@ -121,22 +132,27 @@ def choose_panels(summary: pd.DataFrame):
     """The (cell, series) panels of a zip plot, and notes on what was left out.
 
     A series is an (estimator, term) pair with coverage (so, intervals)
-    and a truth.  Returns ``(cells, pairs, notes)``.
+    and a truth.  Every cell is shown while cells × series fit in
+    `MAX_ZIP_PANELS`; beyond, as many cells as fit (at least `MIN_CELLS`,
+    at most `MAX_CELLS`) evenly spread over the grid order, and if even
+    those do not fit, an even selection of the series; each panel's title
+    names its cell and series, the figure's title what was left out.
+    Returns ``(cells, pairs, notes)``.
     """
     rows = summary[summary["coverage"].notna() & np.isfinite(summary["truth"])]
     rows, series_note = headline_rows(rows)
     pairs = list(dict.fromkeys(zip(rows["estimator"].astype(str), rows["term"].astype(str), strict=True)))
     cells = list(dict.fromkeys(rows["cell"].astype(str)))
-    notes = [series_note] if series_note else []
+    notes = [n for n in (series_note, failed_beside(summary, rows)) if n]
     if len(cells) * len(pairs) > MAX_ZIP_PANELS:
-        keep = min(MAX_CELLS, max(1, MAX_ZIP_PANELS // max(len(pairs), 1)))
+        keep = min(len(cells), MAX_CELLS, max(MIN_CELLS, MAX_ZIP_PANELS // max(len(pairs), 1)))
         picked = pick_evenly(cells, keep)
         if len(picked) < len(cells):
             notes.append(f"{len(picked)} of {len(cells)} cells, evenly spread over the grid order")
         cells = picked
         if len(cells) * len(pairs) > MAX_ZIP_PANELS:
             fewer = pick_evenly(pairs, max(1, MAX_ZIP_PANELS // len(cells)))
-            notes.append(f"{len(fewer)} of {len(pairs)} series")
+            notes.append(f"{len(fewer)} of {len(pairs)} series, evenly spread")
             pairs = fewer
     return cells, pairs, notes
 
@@ -169,39 +185,83 @@ def zip_plot(context):
     panels = [(c, p) for c in cells for p in pairs]
     groups = {(str(c), (str(e), str(t))): g for (c, e, t), g in data.groupby(KEYS, observed=True, sort=False)}
     panels = [key for key in panels if key in groups]
-    ncols = len(pairs) if 1 < len(pairs) <= 4 else wrap(len(panels))
-    nrows = math.ceil(len(panels) / ncols)
+    slots = panel_slots(panels, cells, pairs)
+    nrows = max(r for r, _ in slots) + 1
+    ncols = max(c for _, c in slots) + 1
     apply_style()
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharey=True)
-    largest = 0
-    for ax, (cell, pair) in zip(axes.flat, panels, strict=False):
-        largest = max(largest, len(groups[cell, pair]))
-        _panel(ax, groups[cell, pair], scenario.level)
-        ax.set_title(wrap_label(cell, TITLE_CHARS) + "\n" + labels[pair], fontsize=8, y=1.0)  # fixed y: no placement
-    for ax in axes.flat[len(panels) :]:
+    for ax in axes.flat:
         ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("centile of |z|")
-    for ax in axes.flat[max(len(panels) - ncols, 0) : len(panels)]:
-        ax.set_xlabel(f"{100 * scenario.level:g}% confidence interval", fontsize=9)
+    # One x convention for the whole figure: if any panel's truth varies by replication, every panel is drawn
+    # minus its truth (one x label would otherwise say "− truth" under a panel drawn around a fixed truth).
+    shifted = any(groups[key]["truth"].nunique() > 1 for key in panels)
+    largest, clipped = 0, False
+    lowest = {}  # column -> the lowest row drawn in it (which carries the x label)
+    for (cell, pair), (r, c) in zip(panels, slots, strict=True):
+        ax = axes[r, c]
+        ax.set_visible(True)
+        largest = max(largest, len(groups[cell, pair]))
+        clipped |= _panel(ax, groups[cell, pair], scenario.level, shifted)
+        ax.set_title(wrap_label(cell, TITLE_CHARS) + "\n" + labels[pair], fontsize=8, y=1.0)  # fixed y: no placement
+        lowest[c] = max(lowest.get(c, 0), r)
+        if c == 0:
+            ax.set_ylabel("centile of |z|")
+    xlabel = f"{100 * scenario.level:g}% confidence interval" + (" − truth" if shifted else "")
+    for c, r in lowest.items():
+        axes[r, c].set_xlabel(xlabel, fontsize=9)
     if largest > MAX_INTERVALS:
         notes.append(f"{MAX_INTERVALS} of each panel's intervals shown, evenly spaced by rank")
-    fig.legend(handles=_legend_handles(scenario.level), loc="lower center", ncol=5, fontsize=8, frameon=False)
+    if shifted:
+        notes.append("the truth varies by replication: intervals drawn minus their truth")
+    if clipped:
+        notes.append(
+            "x axis: each panel's 2.5th–97.5th percentile of the bounds; intervals beyond it cut at the edge"
+        )
+    width = 0.75 + ncols * PANEL[0] + (ncols - 1) * 0.12 + 0.15
+    legend_columns = max(1, min(5, int(width / LEGEND_ENTRY_INCHES)))
+    legend_rows = math.ceil(5 / legend_columns)
+    fig.legend(handles=_legend_handles(scenario.level), loc="lower center", ncol=legend_columns, fontsize=8,
+               frameon=False)  # fmt: skip
     details = "; ".join(["zip plot (Morris, White & Crowther 2019), intervals ranked by |z|", *notes])
     title = f"{scenario.name}: Which intervals miss the truth, and by how much?\n({details})"
     lines = max(wrap_label(c, TITLE_CHARS).count("\n") for c in cells) + 2  # panel title: the cell, then the series
-    fixed_layout(fig, title, ncols, nrows, PANEL, left=0.75, right=0.15, bottom=0.9, wspace=0.12,
-                 hspace=0.45 + 0.15 * lines, top_extra=0.15 * lines)  # fmt: skip
+    fixed_layout(fig, title, ncols, nrows, PANEL, left=0.75, right=0.15, bottom=0.7 + 0.22 * legend_rows,
+                 wspace=0.12, hspace=0.45 + 0.15 * lines, top_extra=0.15 * lines)  # fmt: skip
     path = context.folder / "zip_plot.png"
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return [path]
 
 
-def _panel(ax, rows, level):
-    """One zip plot: the intervals of `rows` ranked by |z|, the truth, nominal and observed coverage."""
+def panel_slots(panels, cells, pairs) -> list[tuple[int, int]]:
+    """(row, column) of each (cell, pair) panel: each cell starts a row and its series run across it in their
+    order (a series has the same place in every cell's rows; one a cell lacks leaves its place empty), at most
+    `MAX_ZIP_COLUMNS` to a row, rows balanced (7 series: 4 and 3); with at most half that many series, cells
+    stand side by side, each a block of columns; with one series, the cells wrap (`layout.wrap`)."""
+    if len(pairs) <= 1:
+        ncols = wrap(len(panels))
+        return [divmod(i, ncols) for i in range(len(panels))]
+    if 2 * len(pairs) <= MAX_ZIP_COLUMNS:  # few series: several cells side by side, each its block of columns
+        per_row = MAX_ZIP_COLUMNS // len(pairs)
+        shown = [c for c in cells if any(c == cell for cell, _ in panels)]
+        per_row = min(per_row, len(shown))
+        return [
+            (shown.index(c) // per_row, (shown.index(c) % per_row) * len(pairs) + pairs.index(p)) for c, p in panels
+        ]
+    ncols = math.ceil(len(pairs) / math.ceil(len(pairs) / MAX_ZIP_COLUMNS))
+    first_row, row = {}, 0
+    for cell in cells:
+        present = [pairs.index(p) for c, p in panels if c == cell]
+        if present:
+            first_row[cell] = row
+            row += max(present) // ncols + 1
+    return [(first_row[c] + pairs.index(p) // ncols, pairs.index(p) % ncols) for c, p in panels]
+
+
+def _panel(ax, rows, level, shift=False):
+    """One zip plot: the intervals of `rows` ranked by |z| (minus their truth when `shift`), the truth, nominal
+    and observed coverage.  Returns whether a bound lies beyond the x range."""
     rows = rows.sort_values("centile", kind="stable")
-    shift = rows["truth"].nunique() > 1
     low = rows["ci_low"].to_numpy(dtype=float) - (rows["truth"].to_numpy() if shift else 0.0)
     high = rows["ci_high"].to_numpy(dtype=float) - (rows["truth"].to_numpy() if shift else 0.0)
     truth = 0.0 if shift else float(rows["truth"].iloc[0])
@@ -218,18 +278,21 @@ def _panel(ax, rows, level):
             ys = np.insert(segments[:, :, 1], 2, np.nan, axis=1).ravel()
             ax.plot(xs, ys, solid_capstyle="butt", **style)
     p = float(covered.mean())
-    mcse = math.sqrt(p * (1 - p) / len(covered))
-    ax.axhspan(100 * (p - Z_BAND * mcse), 100 * (p + Z_BAND * mcse), color=OBSERVED, alpha=0.25, linewidth=0)
+    (low_p,), (high_p,) = bands.wilson([p], [len(covered)])
+    ax.axhspan(100 * low_p, 100 * high_p, color=OBSERVED, alpha=0.25, linewidth=0)
     ax.axhline(100 * p, color=OBSERVED, linewidth=1.2)
     ax.axhline(100 * level, color="black", linestyle="--", linewidth=1)
     ax.axvline(truth, color="black", linewidth=1)
-    ax.text(0.02, 0.02, f"coverage {100 * p:.1f}% ± {100 * Z_BAND * mcse:.1f}", transform=ax.transAxes,
+    n = f", n={len(covered)}" if len(covered) < 1000 else ""  # few replications (screened, failing): say how few
+    ax.text(0.02, 0.02, f"coverage {100 * p:.1f}% [{100 * low_p:.1f}, {100 * high_p:.1f}]{n}", transform=ax.transAxes,
             fontsize=7.5, va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1})  # fmt: skip
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(0, 100)
     ax.set_yticks([0, 50, 100])  # few ticks: each costs a millisecond or two, and there are 24 panels
     ax.xaxis.set_major_locator(MaxNLocator(3))
     ax.tick_params(labelsize=8)
+    bounds = np.concatenate([low, high])
+    return bool(((bounds < xmin) | (bounds > xmax)).any())
 
 
 def _x_range(low, high, truth):
@@ -263,7 +326,7 @@ def _legend_handles(level):
         Line2D([], [], **MISSING, label="misses the truth"),
         Line2D([], [], color="black", linewidth=1, label="truth"),
         Line2D([], [], color="black", linestyle="--", linewidth=1, label=f"nominal {100 * level:g}%"),
-        Patch(facecolor=OBSERVED, alpha=0.5, label="observed coverage ±1.96 MCSE"),
+        Patch(facecolor=OBSERVED, alpha=0.5, label="observed coverage, Wilson 95% CI"),
     ]
 
 

@@ -44,6 +44,8 @@ from ..summary import MEASURES
 from .page import MEASURE_TITLES, _environment, measure_tables, provenance, value_and_mcse
 from .text import expectation_table, has_several_terms, replications_text
 
+REPO = Path(__file__).resolve().parents[2]  # the checkout: its scenarios/ folder holds the shipped scenarios
+
 PAGE_MARK = "<!-- causalmc scenario page: "
 PAGE_ROW_LIMIT = 100  # rows per measure table; a larger grid (confounding_sweep's 400 cells) is cut with a note
 FIGURE_COLOURS = 64
@@ -69,16 +71,7 @@ def read_runs(run_dirs) -> list[ScenarioPage]:
     runs of one scenario name."""
     pages = []
     for run_dir in map(Path, run_dirs):
-        if not (run_dir / "manifest.json").is_file():
-            raise api.UsageError(f"{run_dir}: not a causalmc run folder (no manifest.json); give the folder a run wrote")
-        try:
-            manifest = json.loads((run_dir / "manifest.json").read_text())
-            state = manifest["state"]
-        except (json.JSONDecodeError, KeyError):
-            raise api.UsageError(f"{run_dir}/manifest.json: unreadable; rerun the scenario into a fresh folder") from None
-        if state != "complete":
-            raise api.UsageError(f"{run_dir}: the run is {state}, not complete; rerun the same command to finish it")
-        run = api.open(run_dir)
+        run, manifest = finished_run(run_dir)
         pages.append(ScenarioPage(run, manifest, _stale(run.scenario, manifest)))
     names = [p.name for p in pages]
     for name in names:
@@ -86,6 +79,20 @@ def read_runs(run_dirs) -> list[ScenarioPage]:
             folders = ", ".join(str(p.run.run_dir) for p in pages if p.name == name)
             raise api.UsageError(f"{folders}: runs of the same scenario {name!r}; give one run per scenario")
     return pages
+
+
+def finished_run(run_dir: Path):
+    """The finished run in `run_dir` (`api.Run`) and its manifest; `UsageError` when it is no finished run."""
+    if not (run_dir / "manifest.json").is_file():
+        raise api.UsageError(f"{run_dir}: not a causalmc run folder (no manifest.json); give the folder a run wrote")
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        state = manifest["state"]
+    except (json.JSONDecodeError, KeyError):
+        raise api.UsageError(f"{run_dir}/manifest.json: unreadable; rerun the scenario into a fresh folder") from None
+    if state != "complete":
+        raise api.UsageError(f"{run_dir}: the run is {state}, not complete; rerun the same command to finish it")
+    return api.open(run_dir), manifest
 
 
 def _stale(scenario, manifest: dict) -> str | None:
@@ -272,8 +279,9 @@ def context(page: ScenarioPage) -> dict:
     }
 
 
-def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str) -> str:
-    """The page's Markdown; figures are linked under `figure_folder`, the scenario file at `scenario_link`."""
+def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str, scenario_shown: str | None = None) -> str:
+    """The page's Markdown; figures are linked under `figure_folder`, the scenario file at `scenario_link` (named
+    `scenario_shown`, by default the path the run was given)."""
     values = context(page)
     meta = {
         "name": page.name,
@@ -289,7 +297,8 @@ def render(page: ScenarioPage, scenario_link: str | None, figure_folder: str) ->
     text = (
         _environment(escape=False)
         .get_template("scenario_page.md.j2")
-        .render(**values, scenario_link=scenario_link, figure_folder=figure_folder)
+        .render(**values, scenario_link=scenario_link, figure_folder=figure_folder,
+                scenario_shown=scenario_shown or page.run.scenario.path)  # fmt: skip
     )
     return f"{PAGE_MARK}{json.dumps(meta, ensure_ascii=False)} -->\n{text}"
 
@@ -310,11 +319,21 @@ def write(run_dirs, out) -> tuple[list[ScenarioPage], list[Path], Path]:
             old.unlink()
         for figure in page.run.figures:
             _write_figure(figure, folder / figure.name)
-        scenario_file = Path(page.run.scenario.path)
+        scenario_file, shown = _shipped(Path(page.run.scenario.path))
         link = Path(os.path.relpath(scenario_file.resolve(), out.resolve())).as_posix() if scenario_file.is_file() else None
-        written.append(_replace(out / f"{page.name}.md", render(page, link, page.name)))
+        written.append(_replace(out / f"{page.name}.md", render(page, link, page.name, shown)))
     _replace(index, render_index(out))
     return pages, written, index
+
+
+def _shipped(path: Path) -> tuple[Path, str | None]:
+    """The scenario file a page links to, and its name on the page: the repository's own copy
+    (``scenarios/<file>``) when the run was made from a file of that name elsewhere (a clone under /tmp: a
+    link there is broken in the repository), else the file as given (None: shown as given)."""
+    shipped = REPO / "scenarios" / path.name
+    if path.is_absolute() and shipped.is_file() and REPO not in path.resolve().parents:
+        return shipped, f"scenarios/{path.name}"
+    return path, None
 
 
 def _write_figure(source: Path, target: Path) -> None:
