@@ -172,6 +172,16 @@ def test_wilson_intervals_match_statsmodels():
     np.testing.assert_allclose(high, want_high, rtol=0, atol=1e-10)
 
 
+def test_a_rate_band_holds_its_rate_at_the_ends():
+    """At p = 0 and 1 a Wilson end equals p only up to rounding (1e-16 off for n = 1,000 or 4,000, as in the
+    shipped runs): the band must still hold p, or the error bars have negative length and matplotlib refuses."""
+    n = np.array([1000, 2000, 4000, 5000, 10000], dtype=float)
+    for p in (0.0, 1.0):
+        frame = pd.DataFrame({"power": np.full(5, p), "power_mcse": np.zeros(5), "n_ok": n})
+        low, high = bands.limits(frame, "power")
+        assert (low <= p).all() and (p <= high).all()
+
+
 def test_a_coverage_band_stays_in_the_unit_interval_and_has_width_at_the_ends(drawn):
     saved, summary = drawn
     wide = summary[summary["estimator"] == "wide"]

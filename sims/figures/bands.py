@@ -72,6 +72,9 @@ def limits(data, y: str, err: str | None = None, rate: bool | None = None) -> tu
     if y in RATES if rate is None else rate:
         fallback = data["n_ok"].to_numpy(dtype=float) if "n_ok" in data else np.full(len(values), np.nan)
         low, high = wilson(values, trials(values, mcse, fallback))
+        # At p = 0 or 1 an end equals p in exact arithmetic; in floating point it can miss by 1e-16 (a bar of
+        # negative length, which matplotlib refuses).
+        low, high = np.minimum(low, values), np.maximum(high, values)
     else:
         band = Z_BAND * mcse
         low, high = values - band, values + band
