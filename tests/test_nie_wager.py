@@ -93,7 +93,7 @@ def test_each_setup_draws_its_formulas_and_its_truths_average_to_the_population_
 
 
 SCENARIO = (
-    'dgp = "nie_wager"\nestimators = ["diff_means", "ipw", "aipw"]\n'
+    'dgp = "nie_wager"\nestimators = ["diff_means", "ipw", "aipw", "dml_plr"]\n'
     '[params]\nn = 300\nsigma = 0.5\n[grid]\nsetup = ["A", "B", "C", "D"]\n'
 )
 
@@ -110,8 +110,8 @@ def test_sample_shows_the_covariates_the_oracle_nuisances_and_the_sample_truths(
     for setup in nie_wager.SETUPS:
         frame = causalmc.sample(path, cell={"setup": setup}, rep=1)
         controls = [f"w{j}" for j in range(1, 7)]  # the default p = 6
-        assert list(frame.columns) == ["y", "x", "treatment", *controls, "propensity", "baseline", "cate"]
-        assert len(frame) == 300 and (frame["x"] == frame["treatment"]).all()
+        assert list(frame.columns) == ["y", "x", "treatment", "d", *controls, "propensity", "baseline", "cate"]
+        assert len(frame) == 300 and (frame["x"] == frame["treatment"]).all() and (frame["d"] == frame["x"]).all()
         b, e, tau = nuisances(setup, frame[controls].to_numpy().T)
         np.testing.assert_allclose(frame[["baseline", "propensity", "cate"]].to_numpy(), np.c_[b, e, tau], rtol=1e-12)
         treated = frame["treatment"].to_numpy() == 1
@@ -124,11 +124,11 @@ def test_sample_shows_the_covariates_the_oracle_nuisances_and_the_sample_truths(
 
 
 def test_a_run_records_the_sample_truths_and_the_weighting_estimators_run_on_its_arrays(scenario):
-    """ipw and aipw read y, treatment and the controls (the default `adjust`); `estimate` on a sample repeats a
-    record."""
+    """ipw and aipw read y, treatment and the controls (the default `adjust`), dml_plr y, d and the controls;
+    `estimate` on a sample repeats a record."""
     path, run = scenario
     records = run.records()
-    assert len(records) == 4 * 3 * 3 and (records["status"] == "ok").all(), records["status"].value_counts()
+    assert len(records) == 4 * 3 * 4 and (records["status"] == "ok").all(), records["status"].value_counts()
     for (setup, rep), rows in records.groupby(["setup", "rep"], observed=True):
         frame = causalmc.sample(path, cell={"setup": setup}, rep=int(rep))
         assert (rows["term"] == "ate").all() and (rows["truth"] == frame.attrs["truths"]["ate"]).all()

@@ -43,7 +43,10 @@ effect no longer changes sign across units.  JustCause also draws the
 covariates once and keeps them fixed across replications (only W and ε are
 redrawn), where the authors draw new X in every replication, as here.
 
-Batch arrays: ``y``, ``x`` and ``treatment`` (R, n); ``controls`` (R, p, n)
+Batch arrays: ``y``, ``x``, ``treatment`` and ``d`` (R, n), the last three
+the same W (``d`` for the partially linear estimators, e.g. ``dml_plr``, whose
+θ is then the overlap-weighted E[e(1 − e)τ]/E[e(1 − e)], the ATE only where e or
+τ is constant, setups B and C); ``controls`` (R, p, n)
 = X (the analyst's covariates, ``w1`` … ``wp`` in `sample`); the oracle
 nuisances per unit ``propensity`` = e(X_i), ``baseline`` = b(X_i) and
 ``cate`` = τ(X_i) (R, n) each, for estimators that are given the truth and
@@ -103,7 +106,7 @@ def generate(rng, n_reps, p):
     treated = w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):  # no treated unit: the ATT is NaN
         att = (tau * w).sum(axis=1) / treated
-    return {"y": y, "x": w, "treatment": w, "controls": xs, "propensity": e, "baseline": b, "cate": tau,
+    return {"y": y, "x": w, "treatment": w, "d": w, "controls": xs, "propensity": e, "baseline": b, "cate": tau,
             "truth": tau.mean(axis=1), "truth:att": att}  # fmt: skip
 
 
@@ -120,7 +123,7 @@ DGPS = (
             Setting("p", 6, "number of covariates (every setup reads X1 … X5)", minimum=5),
             Setting("sigma", 1.0, "the noise's standard deviation σ", minimum=0.0),
         ),
-        provides=("y", "x", "treatment", "controls", "propensity", "baseline", "cate"),
+        provides=("y", "x", "treatment", "d", "controls", "propensity", "baseline", "cate"),
         generate=generate,
         examples=({"n": 60, "p": 5, "setup": "D"},),
         estimand="ate",
