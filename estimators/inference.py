@@ -114,6 +114,14 @@ def write_failure(out, status, r, code):
 
 
 @njit(cache=True)
+def write_point(out, status, r, estimate):
+    """Write a point estimate alone (no variance asked for): se, interval and test NaN, status ok."""
+    out[r, :] = np.nan
+    out[r, ESTIMATE] = estimate
+    status[r] = st.OK
+
+
+@njit(cache=True)
 def write_wald(out, status, r, estimate, se, crit, truth):
     """Write estimate ± crit·se and the test of H0: θ = truth for replication r (NaN without a truth)."""
     if not (se > 0.0) or not math.isfinite(se):

@@ -21,12 +21,13 @@ from synthdid.utils import sum_normalize
 from synthdid.vcov import bootstrap_sample, bootstrap_se, jackknife_se, placebo_se
 
 from causalmc.estimators import status as st
-from causalmc.estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, SE
+from causalmc.estimators.spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE
 from causalmc.estimators.synth import kernel
 from causalmc.estimators.synth.reference import reference_fit, reference_one
 
 METHODS = {"sdid": kernel.SDID, "sc": kernel.SC, "difp": kernel.DIFP}
 SE_CODES = {"placebo": kernel.PLACEBO, "bootstrap": kernel.BOOTSTRAP, "jackknife": kernel.JACKKNIFE}
+ALL_SE = (*SE_CODES, "none")
 EFFECTIVE, WEIGHT_MAX, PERIODS, TIME_MAX = 5, 6, 7, 8
 
 
@@ -228,7 +229,7 @@ def test_no_pre_or_post_period_or_too_few_differences_is_no_variation(name):
     treated[3] = 1.0
     treated[4] = 0.0
     batch = {"panel_y": y, "treated": treated, "start": np.array([1, 7, 2, 4, 4])}
-    for se in SE_CODES:
+    for se in ALL_SE:
         out, status = kernel_and_twin(name, batch, {"se": se, "draws": 5}, all_ok=False)
         assert (status == st.NO_VARIATION).all() and np.isnan(out).all()
 
@@ -269,7 +270,7 @@ def seam_records(tmp_path_factory):
     entries = "".join(
         f'[[estimators]]\nname = "{name}"\nlabel = "{name}_{se}"\nse = "{se}"\ndraws = 30\n'
         for name in ("sdid", "sc", "difp")
-        for se in SE_CODES
+        for se in ALL_SE
     )
     path = folder / "synth.toml"
     path.write_text(SCENARIO + entries)
@@ -280,7 +281,7 @@ def test_a_scenario_runs_every_method_and_se_with_statuses_and_diagnostics(seam_
     """Through causalmc.run: with 3 treated states every record is ok, the interval τ̂ ± 1.96·se, 1 ≤ effective
     controls ≤ 47 and the largest unit weight in (0, 1], time diagnostics in [1, T0] and (0, 1] (NaN for sc); with
     1 treated state bootstrap and jackknife are one_treated with NaN numbers and placebo ok."""
-    records = seam_records
+    records = seam_records[~seam_records["estimator"].str.endswith("_none")]
     assert set(records["estimator"]) == {f"{n}_{s}" for n in ("sdid", "sc", "difp") for s in SE_CODES}
     three = records[records["n_treated"] == 3]
     assert (three["status"] == "ok").all() and len(three) == 4 * 9
@@ -295,6 +296,33 @@ def test_a_scenario_runs_every_method_and_se_with_statuses_and_diagnostics(seam_
     undefined = one[~one["estimator"].str.endswith("_placebo")]
     assert (undefined["status"] == "one_treated").all() and undefined["estimate"].isna().all()
     assert (one.loc[one["estimator"].str.endswith("_placebo"), "status"] == "ok").all()
+
+
+def test_se_none_records_the_estimate_alone_wherever_it_is_defined(seam_records):
+    """Through causalmc.run: se = "none" is ok with 1 and 3 treated states (where the bootstrap and jackknife are
+    undefined too), its estimate is the placebo run's on the same replication (the same τ̂; only the se differs)
+    and its se, interval and test are NaN; the weight diagnostics are kept."""
+    records = seam_records.set_index(["estimator", "n_treated", "rep"]).sort_index()
+    for name in ("sdid", "sc", "difp"):
+        alone, placebo = records.loc[f"{name}_none"], records.loc[f"{name}_placebo"]
+        assert len(alone) == 8 and (alone["status"] == "ok").all() and (placebo["status"] == "ok").all()
+        assert (alone["estimate"] == placebo["estimate"]).all()
+        assert alone[["se", "ci_low", "ci_high", "reject"]].isna().all(axis=None)
+        assert (alone["controls_effective"] == placebo["controls_effective"]).all()
+
+
+def test_se_none_kernel_and_twin_equal_synthdid_py_where_variances_are_undefined():
+    """One treated unit and N0 ≤ N1 (no bootstrap, jackknife or placebo in synthdid): se = "none" gives τ̂ equal to
+    synthdid-py's to 1e-8 with status ok and NaN se, interval and test, kernel and twin alike."""
+    rng = np.random.default_rng(2)
+    for shape in ((8, 7, 1, 2), (6, 7, 3, 2)):
+        Y, n0, t0 = factor_panel(rng, *shape, 1.0)
+        batch = {"panel_y": Y[None], "treated": (np.arange(shape[0]) >= n0).astype(float)[None],
+                 "start": np.array([t0 + 1])}  # fmt: skip
+        for name in METHODS:
+            out, status = kernel_and_twin(name, batch, {"se": "none"})
+            assert_close(out[0, ESTIMATE], float(oracle(name, Y, n0, t0)))
+            assert np.isnan(out[0, [SE, CI_LOW, CI_HIGH, REJECT]]).all()
 
 
 def test_estimate_on_a_sample_frame_equals_synthdid_py(tmp_path):

@@ -38,6 +38,10 @@ fixed.
                se = √((N − 1)/N · Σ (τ̂₋ᵢ − τ̄)²).  Status ``one_treated``
                when N1 = 1, ``one_donor`` when one control has weight ≠ 0.
 
+``none``       (``sdid``, ``sc``, ``difp``) no variance: the point estimate alone
+               (se, interval and test NaN, status ``ok``), defined wherever τ̂
+               is (one treated unit and N0 ≤ N1 included).
+
 Intervals τ̂ ± z_{1−α/2}·se, as R's (1.96·se).  Other statuses:
 ``no_variation`` when there is no control, no treated unit, no pre- or no
 post-period, or fewer than two first differences for σ̂ (R stops there),
@@ -52,11 +56,11 @@ import numpy as np
 from numba import njit
 
 from .. import status as st
-from ..inference import write_failure, write_wald
+from ..inference import write_failure, write_point, write_wald
 from .solver import ETA_LAMBDA, ETA_SC, MIN_DECREASE_FACTOR, gram_of, noise_level, sum_normalize, times, two_stage
 
 SDID, SC, DIFP = 0, 1, 2
-PLACEBO, BOOTSTRAP, JACKKNIFE = 0, 1, 2
+PLACEBO, BOOTSTRAP, JACKKNIFE, NO_SE = 0, 1, 2, 3
 ROUNDING = 1e-12  # see spread_is_rounding
 CONTROLS_EFFECTIVE, UNIT_WEIGHT_MAX, PERIODS_EFFECTIVE, TIME_WEIGHT_MAX = 5, 6, 7, 8
 
@@ -333,13 +337,15 @@ def one_replication(y, treated, t_start, method, se_code, rng, draws):
         return st.NO_VARIATION, math.nan, math.nan, empty, empty
     if se_code == PLACEBO and n0 <= n1:
         return st.FEW_CONTROLS, math.nan, math.nan, empty, empty
-    if se_code != PLACEBO and n1 == 1:
+    if (se_code == BOOTSTRAP or se_code == JACKKNIFE) and n1 == 1:
         return st.ONE_TREATED, math.nan, math.nan, empty, empty
     zeta_omega, zeta_lambda, min_decrease = tuning(sigma, n1, t_all - t0, method)
     z, gram_all = centred_pre_periods(y, t0, method != SC)
     lam = np.full(t0, 0.0 if method == SC else 1.0 / t0)
     omega = np.full(n0, 1.0 / n0)
     estimate = fit(y, rows, n0, t0, method, z, gram_all, zeta_omega, zeta_lambda, min_decrease, lam, omega)
+    if se_code == NO_SE:
+        return st.OK, estimate, math.nan, omega, lam
     if se_code == JACKKNIFE:
         donors = 0
         for j in range(n0):
@@ -368,7 +374,7 @@ def synth_kernel(y, treated, start, method, se_code, n_draws, crit, truth, out, 
     start : int64 array, shape (R,)
         The first treated period t0 (1-indexed): T0 = t0 − 1.
     method, se_code : int
-        SDID, SC or DIFP; PLACEBO, BOOTSTRAP or JACKKNIFE.
+        SDID, SC or DIFP; PLACEBO, BOOTSTRAP, JACKKNIFE or NO_SE.
     n_draws : int
         B, placebo or bootstrap draws.
     crit : float
@@ -390,7 +396,10 @@ def synth_kernel(y, treated, start, method, se_code, n_draws, crit, truth, out, 
         if code != st.OK:
             write_failure(out, status, r, code)
             continue
-        write_wald(out, status, r, estimate, se, crit, truth[r])
+        if se_code == NO_SE:
+            write_point(out, status, r, estimate)
+        else:
+            write_wald(out, status, r, estimate, se, crit, truth[r])
         if status[r] == st.OK:
             write_weight_diagnostics(out, r, omega, lam if method != SC else np.empty(0))
 

@@ -17,21 +17,22 @@ from functools import partial
 from ..inference import normal_critical
 from ..spec import Estimator, Setting
 from .completion import reference_mc, run_mc
-from .kernel import DIFP, JACKKNIFE, PLACEBO, SC, SDID, BOOTSTRAP, synth_kernel
+from .kernel import DIFP, JACKKNIFE, NO_SE, PLACEBO, SC, SDID, BOOTSTRAP, synth_kernel
 from .reference import reference_synth
 from .staggered import staggered_kernel
 from .staggered_reference import reference_staggered
 
 NEEDS = ("panel_y", "treated", "start")
-SE_CODES = {"bootstrap": BOOTSTRAP, "jackknife": JACKKNIFE, "placebo": PLACEBO}
+SE_CODES = {"bootstrap": BOOTSTRAP, "jackknife": JACKKNIFE, "placebo": PLACEBO, "none": NO_SE}
 DIAGNOSTICS = ("controls_effective", "unit_weight_max", "periods_effective", "time_weight_max")
 
 SE = Setting(
     "se",
     "bootstrap",
     "synthdid's vcov: bootstrap (units resampled, weights re-solved; needs 2+ treated units), "
-    "jackknife (units left out, weights fixed; needs 2+ treated units) or placebo (controls relabelled as treated, "
-    "weights re-solved; needs more controls than treated units)",
+    "jackknife (units left out, weights fixed; needs 2+ treated units), placebo (controls relabelled as treated, "
+    "weights re-solved; needs more controls than treated units) or none (the point estimate alone: no se, interval or "
+    "test; the cheapest, for RMSE and bias)",
     choices=tuple(SE_CODES),
 )
 STAGGERED_SE = Setting(
@@ -40,7 +41,7 @@ STAGGERED_SE = Setting(
     "Stata sdid's vce: bootstrap (units resampled, each cohort re-fitted, ζ included; needs 2+ adopters), jackknife "
     "(units left out, weights fixed; needs 2+ units in every cohort) or placebo (adoption periods given to random "
     "never-treated units, re-fitted; needs more never-treated units than adopters)",
-    choices=tuple(SE_CODES),
+    choices=("bootstrap", "jackknife", "placebo"),
 )
 DRAWS = Setting("draws", 200, "B, placebo or bootstrap draws (synthdid's replications)", kind=int, minimum=2)
 def _run(batch, truth, options, level, out, status, method, rng=None):

@@ -13,11 +13,12 @@ import math
 import numpy as np
 
 from .. import status as st
-from ..inference import normal_critical, write_failure, write_wald
+from ..inference import normal_critical, write_failure, write_point, write_wald
 from .kernel import (
     BOOTSTRAP,
     CONTROLS_EFFECTIVE,
     JACKKNIFE,
+    NO_SE,
     PERIODS_EFFECTIVE,
     PLACEBO,
     ROUNDING,
@@ -98,12 +99,14 @@ def reference_one(Y, n0, t0, method, se, n_draws, rng):
     sigma = np.std(diffs, ddof=1)
     if se == PLACEBO and n0 <= n1:
         return st.FEW_CONTROLS, None
-    if se != PLACEBO and n1 == 1:
+    if se in (BOOTSTRAP, JACKKNIFE) and n1 == 1:
         return st.ONE_TREATED, None
     eta_omega = (n1 * (t_all - t0)) ** 0.25 if method == SDID else ETA_SC
     opts = (eta_omega * sigma, ETA_LAMBDA * sigma, MIN_DECREASE_FACTOR * sigma)
     lam0 = np.full(t0, 0.0 if method == SC else 1 / t0)
     estimate, lam, omega = reference_fit(Y, n0, t0, method, *opts, lam0, np.full(n0, 1 / n0))
+    if se == NO_SE:
+        return st.OK, (estimate, math.nan, omega, lam)
     if se == JACKKNIFE:
         if np.count_nonzero(omega) == 1:
             return st.ONE_DONOR, None
@@ -140,7 +143,7 @@ def _with_spread(estimate, se, replicates, omega, lam):
 def reference_synth(batch, truth, options, level, out, status, method, rng=None):
     """The twin of `methods`' run: each replication's design matrix, then `reference_one`."""
     y_all, treated_all, starts = batch["panel_y"], batch["treated"], batch["start"]
-    se = {"placebo": PLACEBO, "bootstrap": BOOTSTRAP, "jackknife": JACKKNIFE}[options["se"]]
+    se = {"placebo": PLACEBO, "bootstrap": BOOTSTRAP, "jackknife": JACKKNIFE, "none": NO_SE}[options["se"]]
     crit = normal_critical(level)
     for r in range(y_all.shape[0]):
         treated = treated_all[r] != 0
@@ -154,7 +157,10 @@ def reference_synth(batch, truth, options, level, out, status, method, rng=None)
             write_failure(out, status, r, code)
             continue
         estimate, se_value, omega, lam = result
-        write_wald(out, status, r, estimate, se_value, crit, truth[r])
+        if se == NO_SE:
+            write_point(out, status, r, estimate)
+        else:
+            write_wald(out, status, r, estimate, se_value, crit, truth[r])
         if status[r] == st.OK:
             out[r, CONTROLS_EFFECTIVE] = 1 / np.sum(omega**2)
             out[r, UNIT_WEIGHT_MAX] = omega.max()
