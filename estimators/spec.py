@@ -228,6 +228,13 @@ class Estimator:
         `numpy.random.Generator` of the estimator's own stream, keyed by
         cell, chunk and the estimator's label (never shared with the data's,
         so adding it shifts no other number).
+    revision : int
+        Raised by one whenever a change alters the numbers this estimator
+        writes, even in the last bits (a faster solver that sums in another
+        order).  It is part of the fingerprint of every scenario that runs
+        the estimator, so a run is never resumed across such a change; left
+        out of the fingerprint at 0, so runs made before revisions existed
+        keep theirs.
     """
 
     name: str
@@ -246,6 +253,7 @@ class Estimator:
     sufficient_reference: KernelRunner | None = None
     sufficient_check: Callable[[Mapping], str | None] | None = None
     resampling: bool = False
+    revision: int = 0
     option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

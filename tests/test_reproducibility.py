@@ -5,7 +5,9 @@
 - adding a grid value leaves the other cells unchanged;
 - a run killed mid-way and rerun ends with the same records as an
   uninterrupted run;
-- a run folder of another fingerprint is refused unless --fresh.
+- a run folder of another fingerprint is refused unless --fresh, and a
+  revised estimator (one whose numbers changed) gives its scenarios another
+  fingerprint.
 """
 
 import os
@@ -106,6 +108,24 @@ def test_other_fingerprint_is_refused_unless_fresh(tmp_path, capsys):
     assert_frame_equal(read(out), before, check_exact=True)  # untouched
     assert run(scenario(tmp_path, seed=6), out, "--jobs", "1", "--fresh") == 0
     assert not read(out).equals(before)
+
+
+def test_estimator_revision_is_part_of_the_fingerprint(tmp_path, monkeypatch, capsys):
+    """Raising an estimator's `revision` (its numbers changed, even in the last bits) refuses to resume
+    a run of a scenario that runs it; a revision of an estimator the scenario does not run changes nothing."""
+    from dataclasses import replace
+
+    from causalmc.sims import plugins
+
+    out = tmp_path / "out"
+    path = scenario(tmp_path, reps=100, grid="n = [50]")
+    assert run(path, out, "--jobs", "1", "--no-figures") == 0
+    real = plugins.estimator_registry()
+    monkeypatch.setattr(plugins, "estimator_registry", lambda: {**real, "tsls": replace(real["tsls"], revision=1)})
+    assert run(path, out, "--jobs", "1", "--no-figures") == 0  # nothing of this scenario changed
+    monkeypatch.setattr(plugins, "estimator_registry", lambda: {**real, "ols": replace(real["ols"], revision=1)})
+    assert run(path, out, "--jobs", "1", "--no-figures") == 2
+    assert "another version of scenario 'rep'" in capsys.readouterr().err
 
 
 def test_killed_run_resumes_to_identical_records(tmp_path):

@@ -200,7 +200,7 @@ class Scenario:
             "level": self.level,
             # with target_mcse the chunk is at most `reps` (`chunk_for`), so reps decides the draws then
             "chunk_size": self.chunk_size or (f"{CHUNK_POLICY}:{self.reps}" if self.target_mcse else CHUNK_POLICY),
-            "estimators": [e.as_dict() for e in self.estimators],
+            "estimators": [self._estimator_identity(e) for e in self.estimators],
         }
         if self.sampler != "data":  # kept out for the default, so existing runs keep their fingerprints
             identity["sampler"] = self.sampler
@@ -209,6 +209,15 @@ class Scenario:
         if self.code:  # kept out when empty, so built-in runs keep their fingerprints
             identity["code"] = {name: c["identity"] for name, c in self.code.items()}
         return hashlib.sha256(_canonical(identity).encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _estimator_identity(entry: EstimatorConfig) -> dict:
+        """An estimator entry as the fingerprint sees it: with its implementation's revision once it has one."""
+        identity = entry.as_dict()
+        spec = plugins.estimator_registry().get(entry.name)
+        if spec is not None and spec.revision:
+            identity["revision"] = spec.revision
+        return identity
 
     def chunk_for(self, bytes_per_rep: int) -> int:
         """Replications per task of a cell whose one replication draws `bytes_per_rep` bytes.
