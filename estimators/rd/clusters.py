@@ -12,7 +12,7 @@ variance is adjusted with the leverage of a fit with design rows r_i (k = o + 1 
          S_g = Σ_{i∈g} c_i r_i, U_g = Σ_{i∈g} W_i r_i e_i, L_g = Σ_{i∈g} W_i r_i r_i';
 ``cr2``  s_g = c_g' W_g^(−1/2) (I − H̃_gg)^(−1/2) W_g^(1/2) e_g with H̃_gg = W_g^(1/2) R_g Γ⁻¹ R_g' W_g^(1/2) (Bell &
          McCaffrey 2002's CR2, the symmetric inverse square root): s_g = Σ c_i e_i + S_g' Λ_g U_g with
-         Λ_g = C f(C' L_g C) C', Γ⁻¹ = C C', f(σ²) = ((1 − σ²)^(−1/2) − 1)/σ² on the eigenvalues (0 below 1e-14,
+         Λ_g = C f(C' L_g C) C', Γ⁻¹ = C C' (C lower), f(σ²) = ((1 − σ²)^(−1/2) − 1)/σ² on the eigenvalues (0 below 1e-14,
          1 − σ² floored at 1e-8, as rdrobust);
 
 no small-sample factor for cr2 and cr3 (rdrobust's).  I − H_gg is singular exactly when the units outside g with
@@ -34,7 +34,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..inference import cholesky_inplace, cr1_factor, spd_inverse
+from ..inference import cholesky_inplace, cholesky_solve, cr1_factor
 from .conventions import CR2, CR3
 
 TINY_EIGEN = 1e-14  # rdrobust: an eigenvalue of C'L_gC below this adds nothing
@@ -101,29 +101,19 @@ def leverage_singular(x, w, cl, k):
 
 
 @njit(cache=True, error_model="numpy")
-def _cr2_lambda(inv, lg, k):
-    """Λ = C f(C'L C) C' with Γ⁻¹ = C C' (module docstring); False when Γ⁻¹ has no Cholesky factor."""
-    c = inv.copy()
-    if not cholesky_inplace(c, k):
-        return False, c
-    for a in range(k):
-        for b in range(a + 1, k):
-            c[a, b] = 0.0
-    f = c.T @ lg @ c
+def _cr2_term(chol, lg, s, u, k):
+    """S_g'Λ_g U_g = Σ_j f(σ_j²)·(v_j'C'S_g)(v_j'C'U_g), C'L_gC = Σ_j σ_j² v_j v_j' (module docstring)."""
+    f = chol.T @ lg @ chol
     f = 0.5 * (f + f.T)
     sigma2, vectors = np.linalg.eigh(f)
-    coef = np.zeros(k)
+    cs = vectors.T @ (chol.T @ s)
+    cu = vectors.T @ (chol.T @ u)
+    total = 0.0
     for j in range(k):
-        s = max(sigma2[j], 0.0)
-        if s >= TINY_EIGEN:
-            coef[j] = (1.0 / math.sqrt(max(1.0 - s, ONE_MINUS_FLOOR)) - 1.0) / s
-    cv = c @ vectors
-    lam = np.zeros((k, k))
-    for a in range(k):
-        for b in range(k):
-            for j in range(k):
-                lam[a, b] += cv[a, j] * coef[j] * cv[b, j]
-    return True, lam
+        e = max(sigma2[j], 0.0)
+        if e >= TINY_EIGEN:
+            total += (1.0 / math.sqrt(max(1.0 - e, ONE_MINUS_FLOOR)) - 1.0) / e * cs[j] * cu[j]
+    return total
 
 
 @njit(cache=True, error_model="numpy")
@@ -169,18 +159,32 @@ def clustered_variance(coef, res, u, w, inv, cl, k, vce):
             for b in range(k):
                 lg[g, a, b] += w[i] * row[a] * row[b]
                 gram[a, b] += w[i] * row[a] * row[b]
+    chol = inv.copy()  # cr2: Γ⁻¹ = C C', C lower
+    if vce == CR2:
+        if not cholesky_inplace(chol, k):
+            return False, np.nan
+        for a in range(k):
+            for b in range(a + 1, k):
+                chol[a, b] = 0.0
+    work = np.empty((k, k))
+    solved = np.empty(k)
     total = 0.0
-    lam = np.empty((k, k))
     for g in range(n_ids):
         if not present[g]:
             continue
-        if vce == CR3:
-            if not spd_inverse(gram - lg[g], k, lam):
+        if vce == CR3:  # (Γ − L_g)⁻¹ U_g
+            for a in range(k):
+                solved[a] = uu[g, a]
+                for b in range(k):
+                    work[a, b] = gram[a, b] - lg[g, a, b]
+            if not cholesky_inplace(work, k):
                 return False, np.nan
+            cholesky_solve(work, solved, k)
+            adjust = 0.0
+            for a in range(k):
+                adjust += s[g, a] * solved[a]
         else:
-            ok, lam = _cr2_lambda(inv, lg[g], k)
-            if not ok:
-                return False, np.nan
-        score = t[g] + s[g] @ lam @ uu[g]
+            adjust = _cr2_term(chol, lg[g], s[g], uu[g], k)
+        score = t[g] + adjust
         total += score * score
     return True, total

@@ -100,16 +100,25 @@ def variance(coef, res, x, w, inv, cl, vce):
     k = inv.shape[0]
     if cl is None or vce not in (CR2, CR3):
         return meat(coef * res, cl, k)
+    # Γ − L_g, the other clusters' Gram, is singular when they have fewer than k distinct x with weight: count, for
+    # each cluster, the distinct x (w > 0) no other cluster has
+    pairs = np.unique(np.column_stack([x[w > 0], cl[w > 0]]), axis=0)
+    values, holders = np.unique(pairs[:, 0], return_counts=True)
+    only = pairs[np.isin(pairs[:, 0], values[holders == 1]), 1]
+    ids, inverse = np.unique(cl, return_inverse=True)
+    if len(values) - np.bincount(np.searchsorted(ids, only), minlength=len(ids)).max(initial=0) < k:
+        return None
     r = np.vander(x, k, increasing=True)
     total = 0.0
-    for g in np.unique(cl):
-        inside = cl == g
-        if len(np.unique(x[~inside & (w > 0)])) < k:  # Γ − L_g, the other clusters' Gram, is singular
-            return None
+    for g in range(len(ids)):
+        inside = inverse == g
         hat = r[inside] @ inv @ r[inside].T * w[inside]  # H_gg = R_g Γ⁻¹ R_g' W_g
         one_minus = np.eye(int(inside.sum())) - hat
-        adjust = np.linalg.inv(one_minus if vce == CR3 else np.real(sqrtm(one_minus)))
-        total += float(coef[inside] @ adjust @ res[inside]) ** 2
+        if vce == CR3:
+            adjusted = np.linalg.solve(one_minus, res[inside])
+        else:
+            adjusted = np.linalg.solve(np.real(sqrtm(one_minus)), res[inside])
+        total += float(coef[inside] @ adjusted) ** 2
     return total
 
 
