@@ -14,7 +14,7 @@ masspoints=..., kernel=..., vce=...)``), each batched over several random datase
   (``covs_drop``): the same projection;
 - clusters: rdrobust's CR1 for vce nn, hc0, hc1, cr1 alike (plain residuals, (n−1)/(n−k)·G/(G−1) per side with
   n, G the side's window units and clusters and k = p+1 or q+1); cr2 (also hc2) and cr3 (also hc3): each cluster's
-  plain residuals adjusted by (I − H_gg)^(−1/2) (symmetric form) or (I − H_gg)⁻¹, H_gg the cluster's block of the
+  plain residuals adjusted by (I − H_gg)^(−1/2) (principal root) or (I − H_gg)⁻¹, H_gg the cluster's block of the
   hat matrix of the p fit with h (conventional) or the q fit with b (robust, also when h ≠ b), no further factor.
 
 Tolerance: 1e-8 relative, except that an estimate or interval end is held to 1e-8·(|value| + se): the estimate is a

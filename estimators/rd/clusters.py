@@ -10,10 +10,10 @@ variance is adjusted with the leverage of a fit with design rows r_i (k = o + 1 
 ``cr3``  s_g = c_g'(I − H_gg)⁻¹ e_g with H_gg = R_g Γ⁻¹ R_g' W_g, the cluster's block of the hat matrix
          (Pustejovsky & Tipton 2018's CR3); by Woodbury s_g = Σ c_i e_i + S_g'(Γ − L_g)⁻¹ U_g with
          S_g = Σ_{i∈g} c_i r_i, U_g = Σ_{i∈g} W_i r_i e_i, L_g = Σ_{i∈g} W_i r_i r_i';
-``cr2``  s_g = c_g' W_g^(−1/2) (I − H̃_gg)^(−1/2) W_g^(1/2) e_g with H̃_gg = W_g^(1/2) R_g Γ⁻¹ R_g' W_g^(1/2) (Bell &
-         McCaffrey 2002's CR2, the symmetric inverse square root): s_g = Σ c_i e_i + S_g' Λ_g U_g with
-         Λ_g = C f(C' L_g C) C', Γ⁻¹ = C C' (C lower), f(σ²) = ((1 − σ²)^(−1/2) − 1)/σ² on the eigenvalues (0 below 1e-14,
-         1 − σ² floored at 1e-8, as rdrobust);
+``cr2``  s_g = c_g'(I − H_gg)^(−1/2) e_g, the principal inverse square root (with every W_i > 0 it is
+         W_g^(−1/2)(I − H̃_gg)^(−1/2)W_g^(1/2) with the symmetric H̃_gg = W_g^(1/2) R_g Γ⁻¹ R_g' W_g^(1/2): Bell &
+         McCaffrey 2002's CR2); s_g = Σ c_i e_i + S_g' Λ_g U_g with Λ_g = C f(C' L_g C) C', Γ⁻¹ = C C' (C lower),
+         f(σ²) = ((1 − σ²)^(−1/2) − 1)/σ² on the eigenvalues (0 below 1e-14, 1 − σ² floored at 1e-8, as rdrobust);
 
 no small-sample factor for cr2 and cr3 (rdrobust's).  I − H_gg is singular exactly when the units outside g with
 positive weight have fewer than k distinct x (Γ − L_g is their Gram): then the variance is undefined (rdrobust
