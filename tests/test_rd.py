@@ -18,7 +18,7 @@ from rdrobust import rdrobust
 import causalmc
 
 from causalmc.estimators.rd import TERMS
-from causalmc.estimators.rd.conventions import KERNELS, VCE_TYPES
+from causalmc.estimators.rd.conventions import KERNELS, UNCLUSTERED_VCE
 from causalmc.sims.dgps import rd as rd_dgp
 
 N_DATASETS = 6
@@ -44,7 +44,7 @@ def oracle(x, y, p, h, b, kernel, vce, level):
     return rows, np.asarray(fit.N_h, float)
 
 
-@pytest.mark.parametrize("vce", VCE_TYPES)
+@pytest.mark.parametrize("vce", UNCLUSTERED_VCE)
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("p, h, b", [(1, 0.3, 0.3), (1, 0.25, 0.45), (1, 0.5, 0.2), (2, 0.4, 0.6)])
 def test_rd_equals_rdrobust(rng, vce, kernel, p, h, b):
@@ -59,7 +59,7 @@ def test_rd_equals_rdrobust(rng, vce, kernel, p, h, b):
         assert (out[r, :, 5] == h).all() and (out[r, :, 6] == b).all()
 
 
-@pytest.mark.parametrize("vce", VCE_TYPES)
+@pytest.mark.parametrize("vce", UNCLUSTERED_VCE)
 def test_rd_equals_rdrobust_with_mass_points(rng, vce):
     """x on a grid of 0.01: the nn residuals take tied x together, as rdrobust's dups/dupsid; b defaults to h."""
     batch = datasets(rng, N_DATASETS, 300, ties=True)
@@ -69,7 +69,7 @@ def test_rd_equals_rdrobust_with_mass_points(rng, vce):
         assert_close(out[r, :, :4], rows, what=f"rd {vce} with ties vs rdrobust")
 
 
-@pytest.mark.parametrize("vce", VCE_TYPES)
+@pytest.mark.parametrize("vce", UNCLUSTERED_VCE)
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("p", [1, 2])
 @pytest.mark.parametrize("ties", [False, True])
@@ -234,6 +234,10 @@ def test_sample_and_estimate_equal_rdrobust_and_the_run(seam_run):
 
 
 def test_a_bad_option_is_refused_naming_the_key(tmp_path):
-    path = write_scenario(tmp_path, "rd_bad", 'dgp = "rd"\nestimators = [{ name = "rd", vce = "cr1" }]\n')
-    with pytest.raises(Exception, match="vce"):
-        causalmc.run(path, out=tmp_path / "runs", jobs=1, progress=False, figures=False)
+    """A vce outside rdrobust's, and a cluster-robust one (cr1, cr2, cr3) without ``cluster``, are scenario errors
+    naming the key."""
+    for i, (vce, message) in enumerate((("hc4", "vce"), ("cr2", "vce = 'cr2' is cluster-robust: it needs cluster"))):
+        body = f'dgp = "rd"\nestimators = [{{ name = "rd", vce = "{vce}" }}]\n'
+        path = write_scenario(tmp_path, f"rd_bad_{i}", body)
+        with pytest.raises(Exception, match=message):
+            causalmc.run(path, out=tmp_path / "runs", jobs=1, progress=False, figures=False)

@@ -12,8 +12,10 @@ masspoints=..., kernel=..., vce=...)``), each batched over several random datase
 - covariates (``covs``): one γ for both sides from the h-weighted partialled cross-products, each row the sharp
   (or fuzzy) one of y − z'γ; the bandwidths partial z out on each pilot window; collinear covariates dropped
   (``covs_drop``): the same projection;
-- clusters: rdrobust's CR1 for vce nn, hc0, hc1 alike (plain residuals, (n−1)/(n−k)·G/(G−1) per side with n, G
-  the side's window units and clusters and k = p+1 or q+1).
+- clusters: rdrobust's CR1 for vce nn, hc0, hc1, cr1 alike (plain residuals, (n−1)/(n−k)·G/(G−1) per side with
+  n, G the side's window units and clusters and k = p+1 or q+1); cr2 (also hc2) and cr3 (also hc3): each cluster's
+  plain residuals adjusted by (I − H_gg)^(−1/2) (principal root) or (I − H_gg)⁻¹, H_gg the cluster's block of the
+  hat matrix of the p fit with h (conventional) or the q fit with b (robust, also when h ≠ b), no further factor.
 
 Tolerance: 1e-8 relative, except that an estimate or interval end is held to 1e-8·(|value| + se): the estimate is a
 difference of two intercepts (or slopes) of fits in powers of x whose Gram matrices are ill-conditioned at
@@ -138,6 +140,76 @@ def test_clustered_variance_equals_rdrobust(rng, capsys):
     for options in cases:
         check(batch, options, 3, "clustered")
     capsys.readouterr()
+
+
+def spread_clusters(batch, n_clusters):
+    """The same data with unit i of rank k in x in cluster k mod G: every cluster spans the whole range of x."""
+    ranks = np.argsort(np.argsort(batch["x"], axis=1), axis=1)
+    return batch | {"cluster": ranks % n_clusters}
+
+
+def test_cr2_and_cr3_equal_rdrobust(rng, capsys):
+    """vce cr2 and cr3 (and hc2, hc3, rdrobust's aliases with a cluster): h = b, h < b, h > b, p = 1, 2, a kink,
+    fuzzy designs, covariates, mserd, msetwo, cerrd and msecomb2 (the selector's fits adjusted with their own
+    leverage): rows, the first stage's rows and the bandwidths equal rdrobust's on random clusters (40 on 400
+    units).  cr2 with h > b on clusters spread over x (cluster = rank of x mod 8): where a cluster has units in the
+    h-window but fewer than q + 1 distinct x in the b-window, rdrobust's eigen-decomposition of the cluster's
+    rank-deficient Gram keeps or drops numerically null directions by rounding (its se then moves with the units of
+    x: `test_cr2_with_h_above_b_is_invariant_to_the_units_of_x`); the kernel takes the principal (I − H_gg)^(−1/2)."""
+    batch = designs(rng, 3, 400, clusters=40)
+    spread = spread_clusters(designs(rng, 3, 400, clusters=8), 8)
+    cases = [
+        ({"vce": "cr2", "h": 0.4}, batch),
+        ({"vce": "cr3", "h": 0.4, "kernel": "uniform"}, batch),
+        ({"vce": "cr2", "h": 0.3, "b": 0.5, "p": 2}, batch),
+        ({"vce": "hc3", "h": 0.5, "b": 0.3, "deriv": 1, "p": 2}, batch),
+        ({"vce": "cr2", "h": 0.5, "b": 0.3, "kernel": "epanechnikov"}, spread),
+        ({"vce": "hc2", "h": 0.6, "b": 0.4, "p": 2, "fuzzy": "takeup"}, spread),
+        ({"vce": "cr3", "h": 0.35, "b": 0.5, "fuzzy": "takeup", "covs": ["z"]}, batch),
+        ({"vce": "cr2", "bwselect": "mserd"}, batch),
+        ({"vce": "cr3", "bwselect": "mserd", "p": 2}, batch),
+        ({"vce": "cr2", "bwselect": "msetwo", "fuzzy": "takeup"}, batch),
+        ({"vce": "cr3", "bwselect": "cerrd", "covs": ["z", "dummy"]}, batch),
+        ({"vce": "cr2", "bwselect": "msecomb2", "fuzzy": "takeup", "covs": ["z"]}, batch),
+    ]
+    for options, data in cases:
+        check(data, options | {"cluster": "cluster"}, 3, "cr2/cr3")
+    capsys.readouterr()
+
+
+def test_cr2_with_h_above_b_is_invariant_to_the_units_of_x(rng):
+    """cr2 with h > b on small clusters (40 on 400 units): the kernel's (and twin's) rows with x, h, b multiplied by
+    0.5, 2 and 10 equal those at scale 1 to 1e-10 (the se of an estimate does not depend on the units of x)."""
+    batch = designs(rng, 2, 400, clusters=40)
+    options = {"vce": "cr2", "h": 0.5, "b": 0.3, "cluster": "cluster"}
+    base, status = run_estimator("rd", batch, options, 0.95, None)
+    assert (status == st.OK).all()
+    for scale in (0.5, 2.0, 10.0):
+        scaled = batch | {"x": scale * batch["x"]}
+        moved = options | {"h": 0.5 * scale, "b": 0.3 * scale}
+        for reference in (False, True):
+            out, _ = run_estimator("rd", scaled, moved, 0.95, None, reference=reference)
+            assert_close(out[:, :, :4], base[:, :, :4], rtol=1e-10, what=f"cr2 at scale {scale}")
+
+
+def test_a_cluster_with_all_the_leverage_is_a_status(rng):
+    """cr2 and cr3 need every I − H_gg invertible: on the right of the cutoff one cluster holds every unit but one
+    of the window, so the others have fewer than p + 1 = 2 distinct x: ``leverage_one`` (NaN rows) from kernel and
+    twin, where cr1 still gives numbers; with mserd, the selector's fits meet the same: ``singular``."""
+    batch = designs(rng, 2, 300, clusters=10)
+    right = batch["x"] >= 0
+    first_right = np.argmin(np.where(right, batch["x"], np.inf), axis=1)  # the unit nearest the cutoff on the right
+    g = np.where(right, 10, batch["cluster"])
+    g[np.arange(2), first_right] = 11
+    batch = batch | {"cluster": g}
+    for vce in ("cr2", "cr3"):
+        for options, code in (({"h": 0.4}, st.LEVERAGE_ONE), ({"bwselect": "mserd"}, st.SINGULAR)):
+            options = options | {"vce": vce, "cluster": "cluster"}
+            for reference in (False, True):
+                out, status = run_estimator("rd", batch, options, 0.95, None, reference=reference)
+                assert (status == code).all() and np.isnan(out[:, :, :4]).all(), (options, status)
+    _, status = run_estimator("rd", batch, {"vce": "cr1", "h": 0.4, "cluster": "cluster"}, 0.95, None)
+    assert (status == st.OK).all()
 
 
 def test_covariate_adjustment_equals_rdrobust(rng, capsys):

@@ -6,6 +6,7 @@
 - `reference`: its plain numpy twin, written after rdrobust's matrices;
 - `bandwidth`: rdrobust's data-driven ``mserd`` bandwidths (rdbwselect);
 - `fits`: the numba weighted polynomial fits and residuals both use;
+- `clusters`: rdrobust's cluster-robust variances cr1, cr2 and cr3 of a fit (the kernel's and the selector's);
 - `conventions`: the terms, option codes and rdrobust's constants both share;
 - `global_polynomial`: ``rd_global``, one OLS fit of a polynomial of order P on each side (Gelman & Imbens
   2019's warning) and its twin;

@@ -29,9 +29,11 @@ N^(−p/((3+p)(3+2p))) (N the units; with clusters, G₋ + G₊, the clusters on
 by sd(x).  Fewer than 20 units: h = b = the farther range.
 
 Residuals ε̂ are the estimator's (``vce``; hc1 needs more units in a window than coefficients, where rdrobust
-divides by zero; hc2/hc3 inherit rdrobust's floor of 1e-8 on 1 − h_ii).  With clusters (CR1), ε̂ are the plain
-residuals and the meat Σ_g (Σ_{i∈g} ·)² is scaled by (n−1)/(n−k)·G/(G−1) with n, G the window's units and
-clusters and k the fit's coefficients.  Covariates (``covs``) are partialled out of y (and t) on each pilot window
+divides by zero; hc2/hc3 inherit rdrobust's floor of 1e-8 on 1 − h_ii).  With clusters, ε̂ are the plain
+residuals and the meat is the fit's cluster-robust one (`clusters`): cr1 scales Σ_g (Σ_{i∈g} ·)² by
+(n−1)/(n−k)·G/(G−1) with n, G the window's units and clusters and k the fit's coefficients; cr2 and cr3 adjust each
+cluster's residuals with the leverage of the fit itself (rdrobust's), undefined (``singular``) where a cluster's
+I − H_gg is singular.  Covariates (``covs``) are partialled out of y (and t) on each pilot window
 with that side's own γ and the fit's order (`covariates`; rdrobust's s = (1, −γ)).  Fuzzy designs: on each pilot window the order-o fits of y and of the
 take-up t give τ_Y, τ_T (ν!·coefficient ν) and the side's y is replaced by y/τ_T − t·τ_Y/τ_T² (rdrobust's
 linear combination s; when t is constant on a side, rdrobust selects on y alone, as here).
@@ -44,7 +46,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..inference import cr1_factor, spd_inverse
+from ..inference import spd_inverse
 from .conventions import (
     CERCOMB1,
     CERCOMB2,
@@ -63,6 +65,7 @@ from .conventions import (
     NN_MATCHES,
     UNIFORM,
 )
+from .clusters import clustered_variance, count_clusters
 from .covariates import side_adjusted
 from .fits import _fit, _gram, _hc_residuals, _powers, kernel_weight, nn_residuals
 
@@ -91,33 +94,6 @@ def _distinct(x):
 
 
 @njit(cache=True, error_model="numpy")
-def count_clusters(cl):
-    """Distinct ids among cl (ids 0 … G − 1)."""
-    if cl.shape[0] == 0:
-        return 0
-    seen = np.zeros(int(cl.max()) + 1, np.bool_)
-    g = 0
-    for i in range(cl.shape[0]):
-        c = int(cl[i])
-        if not seen[c]:
-            seen[c] = True
-            g += 1
-    return g
-
-
-@njit(cache=True, error_model="numpy")
-def cluster_meat(scores, cl, k):
-    """CR1: (n−1)/(n−k)·G/(G−1)·Σ_g (Σ_{i∈g} score_i)² (NaN with one cluster, as rdrobust)."""
-    sums = np.zeros(int(cl.max()) + 1)
-    for i in range(scores.shape[0]):
-        sums[int(cl[i])] += scores[i]
-    g = count_clusters(cl)
-    if g < 2:
-        return np.nan
-    return cr1_factor(g, scores.shape[0], k) * (sums**2).sum()
-
-
-@njit(cache=True, error_model="numpy")
 def _variance_row(ex, ey, ecl, w, inv, beta, k, row_index, vce, clustered):
     """[Γ⁻¹ Σ W² r r' ε̂² Γ⁻¹] at (row_index, row_index), ε̂ the residuals of the k-coefficient fit."""
     if vce == NN and not clustered:
@@ -125,16 +101,17 @@ def _variance_row(ex, ey, ecl, w, inv, beta, k, row_index, vce, clustered):
     else:
         res = _hc_residuals(ex, ey, w, inv, beta, k, HC0 if clustered else vce, ex.shape[0])
     row = np.empty(k)
-    scores = np.empty(ex.shape[0])
+    coef = np.empty(ex.shape[0])
     for i in range(ex.shape[0]):
         _powers(ex[i], k, row)
         a = 0.0
         for c in range(k):
             a += inv[row_index, c] * row[c]
-        scores[i] = a * w[i] * res[i]
-    if clustered:
-        return cluster_meat(scores, ecl, k)
-    return (scores**2).sum()
+        coef[i] = a * w[i]
+    if clustered:  # NaN when a cluster's leverage block is singular: the bandwidth is then undefined
+        ok, value = clustered_variance(coef, res, ex, w, inv, ecl, k, vce)
+        return value if ok else np.nan
+    return ((coef * res) ** 2).sum()
 
 
 @njit(cache=True, error_model="numpy")

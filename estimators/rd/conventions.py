@@ -4,8 +4,11 @@ TERMS = ("conventional", "bias_corrected", "robust")
 FIRST_STAGE_TERMS = ("first_stage_conventional", "first_stage_bias_corrected", "first_stage_robust")
 KERNELS = ("triangular", "epanechnikov", "uniform")
 TRIANGULAR, EPANECHNIKOV, UNIFORM = range(3)
-VCE_TYPES = ("nn", "hc0", "hc1", "hc2", "hc3")
-NN, HC0, HC1, HC2, HC3 = range(5)
+VCE_TYPES = ("nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3")
+NN, HC0, HC1, HC2, HC3, CR1, CR2, CR3 = range(8)
+UNCLUSTERED_VCE = VCE_TYPES[:CR1]  # the cr codes need a cluster
+# with cluster, rdrobust 2.1.1 switches nn, hc0, hc1 to cr1, hc2 to cr2 and hc3 to cr3 (with a warning)
+CLUSTER_VCE = {NN: CR1, HC0: CR1, HC1: CR1, HC2: CR2, HC3: CR3, CR1: CR1, CR2: CR2, CR3: CR3}
 # h and b as given, or rdrobust's rdbwselect methods, in rdbwselect's order
 BWSELECT = (
     "fixed", "mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd", "certwo", "cersum", "cercomb1", "cercomb2",
@@ -19,11 +22,15 @@ H, B, N_LEFT, N_RIGHT, H_RIGHT, B_RIGHT = 5, 6, 7, 8, 9, 10  # their columns
 
 
 def codes(options):
-    """(p, kernel code, h, b, vce code, bwselect code) of the options; b defaults to h."""
+    """(p, kernel code, h, b, vce code, bwselect code) of the options; b defaults to h.  With ``cluster`` the vce
+    code is rdrobust's cluster-robust one (`CLUSTER_VCE`): CR1, CR2 or CR3."""
     h = float(options["h"])
     b = h if options.get("b") is None else float(options["b"])
     bwselect = BWSELECT.index(options.get("bwselect", "fixed"))
-    return options["p"], KERNELS.index(options["kernel"]), h, b, VCE_TYPES.index(options["vce"]), bwselect
+    vce = VCE_TYPES.index(options["vce"])
+    if options.get("cluster") is not None:
+        vce = CLUSTER_VCE[vce]
+    return options["p"], KERNELS.index(options["kernel"]), h, b, vce, bwselect
 
 
 def design(options):

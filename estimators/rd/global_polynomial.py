@@ -41,7 +41,7 @@ from .. import status as st
 from ..inference import normal_critical, spd_inverse, write_failure, write_wald
 from ..ols import LEVERAGE_TOLERANCE
 from ..spec import Estimator, Setting
-from .bandwidth import cluster_meat, count_clusters
+from .clusters import cluster_meat, count_clusters
 from .conventions import option_needs
 from .fits import _fit, _gram, _powers
 

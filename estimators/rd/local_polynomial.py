@@ -56,9 +56,17 @@ delta method, as rdrobust).  The first stage's three rows are three more
 terms (``first_stage_*``), the sharp rows of t.
 
 Clusters (option ``cluster`` naming the ids' array, e.g. ``cluster``): rdrobust's
-CR1, which it uses for vce nn, hc0 and hc1 alike: the plain residuals,
-V = (n−1)/(n−k)·G/(G−1)·Σ_g (Σ_{i∈g} score_i)² per side with n, G the side's
-window units and clusters and k = p+1 (conventional) or q+1 (robust).
+cluster-robust variances (`clusters`) on the plain residuals ε̂_h, ε̂_b, per side,
+chosen by ``vce`` as rdrobust 2.1.1 does: ``cr1`` (also nn, hc0, hc1),
+V = (n−1)/(n−k)·G/(G−1)·Σ_g (Σ_{i∈g} score_i)² with n, G the side's window
+units and clusters and k = p+1 (conventional) or q+1 (robust); ``cr2`` (also
+hc2, Bell–McCaffrey) and ``cr3`` (also hc3, the jackknife-like CR3), each
+cluster's residuals adjusted by (I − H_gg)^(−1/2) or (I − H_gg)⁻¹ with H_gg the
+cluster's block of the hat matrix of the p fit with h (conventional) or of the
+q fit with b (robust; rdrobust's choice also when h ≠ b), no further factor.
+``leverage_one`` when some cluster's I − H_gg is singular (the other clusters
+have fewer than p + 1, or q + 1, distinct x in the window), where rdrobust
+returns a pseudo-inverse's or a floor's number.  The cr codes need ``cluster``.
 
 Covariates (option ``covs``, a list of array names): every row is the
 one above of y − z'γ (and t − z'γ_T), γ pooled over both sides
@@ -86,7 +94,8 @@ from numba import njit
 from .. import status as st
 from ..inference import normal_critical, spd_inverse, write_failure, write_wald
 from ..spec import Estimator, Setting
-from .bandwidth import cluster_meat, select
+from .bandwidth import select
+from .clusters import clustered_variance
 from .conventions import (
     B_RIGHT,
     BWSELECT,
@@ -101,6 +110,7 @@ from .conventions import (
     N_RIGHT,
     NN,
     NN_MATCHES,
+    UNCLUSTERED_VCE,
     VCE_TYPES,
     B,
     H,
@@ -164,8 +174,8 @@ def side_fit(xs, ys, cls, p, deriv, kernel, h, b, vce, clustered, result):
     ratio = (h / b) ** (p + 1)  # h^{p+1}·[Γ_q⁻¹ r_q(x)]_{p+1} = (h/b)^{p+1}·[Γ_v⁻¹ r_q(v)]_{p+1}
     to_x = h ** (-deriv)  # e_ν'Γ_p⁻¹ r_p(x) = h^{−ν} e_ν'Γ_u⁻¹ r_p(u)
     bc = 0.0
-    score_cl = np.empty(m)
-    score_rb = np.empty(m)
+    coef_cl = np.empty(m)  # a_i = e_ν'Γ_p⁻¹ r_p W_h and c_i = e_ν'Γ_p⁻¹ Q_i, in powers of x
+    coef_rb = np.empty(m)
     for i in range(m):
         _powers(eu[i], q + 1, row_p)
         _powers(ev[i], q + 1, row_q)
@@ -180,12 +190,15 @@ def side_fit(xs, ys, cls, p, deriv, kernel, h, b, vce, clustered, result):
         a_i *= to_x
         c_i *= to_x
         bc += c_i * ey[i]
-        score_cl[i] = a_i * res_h[i]
-        score_rb[i] = c_i * res_b[i]
-    if clustered:
-        v_cl, v_rb = cluster_meat(score_cl, ecl, p + 1), cluster_meat(score_rb, ecl, q + 1)
+        coef_cl[i] = a_i
+        coef_rb[i] = c_i
+    if clustered:  # the conventional variance with the p fit's leverage, the robust one with the q fit's
+        ok_cl, v_cl = clustered_variance(coef_cl, res_h, eu, wh, inv_p, ecl, p + 1, vce)
+        ok_rb, v_rb = clustered_variance(coef_rb, res_b, ev, wb, inv_q, ecl, q + 1, vce)
+        if not (ok_cl and ok_rb):
+            return st.LEVERAGE_ONE
     else:
-        v_cl, v_rb = (score_cl**2).sum(), (score_rb**2).sum()
+        v_cl, v_rb = ((coef_cl * res_h) ** 2).sum(), ((coef_rb * res_b) ** 2).sum()
     beta_p[deriv] *= to_x
     fact = math.gamma(deriv + 1.0)
     result[0], result[1], result[2], result[3] = fact * beta_p[deriv], fact * bc, fact**2 * v_cl, fact**2 * v_rb
@@ -233,7 +246,7 @@ def rd_kernel(x, y, t, g, z, p, deriv, kernel, h_fixed, b_fixed, vce, bwselect, 
         Code of `BWSELECT`: the fixed bandwidths, or an rdbwselect method chosen on each replication's data
         (`bandwidth.select`; ``singular`` when it is undefined).
     fuzzy, clustered, adjust : bool
-        Fuzzy design; CR1 by the ids g; ``masspoints = "adjust"``.
+        Fuzzy design; cluster-robust by the ids g (vce CR1, CR2 or CR3); ``masspoints = "adjust"``.
     crit : float
         Normal critical value of the interval.
     truth : float64 array, shape (R, m)
@@ -354,8 +367,8 @@ def _check(options, level):
             return f"{key} = {options[key]!r} is not allowed; allowed: one of {', '.join(map(repr, allowed))}"
     if options.get("deriv", 0) > options["p"]:
         return f"deriv = {options['deriv']} needs p ≥ deriv (got p = {options['p']})"
-    if options.get("cluster") is not None and options["vce"] in ("hc2", "hc3"):
-        return "cluster with hc2/hc3 is rdrobust's cr2/cr3, not implemented: use vce nn, hc0 or hc1 (all CR1)"
+    if options.get("cluster") is None and options["vce"] not in UNCLUSTERED_VCE:
+        return f"vce = {options['vce']!r} is cluster-robust: it needs cluster (the DGP's array of cluster ids)"
     return None
 
 
@@ -388,7 +401,8 @@ ESTIMATORS = (
                 "vce",
                 "nn",
                 "residuals of the variance: nn (3 nearest neighbours, rdrobust's default), hc0, hc1, hc2, hc3; "
-                "with cluster, nn/hc0/hc1 are rdrobust's CR1",
+                "with cluster: cr1, cr2 (Bell-McCaffrey), cr3 (rdrobust's switch: nn, hc0, hc1 give cr1, hc2 cr2, "
+                "hc3 cr3)",
                 choices=VCE_TYPES,
             ),
             Setting(
@@ -399,7 +413,7 @@ ESTIMATORS = (
             ),
             Setting("covs", None, "the DGP's arrays of covariates to adjust for (rdrobust's covs)", kind=tuple),
             Setting(
-                "cluster", None, "the DGP's array of cluster ids 0 … G − 1: cluster-robust (CR1) variance", kind=str
+                "cluster", None, "the DGP's array of cluster ids 0 … G − 1: cluster-robust variance (vce)", kind=str
             ),
         ),
         diagnostics=DIAGNOSTICS,

@@ -10,7 +10,7 @@ from .. import status as st
 from ..inference import normal_critical
 from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE
 from .conventions import FIXED, HC1, HC2, HII_FLOOR, NN, NN_MATCHES, codes, design
-from .reference_bandwidth import meat, nn, reference_select, weights
+from .reference_bandwidth import nn, reference_select, variance, weights
 
 
 def _side(x, y, cl, p, deriv, kernel, h, b, vce):
@@ -41,7 +41,7 @@ def _side(x, y, cl, p, deriv, kernel, h, b, vce):
     else:
         res_h, res_b = y - r_p @ beta_p, y - r_q @ beta_q
         if cl is not None:
-            pass  # rdrobust's CR1: the plain residuals
+            pass  # cluster-robust (cr1, cr2, cr3): the plain residuals
         elif vce == HC1:
             res_h, res_b = res_h * np.sqrt(m / (m - p - 1)), res_b * np.sqrt(m / (m - q - 1))
         elif vce >= HC2:
@@ -50,8 +50,12 @@ def _side(x, y, cl, p, deriv, kernel, h, b, vce):
             hii_q = np.einsum("ij,jk,ik->i", r_q, inv_q, r_q) * wb
             res_h = res_h / np.maximum(1 - hii_p, HII_FLOOR) ** power
             res_b = res_b / np.maximum(1 - hii_q, HII_FLOOR) ** power
-    v_cl = meat(res_h * ((wh[:, None] * r_p) @ inv_p[deriv]), cl, p + 1) / h ** (2 * deriv)
-    v_rb = meat(res_b * (qq @ inv_p[deriv]), cl, q + 1) / h ** (2 * deriv)
+    # clustered: the conventional variance with the p fit's leverage, the robust one with the q fit's (rdrobust's)
+    v_cl = variance((wh[:, None] * r_p) @ inv_p[deriv], res_h, x / h, wh, inv_p, cl, vce)
+    v_rb = variance(qq @ inv_p[deriv], res_b, x / b, wb, inv_q, cl, vce)
+    if v_cl is None or v_rb is None:
+        return st.LEVERAGE_ONE, n_h
+    v_cl, v_rb = v_cl / h ** (2 * deriv), v_rb / h ** (2 * deriv)
     f = factorial(deriv) / h**deriv  # the coefficient of x^ν is that of u^ν over h^ν
     return st.OK, n_h, f * beta_p[deriv], f * beta_bc[deriv], factorial(deriv) ** 2 * v_cl, factorial(deriv) ** 2 * v_rb
 

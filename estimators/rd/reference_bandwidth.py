@@ -5,6 +5,7 @@ from __future__ import annotations
 from math import factorial
 
 import numpy as np
+from scipy.linalg import sqrtm
 
 from .conventions import (
     CERCOMB1,
@@ -12,6 +13,8 @@ from .conventions import (
     CERRD,
     CERSUM,
     CERTWO,
+    CR2,
+    CR3,
     EPANECHNIKOV,
     HC1,
     HC2,
@@ -91,6 +94,34 @@ def meat(scores, cl, k):
     return (len(scores) - 1) / (len(scores) - k) * len(ids) / (len(ids) - 1) * float(sums @ sums)
 
 
+def variance(coef, res, x, w, inv, cl, vce):
+    """Σ (c e)² (cl None), or the cluster-robust variance of `clusters` with vce cr1, cr2 or cr3, for the fit in
+    powers of x with weights w and inverse Gram inv; None when a cluster's I − H_gg is singular."""
+    k = inv.shape[0]
+    if cl is None or vce not in (CR2, CR3):
+        return meat(coef * res, cl, k)
+    # Γ − L_g, the other clusters' Gram, is singular when they have fewer than k distinct x with weight: count, for
+    # each cluster, the distinct x (w > 0) no other cluster has
+    pairs = np.unique(np.column_stack([x[w > 0], cl[w > 0]]), axis=0)
+    values, holders = np.unique(pairs[:, 0], return_counts=True)
+    only = pairs[np.isin(pairs[:, 0], values[holders == 1]), 1]
+    ids, inverse = np.unique(cl, return_inverse=True)
+    if len(values) - np.bincount(np.searchsorted(ids, only), minlength=len(ids)).max(initial=0) < k:
+        return None
+    r = np.vander(x, k, increasing=True)
+    total = 0.0
+    for g in range(len(ids)):
+        inside = inverse == g
+        hat = r[inside] @ inv @ r[inside].T * w[inside]  # H_gg = R_g Γ⁻¹ R_g' W_g
+        one_minus = np.eye(int(inside.sum())) - hat
+        if vce == CR3:
+            adjusted = np.linalg.solve(one_minus, res[inside])
+        else:
+            adjusted = np.linalg.solve(np.real(sqrtm(one_minus)), res[inside])
+        total += float(coef[inside] @ adjusted) ** 2
+    return total
+
+
 def partialled(r, w, z, cols):
     """Columns minus z·γ, γ = pinv(Σ w z̃ z̃') Σ w z̃ c̃ (tilde: residuals of the w-weighted fit on r), rdrobust's."""
     proj = r @ np.linalg.pinv(r.T @ (w[:, None] * r)) @ (r.T * w)
@@ -125,7 +156,10 @@ def _constants(side, o, nu, pilot, h_b, scale, kernel, vce):
     ecl = cl[inside] if clustered else None
     beta = inv @ (r.T @ (ew * ey))
     res = residuals(ex, ey, r, ew, inv, beta, vce, clustered)
-    v_v = meat(res * ew * (r @ inv[nu]), ecl, o + 1) / pilot ** (2 * nu)
+    v_v = variance(ew * (r @ inv[nu]), res, ex / pilot, ew, inv, ecl, vce)
+    if v_v is None:
+        return None
+    v_v /= pilot ** (2 * nu)
     b_const = (inv @ ((ew[:, None] * r).T @ (ex / pilot) ** (o + 1)))[nu]
     wb = weights(x, kernel, h_b)
     bx, by, bw = x[wb > 0], y[wb > 0], wb[wb > 0]
@@ -140,7 +174,9 @@ def _constants(side, o, nu, pilot, h_b, scale, kernel, vce):
     reg = 0.0
     if scale > 0:
         res_b = residuals(bx, by, rb, bw, inv_b, beta_b, vce, clustered)
-        v_b = meat(res_b * bw * (rb @ inv_b[-1]), cl[wb > 0] if clustered else None, o + 2)
+        v_b = variance(bw * (rb @ inv_b[-1]), res_b, bx / h_b, bw, inv_b, cl[wb > 0] if clustered else None, vce)
+        if v_b is None:
+            return None
         reg = 3 * b_const**2 * v_b / h_b ** (2 * (o + 1))
     found = (
         (2 * nu + 1) * pilot ** (2 * nu + 1) * v_v,
