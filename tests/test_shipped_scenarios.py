@@ -18,6 +18,9 @@ from causalmc.sims.scenario import ScenarioError, load, scenario_files, suite_fi
 FILES = scenario_files(scenarios_folder())
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SUITE = [f for f in FILES if load(f).suite_reps is not None]
+# Loaded, not planned: a plan runs every estimator on a probe replication, here every forest and booster (6 to 9 s
+# on a free core); their shipped runs were planned, and test_gallery holds the runs to the files as they stand.
+SLOW_TO_PLAN = {"dml_coverage_trees", "dml_coverage_trees_irm"}
 
 
 def test_scenarios_are_shipped():
@@ -49,7 +52,8 @@ def test_scenario_file_is_valid(path):
     scenario = load(path)
     assert scenario.name == path.stem
     assert scenario.description
-    make_plan(scenario)
+    if path.stem not in SLOW_TO_PLAN:
+        make_plan(scenario)
 
 
 @pytest.mark.parametrize("path", SUITE, ids=lambda p: p.stem)
