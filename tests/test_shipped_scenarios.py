@@ -6,7 +6,6 @@ Monte Carlo error (4 MCSE unless the file says otherwise).
 """
 
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,6 @@ from causalmc.sims.run.plan import make_plan
 from causalmc.sims.scenario import ScenarioError, load, scenario_files, suite_files
 
 FILES = scenario_files(scenarios_folder())
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SUITE = [f for f in FILES if load(f).suite_reps is not None]
 # Loaded, not planned: a plan runs every estimator on a probe replication, here every forest and booster (6 to 9 s
 # on a free core); their shipped runs were planned, and test_gallery holds the runs to the files as they stand.
@@ -30,15 +28,13 @@ def test_scenarios_are_shipped():
 
 
 def test_the_default_suite_needs_no_scikit_learn(monkeypatch):
-    """The scenarios of the sklearn learner (the shipped dml_coverage_trees, the example dml_coverage_trees_irm)
-    load with scikit-learn and, without it (a core install, no ml extra), fail to load saying how to install it,
-    while the default suite, which leaves them out, still loads: it chooses its files by their [suite] table
-    before validating them.  (No plan here: its probe replication fits every forest, seconds; the shipped file is
-    planned by test_scenario_file_is_valid.)"""
-    needing = [scenarios_folder() / "dml_coverage_trees.toml", EXAMPLES / "dml_coverage_trees_irm.toml"]
+    """The scenarios of the sklearn learner (SLOW_TO_PLAN) load with scikit-learn and, without it (a core install,
+    no ml extra), fail to load saying how to install it, while the default suite, which leaves them out, still
+    loads: it chooses its files by their [suite] table before validating them."""
+    needing = [scenarios_folder() / f"{name}.toml" for name in SLOW_TO_PLAN]
     for path in needing:
         load(path)
-    assert suite_files(scenarios_folder()) == SUITE and needing[0] not in SUITE
+    assert suite_files(scenarios_folder()) == SUITE and not set(needing) & set(SUITE)
     for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")] + ["sklearn"]:
         monkeypatch.setitem(sys.modules, name, None)  # importing it now fails as if it were absent
     for path in needing:
