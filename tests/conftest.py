@@ -184,9 +184,9 @@ def pytest_sessionstart(session):
     empty, and compiling one kernel after another in this process would take minutes."""
     from causalmc.sims import api
     from causalmc.sims.cli import scenarios_folder
-    from causalmc.sims.scenario import load, scenario_files
+    from causalmc.sims.scenario import load, suite_files
 
-    suite = [s for s in (load(f) for f in scenario_files(scenarios_folder())) if s.suite_reps is not None]
+    suite = [load(f) for f in suite_files(scenarios_folder())]
     api.compile_kernels(suite, os.cpu_count() or 1)
 
 

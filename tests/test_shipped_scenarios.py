@@ -5,15 +5,20 @@ expectations are the issue's "done when" claims, each asserted within its
 Monte Carlo error (4 MCSE unless the file says otherwise).
 """
 
+import sys
+
 import pytest
 
 from causalmc.sims import report
 from causalmc.sims.cli import scenarios_folder
 from causalmc.sims.run.plan import make_plan
-from causalmc.sims.scenario import load, scenario_files
+from causalmc.sims.scenario import ScenarioError, load, scenario_files, suite_files
 
 FILES = scenario_files(scenarios_folder())
 SUITE = [f for f in FILES if load(f).suite_reps is not None]
+# Loaded, not planned: a plan runs every estimator on a probe replication, here every forest and booster (6 to 9 s
+# on a free core); their shipped runs were planned, and test_gallery holds the runs to the files as they stand.
+SLOW_TO_PLAN = {"dml_coverage_trees", "dml_coverage_trees_irm"}
 
 
 def test_scenarios_are_shipped():
@@ -22,12 +27,29 @@ def test_scenarios_are_shipped():
     assert SUITE, "no scenario is in the default suite"
 
 
+def test_the_default_suite_needs_no_scikit_learn(monkeypatch):
+    """The scenarios of the sklearn learner (SLOW_TO_PLAN) load with scikit-learn and, without it (a core install,
+    no ml extra), fail to load saying how to install it, while the default suite, which leaves them out, still
+    loads: it chooses its files by their [suite] table before validating them."""
+    needing = [scenarios_folder() / f"{name}.toml" for name in SLOW_TO_PLAN]
+    for path in needing:
+        load(path)
+    assert suite_files(scenarios_folder()) == SUITE and not set(needing) & set(SUITE)
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")] + ["sklearn"]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now fails as if it were absent
+    for path in needing:
+        with pytest.raises(ScenarioError, match=r'scikit-learn is not installed.*pip install -e "\.\[ml\]"'):
+            load(path)
+    assert [load(f).name for f in suite_files(scenarios_folder())] == [f.stem for f in SUITE]
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_scenario_file_is_valid(path):
     scenario = load(path)
     assert scenario.name == path.stem
     assert scenario.description
-    make_plan(scenario)
+    if path.stem not in SLOW_TO_PLAN:
+        make_plan(scenario)
 
 
 @pytest.mark.parametrize("path", SUITE, ids=lambda p: p.stem)

@@ -64,13 +64,19 @@ DML_FOREST = Workload(
     name="dml_forest",
     description="plr_ccddhnr, n = 500, p = 20: dml_plr with random-forest nuisances through the sklearn bridge "
     "(100 trees, max_features 0.5, min_samples_leaf 5)",
-    scenario=_scenario(
-        "bench_dml_forest",
-        {"name": "dml_plr", "ml_l": "sklearn", "ml_m": "sklearn", "ml_l_options": FOREST_LEARNER,
-         "ml_m_options": FOREST_LEARNER},
-    ),
-    reps=4,
-    reference_reps=4,
+    # Two replications a task: the warm-up runs two chunks, and two workers share the tasks (by default a chunk
+    # holds thousands: the warm-up alone would be hours of forests).
+    scenario={
+        **_scenario(
+            "bench_dml_forest",
+            {"name": "dml_plr", "ml_l": "sklearn", "ml_m": "sklearn", "ml_l_options": FOREST_LEARNER,
+             "ml_m_options": FOREST_LEARNER},
+        ),
+        "chunk_size": 2,
+    },
+    reps=40,
+    reference_reps=20,
+    min_reps=10,  # seconds a replication: --scale 0.25 is 10 harness and 10 reference replications a round
     reference_name="DoubleMLPLR + RandomForestRegressor loop",
     reference=partial(_doubleml_reference, "forest"),
     normals_per_rep=500 * 22,
@@ -78,6 +84,7 @@ DML_FOREST = Workload(
     reference_package="doubleml",
     order=81,
     targets={"vs_reference": 0.90},
+    repeats=5,  # the two sides are nearly equal, so the ratio's round-to-round noise matters
 )
 
 WORKLOADS = (DML, DML_FOREST)

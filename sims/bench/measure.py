@@ -55,6 +55,8 @@ class Workload:
     integers_per_rep: int = 0
     plugins: tuple[str, ...] = ()  # plugin modules the scenario's estimators come from
     repeats: int = 3  # rounds; more where the two sides of a ratio are nearly equal
+    # The fewest harness replications whatever --scale; lower where a replication takes seconds (dml_forest).
+    min_reps: int = 100
     # The floor when it is more than a count of normals: (rng, n_reps) -> None, e.g. the DGP's own panel draw.
     floor: Callable[[np.random.Generator, int], None] | None = None
     floor_name: str = "floor (draws only)"
@@ -116,7 +118,7 @@ def measure(workload: Workload, scale: float = 1.0) -> dict:
     each ratio is the median of the rounds' ratios, so a slow spell of the
     shared machine hits both sides of a ratio alike.
     """
-    reps = max(100, int(workload.reps * scale))
+    reps = max(workload.min_reps, int(workload.reps * scale))
     plugins.load_all(workload.plugins)
     scenario = parse({**workload.scenario, "reps": reps}, f"<bench:{workload.name}>")
     # Two chunks at least, so both workers start, load the plugins and import what they use.

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import api, plugins, report
 from ..report import terminal
-from ..scenario import Scenario, ScenarioError, check_targets, load, scenario_files
+from ..scenario import Scenario, ScenarioError, check_targets, load, scenario_files, suite_files
 
 REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -23,8 +23,7 @@ def scenarios_folder() -> Path:
 
 def suite(args) -> int:
     plugins.load_all(args.plugin)
-    files = scenario_files(scenarios_folder())
-    scenarios = [s for s in (load(f) for f in files) if s.suite_reps is not None]
+    scenarios = [load(f) for f in suite_files(scenarios_folder())]
     if not scenarios:
         raise ScenarioError(scenarios_folder(), "suite", "no scenario is marked for the default suite")
     return _run([s.with_overrides(reps=s.suite_reps) for s in scenarios], args, one_line=True)

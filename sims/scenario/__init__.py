@@ -40,7 +40,7 @@ ScenarioError), `parse` (the top-level keys) with one module per section
 through `reader`, and `files` (reading a file, a folder's files).
 """
 
-from .files import load, scenario_files
+from .files import load, scenario_files, suite_files
 from .model import Cell, EstimatorConfig, Expectation, Scenario, ScenarioError, cell_key
 from .parse import parse
 from .targets import check_targets
@@ -56,4 +56,5 @@ __all__ = [
     "load",
     "parse",
     "scenario_files",
+    "suite_files",
 ]

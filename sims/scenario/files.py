@@ -26,3 +26,22 @@ def load(path) -> Scenario:
 def scenario_files(folder) -> list[Path]:
     """The scenario files shipped in a folder, sorted by name."""
     return sorted(Path(folder).glob("*.toml"))
+
+
+def suite_files(folder) -> list[Path]:
+    """The scenario files of a folder in the default suite: those with a ``[suite]`` table.
+
+    Told apart by reading the TOML alone, before validation: a scenario
+    outside the suite may need an optional extra (the ``sklearn`` learner's
+    ``ml``) that a core install lacks, and must not stop the suite there.  A
+    file that is not valid TOML is kept, so loading it reports the mistake.
+    """
+    chosen = []
+    for path in scenario_files(folder):
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            raw = {"suite": None}
+        if "suite" in raw:
+            chosen.append(path)
+    return chosen
