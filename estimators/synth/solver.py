@@ -29,9 +29,9 @@ so a step is one pass over x and u, O(k) whatever m.  ‖A x − b‖² is
 x'G x − 2c'x + b'b at the start and then moves by its change at each step,
 2s·(u_i − u'x) + s²‖A_i − A x‖²: the stopping rule compares successive
 values, and the change is rounded as small as it is, where the identity
-afresh at every step rounds to about 1e-16·b'b (tried: it moved the
-stopping step of 2 re-solves in 2,400 placebo draws on the benchmark's
-panels, their estimates by up to 5e-7).  The iterates are R's up to
+afresh at every step rounds to about 1e-16·b'b (tried: it moved 2 of
+2,400 placebo draws on the benchmark's panels by up to 5e-7 from
+synthdid-py's).  The iterates are R's up to
 rounding; the tests hold them to synthdid-py (R's port) to 1e-8.  One
 deviation, as synthdid-py: where the line search's denominator is zero (a
 constant panel, ζ = 0) the step is skipped instead of R's NaN.
