@@ -57,6 +57,7 @@ from numba import njit
 
 from .. import status as st
 from ..inference import write_failure, write_point, write_wald
+from ..moments import dot
 from .solver import ETA_LAMBDA, ETA_SC, MIN_DECREASE_FACTOR, gram_of, noise_level, sum_normalize, times, two_stage
 
 SDID, SC, DIFP = 0, 1, 2
@@ -109,7 +110,7 @@ def solve_lambda(y, rows, n0, t0, zeta_lambda, min_decrease, lam):
     for j in range(n0):
         b[j] -= mean
     zeta2 = zeta_lambda * zeta_lambda
-    two_stage(at, b, gram_of(at), times(at, b), lam, zeta2, min_decrease, np.empty(n0), np.empty(t0))
+    two_stage(gram_of(at), times(at, b), dot(b, b), n0, lam, zeta2, min_decrease)
 
 
 @njit(cache=True)
@@ -136,7 +137,7 @@ def solve_omega(y, rows, n0, t0, intercept, z, gram_all, zeta_omega, min_decreas
     for j in range(n0):
         for l in range(n0):
             gram[j, l] = gram_all[rows[j], rows[l]]
-    two_stage(at, b, gram, times(at, b), omega, zeta_omega * zeta_omega, min_decrease, np.empty(t0), np.empty(n0))
+    two_stage(gram, times(at, b), dot(b, b), t0, omega, zeta_omega * zeta_omega, min_decrease)
 
 
 @njit(cache=True)
