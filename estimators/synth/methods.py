@@ -63,6 +63,11 @@ def _needs_periods(shapes, options):
     return None if t >= 3 else f"synthdid's noise level needs two pre-periods and one post-period (this panel has {t})"
 
 
+# 1: the Frank-Wolfe step from the Gram matrix alone, ‖Ax − b‖² carried by its change (1.5× faster; numbers
+#    move by up to 2e-10 relative, synthdid-py still equal to 1e-8)
+SOLVER_REVISION = 1
+
+
 def _declare(name, method, summary):
     return Estimator(
         name=name,
@@ -74,6 +79,7 @@ def _declare(name, method, summary):
         diagnostics=DIAGNOSTICS,
         applies=_needs_periods,
         resampling=True,
+        revision=SOLVER_REVISION,
     )
 
 
@@ -88,6 +94,7 @@ def _declare_staggered(name, method, summary):
         diagnostics=("cohorts",),
         applies=_needs_periods,
         resampling=True,
+        revision=SOLVER_REVISION,
     )
 
 
