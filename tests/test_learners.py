@@ -403,3 +403,30 @@ def test_the_compiled_entry_point_gives_fit_predicts_numbers():
             assert np.array_equal(coef, info["coef"]) and got[0] == info["alpha"] and got[1] == info["nonzero"]
     with pytest.raises(ValueError, match="learner 'sklearn' has no compiled form"):
         encode("sklearn", {"estimator": "sklearn.linear_model.LinearRegression"})
+
+
+def test_a_run_with_the_sklearn_learner_records_scikit_learns_version(tmp_path):
+    """Through the seam: scenario text → causalmc.run → manifest.json; the sklearn learner's fits depend on
+    scikit-learn's version, so the provenance names it."""
+    import json
+
+    import sklearn
+
+    import causalmc
+
+    text = """
+name = "sk_provenance"
+dgp = "plr_ccddhnr"
+reps = 2
+seed = 1
+estimators = [
+  { name = "dml_plr", ml_l = "sklearn", ml_m = "sklearn", ml_l_options = { estimator = "sklearn.linear_model.LinearRegression", params = {} }, ml_m_options = { estimator = "sklearn.linear_model.LinearRegression", params = {} } },
+]
+[params]
+n = 100
+dim_x = 5
+"""
+    run = causalmc.run(text, out=tmp_path, jobs=1, progress=False, figures=False)
+    manifest = json.loads((tmp_path / "sk_provenance" / "manifest.json").read_text())
+    assert manifest["versions"]["scikit-learn"] == sklearn.__version__
+    assert (run.records()["status"] == "ok").all()

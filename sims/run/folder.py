@@ -20,6 +20,7 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,6 +142,12 @@ def _versions() -> dict:
     }
 
 
+def _learner_versions() -> dict:
+    """scikit-learn's version once a learner has imported it (the `sklearn` learner's fits depend on it)."""
+    sklearn = sys.modules.get("sklearn")
+    return {"scikit-learn": sklearn.__version__} if sklearn is not None else {}
+
+
 def write_manifest(
     run_dir: Path, plan: Plan, state: str, timings: dict, jobs: int, errors: dict, rounds: list = ()
 ) -> None:
@@ -150,7 +157,7 @@ def write_manifest(
         "fingerprint": plan.scenario.fingerprint(),
         "scenario": plan.scenario.as_dict(),
         "scenario_source": plan.scenario.source,
-        "versions": _versions(),
+        "versions": {**_versions(), **_learner_versions()},
         "git_revision": _git_revision(),
         "platform": platform.platform(),
         "jobs": jobs,
