@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from functools import cache
 
-from .spec import Estimator, discover
+from . import kernel_cache
+
+kernel_cache.install()  # before any kernel is defined: cached kernels then notice changes in what they import
+
+from .spec import Estimator, discover  # noqa: E402
 
 
 @cache
