@@ -13,6 +13,7 @@ Every function takes ``plugins=``: plugin files or modules to load first
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
