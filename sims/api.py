@@ -36,7 +36,6 @@ from .run.pipeline import run_scenario, write_summary
 from .run.plan import SUB_BATCH_BYTES, data_bytes, make_plan
 from .run.pool import BACKENDS
 from .run.tasks import run_estimator, stream
-from .run.warmup import compile_kernels
 from .scenario import Scenario, ScenarioError, load, parse
 
 
@@ -203,6 +202,41 @@ def run(
         scheduler=scheduler,
         workers_write=workers_write,
     )[0]
+
+
+def _plan_each(scenarios: list[Scenario]) -> None:
+    for scenario in scenarios:
+        try:
+            make_plan(scenario)
+        except Exception:  # noqa: BLE001 (the main process plans again and reports it)
+            pass
+
+
+def compile_kernels(scenarios: list[Scenario], jobs: int) -> None:
+    """Fill numba's cache from `jobs` processes at once before planning (a cold cache costs minutes).
+
+    Planning runs every estimator on a probe replication, compiling its
+    kernel and the DGP's.  The scenarios are grouped by DGP and the groups
+    dealt to the workers largest first (size: the distinct estimators a
+    group runs), so each worker compiles a different share.  Nothing is
+    written but the cache; any problem is left to the plans made
+    afterwards, in this process, which then load the kernels.
+    """
+    from joblib import Parallel, delayed
+
+    groups: dict[str, list[Scenario]] = {}
+    for scenario in scenarios:
+        groups.setdefault(scenario.dgp, []).append(scenario)
+    sizes = {dgp: len({e.name for s in group for e in s.estimators}) for dgp, group in groups.items()}
+    shares: list[list[Scenario]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for dgp in sorted(groups, key=lambda d: -sizes[d]):
+        lightest = loads.index(min(loads))
+        shares[lightest].extend(groups[dgp])
+        loads[lightest] += sizes[dgp]
+    shares = [share for share in shares if share]
+    with contextlib.suppress(Exception):
+        Parallel(n_jobs=jobs, backend="loky")(delayed(_plan_each)(share) for share in shares)
 
 
 def run_many(
