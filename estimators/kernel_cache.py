@@ -81,11 +81,9 @@ def _imports_of(file: Path, roots) -> list[Path]:
                 module = _module_file(base, parts)
                 names = [(base, [*parts, alias.name]) for alias in node.names]
             else:
-                module = _absolute(node.module or "", roots)
-                names = []
                 located = _locate(node.module or "", roots)
-                if located is not None:
-                    names = [(located[0], [*located[1], alias.name]) for alias in node.names]
+                module = _module_file(*located) if located is not None else None
+                names = [(located[0], [*located[1], alias.name]) for alias in node.names] if located else []
             out.extend(m for m in [module, *(_module_file(b, p) for b, p in names)] if m is not None)
         elif isinstance(node, ast.Import):
             out.extend(m for m in (_absolute(alias.name, roots) for alias in node.names) if m is not None)

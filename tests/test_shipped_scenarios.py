@@ -15,7 +15,7 @@ from causalmc.sims.run.plan import make_plan
 from causalmc.sims.scenario import ScenarioError, load, scenario_files, suite_files
 
 FILES = scenario_files(scenarios_folder())
-SUITE = [f for f in FILES if load(f).suite_reps is not None]
+SUITE = suite_files(scenarios_folder())
 # Loaded, not planned: a plan runs every estimator on a probe replication, here every forest and booster (6 to 9 s
 # on a free core); their shipped runs were planned, and test_gallery holds the runs to the files as they stand.
 SLOW_TO_PLAN = {"dml_coverage_trees", "dml_coverage_trees_irm"}
