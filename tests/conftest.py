@@ -181,7 +181,12 @@ def applicable_pairs():
 
 def pytest_sessionstart(session):
     """Compile the suite scenarios' kernels on every core at once before the tests: a fresh clone's numba cache is
-    empty, and compiling one kernel after another in this process would take minutes."""
+    empty, and compiling one kernel after another in this process would take minutes.
+
+    Under pytest-xdist only the controlling process compiles, before it starts the test workers (xdist's own
+    session start runs last), so the workers load the kernels from numba's cache."""
+    if hasattr(session.config, "workerinput"):
+        return
     from causalmc.sims import api
     from causalmc.sims.cli import scenarios_folder
     from causalmc.sims.scenario import load, suite_files

@@ -2,7 +2,8 @@
 
 In the normal suite these run once, untimed (``--benchmark-disable`` in the
 pytest configuration), which also checks they work.  Time them with
-``pytest tests/test_bench_kernels.py --benchmark-only`` and compare commits
+``pytest -n 0 --benchmark-enable --benchmark-only tests/test_bench_kernels.py`` (one process: pytest-benchmark does not
+time under pytest-xdist) and compare commits
 with ``--benchmark-autosave`` / ``--benchmark-compare``.  Timings are never
 asserted: the machine is shared and noisy.
 """
