@@ -235,6 +235,12 @@ class Estimator:
         the estimator, so a run is never resumed across such a change; left
         out of the fingerprint at 0, so runs made before revisions existed
         keep theirs.
+    part_revisions : callable, optional
+        ``part_revisions(options) -> {part: revision}``: the revisions of the
+        parts these options select (the learners of a double-ML estimator),
+        those above 0; they enter the fingerprint beside `revision`, so a
+        change to one learner's numbers re-identifies only the runs that use
+        that learner.
     """
 
     name: str
@@ -254,6 +260,7 @@ class Estimator:
     sufficient_check: Callable[[Mapping], str | None] | None = None
     resampling: bool = False
     revision: int = 0
+    part_revisions: Callable[[Mapping], Mapping[str, int]] | None = None
     option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

@@ -128,6 +128,39 @@ def test_estimator_revision_is_part_of_the_fingerprint(tmp_path, monkeypatch, ca
     assert "another version of scenario 'rep'" in capsys.readouterr().err
 
 
+def test_learner_revision_is_part_of_the_fingerprint_of_runs_using_it(tmp_path, monkeypatch, capsys):
+    """Raising a learner's `revision` refuses to resume a run whose double-ML estimator names that learner, and
+    leaves alone a run of the same estimator with other learners (its numbers did not change)."""
+    from dataclasses import replace
+
+    from causalmc.estimators import learners
+
+    out = tmp_path / "out"
+    paths = {}
+    for ml_l in ("lasso", "ols"):
+        paths[ml_l] = tmp_path / f"dml_{ml_l}.toml"
+        paths[ml_l].write_text(
+            textwrap.dedent(f"""\
+            name = "dml_{ml_l}"
+            dgp = "plr_ccddhnr"
+            reps = 2
+            seed = 5
+            estimators = [{{ name = "dml_plr", ml_l = "{ml_l}", ml_m = "ols" }}]
+            [params]
+            n = 60
+            dim_x = 3
+            """)
+        )
+        assert run(paths[ml_l], out, "--jobs", "1") == 0
+    revised = {**learners.LEARNERS, "lasso": replace(learners.LEARNERS["lasso"], revision=1)}
+    monkeypatch.setattr(learners, "LEARNERS", revised)
+    monkeypatch.setattr("causalmc.estimators.dml.models.LEARNERS", revised)
+    assert run(paths["ols"], out, "--jobs", "1") == 0
+    capsys.readouterr()
+    assert run(paths["lasso"], out, "--jobs", "1") == 2
+    assert "another version of scenario 'dml_lasso'" in capsys.readouterr().err
+
+
 def test_killed_run_resumes_to_identical_records(tmp_path):
     path = scenario(tmp_path, reps=4000, grid="n = [4000]", chunk=100, name="kill")
     out = tmp_path / "killed"

@@ -241,6 +241,14 @@ def _check(model: Model):
     return check
 
 
+def _learner_revisions(model: Model):
+    def revisions(options):
+        """{"learner:<name>": revision} of the learners the options name, those with a revision."""
+        named = {options.get(key) for key in model.learner_options}
+        return {f"learner:{n}": LEARNERS[n].revision for n in sorted(named) if n in LEARNERS and LEARNERS[n].revision}
+
+    return revisions
+
 
 COMMON_OPTIONS = (
     Setting("folds", 5, "number of folds of each sample split (DoubleML's n_folds)", minimum=2),
@@ -286,6 +294,7 @@ ESTIMATORS = (
         ),
         diagnostics=PLR.diagnostics,
         check=_check(PLR),
+        part_revisions=_learner_revisions(PLR),
         option_needs=_needs,
         resampling=True,
     ),
@@ -305,6 +314,7 @@ ESTIMATORS = (
         ),
         diagnostics=IRM.diagnostics,
         check=_check(IRM),
+        part_revisions=_learner_revisions(IRM),
         option_needs=_needs,
         resampling=True,
         terms=lambda shapes, options: ("att" if options.get("score") == "ATTE" else "ate",),
@@ -322,6 +332,7 @@ ESTIMATORS = (
         ),
         diagnostics=PLIV.diagnostics,
         check=_check(PLIV),
+        part_revisions=_learner_revisions(PLIV),
         option_needs=_needs,
         applies=_pliv_applies,
         resampling=True,

@@ -51,6 +51,11 @@ class Learner:
         scikit-learn bridge's ``params``).
     extra_options : tuple of str
         Option names `validate` checks instead of a `Setting`.
+    revision : int
+        Raised by one whenever a change alters the predictions this learner
+        makes, even in the last bits; it enters the fingerprint of the runs
+        whose estimators use the learner (`EstimatorSpec.part_revisions`),
+        left out at 0.
     """
 
     name: str
@@ -61,6 +66,7 @@ class Learner:
     reference: Fit
     validate: Callable[[Mapping], str | None] | None = None
     extra_options: tuple[str, ...] = ()
+    revision: int = 0
     option_map: Mapping[str, Setting] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

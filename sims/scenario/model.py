@@ -212,11 +212,14 @@ class Scenario:
 
     @staticmethod
     def _estimator_identity(entry: EstimatorConfig) -> dict:
-        """An estimator entry as the fingerprint sees it: with its implementation's revision once it has one."""
+        """An estimator entry as the fingerprint sees it: with its implementation's revision once it has one, and
+        those of the parts its options select (learners) once they have one."""
         identity = entry.as_dict()
         spec = plugins.estimator_registry().get(entry.name)
         if spec is not None and spec.revision:
             identity["revision"] = spec.revision
+        if spec is not None and spec.part_revisions is not None and (parts := spec.part_revisions(entry.options)):
+            identity["part_revisions"] = dict(sorted(parts.items()))
         return identity
 
     def chunk_for(self, bytes_per_rep: int) -> int:
