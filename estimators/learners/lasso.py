@@ -31,8 +31,10 @@ scikit-learn does with a warning).
   block sizes over a permutation of the rows drawn from the learner's
   seed;
 - on each fold's training rows, the path from α_max down, each fit warm
-  started at the previous one; the fold's mean squared prediction error on
-  its held-out rows at each α;
+  started from the previous ones (the previous solution, extrapolated
+  along the path from the last two: `_extrapolate`; the warm start changes
+  how many sweeps a fit takes, not the convergence test it must pass); the
+  fold's mean squared prediction error on its held-out rows at each α;
 - the rule: ``min`` takes the α of the smallest CV error, the mean of the
   K fold errors (scikit-learn; the first, i.e. largest, α on ties);
   ``1se`` takes the largest α whose CV error is at most the minimum plus
@@ -355,6 +357,7 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
     alpha_grid(xty, n, n_alphas, eps, alphas)
     w = np.empty(p)
     gw = np.empty(p)
+    previous = np.empty(p)
     all_converged = True
     sweeps = 0
     for k in range(n_folds):
@@ -364,7 +367,12 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
         test_yy = _part(sxx[k], sxy[k], sx[k], sy[k], syy[k], n_test, test_gram, test_xty, test_mean)
         w[:] = 0.0
         gw[:] = 0.0
+        previous[:] = 0.0
         for a in range(n_alphas):
+            if a >= 2 and alphas[a - 1] != alphas[a - 2]:
+                _extrapolate((alphas[a] - alphas[a - 1]) / (alphas[a - 1] - alphas[a - 2]), gram, w, gw, previous)
+            else:
+                previous[:] = w
             done, converged = lasso_gram_cd(gram, xty, yy, n_train, alphas[a], tol, max_iter, w, gw)
             sweeps += done
             all_converged = all_converged and converged
@@ -402,6 +410,33 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
     info[CONVERGED] = 1.0 if (converged and all_converged) else 0.0
     info[ITERATIONS] = sweeps + done
     return st.OK
+
+
+@njit(cache=True)
+def _extrapolate(ratio, gram, w, gw, previous):
+    """The warm start for the next α on the path: w ← w + ratio·(w − previous) on the slopes non-zero at both of
+    the last two α (a slope the step would carry across zero becomes 0), G·w kept up to date; previous ← the
+    incoming w.  `ratio` is (α_next − α_now) / (α_now − α_before).
+
+    While the active set and its signs hold, the lasso's solution is linear in α (w_A = G_AA⁻¹(q_A − nα s_A)),
+    so this secant step lands on the next solution up to the last two fits' convergence error: coordinate descent
+    then needs about 2.6 sweeps per α instead of 6.9 from the previous solution (on the ``dml`` benchmark's data).
+    """
+    p = w.shape[0]
+    for j in range(p):
+        old = w[j]
+        before = previous[j]
+        previous[j] = old
+        if old == 0.0 or before == 0.0:
+            continue
+        new = old + ratio * (old - before)
+        if (new > 0.0) != (old > 0.0):
+            new = 0.0
+        delta = new - old
+        if delta != 0.0:
+            for k in range(p):
+                gw[k] += delta * gram[j, k]
+            w[j] = new
 
 
 @njit(cache=True)
