@@ -66,13 +66,15 @@ RESOLUTION = 1e-15
 
 
 @njit(cache=True)
-def lasso_gram_cd(gram, xty, yy, n, alpha, tol, max_iter, w, gw):
+def lasso_gram_cd(gram, inverse, xty, yy, n, alpha, tol, max_iter, w, gw):
     """Coordinate descent for ½wᵀGw − qᵀw + nα‖w‖₁ from the warm start w; returns (sweeps, converged).
 
     Parameters
     ----------
     gram : float64 array, shape (p, p)
         G = XᶜᵀXᶜ.
+    inverse : float64 array, shape (p,)
+        1/G_jj, 0 where G_jj = 0 (`diagonal_inverse`).
     xty : float64 array, shape (p,)
         q = Xᶜᵀyᶜ.
     yy : float
@@ -85,6 +87,13 @@ def lasso_gram_cd(gram, xty, yy, n, alpha, tol, max_iter, w, gw):
         In: the start; out: the solution.
     gw : float64 array, shape (p,)
         In: G·w at the start; out: G·w at the solution.
+
+    Notes
+    -----
+    The move of coordinate j is written w_j ← S(w_j + (q_j − (Gw)_j)/G_jj, nα/G_jj) with 1/G_jj formed
+    once per Gram matrix: the same minimiser as S(q_j − (Gw)_j + G_jj w_j, nα)/G_jj up to rounding, without
+    a division between one coordinate's move and the next (10 % of lasso_cv's time on the ``dml`` workload).
+    A column without variance (G_jj = 0) keeps w_j = 0.
     """
     p = w.shape[0]
     penalty = alpha * n
@@ -92,15 +101,16 @@ def lasso_gram_cd(gram, xty, yy, n, alpha, tol, max_iter, w, gw):
         w_max = 0.0
         d_w_max = 0.0
         for j in range(p):
-            gjj = gram[j, j]
-            if gjj == 0.0:
+            scale = inverse[j]
+            if scale == 0.0:
                 continue
             old = w[j]
-            rho = xty[j] - gw[j] + gjj * old
-            if rho > penalty:
-                new = (rho - penalty) / gjj
-            elif rho < -penalty:
-                new = (rho + penalty) / gjj
+            rho = old + (xty[j] - gw[j]) * scale
+            threshold = penalty * scale
+            if rho > threshold:
+                new = rho - threshold
+            elif rho < -threshold:
+                new = rho + threshold
             else:
                 new = 0.0
             if new != old:
@@ -114,6 +124,13 @@ def lasso_gram_cd(gram, xty, yy, n, alpha, tol, max_iter, w, gw):
             if duality_gap(xty, yy, penalty, w, gw) <= tol * yy:
                 return sweep + 1, True
     return max_iter, False
+
+
+@njit(cache=True)
+def diagonal_inverse(gram, inverse):
+    """inverse (p,) out: 1/G_jj, or 0 where G_jj = 0 (a column without variance, whose slope stays 0)."""
+    for j in range(inverse.shape[0]):
+        inverse[j] = 1.0 / gram[j, j] if gram[j, j] != 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -178,7 +195,9 @@ def lasso_fit(x, y, alpha, tol, max_iter, coef, info):
     xmean, gram, xty, ymean, yy = centred_system(x, y)
     w = np.zeros(p)
     gw = np.zeros(p)
-    sweeps, converged = lasso_gram_cd(gram, xty, yy, n, alpha, tol, max_iter, w, gw)
+    inverse = np.empty(p)
+    diagonal_inverse(gram, inverse)
+    sweeps, converged = lasso_gram_cd(gram, inverse, xty, yy, n, alpha, tol, max_iter, w, gw)
     info[ALPHA] = alpha
     info[NONZERO] = _finish(w, xmean, ymean, coef)
     info[CONVERGED] = 1.0 if converged else 0.0
@@ -359,6 +378,7 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
     gw = np.empty(p)
     previous = np.empty(p)
     gw_previous = np.empty(p)
+    inverse = np.empty(p)
     all_converged = True
     sweeps = 0
     for k in range(n_folds):
@@ -366,6 +386,7 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
         n_train = n - n_test
         yy = _part(txx - sxx[k], txy - sxy[k], tx - sx[k], ty - sy[k], tyy - syy[k], n_train, gram, xty, mean)
         test_yy = _part(sxx[k], sxy[k], sx[k], sy[k], syy[k], n_test, test_gram, test_xty, test_mean)
+        diagonal_inverse(gram, inverse)
         w[:] = 0.0
         gw[:] = 0.0
         previous[:] = 0.0
@@ -376,24 +397,16 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
             else:
                 previous[:] = w
                 gw_previous[:] = gw
-            done, converged = lasso_gram_cd(gram, xty, yy, n_train, alphas[a], tol, max_iter, w, gw)
+            done, converged = lasso_gram_cd(gram, inverse, xty, yy, n_train, alphas[a], tol, max_iter, w, gw)
             sweeps += done
             all_converged = all_converged and converged
-            gap = test_mean[p] - mean[p]
-            rss = test_yy
-            for j in range(p):
-                if w[j] != 0.0:
-                    gap -= (test_mean[j] - mean[j]) * w[j]
-                    cw = 0.0
-                    for m in range(p):
-                        cw += test_gram[j, m] * w[m]
-                    rss += w[j] * (cw - 2.0 * test_xty[j])
-            cv_mse[a, k] = max(rss, 0.0) / n_test + gap * gap
+            cv_mse[a, k] = _held_out_mse(w, test_gram, test_xty, test_yy, test_mean, mean, n_test)
     chosen = choose_alpha(cv_mse, rule)
     yy = _part(txx, txy, tx, ty, tyy, n, gram, xty, mean)
     w[:] = 0.0
     gw[:] = 0.0
-    done, converged = lasso_gram_cd(gram, xty, yy, n, alphas[chosen], tol, max_iter, w, gw)
+    diagonal_inverse(gram, inverse)
+    done, converged = lasso_gram_cd(gram, inverse, xty, yy, n, alphas[chosen], tol, max_iter, w, gw)
     xmean = np.empty(p)
     for j in range(p):
         xmean[j] = mean[j]
@@ -415,15 +428,36 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
     return st.OK
 
 
+@njit(cache=True, fastmath=FAST)
+def _held_out_mse(w, test_gram, test_xty, test_yy, test_mean, mean, n_test):
+    """The held-out rows' mean squared error of the training fit, from their centred sums (`lasso_cv_fit`'s Notes):
+    (c_yy − 2wᵀc + wᵀCw) / n_t + (m_ty − b − m_tᵀw)², b − m_y = −mᵀw with (m, m_y) = `mean`, the training means.
+
+    Shapes: w (p,), test_gram C (p, p), test_xty c (p,), test_mean and mean (p + 1,).
+    """
+    p = w.shape[0]
+    gap = test_mean[p] - mean[p]
+    rss = test_yy
+    for j in range(p):
+        if w[j] != 0.0:
+            gap -= (test_mean[j] - mean[j]) * w[j]
+            cw = 0.0
+            for m in range(p):
+                cw += test_gram[j, m] * w[m]
+            rss += w[j] * (cw - 2.0 * test_xty[j])
+    return max(rss, 0.0) / n_test + gap * gap
+
+
 @njit(cache=True)
 def _extrapolate(ratio, gram, w, gw, previous, gw_previous):
-    """The warm start for the next α on the path: w ← w + ratio·(w − previous) on the slopes non-zero at both of
-    the last two α (a slope the step would carry across zero becomes 0); previous ← the incoming w, and G·w and
-    G·previous (gw, gw_previous) kept up to date.  `ratio` is (α_next − α_now) / (α_now − α_before).
+    """The warm start for the next α on the path: w ← w + ratio·(w − previous) on the slopes non-zero now (a slope
+    the step would carry across zero becomes 0; one that entered at this α moves as if it had entered at the
+    previous one, previous = 0); previous ← the incoming w, and G·w and G·previous (gw, gw_previous) kept up to
+    date.  `ratio` is (α_next − α_now) / (α_now − α_before).
 
     While the active set and its signs hold, the lasso's solution is linear in α (w_A = G_AA⁻¹(q_A − nα s_A)),
     so this secant step lands on the next solution up to the last two fits' convergence error: coordinate descent
-    then needs about 2.6 sweeps per α instead of 6.9 from the previous solution (on the ``dml`` benchmark's data).
+    then needs about 2.4 sweeps per α instead of 6.9 from the previous solution (on the ``dml`` benchmark's data).
     G·w is linear in w too, so the step moves it by ratio·(Gw − G·previous), O(p), corrected by a row of G for
     each slope that enters, leaves or is stopped at zero (few along a path) instead of a row per slope.
     """
@@ -436,8 +470,8 @@ def _extrapolate(ratio, gram, w, gw, previous, gw_previous):
         old = w[j]
         step = ratio * (old - previous[j])  # what the line above moved G·w by along slope j
         correction = 0.0  # the move of slope j less that step
-        if old == 0.0 or previous[j] == 0.0:
-            correction = -step  # not extrapolated (zero now, or just entered)
+        if old == 0.0:
+            correction = -step  # zero stays zero
         elif (old + step > 0.0) == (old > 0.0):
             w[j] = old + step
         else:
