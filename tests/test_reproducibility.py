@@ -152,7 +152,8 @@ def test_learner_revision_is_part_of_the_fingerprint_of_runs_using_it(tmp_path, 
             """)
         )
         assert run(paths[ml_l], out, "--jobs", "1") == 0
-    revised = {**learners.LEARNERS, "lasso": replace(learners.LEARNERS["lasso"], revision=1)}
+    lasso = learners.LEARNERS["lasso"]
+    revised = {**learners.LEARNERS, "lasso": replace(lasso, revision=lasso.revision + 1)}
     monkeypatch.setattr(learners, "LEARNERS", revised)
     monkeypatch.setattr("causalmc.estimators.dml.models.LEARNERS", revised)
     assert run(paths["ols"], out, "--jobs", "1") == 0

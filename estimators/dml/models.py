@@ -50,7 +50,7 @@ import numpy as np
 from .. import status as st
 from ..adjustment import ADJUST_OPTION, adjustment_arrays, covariates
 from ..inference import normal_critical
-from ..learners import LEARNERS, LEARNERS_REVISION, validate_options
+from ..learners import LEARNERS, validate_options
 from ..observables.common import one_term
 from ..spec import CI_HIGH, CI_LOW, ESTIMATE, REJECT, SE, Estimator, Setting
 from .crossfit import Nuisance, cross_fit_one, draw_split, nuisance, out_of_fold_loss
@@ -297,7 +297,6 @@ ESTIMATORS = (
         part_revisions=_learner_revisions(PLR),
         option_needs=_needs,
         resampling=True,
-        revision=LEARNERS_REVISION,
     ),
     Estimator(
         name="dml_irm",
@@ -318,7 +317,6 @@ ESTIMATORS = (
         part_revisions=_learner_revisions(IRM),
         option_needs=_needs,
         resampling=True,
-        revision=LEARNERS_REVISION,
         terms=lambda shapes, options: ("att" if options.get("score") == "ATTE" else "ate",),
     ),
     Estimator(
@@ -338,6 +336,5 @@ ESTIMATORS = (
         option_needs=_needs,
         applies=_pliv_applies,
         resampling=True,
-        revision=LEARNERS_REVISION,
     ),
 )

@@ -33,7 +33,7 @@ This package sees arrays only: it never imports from ``sims`` and the core
 install never needs scikit-learn.
 """
 
-from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, LEARNERS_REVISION, NONZERO, Learner
+from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, Learner
 from .compiled import CODES, N_PARAMS, encode, fit_predict_kernel
 from .lasso import RULE_1SE, RULE_MIN, contiguous_folds, folds_of, lasso_cv_fit, lasso_fit, lasso_gram_cd
 from .linear import linear_predict, ols_fit, ridge_fit
@@ -48,7 +48,6 @@ __all__ = [
     "INFO_FIELDS",
     "ITERATIONS",
     "LEARNERS",
-    "LEARNERS_REVISION",
     "Learner",
     "NONZERO",
     "N_PARAMS",

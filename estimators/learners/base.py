@@ -20,14 +20,6 @@ INFO_FIELDS = ("alpha", "nonzero", "converged", "iterations")
 
 REGRESSION, CLASSIFICATION, EITHER = "regression", "classification", "either"
 
-# Raised by one whenever a change alters the numbers a built-in learner returns, even in the last bits; the
-# estimators that fit learners take it as their `revision` (part of their scenarios' fingerprints).
-# 1: lasso_cv warm-starts each α of its path from the last two solutions extrapolated (`lasso._extrapolate`:
-#    2.9× fewer coordinate-descent sweeps) and sums its held-out errors reassociated; lasso and lasso_cv move a
-#    coordinate by multiplying with 1/G_jj.  Every fit passes the same duality-gap test, so the numbers move
-#    within the solver tolerance (and lasso_cv's chosen α where two α's CV errors are within it of each other)
-LEARNERS_REVISION = 1
-
 # fit(x_train, y_train, x_test, options, seed) -> (status code, pred (m,), info (4,) by INFO_FIELDS, extra dict)
 Fit = Callable[[np.ndarray, np.ndarray, np.ndarray, Mapping, int], tuple[int, np.ndarray, np.ndarray, dict]]
 
