@@ -8,8 +8,9 @@ kernels with plain numpy twins, held to scikit-learn by the tests:
 
 - ``ols``, ``ridge`` (`linear`): least squares, scikit-learn's
   ``LinearRegression`` and ``Ridge``;
-- ``lasso``, ``lasso_cv`` (`lasso`): coordinate descent with covariance
-  updates, scikit-learn's ``Lasso`` and ``LassoCV`` (and glmnet's 1-SE rule);
+- ``lasso`` (`lasso`), ``lasso_cv`` (`lasso_cv`): coordinate descent with
+  covariance updates, scikit-learn's ``Lasso`` and ``LassoCV`` (and glmnet's
+  1-SE rule);
 - ``logistic``, ``logistic_lasso`` (`logistic`): P(y = 1 | x) by Newton's
   method and proximal Newton, scikit-learn's ``LogisticRegression`` with
   an L2 penalty or none, and with an L1 penalty (saga's objective);
@@ -35,7 +36,8 @@ install never needs scikit-learn.
 
 from .base import ALPHA, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, Learner
 from .compiled import CODES, N_PARAMS, encode, fit_predict_kernel
-from .lasso import RULE_1SE, RULE_MIN, contiguous_folds, folds_of, lasso_cv_fit, lasso_fit, lasso_gram_cd
+from .lasso import lasso_fit, lasso_gram_cd
+from .lasso_cv import RULE_1SE, RULE_MIN, contiguous_folds, folds_of, lasso_cv_fit
 from .linear import linear_predict, ols_fit, ridge_fit
 from .logistic import logistic_fit, logistic_lasso_fit, logistic_predict
 from .logistic_cv import logistic_lasso_cv_fit, stratified_folds

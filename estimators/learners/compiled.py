@@ -29,7 +29,8 @@ import numpy as np
 from numba import njit
 
 from .. import status as st
-from .lasso import FOLDINGS, RULES, contiguous_folds, lasso_cv_fit, lasso_fit
+from .lasso import lasso_fit
+from .lasso_cv import FOLDINGS, RULES, contiguous_folds, lasso_cv_fit
 from .linear import linear_predict, ridge_fit
 from .logistic import _one_class, logistic_fit, logistic_lasso_fit, logistic_predict
 from .logistic_cv import FOLDINGS as LOGISTIC_FOLDINGS

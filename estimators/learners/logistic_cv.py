@@ -33,8 +33,8 @@ from numba import njit
 from .. import status as st
 from ..spec import Setting
 from .base import ALPHA, CLASSIFICATION, CONVERGED, INFO_FIELDS, ITERATIONS, NONZERO, Learner
-from .lasso import FOLDINGS as LASSO_FOLDINGS
-from .lasso import contiguous_folds
+from .lasso_cv import FOLDINGS as LASSO_FOLDINGS
+from .lasso_cv import contiguous_folds
 from .logistic import (
     _count_nonzero,
     _one_class,

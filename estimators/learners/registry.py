@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import status as st
-from . import lasso, linear, logistic, logistic_cv, sklearn_bridge
+from . import lasso, lasso_cv, linear, logistic, logistic_cv, sklearn_bridge
 from .base import CLASSIFICATION, INFO_FIELDS, Learner
 
 def _collect(*modules) -> dict[str, Learner]:
@@ -143,4 +143,4 @@ def fit_predict(
     return pred, out
 
 
-LEARNERS: dict[str, Learner] = _collect(linear, lasso, logistic, logistic_cv, sklearn_bridge)
+LEARNERS: dict[str, Learner] = _collect(linear, lasso, lasso_cv, logistic, logistic_cv, sklearn_bridge)
