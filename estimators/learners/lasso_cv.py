@@ -13,8 +13,9 @@ The objective at each α and its solver, `lasso_gram_cd`, are `lasso`'s.  As sci
   seed;
 - on each fold's training rows, the path from α_max down, each fit warm
   started from the previous ones (the previous solution, extrapolated
-  along the path from the last two: `_extrapolate`; the warm start changes
-  how many sweeps a fit takes, not the convergence test it must pass); the
+  along the path from the last two when both converged: `_extrapolate`;
+  the warm start changes how many sweeps a fit takes, not the convergence
+  test it must pass); the
   fold's mean squared prediction error on its held-out rows at each α;
 - the rule: ``min`` takes the α of the smallest CV error, the mean of the
   K fold errors (scikit-learn; the first, i.e. largest, α on ties);
@@ -232,8 +233,9 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
         w[:] = 0.0
         gw[:] = 0.0
         previous[:] = 0.0
+        settled = 0  # the fits in a row that converged: the secant step needs the last two
         for a in range(n_alphas):
-            if a >= 2 and alphas[a - 1] != alphas[a - 2]:
+            if settled >= 2 and alphas[a - 1] != alphas[a - 2]:
                 ratio = (alphas[a] - alphas[a - 1]) / (alphas[a - 1] - alphas[a - 2])
                 _extrapolate(ratio, gram, w, gw, previous, gw_previous)
             else:
@@ -242,6 +244,7 @@ def lasso_cv_fit(x, y, fold, n_folds, n_alphas, eps, rule, tol, max_iter, coef, 
             done, converged = lasso_gram_cd(gram, inverse, xty, yy, n_train, alphas[a], tol, max_iter, w, gw)
             sweeps += done
             all_converged = all_converged and converged
+            settled = settled + 1 if converged else 0
             cv_mse[a, k] = _held_out_mse(w, test_gram, test_xty, test_yy, test_mean, mean, n_test)
     chosen = choose_alpha(cv_mse, rule)
     yy = _part(txx, txy, tx, ty, tyy, n, gram, xty, mean)
