@@ -1,6 +1,6 @@
 """Topic pages quote the runs their gallery pages show: every ``value ± mcse`` in docs/rd.md's sections on
-`rd_coverage` and `rd_manipulation` equals, to the digits it shows, a ``value ± mcse`` of that scenario's
-gallery page (docs/scenarios/<name>.md, regenerated from the scenario's full run).
+`rd_coverage`, `rd_coverage_large_n` and `rd_manipulation` equals, to the digits it shows, a ``value ± mcse`` of
+that scenario's gallery page (docs/scenarios/<name>.md, regenerated from the scenario's full run).
 
 RMSE is not on the gallery pages (the scenario's claims and figures do not use it), so the RMSE column is the one
 quote not checked here: docs/tools/rd_tables.py prints every quoted number from the run folders.  Text only, well
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOPIC = ROOT / "docs" / "rd.md"
 # the "## " sections of docs/rd.md whose numbers come from a scenario's full run, and that scenario
 SECTIONS = {"## Scenario `rd_manipulation`": "rd_manipulation", "## `rd_coverage`": "rd_coverage",
-            "## `rd_global`": "rd_coverage"}
+            "## `rd_global`": "rd_coverage", "## `rd_coverage_large_n`": "rd_coverage_large_n"}
 PAIR = re.compile(r"(?<![\w.])([−-]?\d[\d,]*(?:\.\d+)?) ± (\d[\d,]*(?:\.\d+)?)")
 MEASURE_WORDS = ("bias", "rmse", "coverage", "length")
 

@@ -1,8 +1,9 @@
-"""Print the numbers docs/rd.md quotes from the full runs of `rd_coverage` and `rd_manipulation`.
+"""Print the numbers docs/rd.md quotes from the full runs of `rd_coverage`, `rd_coverage_large_n` and `rd_manipulation`.
 
 Usage::
 
-    python docs/tools/rd_tables.py [--coverage /work/runs/rd_coverage] [--manipulation /work/runs/rd_manipulation]
+    python docs/tools/rd_tables.py [--coverage /work/runs/rd_coverage] [--large-n /work/runs/rd_coverage_large_n]
+                                   [--manipulation /work/runs/rd_manipulation]
 
 Reads each run folder's ``summary.parquet`` (and its records, for the bandwidths, which the summary does not
 hold) and prints the tables and the prose numbers of docs/rd.md.  Values carry their MCSE as the gallery pages
@@ -114,6 +115,30 @@ def coverage_tables(folder: Path) -> None:
     print(f"  rd_global4, model 3: bias {pm(g, 'bias')}, coverage {pm(g, 'coverage')}")
 
 
+def large_n_table(folder: Path) -> None:
+    """Coverage by n, and the data-driven bandwidths' medians against the infeasible MSE-optimal one."""
+    from causalmc.sims.figures.rd import infeasible_bandwidth
+    from causalmc.sims.scenario import load
+
+    summary, records, manifest = read_run(folder)
+    provenance("rd_coverage_large_n", manifest, summary)
+    robust = records[records["term"] == "robust"]
+    columns = [(e, t) for e in ("rd_mserd", "rd_cerrd") for t in ("conventional", "robust")]
+    print("| model | n | h_MSE (infeasible) | mserd h (median) | cerrd h (median) | mserd conventional | mserd robust "
+          "| cerrd conventional | cerrd robust |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for cell in load(Path(__file__).resolve().parents[2] / "scenarios" / "rd_coverage_large_n.toml").cells():
+        model, n = cell.params["model"], cell.params["n"]
+        h_mse = infeasible_bandwidth(cell.params)
+        at = (summary["model"] == model) & (summary["n"] == n)
+        in_cell = robust[(robust["model"] == model) & (robust["n"] == n)]
+        median = {e: in_cell.loc[in_cell["estimator"] == e, "h"].median() for e in ("rd_mserd", "rd_cerrd")}
+        rows = [summary.loc[at & (summary["estimator"] == e) & (summary["term"] == t)].iloc[0] for e, t in columns]
+        print(f"| {model} | {n:,} | {h_mse:.4f} | "
+              + " | ".join(f"{median[e]:.4f} ({median[e] / h_mse:.2f}×)" for e in ("rd_mserd", "rd_cerrd"))
+              + " | " + " | ".join(fixed(row, "coverage", 3) for row in rows) + " |")
+
+
 def manipulation_tables(folder: Path) -> None:
     summary, records, manifest = read_run(folder)
     provenance("rd_manipulation", manifest, summary)
@@ -142,9 +167,12 @@ def manipulation_tables(folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--coverage", type=Path, default=Path("/work/runs/rd_coverage"))
+    parser.add_argument("--large-n", type=Path, default=Path("/work/runs/rd_coverage_large_n"))
     parser.add_argument("--manipulation", type=Path, default=Path("/work/runs/rd_manipulation"))
     args = parser.parse_args()
     coverage_tables(args.coverage)
+    print()
+    large_n_table(args.large_n)
     print()
     manipulation_tables(args.manipulation)
 
