@@ -14,6 +14,18 @@ propensity score, ``ipw``, ``aipw``, ``ipwra``).
 summation then depends only on n, never on the data or on memory
 addresses, so results stay bit-for-bit reproducible across processes; they
 differ from a left-to-right sum by rounding only (~1e-16 relative).
+
+That holds only for a loop that sums without writing to an array.  A loop
+that does both is vectorised behind a run-time check that the arrays it
+writes lie at least a vector block (256 bytes) away from those it reads;
+when they do not (small arrays close together on the heap), the scalar
+loop runs and sums in another order, so the last bits would depend on where
+the allocator put the arrays: on the batch size, on the process's history.
+So a loop compiled with ``FAST`` writes or sums, not both
+(tests/test_memory_independence.py).  Two still do both: the Frank–Wolfe
+step of ``synth.solver`` and the score loop of the staggered event study;
+splitting them moves their numbers (up to 2e-8 relative in ``sdid_cps``), so
+it waits for a revision of those estimators and new runs of their scenarios.
 """
 
 from __future__ import annotations
@@ -193,9 +205,10 @@ def weighted_gram(cov, w, gram, scratch):
     gram[0, 0] = total
     for a in range(p):
         row_a = cov[a]
+        for i in range(n):  # not summed here: see the module docstring
+            scratch[i] = w[i] * row_a[i]
         total = 0.0
         for i in range(n):
-            scratch[i] = w[i] * row_a[i]
             total += scratch[i]
         gram[a + 1, 0] = gram[0, a + 1] = total
         for b in range(a + 1):

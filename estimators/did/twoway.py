@@ -185,9 +185,12 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status, rng, n_
             write_failure(out, status, r, st.NO_VARIATION)
             continue
         share = n_post / t
-        hth = 0.0
+        # Writes and sums in separate loops: a FAST loop doing both sums in an order that depends on memory
+        # addresses (moments' module docstring).
         for s in range(t):
             h[s] = (1.0 if s + 1 >= t0 else 0.0) - share
+        hth = 0.0
+        for s in range(t):
             hth += h[s] * h[s]
         col_mean[:] = 0.0
         shift = y[r, 0, 0]  # shifting y leaves every demeaned quantity unchanged
@@ -201,7 +204,8 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status, rng, n_
                 row += v
                 weighted += h[s] * v
                 total_sq += v * v
-                col_mean[s] += v
+            for s in range(t):
+                col_mean[s] += y[r, i, s] - shift
             row_mean[i] = row / t
             row_h[i] = weighted
             grand += row
@@ -210,6 +214,7 @@ def twfe_kernel(y, treated, start, se_code, t_table, truth, out, status, rng, n_
         col_sq = 0.0
         for s in range(t):
             col_mean[s] /= g
+        for s in range(t):
             h_col += h[s] * col_mean[s]
             col_sq += col_mean[s] ** 2
         xty = 0.0
