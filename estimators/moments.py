@@ -22,10 +22,13 @@ when they do not (small arrays close together on the heap), the scalar
 loop runs and sums in another order, so the last bits would depend on where
 the allocator put the arrays: on the batch size, on the process's history.
 So a loop compiled with ``FAST`` writes or sums, not both
-(tests/test_memory_independence.py).  Two still do both: the Frank–Wolfe
-step of ``synth.solver`` and the score loop of the staggered event study;
-splitting them moves their numbers (up to 2e-8 relative in ``sdid_cps``), so
-it waits for a revision of those estimators and new runs of their scenarios.
+(tests/test_memory_independence.py).  Three still do both: the Frank–Wolfe
+step of ``synth.solver``, the score loop of the staggered event study and
+``callaway_santanna.cs_cells`` (no ``fastmath`` of its own: numba compiles a
+callee with its caller's).  Splitting them moves their numbers (up to 2e-8
+relative in ``sdid_cps``, 5e-12 in ``cs``), so it waits for a revision of
+those estimators and new runs of their scenarios
+(docs/tools/fastmath_alias_audit.py lists such loops).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ docstring).  The audit compiles every kernel afresh (numba's cache holds no IR, 
 
     NUMBA_CACHE_DIR=$(mktemp -d) python docs/tools/fastmath_alias_audit.py
 
-About 4 minutes on 2 cores.  Prints one line per (module, dispatcher, function holding the loop, perhaps inlined into the dispatcher).
+About 4 minutes.  Prints one line per (module, dispatcher, function holding the loop: the dispatcher's own or
+one inlined into it).
 """
 
 from __future__ import annotations
